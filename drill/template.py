@@ -1,0 +1,90 @@
+"""Synthesize the CDK app once and read what the drill needs out of the template."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+STACK_NAME = "CredentialResponder"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    handler: str
+    environment: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    template: dict[str, Any]
+    outdir: str
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    @property
+    def functions(self) -> list[FunctionSpec]:
+        return [
+            FunctionSpec(
+                logical_id=logical_id,
+                handler=resource["Properties"]["Handler"],
+                environment=resource["Properties"].get("Environment", {}).get("Variables", {}),
+            )
+            for logical_id, resource in self.resources("AWS::Lambda::Function").items()
+        ]
+
+    @property
+    def state_machine_definition(self) -> Any:
+        (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
+        return machine["Properties"]["DefinitionString"]
+
+
+def synthesize(context: dict[str, Any] | None = None) -> Synthesized:
+    """Synthesize the app with optional context overrides (as `cdk synth -c` would)."""
+    key = json.dumps(context or {}, sort_keys=True)
+    return _synthesize_cached(key)
+
+
+@cache
+def _synthesize_cached(context_json: str) -> Synthesized:
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from app import build_app  # deferred: importing CDK starts a node process
+
+    context = {**_cdk_json_context(), **json.loads(context_json)}
+    outdir = tempfile.mkdtemp(prefix="responder-synth-")
+    assembly = build_app(context=context, outdir=outdir).synth()
+    template = assembly.get_stack_by_name(STACK_NAME).template
+    return Synthesized(template=template, outdir=outdir)
+
+
+def _cdk_json_context() -> dict[str, Any]:
+    path = Path(__file__).resolve().parent.parent / "cdk.json"
+    return dict(json.loads(path.read_text())["context"])
+
+
+def resolve(value: Any, refs: dict[str, str], attrs: dict[tuple[str, str], str]) -> Any:
+    """Resolve the intrinsic functions the drill meets: Ref, Fn::GetAtt, Fn::Join, pseudo params."""
+    if isinstance(value, dict) and len(value) == 1:
+        (name, argument), = value.items()
+        if name == "Ref":
+            return refs[argument]
+        if name == "Fn::GetAtt":
+            return attrs[(argument[0], argument[1])]
+        if name == "Fn::Join":
+            separator, parts = argument
+            return separator.join(str(resolve(part, refs, attrs)) for part in parts)
+    if isinstance(value, list):
+        return [resolve(item, refs, attrs) for item in value]
+    if isinstance(value, dict):
+        return {key: resolve(item, refs, attrs) for key, item in value.items()}
+    return value

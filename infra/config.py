@@ -1,0 +1,155 @@
+"""The one typed configuration of the responder, read from CDK context and validated at synth.
+
+Sources, in order of precedence: `cdk synth|deploy -c key=value`, then `cdk.json` "context".
+A bad value fails the synth with a message that names the key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:(user|role)/[\w+=,.@/-]+$")
+_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+_POLICY_ARN = re.compile(r"^arn:aws[\w-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
+_SECRET_NAME = re.compile(r"^[\w/+=.@-]{1,512}$")
+
+
+class ConfigError(ValueError):
+    """A context value is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ResponderConfig:
+    notification_emails: tuple[str, ...] = ()
+    slack_secret_name: str | None = None
+    dry_run: bool = False
+    quarantine_user: bool = True
+    quarantine_policy_arn: str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    revoke_scope: str = "role"
+    preserve_evidence: bool = True
+    isolate_instances: bool = True
+    investigate: bool = True
+    deactivate_backdoor_keys: bool = True
+    accept_sample_findings: bool = False
+    exempt_principal_arns: tuple[str, ...] = ()
+    exempt_instance_ids: tuple[str, ...] = ()
+    lookback_hours: int = 24
+    second_lookup_delay_minutes: int = 15
+    powertools_version: str = "3.37.0"
+    log_retention_days: int = 365
+    home_region: str | None = None
+    regions: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_context(cls, get: Any) -> ResponderConfig:
+        """`get` is `node.try_get_context`: a missing key keeps the default."""
+        defaults = cls()
+
+        def value(key: str, default: Any) -> Any:
+            raw = get(key)
+            return default if raw is None else raw
+
+        config = cls(
+            notification_emails=_str_list("notificationEmails", value("notificationEmails", [])),
+            slack_secret_name=_optional_str("slackWebhookSecretName", value("slackWebhookSecretName", None)),
+            dry_run=_bool("dryRun", value("dryRun", defaults.dry_run)),
+            quarantine_user=_bool("quarantineUser", value("quarantineUser", defaults.quarantine_user)),
+            quarantine_policy_arn=str(value("quarantinePolicyArn", defaults.quarantine_policy_arn)),
+            revoke_scope=str(value("revokeScope", defaults.revoke_scope)),
+            preserve_evidence=_bool("preserveEvidence", value("preserveEvidence", defaults.preserve_evidence)),
+            isolate_instances=_bool("isolateInstances", value("isolateInstances", defaults.isolate_instances)),
+            investigate=_bool("investigate", value("investigate", defaults.investigate)),
+            deactivate_backdoor_keys=_bool(
+                "deactivateBackdoorKeys", value("deactivateBackdoorKeys", defaults.deactivate_backdoor_keys)
+            ),
+            accept_sample_findings=_bool(
+                "acceptSampleFindings", value("acceptSampleFindings", defaults.accept_sample_findings)
+            ),
+            exempt_principal_arns=_str_list("exemptPrincipalArns", value("exemptPrincipalArns", [])),
+            exempt_instance_ids=_str_list("exemptInstanceIds", value("exemptInstanceIds", [])),
+            lookback_hours=_int("lookbackHours", value("lookbackHours", defaults.lookback_hours), 1, 24 * 90),
+            second_lookup_delay_minutes=_int(
+                "secondLookupDelayMinutes",
+                value("secondLookupDelayMinutes", defaults.second_lookup_delay_minutes), 0, 120,
+            ),
+            powertools_version=str(value("powertoolsVersion", defaults.powertools_version)),
+            log_retention_days=_int("logRetentionDays", value("logRetentionDays", defaults.log_retention_days), 1, 3653),
+            home_region=_optional_str("homeRegion", value("homeRegion", None)),
+            regions=_str_list("regions", value("regions", [])),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        for email in self.notification_emails:
+            if not _EMAIL.match(email):
+                raise ConfigError(f"notificationEmails: {email!r} is not an email address")
+        if self.slack_secret_name is not None and not _SECRET_NAME.match(self.slack_secret_name):
+            raise ConfigError(f"slackWebhookSecretName: {self.slack_secret_name!r} is not a Secrets Manager name")
+        if self.slack_secret_name is not None and self.slack_secret_name.startswith("https://"):
+            raise ConfigError("slackWebhookSecretName: give the secret's NAME, never the webhook URL itself")
+        if not _POLICY_ARN.match(self.quarantine_policy_arn):
+            raise ConfigError(f"quarantinePolicyArn: {self.quarantine_policy_arn!r} is not an IAM policy ARN")
+        if self.revoke_scope not in ("role", "instance"):
+            raise ConfigError(f"revokeScope: {self.revoke_scope!r} must be 'role' or 'instance'")
+        for arn in self.exempt_principal_arns:
+            if not _PRINCIPAL_ARN.match(arn):
+                raise ConfigError(f"exemptPrincipalArns: {arn!r} is not an IAM user or role ARN")
+        for instance_id in self.exempt_instance_ids:
+            if not _INSTANCE_ID.match(instance_id):
+                raise ConfigError(f"exemptInstanceIds: {instance_id!r} is not an EC2 instance id")
+        if not re.match(r"^\d+\.\d+\.\d+$", self.powertools_version):
+            raise ConfigError(f"powertoolsVersion: {self.powertools_version!r} must be a pinned X.Y.Z version")
+        for key, region in [("homeRegion", self.home_region), *[("regions", r) for r in self.regions]]:
+            if region is not None and not _REGION.match(region):
+                raise ConfigError(f"{key}: {region!r} is not an AWS region name")
+
+
+def _parse(key: str, raw: Any) -> Any:
+    # `-c key=value` always arrives as a string; cdk.json values arrive typed.
+    if isinstance(raw, str) and raw.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{key}: not valid JSON ({exc.msg})") from exc
+    return raw
+
+
+def _bool(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ConfigError(f"{key}: expected true or false, got {raw!r}")
+
+
+def _int(key: str, raw: Any, low: int, high: int) -> int:
+    try:
+        number = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: expected a whole number, got {raw!r}") from exc
+    if isinstance(raw, bool) or not low <= number <= high:
+        raise ConfigError(f"{key}: {raw!r} is outside {low}..{high}")
+    return number
+
+
+def _str_list(key: str, raw: Any) -> tuple[str, ...]:
+    raw = _parse(key, raw)
+    if isinstance(raw, str):
+        raw = [item for item in (part.strip() for part in raw.split(",")) if item]
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise ConfigError(f"{key}: expected a list of strings, got {raw!r}")
+    return tuple(raw)
+
+
+def _optional_str(key: str, raw: Any) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ConfigError(f"{key}: expected a string, got {raw!r}")
+    return raw

@@ -1,0 +1,134 @@
+"""One Lambda function per response action, each with its own role granting exactly what the
+action's `permissions.py` declares (the test suite checks declaration, grant and code agree).
+
+All functions share one code asset (the `lambdas/` folder, no Docker bundling) and AWS's
+public Powertools layer, pinned by version through its public SSM parameter.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+if str(LAMBDAS_DIR) not in sys.path:
+    sys.path.insert(0, str(LAMBDAS_DIR))
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+RESPONDER_TAG = "credential-responder:protected"
+
+
+def declared_grants(package: str) -> tuple[dict[str, Any], ...]:
+    return tuple(importlib.import_module(f"{package}.permissions").GRANTS)
+
+
+class SharedCode(Construct):
+    """The code asset and Powertools layer that every function uses."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, powertools_version: str) -> None:
+        super().__init__(scope, construct_id)
+        self.code = lambda_.Code.from_asset(
+            str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc", "requirements.txt"]
+        )
+        # Resolved by CloudFormation at deploy time in the deployment's own region.
+        layer_arn = ssm.StringParameter.value_for_string_parameter(
+            self,
+            f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{powertools_version}",
+        )
+        self.powertools = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn)
+
+
+class ResponderFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        package: str,
+        shared: SharedCode,
+        log_key: kms.IKey,
+        log_retention_days: int,
+        environment: dict[str, str],
+        resources: dict[str, str] | None = None,
+        handler: str = "handler.handler",
+        timeout: Duration = Duration.seconds(30),
+        memory_size: int = 256,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        placeholders = {"partition": stack.partition, "account": stack.account, "region": stack.region}
+        placeholders.update(resources or {})
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"credential responder: {package}",
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=retention(log_retention_days),
+            encryption_key=log_key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=shared.code,
+            handler=f"{package}.{handler}",
+            layers=[shared.powertools],
+            role=self.role,
+            timeout=timeout,
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            environment={"POWERTOOLS_SERVICE_NAME": "credential-responder", **environment},
+            description=f"credential responder: {package}",
+        )
+        self.log_group.grant_write(self.role)
+
+        wildcard_reasons = []
+        for grant in declared_grants(package):
+            resource_arns = [template.format(**placeholders) for template in grant["resources"]]
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=list(grant["actions"]), resources=resource_arns,
+                                    conditions=grant.get("conditions"))
+            )
+            if any("*" in template for template in grant["resources"]):
+                wildcard_reasons.append(f"{', '.join(grant['actions'])}: {grant['why']}")
+        wildcard_reasons.append("xray:PutTraceSegments/PutTelemetryRecords: X-Ray supports no resource scoping")
+        wildcard_reasons.append("logs: the stream names inside the function's own log group are not known in advance")
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(id="AwsSolutions-IAM5", reason="; ".join(wildcard_reasons))
+        )
+
+
+_RETENTION_STEPS = (
+    (1, "ONE_DAY"), (3, "THREE_DAYS"), (5, "FIVE_DAYS"), (7, "ONE_WEEK"), (14, "TWO_WEEKS"),
+    (30, "ONE_MONTH"), (60, "TWO_MONTHS"), (90, "THREE_MONTHS"), (120, "FOUR_MONTHS"), (150, "FIVE_MONTHS"),
+    (180, "SIX_MONTHS"), (365, "ONE_YEAR"), (400, "THIRTEEN_MONTHS"), (545, "EIGHTEEN_MONTHS"),
+    (731, "TWO_YEARS"), (1096, "THREE_YEARS"), (1827, "FIVE_YEARS"), (2192, "SIX_YEARS"),
+    (2557, "SEVEN_YEARS"), (2922, "EIGHT_YEARS"), (3288, "NINE_YEARS"), (3653, "TEN_YEARS"),
+)
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """The shortest retention CloudWatch offers that keeps logs at least `days` days."""
+    for step_days, name in _RETENTION_STEPS:
+        if step_days >= days:
+            return getattr(logs.RetentionDays, name)
+    return logs.RetentionDays.TEN_YEARS

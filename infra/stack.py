@@ -1,0 +1,105 @@
+"""The responder's home stack: storage, notification, the functions, the workflow, detection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Tags, Validations
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.config import ResponderConfig
+from infra.detection import Detection
+from infra.functions import RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.notification import Notification
+from infra.storage import Storage
+from infra.workflow import Workflow, WorkflowFunctions
+
+
+class ResponderStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: ResponderConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, termination_protection=True, **kwargs)
+        # Every role of the responder carries this tag; the revoke step refuses tagged roles so
+        # the responder never locks itself out.
+        Tags.of(self).add(RESPONDER_TAG, "true")
+
+        storage = Storage(self, "Storage")
+        notification = Notification(
+            self, "Notification", key=storage.key, emails=config.notification_emails,
+            slack_secret_name=config.slack_secret_name,
+        )
+        shared = SharedCode(self, "Code", powertools_version=config.powertools_version)
+        common_env = {
+            "DRY_RUN": _flag(config.dry_run),
+            "EXEMPT_PRINCIPAL_ARNS": ",".join(config.exempt_principal_arns),
+            "EXEMPT_INSTANCE_IDS": ",".join(config.exempt_instance_ids),
+            "PROTECTED_ROLE_TAG": RESPONDER_TAG,
+        }
+
+        def function(name: str, package: str, env: dict[str, str] | None = None,
+                     resources: dict[str, str] | None = None, **kwargs: Any) -> ResponderFunction:
+            return ResponderFunction(
+                self, name, package=package, shared=shared, log_key=storage.key,
+                log_retention_days=config.log_retention_days, environment={**common_env, **(env or {})},
+                resources=resources, **kwargs,
+            )
+
+        slack_env = {"SLACK_SECRET_NAME": config.slack_secret_name or ""}
+        slack_resources = {
+            "slack_secret_arn": notification.slack_secret.secret_arn + "-??????"
+            if notification.slack_secret else "",
+        }
+        functions = {
+            "normalize": function("Normalize", "incident",
+                                  env={"ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings)}),
+            "contain_key": function("ContainKey", "contain_key", env={
+                "QUARANTINE_USER": _flag(config.quarantine_user),
+                "QUARANTINE_POLICY_ARN": config.quarantine_policy_arn,
+            }),
+            "revoke_sessions": function("RevokeSessions", "revoke_sessions", env={"REVOKE_SCOPE": config.revoke_scope}),
+            "preserve_evidence": function("PreserveEvidence", "preserve_evidence", timeout=Duration.seconds(120)),
+            "isolate_instance": function("IsolateInstance", "isolate_instance", timeout=Duration.seconds(60)),
+            "investigate": function("Investigate", "investigate", timeout=Duration.minutes(5), memory_size=512, env={
+                "EVIDENCE_BUCKET": storage.evidence.bucket_name,
+                "LOOKBACK_HOURS": str(config.lookback_hours),
+                "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
+            }, resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "key_arn": storage.key.key_arn}),
+            "report": function("Report", "report", env={"TOPIC_ARN": notification.topic.topic_arn, **slack_env},
+                               resources={"topic_arn": notification.topic.topic_arn, "key_arn": storage.key.key_arn,
+                                          **slack_resources}),
+        }
+        self.functions = functions
+
+        workflow = Workflow(
+            self, "Workflow",
+            functions=WorkflowFunctions(**{name: fn.function for name, fn in functions.items()}),
+            key=storage.key, log_retention_days=config.log_retention_days,
+            preserve_evidence=config.preserve_evidence, isolate_instances=config.isolate_instances,
+            investigate=config.investigate, second_lookup_delay_minutes=config.second_lookup_delay_minutes,
+        )
+        self.workflow = workflow
+        Validations.of(workflow.state_machine.role).acknowledge(
+            Acknowledgment(id="AwsSolutions-IAM5", reason="CDK grants lambda:InvokeFunction on each function ARN "
+                           "and its versions (arn:...:function:name:*); X-Ray and log delivery have no resource scope"),
+        )
+        detection = Detection(self, "Detection", state_machine=workflow.state_machine, key=storage.key)
+        storage.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
+        self.detection = detection
+        self.storage = storage
+        self.notification = notification
+
+        CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "TopicArn", value=notification.topic.topic_arn)
+        CfnOutput(self, "IncidentTableName", value=storage.table.table_name)
+        CfnOutput(self, "EvidenceBucketName", value=storage.evidence.bucket_name)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"

@@ -1,0 +1,292 @@
+"""The response workflow: one state machine, a Choice on the incident kind.
+
+    Normalize -> Prepare -> Choice(kind)
+      exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate
+      instance-credential-exfiltration: RevokeSessions -> Parallel[PreserveEvidence -> Isolate | Investigate]
+      ignored / anything else:         (nothing)
+    -> Report -> Choice(outcome) -> Succeed | Fail (so CloudWatch alarms on failed executions fire)
+
+Containment (ContainKey / RevokeSessions) is the first task after normalization and the first
+AWS write. Every task retries transient failures with backoff and jitter and catches the rest
+into `$.failures.<task>`, so the report still runs and names what to finish by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.functions import retention
+
+# Errors worth retrying: Lambda's own transient errors and the handlers' TransientError.
+TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+]
+
+
+@dataclass(frozen=True)
+class WorkflowFunctions:
+    normalize: lambda_.IFunction
+    contain_key: lambda_.IFunction
+    revoke_sessions: lambda_.IFunction
+    preserve_evidence: lambda_.IFunction
+    isolate_instance: lambda_.IFunction
+    investigate: lambda_.IFunction
+    report: lambda_.IFunction
+
+
+class Workflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: WorkflowFunctions,
+        key: kms.IKey,
+        log_retention_days: int,
+        preserve_evidence: bool,
+        isolate_instances: bool,
+        investigate: bool,
+        second_lookup_delay_minutes: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        f = functions
+
+        normalize = self._task("Normalize", f.normalize, result_path="$.intake")
+        prepare = sfn.Pass(
+            self,
+            "Prepare",
+            parameters={"intake.$": "$.intake", "results": {}, "failures": {}, "branches": []},
+            comment="Drops the raw event: later states work from the normalized incident only",
+        )
+        report = self._task(
+            "Report",
+            f.report,
+            payload={
+                "intake.$": "$.intake",
+                "results.$": "$.results",
+                "failures.$": "$.failures",
+                "branches.$": "$.branches",
+                "execution": {"id.$": "$$.Execution.Id", "start_time.$": "$$.Execution.StartTime"},
+            },
+            result_path="$.report",
+        )
+        finished = sfn.Choice(self, "Outcome")
+        finished.when(
+            sfn.Condition.or_(
+                sfn.Condition.string_equals("$.report.outcome", "failed"),
+                sfn.Condition.string_equals("$.report.outcome", "partial"),
+            ),
+            sfn.Fail(self, "ResponseIncomplete", error="ResponseIncomplete",
+                     cause="a response step failed; the report names it and the manual fix"),
+        ).otherwise(sfn.Succeed(self, "Done"))
+        report.next(finished)
+        # A report that cannot be sent must still end the execution as failed, so alarms fire.
+        report.add_catch(sfn.Fail(self, "ReportFailed", error="ReportFailed", cause="the report could not be sent"),
+                         errors=["States.ALL"], result_path="$.failures.report")
+
+        # Exposed access key: contain every key in parallel, one task each.
+        contain_key = self._task("ContainKey", f.contain_key, payload={"incident.$": "$.incident", "key.$": "$.key"})
+        contain_key.add_catch(
+            sfn.Pass(
+                self,
+                "ContainKeyFailed",
+                parameters={
+                    "steps": [
+                        {
+                            "name": "deactivate-access-key",
+                            "status": "failed",
+                            "target.$": "$.key.access_key_id",
+                            "detail.$": "$.error.Cause",
+                            "containment": True,
+                        }
+                    ]
+                },
+            ),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+        contain_keys = sfn.Map(
+            self,
+            "ContainKeys",
+            items_path="$.intake.incident.affected_keys",
+            item_selector={"incident.$": "$.intake.incident", "key.$": "$$.Map.Item.Value"},
+            result_path="$.results.contain_keys",
+            max_concurrency=10,
+        )
+        contain_keys.item_processor(contain_key)
+        contain_keys.add_catch(report, errors=["States.ALL"], result_path="$.failures.contain_keys")
+
+        # Instance credential exfiltration: revoke first (the containment), then the rest.
+        revoke = self._guarded("RevokeSessions", f.revoke_sessions, "revoke_sessions")
+
+        branches: list[sfn.IChainable] = []
+        evidence_steps = []
+        if preserve_evidence:
+            evidence_steps.append(self._guarded("PreserveEvidence", f.preserve_evidence, "preserve_evidence"))
+        if isolate_instances:
+            # After PreserveEvidence: the image and the protections come before touching the network.
+            evidence_steps.append(self._guarded("IsolateInstance", f.isolate_instance, "isolate_instance"))
+        if evidence_steps:
+            for earlier, later in zip(evidence_steps, evidence_steps[1:], strict=False):
+                earlier.then(later.task)
+            branches.append(evidence_steps[0].task)
+        if investigate:
+            branches.append(self._investigation("OfSession", f.investigate, second_lookup_delay_minutes))
+
+        if branches:
+            after_revoke = sfn.Parallel(self, "EvidenceAndInvestigation", result_path="$.branches")
+            for branch in branches:
+                after_revoke.branch(branch)
+            after_revoke.add_catch(report, errors=["States.ALL"], result_path="$.failures.evidence_and_investigation")
+            revoke.then(after_revoke)
+            after_revoke.next(report)
+        else:
+            revoke.then(report)
+
+        if investigate:
+            key_investigation = self._investigation("OfKey", f.investigate, second_lookup_delay_minutes, then=report)
+            contain_keys.next(key_investigation)
+        else:
+            contain_keys.next(report)
+
+        route = sfn.Choice(self, "Route")
+        route.when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.intake.status", "accepted"),
+                sfn.Condition.string_equals("$.intake.incident.kind", "exposed-access-key"),
+            ),
+            contain_keys,
+        ).when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.intake.status", "accepted"),
+                sfn.Condition.string_equals("$.intake.incident.kind", "instance-credential-exfiltration"),
+            ),
+            revoke.task,
+        ).otherwise(report)
+
+        normalize.add_catch(
+            sfn.Pass(
+                self,
+                "NormalizeFailed",
+                parameters={
+                    "intake": {"status": "failed", "reason.$": "$.error.Cause", "incident": None},
+                    "results": {},
+                    "failures": {},
+                    "branches": [],
+                },
+            ).next(report),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+        definition = normalize.next(prepare).next(route)
+
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=retention(log_retention_days), encryption_key=key
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            tracing_enabled=True,
+            timeout=Duration.hours(2),
+            # ERROR level without execution data: state inputs carry principal names and IPs,
+            # and nothing secret may reach the logs.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
+        )
+
+    def _task(
+        self,
+        name: str,
+        function: lambda_.IFunction,
+        *,
+        payload: dict | None = None,
+        result_path: str | None = None,
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload) if payload else None,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+        )
+        task.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(1),
+            backoff_rate=2,
+            max_attempts=5,
+            max_delay=Duration.seconds(20),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    def _guarded(self, name: str, function: lambda_.IFunction, key: str) -> _Guarded:
+        """A task on the incident whose failure is recorded in `$.failures.<key>` and skipped past."""
+        task = self._task(name, function, payload={"incident.$": "$.intake.incident"}, result_path=f"$.results.{key}")
+        failed = sfn.Pass(self, f"{name}Failed", comment=f"{name} failed: recorded for the report")
+        task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{key}")
+        return _Guarded(task, failed)
+
+    def _investigation(
+        self, suffix: str, function: lambda_.IFunction, delay_minutes: int, then: sfn.IChainable | None = None
+    ) -> sfn.IChainable:
+        """Look up CloudTrail now, and again after CloudTrail's delivery lag."""
+        first = self._task(
+            f"Investigate{suffix}", function,
+            payload={"incident.$": "$.intake.incident", "pass": 1, "previous_event_ids": []},
+            result_path="$.results.investigate",
+        )
+        first_failed = sfn.Pass(self, f"Investigate{suffix}Failed")
+        first.add_catch(first_failed, errors=["States.ALL"], result_path="$.failures.investigate")
+        wait = sfn.Wait(self, f"WaitForCloudTrail{suffix}",
+                        time=sfn.WaitTime.duration(Duration.minutes(delay_minutes)),
+                        comment="CloudTrail delivers events up to ~15 minutes late")
+        second = self._task(
+            f"InvestigateAgain{suffix}", function,
+            payload={
+                "incident.$": "$.intake.incident",
+                "pass": 2,
+                "previous_event_ids.$": "$.results.investigate.investigation.event_ids",
+            },
+            result_path="$.results.investigate_again",
+        )
+        second_failed = sfn.Pass(self, f"InvestigateAgain{suffix}Failed")
+        second.add_catch(second_failed, errors=["States.ALL"], result_path="$.failures.investigate_again")
+        skip = sfn.Pass(self, f"NoSecondLookup{suffix}")
+        check = sfn.Choice(self, f"FirstLookupSucceeded{suffix}")
+        check.when(sfn.Condition.is_present("$.results.investigate.investigation"), wait)
+        check.otherwise(skip)
+        first.next(check)
+        first_failed.next(check)
+        wait.next(second)
+        if then is not None:
+            second.next(then)
+            second_failed.next(then)
+            skip.next(then)
+        return first
+
+
+@dataclass
+class _Guarded:
+    task: tasks.LambdaInvoke
+    failed: sfn.Pass
+
+    def then(self, next_state: sfn.IChainable) -> None:
+        self.task.next(next_state)
+        self.failed.next(next_state)

@@ -1,0 +1,126 @@
+"""Pydantic shapes of the two event sources, lenient where AWS is inconsistent.
+
+Only the fields the responder reads are modelled; everything else is allowed and ignored.
+Field paths and their quirks: AWS Health (detail.affectedEntities[].entityValue, resources[],
+detail.eventMetadata.publicKey/userName) and GuardDuty (detail.resource.accessKeyDetails,
+detail.resource.instanceDetails, detail.service.*).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class HealthEntity(_Lenient):
+    entity_value: str | None = Field(default=None, alias="entityValue")
+
+
+class HealthMetadata(_Lenient):
+    public_key: str | None = Field(default=None, alias="publicKey")
+    user_name: str | None = Field(default=None, alias="userName")
+    account_id: str | None = Field(default=None, alias="accountId")
+    exposed_url: str | None = Field(default=None, alias="exposedUrl")
+
+
+class HealthDetail(_Lenient):
+    event_arn: str | None = Field(default=None, alias="eventArn")
+    service: str | None = None
+    event_type_code: str | None = Field(default=None, alias="eventTypeCode")
+    event_type_category: str | None = Field(default=None, alias="eventTypeCategory")
+    communication_id: str | None = Field(default=None, alias="communicationId")
+    start_time: str | None = Field(default=None, alias="startTime")
+    affected_entities: list[HealthEntity] | None = Field(default=None, alias="affectedEntities")
+    event_metadata: HealthMetadata | None = Field(default=None, alias="eventMetadata")
+
+
+class HealthEvent(EventBridgeModel):
+    detail: HealthDetail  # type: ignore[assignment]
+
+
+class AccessKeyDetails(_Lenient):
+    access_key_id: str | None = Field(default=None, alias="accessKeyId")
+    principal_id: str | None = Field(default=None, alias="principalId")
+    user_type: str | None = Field(default=None, alias="userType")
+    user_name: str | None = Field(default=None, alias="userName")
+
+
+class SecurityGroupRef(_Lenient):
+    group_id: str | None = Field(default=None, alias="groupId")
+
+
+class FindingNetworkInterface(_Lenient):
+    network_interface_id: str | None = Field(default=None, alias="networkInterfaceId")
+    vpc_id: str | None = Field(default=None, alias="vpcId")
+    subnet_id: str | None = Field(default=None, alias="subnetId")
+    security_groups: list[SecurityGroupRef] | None = Field(default=None, alias="securityGroups")
+    public_ip: str | None = Field(default=None, alias="publicIp")
+    private_ip_address: str | None = Field(default=None, alias="privateIpAddress")
+
+
+class InstanceProfileRef(_Lenient):
+    arn: str | None = None
+
+
+class InstanceDetails(_Lenient):
+    instance_id: str | None = Field(default=None, alias="instanceId")
+    iam_instance_profile: InstanceProfileRef | None = Field(default=None, alias="iamInstanceProfile")
+    network_interfaces: list[FindingNetworkInterface] | None = Field(default=None, alias="networkInterfaces")
+
+
+class FindingResource(_Lenient):
+    resource_type: str | None = Field(default=None, alias="resourceType")
+    access_key_details: AccessKeyDetails | None = Field(default=None, alias="accessKeyDetails")
+    instance_details: InstanceDetails | None = Field(default=None, alias="instanceDetails")
+
+
+class RemoteIpDetails(_Lenient):
+    ip_address_v4: str | None = Field(default=None, alias="ipAddressV4")
+    country: dict[str, Any] | None = None
+    organization: dict[str, Any] | None = None
+
+
+class RemoteAccountDetails(_Lenient):
+    account_id: str | None = Field(default=None, alias="accountId")
+    affiliated: bool | None = None
+
+
+class AwsApiCallAction(_Lenient):
+    remote_ip_details: RemoteIpDetails | None = Field(default=None, alias="remoteIpDetails")
+    remote_account_details: RemoteAccountDetails | None = Field(default=None, alias="remoteAccountDetails")
+
+
+class FindingAction(_Lenient):
+    aws_api_call_action: AwsApiCallAction | None = Field(default=None, alias="awsApiCallAction")
+
+
+class FindingService(_Lenient):
+    action: FindingAction | None = None
+    additional_info: dict[str, Any] | None = Field(default=None, alias="additionalInfo")
+    archived: bool | None = None
+    count: int | None = None
+    event_first_seen: str | None = Field(default=None, alias="eventFirstSeen")
+    event_last_seen: str | None = Field(default=None, alias="eventLastSeen")
+
+
+class Finding(_Lenient):
+    id: str
+    type: str
+    account_id: str | None = Field(default=None, alias="accountId")
+    region: str | None = None
+    arn: str | None = None
+    severity: float | None = None
+    updated_at: str | None = Field(default=None, alias="updatedAt")
+    created_at: str | None = Field(default=None, alias="createdAt")
+    resource: FindingResource | None = None
+    service: FindingService | None = None
+
+
+class GuardDutyEvent(EventBridgeModel):
+    detail: Finding  # type: ignore[assignment]

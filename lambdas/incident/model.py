@@ -1,0 +1,96 @@
+"""The one incident model: what every step after normalization works from.
+
+Normalization (incident.normalize) turns a supported AWS Health or GuardDuty event into an
+Incident; everything unsupported becomes an Intake with status "ignored" and a named reason.
+Later states receive `Incident.model_dump(mode="json")` (or a slice of it).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+
+class Kind(StrEnum):
+    EXPOSED_ACCESS_KEY = "exposed-access-key"
+    INSTANCE_CREDENTIAL_EXFILTRATION = "instance-credential-exfiltration"
+
+
+class IntakeStatus(StrEnum):
+    ACCEPTED = "accepted"
+    IGNORED = "ignored"
+    DUPLICATE = "duplicate"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class AffectedKey(_Frozen):
+    access_key_id: str
+    user_name: str | None = None
+
+
+class NetworkInterface(_Frozen):
+    network_interface_id: str
+    vpc_id: str | None = None
+    subnet_id: str | None = None
+    security_group_ids: list[str] = Field(default_factory=list)
+    public_ip: str | None = None
+    private_ip: str | None = None
+
+
+class RemoteCaller(_Frozen):
+    ip: str | None = None
+    country: str | None = None
+    organization: str | None = None
+    account_id: str | None = None
+    affiliated: bool | None = None
+
+
+class Incident(_Frozen):
+    incident_id: str = Field(description="stable dedupe key: account + Health communication/event or finding id")
+    kind: Kind
+    source: str
+    event_type: str
+    event_id: str = Field(description="the EventBridge envelope id")
+    event_arn: str | None = None
+    account: str
+    region: str = Field(description="where to act: the finding's region; the delivery region for Health")
+    detected_at: str = Field(description="ISO-8601 time AWS emitted the event")
+    first_seen: str | None = Field(default=None, description="ISO-8601 start of the activity, when known")
+    affected_keys: list[AffectedKey] = Field(default_factory=list)
+    # AWS Health
+    communication_id: str | None = None
+    exposed_url: str | None = None
+    # GuardDuty
+    finding_id: str | None = None
+    severity: float | None = None
+    updated_at: str | None = None
+    count: int | None = None
+    sample: bool = False
+    role_name: str | None = None
+    principal_id: str | None = None
+    instance_id: str | None = None
+    instance_profile_arn: str | None = None
+    network_interfaces: list[NetworkInterface] = Field(default_factory=list)
+    remote: RemoteCaller | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def access_key_ids(self) -> list[str]:
+        return [key.access_key_id for key in self.affected_keys]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def user_names(self) -> list[str]:
+        return sorted({key.user_name for key in self.affected_keys if key.user_name})
+
+
+class Intake(BaseModel):
+    """The first task's output: an incident to act on, or the named reason not to."""
+
+    status: IntakeStatus
+    reason: str
+    incident: Incident | None = None

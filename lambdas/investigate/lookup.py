@@ -1,0 +1,236 @@
+"""CloudTrail LookupEvents for one credential, in every enabled region, in parallel.
+
+Pure apart from the clients it is given: `lookup_region` takes a cloudtrail client, `lookup_all_regions`
+a factory `region -> cloudtrail client` (the seam the tests and the drill use to serve recorded events).
+
+Why every region: regional services log only in their own region, and the regions nobody uses are
+exactly where an attacker starts instances. Global services (IAM, STS without a regional endpoint)
+log in us-east-1, which is always enabled.
+
+LookupEvents facts that shape this code:
+- one lookup attribute per call, so each (AccessKeyId=..., Username=...) is its own paged query;
+- at most 50 events per page, newest first, NextToken until the end;
+- "limited to two per second, per account, per Region": calls in one region are spaced by
+  `min_interval` and a ThrottlingException is retried with exponential backoff;
+- a region that is not enabled answers UnrecognizedClientException (the caller's token is unknown
+  there): that region is reported "not searched", never a crash.
+
+Output events are the API's `Events[]` entries made JSON-safe (EventTime as ISO-8601 UTC) plus
+`Region` (where it was found) and `MatchedBy` (which look-ups found it).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common.aws import error_code
+
+PAGE_SIZE = 50  # the API's maximum MaxResults
+THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
+# The regions the account can call: enabled by default, or opted in by the owner.
+ENABLED_OPT_IN_STATUSES = ("opt-in-not-required", "opted-in")
+
+CloudTrailFactory = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One LookupAttributes value: `AccessKeyId` or `Username` (the API allows one per call)."""
+
+    key: str
+    value: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+@dataclass
+class RegionResult:
+    region: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0  # pages received: 0 with an error means the region was not searched at all
+    error: str | None = None  # why the search stopped early
+    capped: bool = False  # stopped at max_events
+
+    @property
+    def status(self) -> str:
+        if self.error is None:
+            return "searched"
+        return "partly-searched" if self.pages else "not-searched"
+
+    @property
+    def note(self) -> str | None:
+        notes = [self.error] if self.error else []
+        if self.capped:
+            notes.append(f"capped at {len(self.events)} events")
+        return "; ".join(notes) or None
+
+
+class _Stop(Exception):
+    """Ends a region's search early with a reason (error, retries exhausted, out of time)."""
+
+
+def enabled_regions(ec2: Any) -> list[str]:
+    """The account's enabled regions. ec2:DescribeRegions rather than account:ListRegions: it needs no
+    Account Management API access, is available in every partition, and by default already lists only
+    regions enabled for the account; the opt-in filter makes that explicit. The status is checked again
+    here because not every implementation (moto, for one) applies the filter."""
+    response = ec2.describe_regions(Filters=[{"Name": "opt-in-status", "Values": list(ENABLED_OPT_IN_STATUSES)}])
+    return sorted(
+        region["RegionName"]
+        for region in response["Regions"]
+        if region.get("OptInStatus", "opt-in-not-required") in ENABLED_OPT_IN_STATUSES
+    )
+
+
+def iso(value: Any) -> str:
+    """ISO-8601 UTC with a Z, from the datetime boto3 returns (in local time) or a string."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def _json_safe(event: dict[str, Any], region: str, label: str) -> dict[str, Any]:
+    safe = dict(event)
+    safe["EventTime"] = iso(event.get("EventTime"))
+    safe["Region"] = region
+    safe["MatchedBy"] = [label]
+    return safe
+
+
+def lookup_region(
+    client: Any,
+    region: str,
+    lookups: Sequence[Lookup],
+    start: datetime,
+    end: datetime,
+    *,
+    max_events: int = 1000,
+    min_interval: float = 0.5,
+    max_retries: int = 5,
+    deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> RegionResult:
+    """Run every look-up in one region, paged to the end or to `max_events` distinct events.
+
+    `deadline` is a `clock()` value after which no call is started, so the Lambda can still store what
+    it found before it times out. Throttling backoff scales with `min_interval` (so 0 turns off every
+    wait, as the tests do); the boto3 client's own retries sit underneath."""
+    result = RegionResult(region)
+    found: dict[str, dict[str, Any]] = {}
+    last_call = [float("-inf")]
+
+    def call(**kwargs: Any) -> dict[str, Any]:
+        for attempt in range(max_retries + 1):
+            wait = last_call[0] + min_interval - clock()
+            if deadline is not None and clock() + max(wait, 0) > deadline:
+                raise _Stop("stopped: out of time before the search finished")
+            if wait > 0:
+                sleep(wait)
+            last_call[0] = clock()
+            try:
+                return client.lookup_events(**kwargs)
+            except ClientError as exc:
+                if error_code(exc) not in THROTTLE_CODES:
+                    raise
+                if attempt == max_retries:
+                    raise _Stop(f"{error_code(exc)}: gave up after {max_retries} retries") from exc
+                # Exponential backoff with jitter (not crypto): 2x, 4x, 8x... the pacing interval.
+                sleep(min_interval * 2 ** (attempt + 1) + random.uniform(0, min_interval))  # noqa: S311
+        raise AssertionError("unreachable")
+
+    try:
+        for lookup in lookups:
+            token = None
+            while True:
+                if len(found) >= max_events:  # more pages (or look-ups) were left unread
+                    result.capped = True
+                    break
+                kwargs: dict[str, Any] = {
+                    "LookupAttributes": [{"AttributeKey": lookup.key, "AttributeValue": lookup.value}],
+                    "StartTime": start,
+                    "EndTime": end,
+                    "MaxResults": min(PAGE_SIZE, max_events - len(found)),
+                }
+                if token:
+                    kwargs["NextToken"] = token
+                page = call(**kwargs)
+                result.pages += 1
+                for event in page.get("Events", []):
+                    if event["EventId"] in found:  # found by an earlier look-up: note this one too
+                        matched = found[event["EventId"]]["MatchedBy"]
+                        if lookup.label not in matched:
+                            matched.append(lookup.label)
+                    elif len(found) < max_events:
+                        found[event["EventId"]] = _json_safe(event, region, lookup.label)
+                token = page.get("NextToken")
+                if not token:
+                    break
+            if result.capped:
+                break
+    except _Stop as stop:
+        result.error = str(stop)
+    except ClientError as exc:
+        result.error = f"{error_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}".strip(": ")
+    except BotoCoreError as exc:  # endpoint unreachable, connection or read timeout
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.events = list(found.values())
+    return result
+
+
+def lookup_all_regions(
+    client_factory: CloudTrailFactory,
+    regions: Iterable[str],
+    lookups: Sequence[Lookup],
+    start: datetime,
+    end: datetime,
+    *,
+    max_workers: int = 8,
+    **options: Any,
+) -> list[RegionResult]:
+    """`lookup_region` for every region, `max_workers` at a time; results in region order.
+
+    The rate limit is per region, so regions run in parallel while each region's calls stay paced.
+    Clients are created here, in the calling thread: creating boto3 clients from several threads
+    at once on the shared default session is not thread-safe (using them concurrently is)."""
+    clients: dict[str, Any] = {}
+    failed: dict[str, RegionResult] = {}
+    for region in regions:
+        try:
+            clients[region] = client_factory(region)
+        except (ClientError, BotoCoreError) as exc:
+            failed[region] = RegionResult(region, error=f"{type(exc).__name__}: {exc}")
+    results = dict(failed)
+    if clients:
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(clients)))) as pool:
+            futures = {
+                region: pool.submit(lookup_region, client, region, lookups, start, end, **options)
+                for region, client in clients.items()
+            }
+            results.update({region: future.result() for region, future in futures.items()})
+    return [results[region] for region in sorted(results)]
+
+
+def merge(results: Iterable[RegionResult]) -> list[dict[str, Any]]:
+    """All events, each once (by EventId), newest first."""
+    merged: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for event in result.events:
+            if event["EventId"] in merged:
+                seen = merged[event["EventId"]]["MatchedBy"]
+                seen.extend(label for label in event["MatchedBy"] if label not in seen)
+            else:
+                merged[event["EventId"]] = event
+    return sorted(merged.values(), key=lambda event: event["EventTime"], reverse=True)

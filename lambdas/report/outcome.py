@@ -1,0 +1,217 @@
+"""The honest outcome of a run: pure functions from the state machine's state to a verdict.
+
+    collect_steps(state) -> [StepResult]          every task's steps, flattened; a caught task
+                                                  failure becomes one failed step named after it
+    decide(intake_status, reason, steps) -> Verdict(outcome, reason, steps, attention)
+
+Rules (StepResult.containment marks the steps containment depends on):
+* IGNORED / DUPLICATE pass through from intake, with intake's reason.
+* CONTAINED only when there is at least one containment step and every one of them is done or
+  already-done, and no step at all failed. Never success after a failure.
+* PARTIAL when some containment succeeded but another containment step failed or was skipped,
+  or when containment succeeded and a non-containment step (evidence, investigation) failed.
+* FAILED when no containment step succeeded, or an accepted incident has no containment step.
+
+Skipped containment (dry-run, or an action that chose not to act) counts as *not done*: the
+credentials are still live, which is what FAILED means to the reader. So a dry-run reports
+FAILED with reason "containment skipped: dry-run", never CONTAINED. We did not add a sixth
+"skipped" outcome: every consumer (the state machine's Choice, metrics, the drill) would have
+to handle a value whose operational meaning is the same as FAILED; the reason tells them apart.
+
+`attention` lists what a human must finish: failed steps and skipped containment steps, each
+with its error and, where the action gave one, the exact manual command.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from common.steps import Status, StepResult, step, succeeded
+from report import links
+
+# Tasks whose failure leaves the credentials live. A caught failure of one of these becomes a
+# failed *containment* step. Prefix match: "contain", "contain_key", "revoke_sessions".
+CONTAINMENT_TASKS = ("contain", "revoke")
+_KNOWN_STATUSES = {str(status) for status in Status}
+
+
+class Outcome(StrEnum):
+    CONTAINED = "contained"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    IGNORED = "ignored"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str
+    steps: list[StepResult] = field(default_factory=list)
+    attention: list[StepResult] = field(default_factory=list)
+
+
+def decide(intake_status: str, intake_reason: str, steps: list[StepResult]) -> Verdict:
+    if intake_status == "ignored":
+        return Verdict(Outcome.IGNORED, intake_reason, steps)
+    if intake_status == "duplicate":
+        return Verdict(Outcome.DUPLICATE, intake_reason, steps)
+
+    containment = [s for s in steps if s["containment"]]
+    contained = [s for s in containment if succeeded(s)]
+    attention = [s for s in steps if _failed(s) or (s["containment"] and s["status"] == Status.SKIPPED)]
+
+    if not containment:
+        return Verdict(Outcome.FAILED, _join("no containment step ran", attention), steps, attention)
+    if not contained:
+        skipped = [s for s in containment if s["status"] == Status.SKIPPED]
+        if len(skipped) == len(containment):
+            details = sorted({s["detail"] for s in skipped})
+            return Verdict(Outcome.FAILED, f"containment skipped: {'; '.join(details)}", steps, attention)
+        return Verdict(Outcome.FAILED, _join("no containment step succeeded", attention), steps, attention)
+    if attention:
+        if len(contained) == len(containment):
+            lead = f"contained ({_names(contained)}), but a follow-up step did not finish"
+        else:
+            lead = f"contained only in part ({_names(contained)} succeeded)"
+        return Verdict(Outcome.PARTIAL, _join(lead, attention), steps, attention)
+    return Verdict(Outcome.CONTAINED, f"every containment step succeeded: {_names(contained)}", steps, attention)
+
+
+def _failed(s: StepResult) -> bool:
+    # An unknown status is not evidence of success: count it as failed.
+    return s["status"] == Status.FAILED or s["status"] not in _KNOWN_STATUSES
+
+
+def _names(steps: list[StepResult]) -> str:
+    return ", ".join(dict.fromkeys(s["name"] for s in steps))
+
+
+def _join(lead: str, attention: list[StepResult]) -> str:
+    if not attention:
+        return lead
+    first = attention[0]
+    more = f" (+{len(attention) - 1} more)" if len(attention) > 1 else ""
+    return f"{lead}; {first['name']} {first['status']} on {first['target']}: {first['detail']}{more}"
+
+
+# -- collecting the steps from the state --------------------------------------------------------
+
+
+def collect_steps(state: dict[str, Any]) -> list[StepResult]:
+    """Flatten `results` (a task's {"steps": [...]} or a Map's list of them) and turn each caught
+    failure (`failures`, or a Map item that is itself {"Error", "Cause"}) into a failed step."""
+    incident = (state.get("intake") or {}).get("incident")
+    execution_arn = (state.get("execution") or {}).get("id")
+    steps: list[StepResult] = []
+    for task, result in (state.get("results") or {}).items():
+        for item in result if isinstance(result, list) else [result]:
+            if not isinstance(item, dict):
+                continue
+            if "Error" in item:
+                steps.append(failure_step(task, item, incident, execution_arn))
+            for raw in item.get("steps") or []:
+                steps.append(_normalize(raw, task))
+    for task, failure in (state.get("failures") or {}).items():
+        steps.append(failure_step(task, failure or {}, incident, execution_arn))
+    return steps
+
+
+def _normalize(raw: dict[str, Any], task: str) -> StepResult:
+    """The report is the last resort: a malformed step must not crash it. Missing fields get
+    values that read as 'unknown', and a missing status reads as failed."""
+    result: StepResult = {
+        "name": str(raw.get("name") or task),
+        "status": str(raw.get("status") or Status.FAILED),
+        "target": str(raw.get("target") or "?"),
+        "detail": str(raw.get("detail") or ""),
+        "containment": bool(raw.get("containment")),
+    }
+    for key in ("undo", "manual", "data"):
+        if raw.get(key):
+            result[key] = raw[key]  # type: ignore[literal-required]
+    return result
+
+
+def failure_step(
+    task: str, failure: dict[str, Any], incident: dict[str, Any] | None, execution_arn: str | None
+) -> StepResult:
+    """A task failed as a whole (caught by the state machine): its steps are unknown, so report
+    one failed step named after the task, with what to do by hand."""
+    containment = task.startswith(CONTAINMENT_TASKS)
+    incident = incident or {}
+    return step(
+        task,
+        Status.FAILED,
+        _principal_target(incident),
+        f"task failed, its steps are unknown: {error_text(failure)}",
+        containment=containment,
+        manual=_manual_for_task(task, containment, incident, execution_arn),
+    )
+
+
+def error_text(failure: dict[str, Any]) -> str:
+    """`Error: message`. A Lambda error's Cause is JSON with errorMessage (and a stack trace
+    we do not want in a chat message); other causes are plain text."""
+    error = str(failure.get("Error") or "Error")
+    cause = failure.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+        message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except (TypeError, ValueError):
+        message = cause
+    message = " ".join(str(message).split())[:500]
+    return f"{error}: {message}" if message else error
+
+
+def _principal_target(incident: dict[str, Any]) -> str:
+    keys = incident.get("access_key_ids") or []
+    if incident.get("kind") == "exposed-access-key" and keys:
+        return ", ".join(keys)
+    return incident.get("role_name") or incident.get("instance_id") or ", ".join(keys) or "?"
+
+
+def _manual_for_task(
+    task: str, containment: bool, incident: dict[str, Any], execution_arn: str | None
+) -> str:
+    region = incident.get("region") or "us-east-1"
+    instance = incident.get("instance_id")
+    if containment:
+        return containment_manual(incident)
+    if task.startswith("preserve") and instance:
+        return (
+            f"aws ec2 create-image --region {region} --instance-id {instance} "
+            f"--name forensic-{instance} --no-reboot"
+        )
+    if task.startswith("isolate") and instance:
+        return (
+            "Replace the instance's security groups with one that has no inbound and no outbound rules: "
+            + links.ec2_instance(region, instance)
+        )
+    where = links.sfn_execution(execution_arn) if execution_arn else None
+    return f"See the task's error in the Step Functions execution: {where}" if where else "See the task's error in the execution history"
+
+
+def containment_manual(incident: dict[str, Any]) -> str:
+    """The one thing that must happen by hand when automated containment did not."""
+    if incident.get("kind") == "exposed-access-key":
+        commands = []
+        for key in incident.get("affected_keys") or []:
+            user = key.get("user_name")
+            if user:
+                commands.append(
+                    f"aws iam update-access-key --user-name {user} --access-key-id {key['access_key_id']} --status Inactive"
+                )
+            else:
+                commands.append(
+                    f"aws iam get-access-key-last-used --access-key-id {key['access_key_id']}  # gives UserName, then: "
+                    f"aws iam update-access-key --user-name <UserName> --access-key-id {key['access_key_id']} --status Inactive"
+                )
+        return "\n".join(commands) or "Deactivate the exposed access key in the IAM console"
+    role = incident.get("role_name")
+    if role:
+        return f"IAM console, role {role}, tab 'Revoke sessions', 'Revoke active sessions': {links.iam_role(role)}"
+    return "Revoke the role's active sessions in the IAM console (role page, 'Revoke sessions')"

@@ -1,0 +1,406 @@
+"""One renderer, two channels: the e-mail (SNS subject + plain text) and the Slack Block Kit message.
+
+Pure functions of (incident dict, Verdict, links, execution): the same input always renders the
+same bytes, which is what the golden-file tests pin. Both channels carry the same facts in the
+same order, written for someone woken at 3 a.m.: outcome and why, who/what/where/when, what needs
+a human now (with the exact command), every step, the next steps for this kind of incident, how
+to undo what was done, and console links.
+
+Limits honoured: SNS Subject < 100 chars, one line. Slack: <= 50 blocks, header plain_text <= 150,
+section text <= 3000, <= 10 fields of <= 2000, always a top-level `text` (the push-notification
+fallback). Links are mrkdwn `<url|label>`, not URL buttons: a button still sends an interaction
+payload, and there is no endpoint to acknowledge it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from common.steps import Status, StepResult, succeeded
+from report.links import Link, cloudtrail_regions, sfn_execution, support_center
+from report.outcome import Outcome, Verdict
+
+SUBJECT_MAX = 99  # SNS: "less than 100 characters"
+HEADER_MAX = 150
+SECTION_MAX = 3000
+FIELD_MAX = 2000
+MAX_FIELDS = 10
+MAX_BLOCKS = 50
+SLACK_LINE_MAX = 600  # keeps one noisy error from crowding out the rest of the message
+
+EMOJI = {
+    Outcome.CONTAINED: ":large_green_circle:",
+    Outcome.PARTIAL: ":large_orange_circle:",
+    Outcome.FAILED: ":red_circle:",
+    Outcome.IGNORED: ":white_circle:",
+    Outcome.DUPLICATE: ":white_circle:",
+}
+STEP_EMOJI = {
+    Status.DONE: ":white_check_mark:",
+    Status.ALREADY_DONE: ":ballot_box_with_check:",
+    Status.SKIPPED: ":fast_forward:",
+    Status.FAILED: ":x:",
+}
+KIND_TITLE = {
+    "exposed-access-key": "Exposed access key",
+    "instance-credential-exfiltration": "Instance credential exfiltration",
+}
+
+
+class NextStep(NamedTuple):
+    text: str
+    command: str | None = None
+    link: Link | None = None
+
+
+# -- shared content -----------------------------------------------------------------------------
+
+
+def one_line(text: str) -> str:
+    """No newlines or control characters (SNS rejects them in a subject)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summary(incident: dict[str, Any]) -> str:
+    """`Exposed access key AKIA... of user ci-deployer` / `Stolen instance credentials of role r on i-1`."""
+    if incident.get("kind") == "exposed-access-key":
+        keys = incident.get("access_key_ids") or []
+        users = incident.get("user_names") or []
+        text = f"Exposed access key{'s' if len(keys) > 1 else ''} {', '.join(keys)}".rstrip()
+        if users:
+            text += f" of user{'s' if len(users) > 1 else ''} {', '.join(users)}"
+        return text
+    text = "Stolen instance credentials"
+    if incident.get("role_name"):
+        text += f" of role {incident['role_name']}"
+    if incident.get("instance_id"):
+        text += f" on {incident['instance_id']}"
+    return text
+
+
+def subject(incident: dict[str, Any] | None, verdict: Verdict) -> str:
+    """`[CONTAINED] Exposed access key AKIA... of user ci-deployer in 111122223333`, < 100 chars.
+    When too long, the middle (the principal) is shortened, never the outcome or the account."""
+    prefix = f"[{verdict.outcome.upper()}] "
+    if not incident:
+        return truncate(one_line(prefix + verdict.reason), SUBJECT_MAX)
+    suffix = one_line(f" in {incident.get('account') or '?'}")
+    middle = one_line(summary(incident))
+    return prefix + truncate(middle, SUBJECT_MAX - len(prefix) - len(suffix)) + suffix
+
+
+def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) pairs: who, what, where, when, alert source, remote caller, incident."""
+    if not incident:
+        return [("Execution started", execution["start_time"])] if execution.get("start_time") else []
+    kind = incident.get("kind", "")
+    rows: list[tuple[str, str]] = []
+
+    if kind == "exposed-access-key":
+        users = ", ".join(incident.get("user_names") or []) or "unknown (look up the key's owner)"
+        rows.append(("Who", f"user {users}; key {', '.join(incident.get('access_key_ids') or []) or '?'}"))
+    else:
+        who = f"role {incident.get('role_name') or '?'}"
+        if incident.get("instance_id"):
+            who += f", session {incident['instance_id']}"
+        if incident.get("access_key_ids"):
+            who += f"; key {', '.join(incident['access_key_ids'])}"
+        rows.append(("Who", who))
+
+    what = f"{KIND_TITLE.get(kind, kind)} ({incident.get('event_type', '?')})"
+    if incident.get("severity") is not None:
+        what += f", severity {incident['severity']}"
+    rows.append(("What", what))
+
+    where = f"account {incident.get('account', '?')}, region {incident.get('region', '?')}"
+    if incident.get("instance_id"):
+        where += f", instance {incident['instance_id']}"
+    rows.append(("Where", where))
+
+    when = f"detected {incident.get('detected_at', '?')}"
+    if incident.get("first_seen"):
+        when += f"; activity since {incident['first_seen']}"
+    if execution.get("start_time"):
+        when += f"; response started {execution['start_time']}"
+    rows.append(("When", when))
+
+    source = f"{incident.get('source', '?')}"
+    if incident.get("finding_id"):
+        source += f" finding {incident['finding_id']}"
+    else:
+        source += f" event {incident.get('event_id', '?')}"
+    if incident.get("sample"):
+        source += " (SAMPLE finding: not a real identity)"
+    if incident.get("exposed_url"):
+        source += f"; exposed at {incident['exposed_url']}"
+    rows.append(("Alert source", source))
+
+    remote = incident.get("remote") or {}
+    if any(remote.values()):
+        parts = [p for p in (remote.get("ip"), remote.get("country"), remote.get("organization")) if p]
+        if remote.get("account_id"):
+            affiliated = {True: "affiliated", False: "not affiliated"}.get(remote.get("affiliated"), "affiliation unknown")
+            parts.append(f"AWS account {remote['account_id']} ({affiliated})")
+        rows.append(("Remote caller", ", ".join(parts)))
+
+    rows.append(("Incident", incident.get("incident_id", "?")))
+    return [(label, one_line(value)) for label, value in rows]
+
+
+def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextStep]:
+    """What is left to do for this kind of incident, in the order a responder should do it."""
+    if not incident or verdict.outcome in (Outcome.IGNORED, Outcome.DUPLICATE):
+        return []
+    region = incident.get("region") or "us-east-1"
+    where = " and ".join(cloudtrail_regions(incident))
+    if incident.get("kind") == "exposed-access-key":
+        keys = incident.get("access_key_ids") or ["<access-key-id>"]
+        affected = incident.get("affected_keys") or [{"access_key_id": keys[0]}]
+        return [
+            NextStep(
+                "Find out what the key did, in every region: regional calls are logged only in their own "
+                f"region, IAM calls in us-east-1. The console links below cover {where}; the command covers all.",
+                "\n".join(_lookup_all_regions("AccessKeyId", key) for key in keys),
+            ),
+            NextStep(
+                "Remove what the attacker created, in every region: IAM users, access keys, login profiles, "
+                "roles and policies; EC2 instances and Spot requests; Lambda functions; anything unfamiliar."
+            ),
+            NextStep(
+                "Answer AWS's support case about the exposed key once done, so AWS lifts the restriction it "
+                "placed on the account.",
+                link=Link("AWS Support Center", support_center()),
+            ),
+            NextStep(
+                "Rotate, then delete the key: give the application a new credential (better: a role), deploy "
+                "it, then delete the exposed key. The deactivated key is kept until then as evidence.",
+                "\n".join(
+                    f"aws iam delete-access-key --user-name {k.get('user_name') or '<UserName>'} "
+                    f"--access-key-id {k['access_key_id']}"
+                    for k in affected
+                ),
+            ),
+            NextStep(
+                "Fix the root cause: no long-lived access keys. Use roles, IAM Identity Center or OIDC "
+                "federation; where a key must exist, one per application, rotated, never in code."
+            ),
+        ]
+    role = incident.get("role_name") or "<role-name>"
+    instance = incident.get("instance_id") or "<instance-id>"
+    return [
+        NextStep(
+            "Fix the application flaw that let the credentials out (SSRF, open proxy, command injection) and "
+            "require IMDSv2. Until the flaw is fixed the attacker can fetch fresh credentials: the revoke "
+            "denies only sessions issued before it.",
+            f"aws ec2 modify-instance-metadata-options --region {region} --instance-id {instance} "
+            "--http-tokens required --http-endpoint enabled",
+        ),
+        NextStep(
+            f"Investigate CloudTrail for the role session (session name = instance id {instance}), in every "
+            "region: reads of S3, Secrets Manager and Parameter Store; changes; new IAM users, keys or roles.",
+            _lookup_all_regions("Username", instance),
+        ),
+        NextStep(
+            f"Review what role {role} can do: its attached and inline policies.",
+            f"aws iam list-attached-role-policies --role-name {role}; aws iam list-role-policies --role-name {role}",
+        ),
+        NextStep(
+            "Reduce the role to least privilege (IAM Access Analyzer can generate a policy from its CloudTrail "
+            "activity). Other instances using this role may get AccessDenied until they receive fresh "
+            "credentials from the instance metadata service."
+        ),
+        NextStep(
+            "Keep the isolated instance and its evidence AMI until the investigation is done; then terminate "
+            "the instance or restore its security groups (see Undo)."
+        ),
+    ]
+
+
+def _lookup_all_regions(attribute: str, value: str) -> str:
+    return (
+        "for r in $(aws ec2 describe-regions --query 'Regions[].RegionName' --output text); do "
+        f'echo "== $r"; aws cloudtrail lookup-events --region "$r" '
+        f"--lookup-attributes AttributeKey={attribute},AttributeValue={value} "
+        "--query 'Events[].[EventTime,EventName,EventSource]' --output text; done"
+    )
+
+
+def undo_steps(steps: list[StepResult]) -> list[StepResult]:
+    """Steps that changed something and say how to reverse it. `already-done` counts too: after a
+    Step Functions retry our own earlier change reads back as already done, and its undo must
+    not disappear from the report."""
+    return [s for s in steps if s.get("undo") and succeeded(s)]
+
+
+# -- e-mail -------------------------------------------------------------------------------------
+
+
+def render_email(
+    incident: dict[str, Any] | None,
+    verdict: Verdict,
+    links: list[Link],
+    execution: dict[str, Any] | None = None,
+    delivery: Iterable[dict[str, Any]] = (),
+) -> dict[str, str]:
+    """{"subject", "text"} for SNS. `delivery`: the other channels' notification entries, so the
+    reader knows whether a Slack message went out too."""
+    execution = execution or {}
+    title = subject(incident, verdict)
+    out: list[str] = [title, "", f"{verdict.outcome.upper()}: {verdict.reason}"]
+
+    if rows := facts(incident, execution):
+        width = max(len(label) for label, _ in rows) + 1
+        out += ["", "WHAT HAPPENED"] + [f"  {(label + ':').ljust(width)} {value}" for label, value in rows]
+
+    if verdict.attention:
+        out += ["", "NEEDS ACTION NOW"]
+        for s in verdict.attention:
+            out.append(f"  * {s['name']} {s['status']} on {s['target']}: {s['detail']}")
+            if s.get("manual"):
+                out += ["    Do it by hand:"] + _indent(s["manual"], 6)
+
+    if verdict.steps:
+        out += ["", "STEPS"]
+        for s in verdict.steps:
+            mark = s["status"].upper() if s["status"] != Status.DONE else s["status"]
+            tag = " [containment]" if s["containment"] else ""
+            out.append(f"  [{mark}] {s['name']}{tag} on {s['target']}: {s['detail']}")
+
+    if todo := next_steps(incident, verdict):
+        out += ["", "NEXT STEPS"]
+        for number, item in enumerate(todo, 1):
+            out.append(f"  {number}. {item.text}")
+            if item.command:
+                out += _indent(item.command, 6)
+            if item.link:
+                out.append(f"      {item.link.label}: {item.link.url}")
+
+    if undo := undo_steps(verdict.steps):
+        out += ["", "UNDO (reverses what the responder did)"]
+        for s in undo:
+            out.append(f"  * {s['name']} on {s['target']}:")
+            out += _indent(s["undo"] or "", 6)
+
+    if links:
+        out += ["", "LINKS"] + [f"  {link.label}: {link.url}" for link in links]
+
+    if delivered := list(delivery):
+        out += ["", "DELIVERY"] + [f"  {d['channel']}: {d['status']} ({d['detail']})" for d in delivered]
+
+    return {"subject": title, "text": "\n".join(out) + "\n"}
+
+
+def _indent(text: str, spaces: int) -> list[str]:
+    return [" " * spaces + line for line in text.splitlines()]
+
+
+# -- Slack --------------------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters; everything dynamic goes through this."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn_link(link: Link) -> str:
+    return f"<{link.url}|{escape(link.label)}>"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
+
+
+def _sections(title: str, items: list[str]) -> list[dict[str, Any]]:
+    """Pack items under a bold title into as few sections as fit the 3000-char limit."""
+    blocks, current = [], f"*{title}*"
+    for item in items:
+        item = truncate(item, SECTION_MAX - len(title) - 10)
+        if len(current) + 1 + len(item) > SECTION_MAX:
+            blocks.append(_section(current))
+            current = f"*{title} (cont.)*"
+        current += "\n" + item
+    blocks.append(_section(current))
+    return blocks
+
+
+def _code(text: str) -> str:
+    return f"```{escape(truncate(text, SLACK_LINE_MAX * 2))}```"
+
+
+def render_slack(
+    incident: dict[str, Any] | None,
+    verdict: Verdict,
+    links: list[Link],
+    execution: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    execution = execution or {}
+    title = subject(incident, verdict)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(f"{EMOJI[verdict.outcome]} {title}", HEADER_MAX), "emoji": True}},
+        _section(f"*{verdict.outcome.upper()}*: {escape(truncate(verdict.reason, SLACK_LINE_MAX))}"),
+    ]
+    if rows := facts(incident, execution):
+        fields = [
+            {"type": "mrkdwn", "text": truncate(f"*{label}*\n{escape(value)}", FIELD_MAX)} for label, value in rows
+        ]
+        blocks.append({"type": "section", "fields": fields[:MAX_FIELDS]})
+
+    if verdict.attention:
+        items = []
+        for s in verdict.attention:
+            line = f"{STEP_EMOJI.get(s['status'], ':x:')} *{escape(s['name'])}* {escape(s['status'])} on `{escape(s['target'])}`: "
+            line += escape(truncate(s["detail"], SLACK_LINE_MAX))
+            if s.get("manual"):
+                line += "\nDo it by hand:\n" + _code(s["manual"])
+            items.append(line)
+        blocks += _sections(":rotating_light: Needs action now", items)
+
+    blocks.append({"type": "divider"})
+    if verdict.steps:
+        blocks += _sections(
+            "Steps",
+            [
+                f"{STEP_EMOJI.get(s['status'], ':grey_question:')} `{escape(s['name'])}` {escape(s['status'])}"
+                f"{' (containment)' if s['containment'] else ''} on `{escape(s['target'])}`: "
+                f"{escape(truncate(s['detail'], SLACK_LINE_MAX))}"
+                for s in verdict.steps
+            ],
+        )
+
+    if todo := next_steps(incident, verdict):
+        items = []
+        for number, item in enumerate(todo, 1):
+            line = f"{number}. {escape(item.text)}"
+            if item.link:
+                line += f" {mrkdwn_link(item.link)}"
+            if item.command:
+                line += "\n" + _code(item.command)
+            items.append(line)
+        blocks += _sections("Next steps", items)
+
+    if undo := undo_steps(verdict.steps):
+        blocks += _sections(
+            "Undo", [f"`{escape(s['name'])}` on `{escape(s['target'])}`:\n{_code(s['undo'] or '')}" for s in undo]
+        )
+
+    if links:
+        blocks += _sections("Links", [f"• {mrkdwn_link(link)}" for link in links])
+
+    context = []
+    if incident:
+        context.append(f"Incident `{escape(incident.get('incident_id', '?'))}`")
+    if execution.get("id") and (url := sfn_execution(execution["id"])):
+        context.append(f"<{url}|Step Functions execution>")
+    if context:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
+
+    if len(blocks) > MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1] + [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "Message truncated: the e-mail has everything."}]}
+        ]
+    return {"text": truncate(f"{title}: {verdict.reason}", SECTION_MAX), "blocks": blocks}

@@ -1,0 +1,1 @@
+"""Revoke the active sessions of an instance role whose credentials were stolen."""

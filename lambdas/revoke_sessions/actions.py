@@ -1,0 +1,239 @@
+"""Revoke the sessions of the instance role whose credentials were stolen.
+
+This is the IAM console's "Revoke active sessions": an inline policy AWSRevokeOlderSessions that
+denies everything to sessions issued before a cut-off (aws:TokenIssueTime). Deleting the policy
+undoes it. It also denies the instance's own cached credentials, and those of every other
+instance using the role, until EC2 hands out fresh ones. With scope "instance" the deny covers
+only the sessions of the one instance (aws:userid = "<RoleId>:<instance id>", the session name of
+EC2 role credentials), so other instances keep working but every credential that instance was
+ever given is denied, fresh ones included, until the policy is removed.
+
+Returns a StepResult that reads the policy back before it says "done". IAM needs: see
+revoke_sessions.permissions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from common.aws import error_code
+from common.guards import principal_guard
+from common.steps import Status, StepResult, step
+
+REVOKE = "revoke-role-sessions"
+OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
+INSTANCE_SESSION_POLICY = "AWSRevokeInstanceSession"
+DEFAULT_PROTECTED_TAG = "credential-responder:protected"
+SERVICE_LINKED_PATH = "/aws-service-role/"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class RoleNotResolved(Exception):
+    """The incident names no role and the instance's profile does not lead to one."""
+
+
+def revoke(
+    iam: Any,
+    ec2: Any | None,
+    incident: Mapping[str, Any],
+    *,
+    scope: str = "role",
+    protected_tag: str = DEFAULT_PROTECTED_TAG,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> StepResult:
+    """Revoke for one incident; `ec2` (of the incident's region) is only used when the finding has no role name."""
+    instance_id = incident.get("instance_id")
+    role_name = incident.get("role_name")
+    if not role_name:
+        if ec2 is None or not instance_id:
+            return step(REVOKE, Status.FAILED, instance_id or "unknown", "the finding names neither a role nor an "
+                        "instance, so there is no role to revoke", containment=True,
+                        manual="Find the role in the finding's accessKeyDetails, then: aws iam put-role-policy ...")
+        try:
+            role_name = resolve_role_name(ec2, iam, instance_id, incident.get("instance_profile_arn"))
+        except RoleNotResolved as exc:
+            return step(REVOKE, Status.FAILED, instance_id, str(exc), containment=True,
+                        manual=f"aws ec2 describe-iam-instance-profile-associations --region {incident.get('region')} "
+                        f"--filters Name=instance-id,Values={instance_id}")
+    return revoke_role_sessions(iam, role_name, detected_at=incident["detected_at"], instance_id=instance_id,
+                                scope=scope, protected_tag=protected_tag, dry_run=dry_run, now=now)
+
+
+def resolve_role_name(ec2: Any, iam: Any, instance_id: str, profile_arn: str | None = None) -> str:
+    """The role behind the instance's current profile; the finding's profile ARN if none is associated now."""
+    associations = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance_id]}, {"Name": "state", "Values": ["associated"]}]
+    )["IamInstanceProfileAssociations"]
+    if associations:
+        profile_arn = associations[0]["IamInstanceProfile"]["Arn"]
+    if not profile_arn:
+        raise RoleNotResolved(f"instance {instance_id} has no instance profile, so no role to revoke")
+    profile_name = profile_arn.rsplit("/", 1)[-1]
+    try:
+        roles = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            raise RoleNotResolved(f"instance profile {profile_name} of {instance_id} does not exist") from exc
+        raise
+    if not roles:
+        raise RoleNotResolved(f"instance profile {profile_name} of {instance_id} has no role")
+    return str(roles[0]["RoleName"])
+
+
+def revoke_role_sessions(
+    iam: Any,
+    role_name: str,
+    *,
+    detected_at: str,
+    instance_id: str | None = None,
+    scope: str = "role",
+    protected_tag: str = DEFAULT_PROTECTED_TAG,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> StepResult:
+    try:
+        role = iam.get_role(RoleName=role_name)["Role"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return step(REVOKE, Status.FAILED, role_name, f"role {role_name} does not exist (deleted since the "
+                        "finding?); its sessions cannot be revoked this way", containment=True,
+                        manual=f"aws iam get-role --role-name {role_name}")
+        raise
+    refusal = _refusal(role, protected_tag)
+    if refusal:
+        return refusal
+    if scope == "instance":
+        if not instance_id:
+            return step(REVOKE, Status.FAILED, role_name, "REVOKE_SCOPE=instance but the finding names no instance",
+                        containment=True, manual=_put_command(role_name, OLDER_SESSIONS_POLICY,
+                                                              older_sessions_policy(_cutoff(now))))
+        policy_name, cutoff = INSTANCE_SESSION_POLICY, None
+        session = f"{role['RoleId']}:{instance_id}"
+        policy = instance_session_policy(session)
+        covered = _session_of(_get_policy(iam, role_name, policy_name)) == session
+        what = f"denies every session of instance {instance_id} ({session})"
+    else:
+        policy_name, cutoff = OLDER_SESSIONS_POLICY, _cutoff(now)
+        policy = older_sessions_policy(cutoff)
+        existing = _cutoff_of(_get_policy(iam, role_name, policy_name))
+        # An existing cut-off at or after detection already denies every session the attacker
+        # could have held; rewriting it would only cut off more legitimate sessions.
+        covered = existing is not None and existing >= _parse_time(detected_at)
+        if covered:
+            cutoff = existing.strftime(TIME_FORMAT)  # type: ignore[union-attr]
+        what = f"denies sessions issued before {cutoff}"
+    data = {"role_name": role_name, "policy_name": policy_name, "cutoff": cutoff}
+    undo = f"aws iam delete-role-policy --role-name {role_name} --policy-name {policy_name}"
+    manual = _put_command(role_name, policy_name, policy)
+    if covered:
+        return step(REVOKE, Status.ALREADY_DONE, role_name, f"{policy_name} already {what}", containment=True,
+                    undo=undo, data=data)
+    if dry_run:
+        return step(REVOKE, Status.SKIPPED, role_name, f"dry-run: would put {policy_name} on {role_name}: {what}",
+                    containment=True, manual=manual, data=data)
+    iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
+    if _get_policy(iam, role_name, policy_name) != policy:
+        return step(REVOKE, Status.FAILED, role_name, f"PutRolePolicy returned but {policy_name} does not read back "
+                    "as written", containment=True, manual=manual, data=data)
+    return step(REVOKE, Status.DONE, role_name, f"{policy_name} {what} (read back; IAM applies it within minutes)",
+                containment=True, undo=undo, data=data)
+
+
+def older_sessions_policy(cutoff: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
+                       "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}],
+    }
+
+
+def instance_session_policy(session: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
+                       "Condition": {"StringEquals": {"aws:userid": session}}}],
+    }
+
+
+def _refusal(role: Mapping[str, Any], protected_tag: str) -> StepResult | None:
+    name = role["RoleName"]
+    if role.get("Path", "/").startswith(SERVICE_LINKED_PATH):
+        return step(REVOKE, Status.SKIPPED, name, f"{name} is a service-linked role: IAM does not allow inline "
+                    "policies on it, so its sessions cannot be revoked; contain through the owning service",
+                    containment=True, manual=f"aws iam get-role --role-name {name}  # find the service that owns it")
+    if any(tag["Key"] == protected_tag for tag in role.get("Tags", [])):
+        return step(REVOKE, Status.SKIPPED, name, f"{name} carries the tag {protected_tag}: it is the responder's "
+                    "own role and is never touched automatically", containment=True,
+                    manual=_put_command(name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(None))))
+    refusal = principal_guard(role["Arn"], name)
+    if refusal:
+        return step(REVOKE, Status.SKIPPED, name, refusal.detail, containment=True, manual=refusal.manual)
+    return None
+
+
+def _get_policy(iam: Any, role_name: str, policy_name: str) -> dict[str, Any] | None:
+    try:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    # boto3 decodes the URL-encoded JSON for us; tolerate a client that does not.
+    return json.loads(document) if isinstance(document, str) else dict(document)
+
+
+def _conditions(policy: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    if not policy:
+        return []
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, dict) else statements
+    return [s.get("Condition", {}) for s in statements if s.get("Effect") == "Deny"]
+
+
+def _condition_value(policy: Mapping[str, Any] | None, operator: str, key: str) -> str | None:
+    # Condition keys are case-insensitive in IAM (a person may have written the policy by hand).
+    for condition in _conditions(policy):
+        for op, pairs in condition.items():
+            if op.lower() != operator.lower():
+                continue
+            for name, value in pairs.items():
+                if name.lower() == key.lower():
+                    return str(value[0] if isinstance(value, list) else value)
+    return None
+
+
+def _cutoff_of(policy: Mapping[str, Any] | None) -> datetime | None:
+    value = _condition_value(policy, "DateLessThan", "aws:TokenIssueTime")
+    try:
+        return _parse_time(value) if value else None
+    except ValueError:
+        return None
+
+
+def _session_of(policy: Mapping[str, Any] | None) -> str | None:
+    return _condition_value(policy, "StringEquals", "aws:userid") or _condition_value(policy, "StringLike",
+                                                                                       "aws:userid")
+
+
+def _cutoff(now: datetime | None) -> str:
+    now = now or datetime.now(UTC)
+    # Round up, never down: every session issued up to this call must be before the cut-off.
+    if now.microsecond:
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
+    return now.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _put_command(role_name: str, policy_name: str, policy: Mapping[str, Any]) -> str:
+    return (f"aws iam put-role-policy --role-name {role_name} --policy-name {policy_name} "
+            f"--policy-document '{json.dumps(policy, separators=(',', ':'))}'")

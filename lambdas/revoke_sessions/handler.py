@@ -1,0 +1,40 @@
+"""Lambda: revoke the sessions of the role named by an instance-credential-exfiltration finding.
+
+Input:  {"incident": Incident.model_dump(mode="json")}  (role_name, instance_id, region, account,
+        detected_at, instance_profile_arn are read)
+Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
+Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_TAG.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from common.aws import client
+from common.settings import env_bool, env_str
+from common.steps import Status, step
+from revoke_sessions.actions import DEFAULT_PROTECTED_TAG, REVOKE, revoke
+
+logger = Logger(service="credential-responder")
+
+
+@logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    incident = event["incident"]
+    own_account = context.invoked_function_arn.split(":")[4]
+    if incident["account"] != own_account:
+        # A delegated GuardDuty administrator also receives its members' findings: this
+        # deployment's role cannot act in the member account.
+        target = incident.get("role_name") or incident.get("instance_id") or "unknown"
+        return {"steps": [step(REVOKE, Status.SKIPPED, target, f"the role is in account {incident['account']}; "
+                               f"this responder runs in {own_account}", containment=True,
+                               manual=f"in account {incident['account']}: aws iam put-role-policy --role-name "
+                               f"{target} --policy-name AWSRevokeOlderSessions --policy-document ...")]}
+    scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
+    ec2 = None if incident.get("role_name") else client("ec2", incident["region"])
+    result = revoke(client("iam"), ec2, incident, scope=scope,
+                    protected_tag=env_str("PROTECTED_ROLE_TAG", DEFAULT_PROTECTED_TAG), dry_run=env_bool("DRY_RUN"))
+    logger.info("role sessions", extra={"role": result["target"], "status": result["status"]})
+    return {"steps": [result]}

@@ -1,0 +1,19 @@
+"""IAM actions the revoke_sessions function calls, and on what. infra grants exactly these."""
+
+GRANTS = (
+    {
+        "actions": ["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"],
+        "resources": ["arn:{partition}:iam::{account}:role/*"],
+        "why": "read the role (path, id, tags) and put/read back the inline deny; any role can be stolen",
+    },
+    {
+        "actions": ["iam:GetInstanceProfile"],
+        "resources": ["arn:{partition}:iam::{account}:instance-profile/*"],
+        "why": "find the role behind the instance's profile when the finding names none",
+    },
+    {
+        "actions": ["ec2:DescribeIamInstanceProfileAssociations"],
+        "resources": ["*"],
+        "why": "which profile the instance has now; Describe* calls support no resource-level permissions",
+    },
+)
