@@ -63,7 +63,7 @@ class ResponderStack(Stack):
                 "EVIDENCE_BUCKET": storage.evidence.bucket_name,
                 "LOOKBACK_HOURS": str(config.lookback_hours),
                 "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
-            }, resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "key_arn": storage.key.key_arn}),
+            }, resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn}),
             "report": function("Report", "report", env={"TOPIC_ARN": notification.topic.topic_arn, **slack_env},
                                resources={"topic_arn": notification.topic.topic_arn, "key_arn": storage.key.key_arn,
                                           **slack_resources}),

@@ -1,0 +1,65 @@
+"""python -m drill EVENT.json ... [--json] [--include-samples] [--time-scale X]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = sorted(str(path) for path in (ROOT / "tests" / "events").glob("*.json"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m drill", description=__doc__)
+    parser.add_argument("events", nargs="*", help="event files (default: every bundled sample event)")
+    parser.add_argument("--json", action="store_true", help="print a JSON array, one object per event")
+    parser.add_argument("--include-samples", action="store_true", help="act on GuardDuty sample findings")
+    parser.add_argument("--time-scale", type=float, default=0.001,
+                        help="factor applied to Retry intervals and Wait states (default 0.001)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    sys.path.insert(0, str(ROOT))
+
+    from drill.runner import run_event_file
+    from drill.template import synthesize
+
+    synthesized = synthesize()
+    results = [
+        run_event_file(path, synthesized, include_samples=args.include_samples, time_scale=args.time_scale)
+        for path in (args.events or BUNDLED)
+    ]
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            print(render(result))
+    return 0
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [f"== {result['event_file']}: {result['outcome'].upper()} — {result['reason']}"]
+    incident = result["incident"]
+    if incident:
+        who = ", ".join(incident["user_names"]) or incident.get("role_name") or "?"
+        lines.append(f"   {incident['kind']} in {incident['account']}/{incident['region']}: "
+                     f"keys {', '.join(incident['access_key_ids']) or '-'}; principal {who}; "
+                     f"instance {incident.get('instance_id') or '-'}")
+    for old, new in result["staged"].items():
+        lines.append(f"   staged {old} -> {new}")
+    for step in result["steps"]:
+        lines.append(f"   [{step['status']:>12}] {step['name']} {step['target']}: {step['detail']}")
+    lines.append("   observed: " + json.dumps(result["observed"], sort_keys=True))
+    for note in result["notifications"]:
+        lines.append(f"   -> {note.get('channel')} ({note.get('status', 'sent')}): {note.get('subject', '')}")
+    timings = result["timings_ms"]
+    lines.append(f"   execution {result['execution']['status']} in {result['execution']['transitions']} states; "
+                 f"containment at {timings['to_containment']} ms, total {timings['total']} ms")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

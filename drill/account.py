@@ -1,0 +1,328 @@
+"""A simulated AWS account (moto) running the synthesized state machine.
+
+Lambda tasks are dispatched in-process to the real handlers; every AWS call the handlers make
+is recorded (service, operation, time) so the drill and the benchmark can tell when the
+containing call happened. Retry intervals and Wait states are scaled down (moto sleeps in real
+time); the definition itself keeps its production values.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.client
+from moto import mock_aws
+
+from drill.template import Synthesized, resolve
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+PRODUCT_PACKAGES = ("common", "incident", "contain_key", "revoke_sessions", "preserve_evidence",
+                    "isolate_instance", "investigate", "report")
+HOME_REGION = "us-east-1"
+# Services whose calls are the workflow's plumbing, not the response's own AWS calls.
+PLUMBING = {"lambda", "stepfunctions", "sfn", "states"}
+
+
+@dataclass
+class ApiCall:
+    at: float
+    service: str
+    operation: str
+    error: str | None = None
+
+
+@dataclass
+class Invocation:
+    function: str
+    started: float
+    ended: float
+    event: Any
+    result: Any
+    error: str | None = None
+
+
+@dataclass
+class ExecutionRecord:
+    status: str
+    started: float
+    ended: float
+    states: list[str]
+    transitions: int
+    history: list[dict[str, Any]]
+    invocations: list[Invocation] = field(default_factory=list)
+    api_calls: list[ApiCall] = field(default_factory=list)
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/drill"
+    log_stream_name: str = "drill"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+Fault = Callable[[str, str, dict[str, Any]], Exception | None]
+
+
+class SimulatedAccount:
+    """Use as a context manager; `run(event)` executes the workflow on one event."""
+
+    def __init__(
+        self,
+        synthesized: Synthesized,
+        *,
+        account_id: str = "123456789012",
+        time_scale: float = 0.001,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        self.synthesized = synthesized
+        self.account_id = account_id
+        self.time_scale = time_scale
+        self.extra_environment = environment or {}
+        self.functions: dict[str, tuple[str, str]] = {}  # function name -> (module, attribute)
+        self.function_arns: dict[str, str] = {}
+        self.refs: dict[str, str] = {}
+        self.attrs: dict[tuple[str, str], str] = {}
+        self.state_machine_arn = ""
+        self.faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._recording: dict[str, ExecutionRecord] = {}
+        self._current: threading.local = threading.local()
+        self._saved_env: dict[str, str | None] = {}
+        self._patches: list[tuple[Any, str, Any]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> SimulatedAccount:
+        self._set_env({
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": HOME_REGION, "AWS_REGION": HOME_REGION, "MOTO_ACCOUNT_ID": self.account_id,
+            "POWERTOOLS_METRICS_NAMESPACE": "CredentialResponder", "POWERTOOLS_LOG_LEVEL": "WARNING",
+        })
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True},
+                                      "lambda": {"use_docker": False}})
+        self._mock.start()
+        self._fresh_product_modules()
+        self._install_patches()
+        self._create_resources()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for owner, name, original in reversed(self._patches):
+            setattr(owner, name, original)
+        self._mock.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._fresh_product_modules()
+
+    def client(self, service: str, region: str = HOME_REGION) -> Any:
+        return boto3.client(service, region_name=region)
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, event: dict[str, Any], *, timeout: float = 120.0) -> ExecutionRecord:
+        sfn = self.client("stepfunctions")
+        name = f"drill-{uuid.uuid4()}"
+        record = ExecutionRecord(status="RUNNING", started=0.0, ended=0.0, states=[], transitions=0, history=[])
+        execution_arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        with self._lock:
+            self._recording[execution_arn] = record
+        record.started = time.perf_counter()
+        sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(event))
+        deadline = time.monotonic() + timeout
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            if description["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {name} still running after {timeout}s")
+            time.sleep(0.005)
+        record.ended = time.perf_counter()
+        record.status = description["status"]
+        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        record.history = history
+        record.states = [
+            event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event
+        ]
+        record.transitions = len(record.states)
+        with self._lock:
+            self._recording.pop(execution_arn, None)
+        return record
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _fresh_product_modules(self) -> None:
+        """Handlers build clients and caches at import: each simulated account gets fresh ones."""
+        if str(LAMBDAS_DIR) not in sys.path:
+            sys.path.insert(0, str(LAMBDAS_DIR))
+        for module_name in list(sys.modules):
+            if module_name.split(".")[0] in PRODUCT_PACKAGES:
+                del sys.modules[module_name]
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        self._patches.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    def _install_patches(self) -> None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+        account = self
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: dict[str, str]) -> bytes:
+            return account._invoke(function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:")
+                                   else function_name, body, response_headers)
+
+        self._patch(LambdaSimpleBackend, "invoke", invoke)
+
+        scale = self.time_scale
+        real_sleep = time.sleep
+
+        class _ScaledTime:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(time, name)
+
+            @staticmethod
+            def sleep(seconds: float) -> None:
+                real_sleep(seconds * scale)
+
+        self._patch(retrier_decl, "time", _ScaledTime())
+
+        def wait_interval(self_: Any, env: Any, wait_seconds: int) -> None:
+            if wait_seconds > 0:
+                env.program_state_event.wait(wait_seconds * scale)
+
+        self._patch(WaitFunction, "_wait_interval", wait_interval)
+
+        original_call = botocore.client.BaseClient._make_api_call
+
+        def recorded_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
+            record = account._current_record()
+            if record is not None and service not in PLUMBING:
+                for fault in account.faults:
+                    error = fault(service, operation_name, api_params)
+                    if error is not None:
+                        with account._lock:
+                            record.api_calls.append(ApiCall(time.perf_counter(), service, operation_name,
+                                                            type(error).__name__))
+                        raise error
+                with account._lock:
+                    record.api_calls.append(ApiCall(time.perf_counter(), service, operation_name))
+            return original_call(client, operation_name, api_params)
+
+        self._patch(botocore.client.BaseClient, "_make_api_call", recorded_call)
+
+    def _current_record(self) -> ExecutionRecord | None:
+        return getattr(self._current, "record", None)
+
+    def _create_resources(self) -> None:
+        iam = self.client("iam")
+        role_arn = iam.create_role(
+            RoleName="drill-lambda-role",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+        )["Role"]["Arn"]
+        self.refs.update({"AWS::AccountId": self.account_id, "AWS::Region": HOME_REGION,
+                          "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
+        for logical_id in self.synthesized.resources("AWS::SNS::Topic"):
+            arn = self.client("sns").create_topic(Name=logical_id)["TopicArn"]
+            self.refs[logical_id] = arn
+            self.attrs[(logical_id, "TopicArn")] = arn
+        for logical_id in self.synthesized.resources("AWS::S3::Bucket"):
+            name = f"drill-{logical_id.lower()[:40]}-{uuid.uuid4().hex[:8]}"
+            self.client("s3").create_bucket(Bucket=name)
+            self.refs[logical_id] = name
+            self.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        for logical_id in self.synthesized.resources("AWS::DynamoDB::GlobalTable"):
+            name = f"drill-{logical_id}"[:255]
+            self.client("dynamodb").create_table(
+                TableName=name, BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
+            self.refs[logical_id] = name
+            self.attrs[(logical_id, "Arn")] = f"arn:aws:dynamodb:{HOME_REGION}:{self.account_id}:table/{name}"
+
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("placeholder.py", "# the drill runs the real handlers in-process\n")
+        lambda_client = self.client("lambda")
+        environment: dict[str, str] = {}
+        for spec in self.synthesized.functions:
+            name = spec.logical_id[:64]
+            arn = lambda_client.create_function(
+                FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=spec.handler,
+                Code={"ZipFile": code.getvalue()},
+            )["FunctionArn"]
+            self.refs[spec.logical_id] = name
+            self.attrs[(spec.logical_id, "Arn")] = arn
+            self.function_arns[name] = arn
+            module, attribute = spec.handler.rsplit(".", 1)
+            self.functions[name] = (module, attribute)
+            for key, value in spec.environment.items():
+                resolved = str(resolve(value, self.refs, self.attrs))
+                if key in environment and environment[key] != resolved:
+                    raise ValueError(f"functions disagree on environment {key}: the drill sets one process env")
+                environment[key] = resolved
+        self._set_env({**environment, **self.extra_environment})
+
+        definition = resolve(self.synthesized.state_machine_definition, self.refs, self.attrs)
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name="CredentialResponder", definition=definition, roleArn=role_arn,
+        )["stateMachineArn"]
+
+    def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        module_name, attribute = self.functions[function_name]
+        event = json.loads(body) if body else {}
+        record = self._record_for_thread()
+        self._current.record = record
+        started = time.perf_counter()
+        try:
+            handler = getattr(importlib.import_module(module_name), attribute)
+            result = handler(event, FakeLambdaContext(function_name, self.function_arns[function_name]))
+            payload = json.dumps(result).encode()
+            error = None
+        except Exception as exc:  # a handler error becomes a Lambda function error, as in AWS
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+            result, error = None, f"{type(exc).__name__}: {exc}"
+        finally:
+            self._current.record = None
+        if record is not None:
+            with self._lock:
+                record.invocations.append(Invocation(function_name, started, time.perf_counter(), event, result, error))
+        return payload
+
+    def _record_for_thread(self) -> ExecutionRecord | None:
+        # moto runs each execution in its own thread (and Map/Parallel branches in more); the
+        # drill runs executions one after another except in bursts, where calls are attributed
+        # to the one running execution or, with several, to none.
+        with self._lock:
+            running = list(self._recording.values())
+        return running[0] if len(running) == 1 else None

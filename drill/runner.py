@@ -1,0 +1,94 @@
+"""Run one event through the synthesized workflow in a fresh simulated account, and describe it
+in the drill's JSON contract (see README, "The drill")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drill.account import ExecutionRecord, SimulatedAccount
+from drill.observe import observe
+from drill.staging import Staged, event_account, stage, wrap_bare_finding
+from drill.template import Synthesized
+
+CONTAINING_CALLS = {("iam", "UpdateAccessKey"), ("iam", "PutRolePolicy")}
+
+Setup = Callable[[SimulatedAccount, Staged], None]
+
+
+def run_event_file(
+    path: str | Path,
+    synthesized: Synthesized,
+    *,
+    include_samples: bool = False,
+    time_scale: float = 0.001,
+    setup: Setup | None = None,
+    environment: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    raw = json.loads(Path(path).read_text())
+    env = dict(environment or {})
+    if include_samples:
+        env["ACCEPT_SAMPLE_FINDINGS"] = "true"
+    account_id = event_account(wrap_bare_finding(raw, []))
+    with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
+        staged = stage(account, raw, include_samples=include_samples)
+        recorders = _install_recorders(account, staged)
+        if setup is not None:
+            setup(account, staged)
+        record = account.run(staged.event)
+        observed = observe(account, staged)
+        modules = {name: module for name, (module, _attribute) in account.functions.items()}
+    return describe(Path(path).name, staged, record, observed, recorders, modules)
+
+
+def describe(event_file: str, staged: Staged, record: ExecutionRecord, observed: dict[str, Any],
+             recorders: dict[str, Any], modules: dict[str, str]) -> dict[str, Any]:
+    intake = _result_of(record, modules, "incident.handler")
+    report = _result_of(record, modules, "report.handler")
+    incident = (intake or {}).get("incident")
+    if report is None:
+        outcome, reason, steps, notifications = "failed", _report_failure(record), [], []
+    else:
+        outcome, reason = report["outcome"], report["reason"]
+        steps, notifications = report.get("steps", []), report.get("notifications", [])
+    containing = [call.at for call in record.api_calls if (call.service, call.operation) in CONTAINING_CALLS]
+    return {
+        "event_file": event_file,
+        "outcome": outcome,
+        "reason": reason,
+        "incident": None if not incident else {
+            "kind": incident["kind"], "account": incident["account"], "region": incident["region"],
+            "access_key_ids": incident["access_key_ids"], "user_names": incident["user_names"],
+            "role_name": incident.get("role_name"), "instance_id": incident.get("instance_id"),
+        },
+        "steps": [
+            {"name": s["name"], "status": s["status"], "target": s["target"], "detail": s["detail"]} for s in steps
+        ],
+        "observed": observed,
+        "staged": staged.mapping,
+        "staging_notes": staged.notes,
+        "notifications": notifications,
+        "slack_requests": recorders.get("slack", []),
+        "execution": {"status": record.status, "states": record.states, "transitions": record.transitions},
+        "timings_ms": {
+            "to_containment": round((min(containing) - record.started) * 1000, 2) if containing else None,
+            "total": round((record.ended - record.started) * 1000, 2),
+        },
+        "api_calls": [{"service": c.service, "operation": c.operation, "error": c.error} for c in record.api_calls],
+    }
+
+
+def _result_of(record: ExecutionRecord, modules: dict[str, str], module: str) -> Any:
+    results = [inv.result for inv in record.invocations if modules.get(inv.function) == module]
+    return results[-1] if results else None
+
+
+def _install_recorders(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
+    return {}
+
+
+def _report_failure(record: ExecutionRecord) -> str:
+    errors = [inv.error for inv in record.invocations if inv.error]
+    return "the report did not run: " + ("; ".join(errors) if errors else f"execution {record.status}")

@@ -1,0 +1,212 @@
+"""Stage in the simulated account what an event names, and rewrite the event where moto
+cannot take the event's identifiers (it mints its own key, instance, ENI and group ids).
+
+This reads the event with its own small code, not the product's normalizer, so that a key the
+normalizer missed still shows up, unchanged, in `observed`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from drill.account import SimulatedAccount
+
+DEFAULT_ACCOUNT = "123456789012"
+QUARANTINE_POLICY_NAMES = ("AWSCompromisedKeyQuarantineV3", "AWSCompromisedKeyQuarantineV2",
+                           "AWSCompromisedKeyQuarantine")
+HEALTH_CODES = {"AWS_RISK_CREDENTIALS_EXPOSED", "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+                "AWS_RISK_CREDENTIALS_COMPROMISED", "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
+                "AWS_RISK_IAM_QUARANTINE"}
+EXFILTRATION = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration"
+
+
+@dataclass
+class Staged:
+    event: Any
+    mapping: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    access_key_ids: list[str] = field(default_factory=list)  # as rewritten
+    roles: list[str] = field(default_factory=list)
+    instances: list[str] = field(default_factory=list)
+    region: str = "us-east-1"
+
+
+def event_account(event: Any) -> str:
+    """The account the simulated account should be: the event's, when moto can take it."""
+    if isinstance(event, dict):
+        detail = event.get("detail") if isinstance(event.get("detail"), dict) else event
+        for candidate in (detail.get("accountId"), event.get("account")):
+            if isinstance(candidate, str) and re.fullmatch(r"\d{12}", candidate):
+                return candidate
+    return DEFAULT_ACCOUNT
+
+
+def wrap_bare_finding(event: Any, notes: list[str]) -> Any:
+    """EventBridge always sends an envelope; bare finding bodies from public samples get one."""
+    if isinstance(event, dict) and "detail" not in event and "type" in event and "service" in event:
+        notes.append("the file is a bare GuardDuty finding body: wrapped in an EventBridge envelope")
+        return {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+            "account": event.get("accountId", DEFAULT_ACCOUNT), "time": event.get("updatedAt", "2026-01-01T00:00:00Z"),
+            "region": event.get("region", "us-east-1"), "resources": [], "detail": event,
+        }
+    return event
+
+
+def stage(account: SimulatedAccount, event: Any, *, include_samples: bool = False) -> Staged:
+    staged = Staged(event=event)
+    staged.event = wrap_bare_finding(event, staged.notes)
+    if not isinstance(staged.event, dict):
+        return staged
+    if isinstance(staged.event.get("account"), str) and staged.event["account"] != account.account_id:
+        staged.mapping[staged.event["account"]] = account.account_id
+    _install_aws_managed_quarantine_policies(account)
+    source = staged.event.get("source")
+    if source == "aws.health":
+        _stage_health(account, staged)
+    elif source == "aws.guardduty":
+        _stage_guardduty(account, staged, include_samples=include_samples)
+    staged.event = _rewrite(staged.event, staged.mapping)
+    return staged
+
+
+def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
+    detail = staged.event.get("detail")
+    if not isinstance(detail, dict) or detail.get("eventTypeCode") not in HEALTH_CODES:
+        return
+    metadata = detail.get("eventMetadata") if isinstance(detail.get("eventMetadata"), dict) else {}
+    keys: list[str] = []
+    for entity in detail.get("affectedEntities") or []:
+        if isinstance(entity, dict) and isinstance(entity.get("entityValue"), str):
+            keys.append(entity["entityValue"])
+    keys += [value for value in staged.event.get("resources") or [] if isinstance(value, str)]
+    if isinstance(metadata.get("publicKey"), str):
+        keys.append(metadata["publicKey"])
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return
+    user = metadata.get("userName") if isinstance(metadata.get("userName"), str) else "ci-deployer"
+    iam = account.client("iam")
+    iam.create_user(UserName=user)
+    staged.users.append(user)
+    for key in keys:
+        minted = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+        staged.mapping[key] = minted
+        staged.access_key_ids.append(minted)
+    # A second, legitimate key of the same user: containment must leave it alone.
+    bystander = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+    staged.notes.append(f"staged user {user} with the event's key(s) and a bystander key {bystander}")
+
+
+def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_samples: bool) -> None:
+    detail = staged.event.get("detail")
+    if not isinstance(detail, dict) or not str(detail.get("type", "")).startswith(EXFILTRATION):
+        return
+    service = detail.get("service") if isinstance(detail.get("service"), dict) else {}
+    additional = service.get("additionalInfo") if isinstance(service.get("additionalInfo"), dict) else {}
+    if additional.get("sample") is True and not include_samples:
+        staged.notes.append("sample finding: nothing staged (use --include-samples to opt in)")
+        return
+    resource = detail.get("resource") if isinstance(detail.get("resource"), dict) else {}
+    key_details = resource.get("accessKeyDetails") or {}
+    instance = resource.get("instanceDetails") or {}
+    region = staged.event.get("region") or detail.get("region") or "us-east-1"
+    staged.region = region
+    iam, ec2 = account.client("iam"), account.client("ec2", region)
+
+    role = key_details.get("userName") if key_details.get("userType") == "AssumedRole" else None
+    role = role or "drill-instance-role"
+    profile_arn = (instance.get("iamInstanceProfile") or {}).get("arn") or ""
+    profile = profile_arn.rsplit("/", 1)[-1] if ":instance-profile/" in profile_arn else f"{role}-profile"
+    role_id = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["RoleId"]
+    iam.create_instance_profile(InstanceProfileName=profile)
+    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    staged.roles.append(role)
+
+    interfaces = [eni for eni in instance.get("networkInterfaces") or [] if isinstance(eni, dict)]
+    if not instance.get("instanceId"):
+        return
+    if not interfaces:
+        interfaces = [{"networkInterfaceId": "eni-drill0", "vpcId": "vpc-drill0", "subnetId": "subnet-drill0",
+                       "securityGroups": [{"groupId": "sg-drill0", "groupName": "drill-default"}]}]
+    vpcs: dict[str, str] = {}
+    subnets: dict[str, str] = {}
+    groups: dict[str, str] = {}
+    for index, eni in enumerate(interfaces):
+        vpc_key = eni.get("vpcId") or f"vpc-drill{index}"
+        if vpc_key not in vpcs:
+            vpc = ec2.create_vpc(CidrBlock=f"10.{len(vpcs)}.0.0/16")["Vpc"]["VpcId"]
+            vpcs[vpc_key] = vpc
+        subnet_key = eni.get("subnetId") or f"subnet-drill{index}"
+        if subnet_key not in subnets:
+            subnets[subnet_key] = ec2.create_subnet(
+                VpcId=vpcs[vpc_key], CidrBlock=f"10.{list(vpcs).index(vpc_key)}.{len(subnets)}.0/24"
+            )["Subnet"]["SubnetId"]
+        for group in eni.get("securityGroups") or []:
+            if group.get("groupId") and group["groupId"] not in groups:
+                groups[group["groupId"]] = ec2.create_security_group(
+                    GroupName=group.get("groupName") or group["groupId"], Description="staged by the drill",
+                    VpcId=vpcs[vpc_key])["GroupId"]
+    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    first = interfaces[0]
+    launched = ec2.run_instances(
+        ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+        IamInstanceProfile={"Name": profile},
+        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnets[first.get("subnetId") or "subnet-drill0"],
+                            "Groups": [groups[g["groupId"]] for g in first.get("securityGroups") or []]}],
+    )["Instances"][0]
+    instance_id = launched["InstanceId"]
+    staged.instances.append(instance_id)
+    staged.mapping[instance["instanceId"]] = instance_id
+    staged.mapping[first.get("networkInterfaceId", "")] = launched["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    for index, eni in enumerate(interfaces[1:], start=1):
+        created = ec2.create_network_interface(
+            SubnetId=subnets[eni.get("subnetId") or f"subnet-drill{index}"],
+            Groups=[groups[g["groupId"]] for g in eni.get("securityGroups") or []],
+        )["NetworkInterface"]["NetworkInterfaceId"]
+        ec2.attach_network_interface(NetworkInterfaceId=created, InstanceId=instance_id, DeviceIndex=index)
+        staged.mapping[eni.get("networkInterfaceId", "")] = created
+    staged.mapping.update(vpcs)
+    staged.mapping.update(subnets)
+    staged.mapping.update(groups)
+    principal = key_details.get("principalId")
+    if isinstance(principal, str) and ":" in principal:
+        staged.mapping[principal.split(":", 1)[0]] = role_id
+    staged.mapping.pop("", None)
+    staged.notes.append(f"staged role {role} (profile {profile}) and instance {instance_id} in {region}")
+
+
+def _rewrite(event: Any, mapping: dict[str, str]) -> Any:
+    if not mapping:
+        return event
+    text = json.dumps(event)
+    # Longest first, whole tokens only, so that one id never rewrites part of another.
+    for old in sorted(mapping, key=len, reverse=True):
+        text = re.sub(rf'(?<![\w-]){re.escape(old)}(?![\w-])', mapping[old], text)
+    return json.loads(text)
+
+
+def _install_aws_managed_quarantine_policies(account: SimulatedAccount) -> None:
+    """moto lacks AWS's quarantine policies: add them as AWS-managed policies (a drill-side stand-in)."""
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[account.account_id]["global"]
+    for name in QUARANTINE_POLICY_NAMES:
+        arn = f"arn:aws:iam::aws:policy/{name}"
+        if arn in backend.managed_policies:
+            continue
+        document = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": ["iam:CreateUser", "iam:CreateAccessKey", "ec2:RunInstances"],
+             "Resource": "*"}]}
+        backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, account.account_id, "us-east-1", {
+            "Arn": arn, "Path": "/", "DefaultVersionId": "v1", "CreateDate": "2024-08-21T00:00:00+00:00",
+            "UpdateDate": "2024-10-02T00:00:00+00:00", "Document": document,
+            "Description": "drill stand-in for the AWS-managed quarantine policy",
+        })
