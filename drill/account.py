@@ -259,7 +259,7 @@ class SimulatedAccount:
             self.client("s3").create_bucket(Bucket=name)
             self.refs[logical_id] = name
             self.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
-        for logical_id in self.synthesized.resources("AWS::DynamoDB::GlobalTable"):
+        for logical_id in self.synthesized.resources("AWS::DynamoDB::Table"):
             name = f"drill-{logical_id}"[:255]
             self.client("dynamodb").create_table(
                 TableName=name, BillingMode="PAY_PER_REQUEST",

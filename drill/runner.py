@@ -39,14 +39,14 @@ def run_event_file(
             setup(account, staged)
         record = account.run(staged.event)
         observed = observe(account, staged)
-        modules = {name: module for name, (module, _attribute) in account.functions.items()}
-    return describe(Path(path).name, staged, record, observed, recorders, modules)
+        handlers = {name: f"{module}.{attribute}" for name, (module, attribute) in account.functions.items()}
+    return describe(Path(path).name, staged, record, observed, recorders, handlers)
 
 
 def describe(event_file: str, staged: Staged, record: ExecutionRecord, observed: dict[str, Any],
-             recorders: dict[str, Any], modules: dict[str, str]) -> dict[str, Any]:
-    intake = _result_of(record, modules, "incident.handler")
-    report = _result_of(record, modules, "report.handler")
+             recorders: dict[str, Any], handlers: dict[str, str]) -> dict[str, Any]:
+    intake = _result_of(record, handlers, "incident.handler.handler")
+    report = _result_of(record, handlers, "report.handler.handler_sns")
     incident = (intake or {}).get("incident")
     if report is None:
         outcome, reason, steps, notifications = "failed", _report_failure(record), [], []
@@ -80,8 +80,8 @@ def describe(event_file: str, staged: Staged, record: ExecutionRecord, observed:
     }
 
 
-def _result_of(record: ExecutionRecord, modules: dict[str, str], module: str) -> Any:
-    results = [inv.result for inv in record.invocations if modules.get(inv.function) == module]
+def _result_of(record: ExecutionRecord, handlers: dict[str, str], handler: str) -> Any:
+    results = [inv.result for inv in record.invocations if handlers.get(inv.function) == handler]
     return results[-1] if results else None
 
 

@@ -12,13 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
+
+from infra.nag import acknowledge, acknowledge_policy_wildcards
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 if str(LAMBDAS_DIR) not in sys.path:
@@ -27,10 +29,16 @@ if str(LAMBDAS_DIR) not in sys.path:
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 RESPONDER_TAG = "credential-responder:protected"
+RESPONDER_ROLE_PATH = "/credential-responder/"
 
 
-def declared_grants(package: str) -> tuple[dict[str, Any], ...]:
-    return tuple(importlib.import_module(f"{package}.permissions").GRANTS)
+def declared_grants(package: str, handler: str = "handler.handler") -> tuple[dict[str, Any], ...]:
+    """The grants a package declares for one entry point (all of them when it has only one)."""
+    module = importlib.import_module(f"{package}.permissions")
+    # INDIRECT_GRANTS: calls AWS makes with the function's permissions (e.g. KMS behind SNS).
+    grants = tuple(module.GRANTS) + tuple(getattr(module, "INDIRECT_GRANTS", ()))
+    entry_point = f"{package}.{handler}"
+    return tuple(grant for grant in grants if grant.get("handler", entry_point) == entry_point)
 
 
 class SharedCode(Construct):
@@ -67,7 +75,8 @@ class ResponderFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        placeholders = {"partition": stack.partition, "account": stack.account, "region": stack.region}
+        # Regional actions run in the incident's region, which may be any covered region.
+        placeholders = {"partition": stack.partition, "account": stack.account, "region": "*"}
         placeholders.update(resources or {})
 
         self.role = iam.Role(
@@ -75,6 +84,9 @@ class ResponderFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"credential responder: {package}",
+            # The path marks the responder's own roles, and unlike a tag it cannot be changed
+            # after creation: the revoke step refuses roles under it.
+            path=RESPONDER_ROLE_PATH,
         )
         self.log_group = logs.LogGroup(
             self,
@@ -101,20 +113,36 @@ class ResponderFunction(Construct):
         )
         self.log_group.grant_write(self.role)
 
-        wildcard_reasons = []
-        for grant in declared_grants(package):
+        self.why: dict[str, str] = {}
+        for grant in declared_grants(package, handler):
             resource_arns = [template.format(**placeholders) for template in grant["resources"]]
+            if not all(resource_arns):
+                continue  # an optional resource this deployment does not have (e.g. no Slack secret)
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=list(grant["actions"]), resources=resource_arns,
                                     conditions=grant.get("conditions"))
             )
-            if any("*" in template for template in grant["resources"]):
-                wildcard_reasons.append(f"{', '.join(grant['actions'])}: {grant['why']}")
-        wildcard_reasons.append("xray:PutTraceSegments/PutTelemetryRecords: X-Ray supports no resource scoping")
-        wildcard_reasons.append("logs: the stream names inside the function's own log group are not known in advance")
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(id="AwsSolutions-IAM5", reason="; ".join(wildcard_reasons))
-        )
+            for action in grant["actions"]:
+                self.why[action] = grant["why"]
+        # Added by CDK for active tracing: X-Ray offers no resource-level scoping.
+        self.why["xray:PutTraceSegments"] = "X-Ray accepts no resource scope"
+        self.why["xray:PutTelemetryRecords"] = "X-Ray accepts no resource scope"
+        acknowledge(self.function.node.default_child, "AwsSolutions-L1", RUNTIME_REASON)
+        acknowledge(self.function.node.default_child, "Serverless-LambdaLatestVersion", RUNTIME_REASON)
+        acknowledge(self.function.node.default_child, "Serverless-LambdaDLQ",
+                    "invoked synchronously by Step Functions, which retries and catches every failure; "
+                    "a DLQ applies only to asynchronous invocations")
+
+    def acknowledge_wildcards(self) -> list[str]:
+        """Call once every grant is in place; returns the wildcards no declaration explains."""
+        policy = self.role.node.try_find_child("DefaultPolicy")
+        return acknowledge_policy_wildcards(policy, self.why) if policy else []
+
+
+RUNTIME_REASON = (
+    "python3.12 is pinned on purpose: it is the runtime the code is tested on and the one the pinned "
+    "Powertools layer is built for; both move together"
+)
 
 
 _RETENTION_STEPS = (

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Tags, Validations
+from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.config import ResponderConfig
 from infra.detection import Detection
-from infra.functions import RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.nag import acknowledge, acknowledge_policy_wildcards
 from infra.notification import Notification
 from infra.storage import Storage
 from infra.workflow import Workflow, WorkflowFunctions
@@ -34,6 +35,7 @@ class ResponderStack(Stack):
             "EXEMPT_PRINCIPAL_ARNS": ",".join(config.exempt_principal_arns),
             "EXEMPT_INSTANCE_IDS": ",".join(config.exempt_instance_ids),
             "PROTECTED_ROLE_TAG": RESPONDER_TAG,
+            "PROTECTED_ROLE_PATH": RESPONDER_ROLE_PATH,
         }
 
         def function(name: str, package: str, env: dict[str, str] | None = None,
@@ -61,12 +63,16 @@ class ResponderStack(Stack):
             "isolate_instance": function("IsolateInstance", "isolate_instance", timeout=Duration.seconds(60)),
             "investigate": function("Investigate", "investigate", timeout=Duration.minutes(5), memory_size=512, env={
                 "EVIDENCE_BUCKET": storage.evidence.bucket_name,
+                "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
                 "LOOKBACK_HOURS": str(config.lookback_hours),
                 "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
             }, resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn}),
-            "report": function("Report", "report", env={"TOPIC_ARN": notification.topic.topic_arn, **slack_env},
-                               resources={"topic_arn": notification.topic.topic_arn, "key_arn": storage.key.key_arn,
-                                          **slack_resources}),
+            "notify_slack": function("NotifySlack", "report", handler="handler.handler_slack", env=slack_env,
+                                     resources=slack_resources),
+            "report": function("Report", "report", handler="handler.handler_sns",
+                               env={"TOPIC_ARN": notification.topic.topic_arn},
+                               resources={"topic_arn": notification.topic.topic_arn,
+                                          "key_arn": storage.key.key_arn}),
         }
         self.functions = functions
 
@@ -78,10 +84,24 @@ class ResponderStack(Stack):
             investigate=config.investigate, second_lookup_delay_minutes=config.second_lookup_delay_minutes,
         )
         self.workflow = workflow
-        Validations.of(workflow.state_machine.role).acknowledge(
-            Acknowledgment(id="AwsSolutions-IAM5", reason="CDK grants lambda:InvokeFunction on each function ARN "
-                           "and its versions (arn:...:function:name:*); X-Ray and log delivery have no resource scope"),
-        )
+        for fn in functions.values():
+            fn.acknowledge_wildcards()
+        machine_policy = workflow.state_machine.role.node.try_find_child("DefaultPolicy")
+        acknowledge_policy_wildcards(machine_policy, {
+            "lambda:InvokeFunction": "CDK's LambdaInvoke grant also covers the function's versions (ARN:*)",
+            "xray:PutTraceSegments": "X-Ray accepts no resource scope",
+            "xray:PutTelemetryRecords": "X-Ray accepts no resource scope",
+            "xray:GetSamplingRules": "X-Ray accepts no resource scope",
+            "xray:GetSamplingTargets": "X-Ray accepts no resource scope",
+            "logs:CreateLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
+            "logs:GetLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
+            "logs:UpdateLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
+            "logs:DeleteLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
+            "logs:ListLogDeliveries": "CloudWatch Logs delivery APIs accept no resource scope",
+            "logs:PutResourcePolicy": "CloudWatch Logs delivery APIs accept no resource scope",
+            "logs:DescribeResourcePolicies": "CloudWatch Logs delivery APIs accept no resource scope",
+            "logs:DescribeLogGroups": "CloudWatch Logs delivery APIs accept no resource scope",
+        })
         detection = Detection(self, "Detection", state_machine=workflow.state_machine, key=storage.key)
         storage.key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -92,6 +112,9 @@ class ResponderStack(Stack):
             )
         )
         self.detection = detection
+        for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+            acknowledge(detection.dead_letters.node.default_child, rule,
+                        "this queue is the dead-letter queue of the EventBridge targets; it has none of its own")
         self.storage = storage
         self.notification = notification
 

@@ -3,12 +3,14 @@ table (dedupe and timeline) and the evidence bucket (full CloudTrail look-ups)."
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from infra.nag import acknowledge
 
 
 class Storage(Construct):
@@ -33,12 +35,14 @@ class Storage(Construct):
                 },
             )
         )
-        self.table = dynamodb.TableV2(
+        # Table (not TableV2): TableV2's customer-managed key needs a region-bound stack.
+        self.table = dynamodb.Table(
             self,
             "Incidents",
             partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            encryption=dynamodb.TableEncryptionV2.customer_managed_key(self.key),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -69,6 +73,5 @@ class Storage(Construct):
             server_access_logs_prefix="evidence/",
             removal_policy=RemovalPolicy.RETAIN,
         )
-        Validations.of(self.access_logs).acknowledge(
-            Acknowledgment(id="AwsSolutions-S1", reason="this is the access-log bucket itself; logging it would recurse")
-        )
+        acknowledge(self.access_logs.node.default_child, "AwsSolutions-S1",
+                    "this is the access-log bucket itself; logging it would recurse")

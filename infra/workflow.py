@@ -46,6 +46,7 @@ class WorkflowFunctions:
     preserve_evidence: lambda_.IFunction
     isolate_instance: lambda_.IFunction
     investigate: lambda_.IFunction
+    notify_slack: lambda_.IFunction
     report: lambda_.IFunction
 
 
@@ -73,18 +74,21 @@ class Workflow(Construct):
             parameters={"intake.$": "$.intake", "results": {}, "failures": {}, "branches": []},
             comment="Drops the raw event: later states work from the normalized incident only",
         )
-        report = self._task(
-            "Report",
-            f.report,
-            payload={
-                "intake.$": "$.intake",
-                "results.$": "$.results",
-                "failures.$": "$.failures",
-                "branches.$": "$.branches",
-                "execution": {"id.$": "$$.Execution.Id", "start_time.$": "$$.Execution.StartTime"},
-            },
-            result_path="$.report",
-        )
+        report_input = {
+            "intake.$": "$.intake",
+            "results.$": "$.results",
+            "failures.$": "$.failures",
+            "branches.$": "$.branches",
+            "execution": {"id.$": "$$.Execution.Id", "start_time.$": "$$.Execution.StartTime"},
+        }
+        # Slack first, e-mail last: the e-mail is the reliable record and reports Slack's delivery.
+        # Two tasks, so that retrying a failed Slack post never sends the e-mail twice.
+        notify_slack = self._task("NotifySlack", f.notify_slack, payload=report_input, result_path="$.slack",
+                                  extra_retry=["SlackDeliveryError"])
+        report = self._task("Report", f.report, payload={**report_input, "slack.$": "$.slack"},
+                            result_path="$.report", extra_retry=["EmailDeliveryError"])
+        notify_slack.add_catch(report, errors=["States.ALL"], result_path="$.slack")
+        notify_slack.next(report)
         finished = sfn.Choice(self, "Outcome")
         finished.when(
             sfn.Condition.or_(
@@ -129,7 +133,7 @@ class Workflow(Construct):
             max_concurrency=10,
         )
         contain_keys.item_processor(contain_key)
-        contain_keys.add_catch(report, errors=["States.ALL"], result_path="$.failures.contain_keys")
+        contain_keys.add_catch(notify_slack, errors=["States.ALL"], result_path="$.failures.contain_keys")
 
         # Instance credential exfiltration: revoke first (the containment), then the rest.
         revoke = self._guarded("RevokeSessions", f.revoke_sessions, "revoke_sessions")
@@ -152,17 +156,17 @@ class Workflow(Construct):
             after_revoke = sfn.Parallel(self, "EvidenceAndInvestigation", result_path="$.branches")
             for branch in branches:
                 after_revoke.branch(branch)
-            after_revoke.add_catch(report, errors=["States.ALL"], result_path="$.failures.evidence_and_investigation")
+            after_revoke.add_catch(notify_slack, errors=["States.ALL"], result_path="$.failures.evidence_and_investigation")
             revoke.then(after_revoke)
-            after_revoke.next(report)
+            after_revoke.next(notify_slack)
         else:
-            revoke.then(report)
+            revoke.then(notify_slack)
 
         if investigate:
-            key_investigation = self._investigation("OfKey", f.investigate, second_lookup_delay_minutes, then=report)
+            key_investigation = self._investigation("OfKey", f.investigate, second_lookup_delay_minutes, then=notify_slack)
             contain_keys.next(key_investigation)
         else:
-            contain_keys.next(report)
+            contain_keys.next(notify_slack)
 
         route = sfn.Choice(self, "Route")
         route.when(
@@ -177,7 +181,7 @@ class Workflow(Construct):
                 sfn.Condition.string_equals("$.intake.incident.kind", "instance-credential-exfiltration"),
             ),
             revoke.task,
-        ).otherwise(report)
+        ).otherwise(notify_slack)
 
         normalize.add_catch(
             sfn.Pass(
@@ -189,7 +193,7 @@ class Workflow(Construct):
                     "failures": {},
                     "branches": [],
                 },
-            ).next(report),
+            ).next(notify_slack),
             errors=["States.ALL"],
             result_path="$.error",
         )
@@ -204,9 +208,9 @@ class Workflow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             tracing_enabled=True,
             timeout=Duration.hours(2),
-            # ERROR level without execution data: state inputs carry principal names and IPs,
-            # and nothing secret may reach the logs.
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
+            # Every transition is logged, without execution data: state inputs carry principal
+            # names and IPs, and nothing secret may reach the logs.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
 
     def _task(
@@ -216,6 +220,7 @@ class Workflow(Construct):
         *,
         payload: dict | None = None,
         result_path: str | None = None,
+        extra_retry: list[str] | None = None,
     ) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
@@ -227,7 +232,7 @@ class Workflow(Construct):
             result_path=result_path,
         )
         task.add_retry(
-            errors=TRANSIENT_ERRORS,
+            errors=TRANSIENT_ERRORS + (extra_retry or []),
             interval=Duration.seconds(1),
             backoff_rate=2,
             max_attempts=5,
@@ -263,6 +268,7 @@ class Workflow(Construct):
                 "incident.$": "$.intake.incident",
                 "pass": 2,
                 "previous_event_ids.$": "$.results.investigate.investigation.event_ids",
+                "previous_event_ids_cutoff.$": "$.results.investigate.investigation.event_ids_cutoff",
             },
             result_path="$.results.investigate_again",
         )

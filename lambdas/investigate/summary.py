@@ -19,12 +19,16 @@ from collections import Counter
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from investigate.lookup import iso
+
+# fmt: off
 MUTATING_VERBS = (
     "Create", "Put", "Attach", "Update", "Delete", "Run", "Start", "Stop", "Modify", "Add", "Remove", "Set",
     "Detach", "Associate", "Disassociate", "Replace", "Reboot", "Terminate", "Authorize", "Revoke", "Enable",
     "Disable", "Import", "Upload", "Tag", "Untag", "Copy", "Register", "Deregister", "Reset", "Send", "Invoke",
     "Assume",
-)  # fmt: skip
+)
+# fmt: on
 
 # What each persistence call created or changed, as paths into the record ("request" = requestParameters,
 # "response" = responseElements, "identity" = userIdentity). The first path with a value wins: e.g.
@@ -145,10 +149,16 @@ def created_by(record: dict[str, Any]) -> dict[str, Any]:
     return created
 
 
+def _when(event: dict[str, Any]) -> str:
+    """EventTime as ISO-8601 UTC, whether the event came through `lookup` (a string) or straight from
+    boto3 (a datetime)."""
+    return iso(event.get("EventTime") or "")
+
+
 def brief(event: dict[str, Any], record: dict[str, Any] | None = None) -> dict[str, Any]:
     record = record_of(event) if record is None else record
     entry = {
-        "time": event.get("EventTime"),
+        "time": _when(event),
         "event_name": event.get("EventName") or record.get("eventName"),
         "event_source": event.get("EventSource") or record.get("eventSource"),
         "region": event.get("Region") or record.get("awsRegion"),
@@ -174,7 +184,7 @@ def summarize(
     """Summarize events (any order). With `previous_event_ids` (pass 2), report what is new: events
     whose id the previous pass did not return, ignoring events at or before `previous_cutoff` when the
     previous pass could hand over only its newest ids (see `event_ids_cutoff`)."""
-    ordered = sorted(events, key=lambda event: event.get("EventTime") or "")
+    ordered = sorted(events, key=_when)
     records = [record_of(event) for event in ordered]
     by_region: Counter[str] = Counter()
     by_service: Counter[str] = Counter()
@@ -209,8 +219,7 @@ def summarize(
         new_ids = {
             event["EventId"]
             for event in ordered
-            if event["EventId"] not in known
-            and (not previous_cutoff or (event.get("EventTime") or "") > previous_cutoff)
+            if event["EventId"] not in known and (not previous_cutoff or _when(event) > previous_cutoff)
         }
         for entry in persistence:
             entry["new"] = entry["event_id"] in new_ids
@@ -233,7 +242,7 @@ def summarize(
         "mutating_total": len(mutating),
         # Newest first, so that a cut keeps the recent end, where CloudTrail's late arrivals land.
         "event_ids": newest_first[:MAX_EVENT_IDS],
-        "event_ids_cutoff": ordered[-MAX_EVENT_IDS]["EventTime"] if len(ordered) > MAX_EVENT_IDS else None,
+        "event_ids_cutoff": _when(ordered[-MAX_EVENT_IDS]) if len(ordered) > MAX_EVENT_IDS else None,
         "new_since_previous_pass": None,
     }
     if previous_event_ids is not None:

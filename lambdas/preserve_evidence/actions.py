@@ -86,30 +86,34 @@ def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
 # (False there can at worst launch one extra instance; True can terminate a healthy one).
 # AttachInstances undoes it.
 def protect_from_autoscaling(autoscaling: Any, instance_id: str, region: str, *, dry_run: bool = False) -> StepResult:
+    def detach_command(group: str) -> str:
+        return (f"aws autoscaling detach-instances --region {region} --auto-scaling-group-name {group} "
+                f"--instance-ids {instance_id} --no-should-decrement-desired-capacity")
+
+    group = "<group>"
     try:
         found = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"]
         if not found:
             return step(AUTOSCALING, Status.SKIPPED, instance_id, "not in an Auto Scaling group")
         group, state = found[0]["AutoScalingGroupName"], found[0]["LifecycleState"]
-        manual = (f"aws autoscaling detach-instances --region {region} --auto-scaling-group-name {group} "
-                  f"--instance-ids {instance_id} --no-should-decrement-desired-capacity")
         data = {"auto_scaling_group": group}
         if state in ("Detaching", "Detached"):
             return step(AUTOSCALING, Status.ALREADY_DONE, instance_id, f"already {state} from {group}", data=data)
         if state not in ("InService", "Standby"):
             return step(AUTOSCALING, Status.FAILED, instance_id, f"instance is {state} in {group}: only InService or "
-                        "Standby instances can be detached; the group may terminate it", manual=manual, data=data)
+                        "Standby instances can be detached; the group may terminate it",
+                        manual=detach_command(group), data=data)
         if dry_run:
             return step(AUTOSCALING, Status.SKIPPED, instance_id, f"dry-run: would detach it from {group} "
-                        "(the group launches a replacement)", manual=manual, data=data)
+                        "(the group launches a replacement)", manual=detach_command(group), data=data)
         autoscaling.detach_instances(InstanceIds=[instance_id], AutoScalingGroupName=group,
                                      ShouldDecrementDesiredCapacity=False)
         after = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"]
     except ClientError as exc:
-        return _failed(AUTOSCALING, instance_id, exc, locals().get("manual") or "aws autoscaling detach-instances ...")
+        return _failed(AUTOSCALING, instance_id, exc, detach_command(group))
     if after and after[0]["LifecycleState"] not in ("Detaching", "Detached"):
         return step(AUTOSCALING, Status.FAILED, instance_id, f"still {after[0]['LifecycleState']} in {group} after "
-                    "DetachInstances", manual=manual, data=data)
+                    "DetachInstances", manual=detach_command(group), data=data)
     return step(AUTOSCALING, Status.DONE, instance_id, f"detached from {group}, which launches a replacement "
                 "(read back)", data=data,
                 undo=f"aws autoscaling attach-instances --region {region} --auto-scaling-group-name {group} "

@@ -9,6 +9,7 @@ Values are URL-quoted: IAM names may contain `+=,.@` and a `|` or `>` would brea
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -74,18 +75,24 @@ def cloudtrail_regions(incident: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(regions))
 
 
-def incident_links(incident: dict[str, Any] | None, steps: list[dict[str, Any]], execution_arn: str | None) -> list[Link]:
+def incident_links(
+    incident: dict[str, Any] | None, steps: Sequence[Mapping[str, Any]], execution_arn: str | None
+) -> list[Link]:
     """Every console page the responder may need, in reading order."""
     links: list[Link] = []
     if incident:
         region = incident.get("region") or GLOBAL_EVENTS_REGION
-        for user in incident.get("user_names") or []:
-            links.append(Link(f"IAM user {user}", iam_user(user)))
+        if incident.get("kind") == "exposed-access-key":
+            # Only here are the names IAM users; for instance credentials they name the role.
+            for user in incident.get("user_names") or []:
+                links.append(Link(f"IAM user {user}", iam_user(user)))
         if incident.get("role_name"):
             links.append(Link(f"IAM role {incident['role_name']}", iam_role(incident["role_name"])))
         for key in incident.get("access_key_ids") or []:
             for events_region in cloudtrail_regions(incident):
-                links.append(Link(f"CloudTrail {events_region}: key {key}", cloudtrail_events(events_region, "AccessKeyId", key)))
+                links.append(
+                    Link(f"CloudTrail {events_region}: key {key}", cloudtrail_events(events_region, "AccessKeyId", key))
+                )
         if incident.get("instance_id"):
             # EC2 role credentials use the instance id as the session name, which CloudTrail
             # shows as the user name: this finds the session even without the ASIA key id.

@@ -59,6 +59,9 @@ def decide(intake_status: str, intake_reason: str, steps: list[StepResult]) -> V
         return Verdict(Outcome.IGNORED, intake_reason, steps)
     if intake_status == "duplicate":
         return Verdict(Outcome.DUPLICATE, intake_reason, steps)
+    if intake_status != "accepted":
+        # Normalization itself failed (the workflow's NormalizeFailed path): nobody acted.
+        return Verdict(Outcome.FAILED, f"intake {intake_status or 'missing'}: {lambda_message(intake_reason)}", steps)
 
     containment = [s for s in steps if s["containment"]]
     contained = [s for s in containment if succeeded(s)]
@@ -103,36 +106,51 @@ def _join(lead: str, attention: list[StepResult]) -> str:
 
 def collect_steps(state: dict[str, Any]) -> list[StepResult]:
     """Flatten `results` (a task's {"steps": [...]} or a Map's list of them) and turn each caught
-    failure (`failures`, or a Map item that is itself {"Error", "Cause"}) into a failed step."""
+    failure (`failures`, or a Map item that is itself {"Error", "Cause"}) into a failed step.
+
+    `branches` is a Parallel state's output: one copy of the state per branch, each with the
+    results and failures written inside it. They are merged by task name, so the results that
+    every copy inherited from before the Parallel appear once."""
     incident = (state.get("intake") or {}).get("incident")
     execution_arn = (state.get("execution") or {}).get("id")
+    results = dict(state.get("results") or {})
+    failures = dict(state.get("failures") or {})
+    for branch in state.get("branches") or []:
+        if isinstance(branch, dict):
+            results.update(branch.get("results") or {})
+            failures.update(branch.get("failures") or {})
+
     steps: list[StepResult] = []
-    for task, result in (state.get("results") or {}).items():
+    for task, result in results.items():
         for item in result if isinstance(result, list) else [result]:
             if not isinstance(item, dict):
                 continue
             if "Error" in item:
                 steps.append(failure_step(task, item, incident, execution_arn))
             for raw in item.get("steps") or []:
-                steps.append(_normalize(raw, task))
-    for task, failure in (state.get("failures") or {}).items():
+                steps.append(_normalize(raw, task, incident or {}))
+    for task, failure in failures.items():
         steps.append(failure_step(task, failure or {}, incident, execution_arn))
     return steps
 
 
-def _normalize(raw: dict[str, Any], task: str) -> StepResult:
+def _normalize(raw: dict[str, Any], task: str, incident: dict[str, Any]) -> StepResult:
     """The report is the last resort: a malformed step must not crash it. Missing fields get
     values that read as 'unknown', and a missing status reads as failed."""
     result: StepResult = {
         "name": str(raw.get("name") or task),
         "status": str(raw.get("status") or Status.FAILED),
         "target": str(raw.get("target") or "?"),
-        "detail": str(raw.get("detail") or ""),
+        # A Catch that copies $.error.Cause into the detail hands us Lambda's error JSON.
+        "detail": lambda_message(str(raw.get("detail") or "")),
         "containment": bool(raw.get("containment")),
     }
     for key in ("undo", "manual", "data"):
         if raw.get(key):
             result[key] = raw[key]  # type: ignore[literal-required]
+    if result["containment"] and _failed(result) and not result.get("manual"):
+        # The one thing that must not be left without instructions.
+        result["manual"] = containment_manual(incident, only_key=result["target"])
     return result
 
 
@@ -154,17 +172,25 @@ def failure_step(
 
 
 def error_text(failure: dict[str, Any]) -> str:
-    """`Error: message`. A Lambda error's Cause is JSON with errorMessage (and a stack trace
-    we do not want in a chat message); other causes are plain text."""
+    """`Error: message` from a caught failure {"Error", "Cause"}."""
     error = str(failure.get("Error") or "Error")
-    cause = failure.get("Cause") or ""
-    try:
-        parsed = json.loads(cause)
-        message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
-    except (TypeError, ValueError):
-        message = cause
-    message = " ".join(str(message).split())[:500]
+    message = lambda_message(str(failure.get("Cause") or ""), with_type=False)
     return f"{error}: {message}" if message else error
+
+
+def lambda_message(text: str, with_type: bool = True) -> str:
+    """A Lambda error's Cause is JSON with errorType, errorMessage and a stack trace we do not
+    want in a chat message; reduce it to `errorType: errorMessage`. Other text passes through."""
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        message = str(parsed["errorMessage"])
+        if with_type and parsed.get("errorType"):
+            message = f"{parsed['errorType']}: {message}"
+        text = message
+    return " ".join(text.split())[:500]
 
 
 def _principal_target(incident: dict[str, Any]) -> str:
@@ -174,42 +200,45 @@ def _principal_target(incident: dict[str, Any]) -> str:
     return incident.get("role_name") or incident.get("instance_id") or ", ".join(keys) or "?"
 
 
-def _manual_for_task(
-    task: str, containment: bool, incident: dict[str, Any], execution_arn: str | None
-) -> str:
+def _manual_for_task(task: str, containment: bool, incident: dict[str, Any], execution_arn: str | None) -> str:
     region = incident.get("region") or "us-east-1"
     instance = incident.get("instance_id")
     if containment:
         return containment_manual(incident)
     if task.startswith("preserve") and instance:
-        return (
-            f"aws ec2 create-image --region {region} --instance-id {instance} "
-            f"--name forensic-{instance} --no-reboot"
-        )
+        return f"aws ec2 create-image --region {region} --instance-id {instance} --name forensic-{instance} --no-reboot"
     if task.startswith("isolate") and instance:
         return (
             "Replace the instance's security groups with one that has no inbound and no outbound rules: "
             + links.ec2_instance(region, instance)
         )
     where = links.sfn_execution(execution_arn) if execution_arn else None
-    return f"See the task's error in the Step Functions execution: {where}" if where else "See the task's error in the execution history"
+    return (
+        f"See the task's error in the Step Functions execution: {where}"
+        if where
+        else "See the task's error in the execution history"
+    )
 
 
-def containment_manual(incident: dict[str, Any]) -> str:
-    """The one thing that must happen by hand when automated containment did not."""
+def containment_manual(incident: dict[str, Any], only_key: str | None = None) -> str:
+    """The one thing that must happen by hand when automated containment did not. `only_key`:
+    when a step names the key it failed on, the command for that key alone."""
     if incident.get("kind") == "exposed-access-key":
+        keys = incident.get("affected_keys") or []
+        keys = [k for k in keys if k["access_key_id"] == only_key] or keys
         commands = []
-        for key in incident.get("affected_keys") or []:
-            user = key.get("user_name")
-            if user:
-                commands.append(
-                    f"aws iam update-access-key --user-name {user} --access-key-id {key['access_key_id']} --status Inactive"
+        for key in keys:
+            key_id, user = key["access_key_id"], key.get("user_name")
+            deactivate = (
+                f"aws iam update-access-key --user-name {user or '<UserName>'} "
+                f"--access-key-id {key_id} --status Inactive"
+            )
+            if not user:
+                # A Health event may not name the user; this call does, for any key in the account.
+                deactivate = (
+                    f"aws iam get-access-key-last-used --access-key-id {key_id}  # gives UserName, then: {deactivate}"
                 )
-            else:
-                commands.append(
-                    f"aws iam get-access-key-last-used --access-key-id {key['access_key_id']}  # gives UserName, then: "
-                    f"aws iam update-access-key --user-name <UserName> --access-key-id {key['access_key_id']} --status Inactive"
-                )
+            commands.append(deactivate)
         return "\n".join(commands) or "Deactivate the exposed access key in the IAM console"
     role = incident.get("role_name")
     if role:

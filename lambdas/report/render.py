@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from common.steps import Status, StepResult, succeeded
-from report.links import Link, cloudtrail_regions, sfn_execution, support_center
+from report.links import Link, cloudtrail_regions, support_center
 from report.outcome import Outcome, Verdict
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
@@ -36,7 +36,7 @@ EMOJI = {
     Outcome.IGNORED: ":white_circle:",
     Outcome.DUPLICATE: ":white_circle:",
 }
-STEP_EMOJI = {
+STEP_EMOJI: dict[str, str] = {
     Status.DONE: ":white_check_mark:",
     Status.ALREADY_DONE: ":ballot_box_with_check:",
     Status.SKIPPED: ":fast_forward:",
@@ -89,7 +89,7 @@ def subject(incident: dict[str, Any] | None, verdict: Verdict) -> str:
     prefix = f"[{verdict.outcome.upper()}] "
     if not incident:
         return truncate(one_line(prefix + verdict.reason), SUBJECT_MAX)
-    suffix = one_line(f" in {incident.get('account') or '?'}")
+    suffix = " in " + one_line(incident.get("account") or "?")
     middle = one_line(summary(incident))
     return prefix + truncate(middle, SUBJECT_MAX - len(prefix) - len(suffix)) + suffix
 
@@ -144,8 +144,9 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
     if any(remote.values()):
         parts = [p for p in (remote.get("ip"), remote.get("country"), remote.get("organization")) if p]
         if remote.get("account_id"):
-            affiliated = {True: "affiliated", False: "not affiliated"}.get(remote.get("affiliated"), "affiliation unknown")
-            parts.append(f"AWS account {remote['account_id']} ({affiliated})")
+            # GuardDuty rates an unrelated account higher than one in the same organization.
+            affiliated = {True: "affiliated", False: "not affiliated"}.get(remote.get("affiliated"))  # type: ignore[arg-type]
+            parts.append(f"AWS account {remote['account_id']} ({affiliated or 'affiliation unknown'})")
         rows.append(("Remote caller", ", ".join(parts)))
 
     rows.append(("Incident", incident.get("incident_id", "?")))
@@ -262,7 +263,7 @@ def render_email(
         for s in verdict.attention:
             out.append(f"  * {s['name']} {s['status']} on {s['target']}: {s['detail']}")
             if s.get("manual"):
-                out += ["    Do it by hand:"] + _indent(s["manual"], 6)
+                out += ["    Do it by hand:", *_indent(s.get("manual") or "", 6)]
 
     if verdict.steps:
         out += ["", "STEPS"]
@@ -341,7 +342,14 @@ def render_slack(
     execution = execution or {}
     title = subject(incident, verdict)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": truncate(f"{EMOJI[verdict.outcome]} {title}", HEADER_MAX), "emoji": True}},
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": truncate(f"{EMOJI[verdict.outcome]} {title}", HEADER_MAX),
+                "emoji": True,
+            },
+        },
         _section(f"*{verdict.outcome.upper()}*: {escape(truncate(verdict.reason, SLACK_LINE_MAX))}"),
     ]
     if rows := facts(incident, execution):
@@ -353,10 +361,12 @@ def render_slack(
     if verdict.attention:
         items = []
         for s in verdict.attention:
-            line = f"{STEP_EMOJI.get(s['status'], ':x:')} *{escape(s['name'])}* {escape(s['status'])} on `{escape(s['target'])}`: "
-            line += escape(truncate(s["detail"], SLACK_LINE_MAX))
+            line = (
+                f"{STEP_EMOJI.get(s['status'], ':x:')} *{escape(s['name'])}* {escape(s['status'])} "
+                f"on `{escape(s['target'])}`: {escape(truncate(s['detail'], SLACK_LINE_MAX))}"
+            )
             if s.get("manual"):
-                line += "\nDo it by hand:\n" + _code(s["manual"])
+                line += "\nDo it by hand:\n" + _code(s.get("manual") or "")
             items.append(line)
         blocks += _sections(":rotating_light: Needs action now", items)
 
@@ -391,16 +401,14 @@ def render_slack(
     if links:
         blocks += _sections("Links", [f"• {mrkdwn_link(link)}" for link in links])
 
-    context = []
     if incident:
-        context.append(f"Incident `{escape(incident.get('incident_id', '?'))}`")
-    if execution.get("id") and (url := sfn_execution(execution["id"])):
-        context.append(f"<{url}|Step Functions execution>")
-    if context:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
+        # Last line: the id to quote in a ticket or search logs for (it is the correlation id).
+        context = f"Incident `{escape(incident.get('incident_id', '?'))}`"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
 
     if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1] + [
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "Message truncated: the e-mail has everything."}]}
-        ]
-    return {"text": truncate(f"{title}: {verdict.reason}", SECTION_MAX), "blocks": blocks}
+        note = {"type": "mrkdwn", "text": "Message truncated: the e-mail has everything."}
+        blocks = [*blocks[: MAX_BLOCKS - 1], {"type": "context", "elements": [note]}]
+    # The push-notification text: the subject line and why (without an incident they are the same).
+    fallback = f"{title}: {verdict.reason}" if incident else f"[{verdict.outcome.upper()}] {verdict.reason}"
+    return {"text": truncate(fallback, SECTION_MAX), "blocks": blocks}

@@ -39,14 +39,14 @@ class SlackDeliveryError(ResponderError):
 
 def post_json(url: str, payload: dict[str, Any]) -> tuple[int, str]:
     """POST JSON; return (HTTP status, first bytes of the body). Network errors raise OSError."""
-    request = urllib.request.Request(
+    # The scheme is checked (https only) in deliver() before we get here.
+    request = urllib.request.Request(  # noqa: S310
         url,
         data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
     try:
-        # The scheme is checked (https only) in deliver() before we get here.
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
             return response.status, response.read(200).decode(errors="replace")
     except urllib.error.HTTPError as exc:

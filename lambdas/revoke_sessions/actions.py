@@ -28,7 +28,9 @@ from common.steps import Status, StepResult, step
 REVOKE = "revoke-role-sessions"
 OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
 INSTANCE_SESSION_POLICY = "AWSRevokeInstanceSession"
-DEFAULT_PROTECTED_TAG = "credential-responder:protected"
+# The responder creates its roles under this path. Unlike a tag, a path cannot be changed after
+# creation, so a stolen role cannot make itself look like the responder's own.
+DEFAULT_PROTECTED_PATH = "/credential-responder/"
 SERVICE_LINKED_PATH = "/aws-service-role/"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -43,7 +45,7 @@ def revoke(
     incident: Mapping[str, Any],
     *,
     scope: str = "role",
-    protected_tag: str = DEFAULT_PROTECTED_TAG,
+    protected_path: str = DEFAULT_PROTECTED_PATH,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> StepResult:
@@ -62,7 +64,7 @@ def revoke(
                         manual=f"aws ec2 describe-iam-instance-profile-associations --region {incident.get('region')} "
                         f"--filters Name=instance-id,Values={instance_id}")
     return revoke_role_sessions(iam, role_name, detected_at=incident["detected_at"], instance_id=instance_id,
-                                scope=scope, protected_tag=protected_tag, dry_run=dry_run, now=now)
+                                scope=scope, protected_path=protected_path, dry_run=dry_run, now=now)
 
 
 def resolve_role_name(ec2: Any, iam: Any, instance_id: str, profile_arn: str | None = None) -> str:
@@ -93,7 +95,7 @@ def revoke_role_sessions(
     detected_at: str,
     instance_id: str | None = None,
     scope: str = "role",
-    protected_tag: str = DEFAULT_PROTECTED_TAG,
+    protected_path: str = DEFAULT_PROTECTED_PATH,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> StepResult:
@@ -105,7 +107,7 @@ def revoke_role_sessions(
                         "finding?); its sessions cannot be revoked this way", containment=True,
                         manual=f"aws iam get-role --role-name {role_name}")
         raise
-    refusal = _refusal(role, protected_tag)
+    refusal = _refusal(role, protected_path)
     if refusal:
         return refusal
     if scope == "instance":
@@ -161,14 +163,14 @@ def instance_session_policy(session: str) -> dict[str, Any]:
     }
 
 
-def _refusal(role: Mapping[str, Any], protected_tag: str) -> StepResult | None:
+def _refusal(role: Mapping[str, Any], protected_path: str) -> StepResult | None:
     name = role["RoleName"]
     if role.get("Path", "/").startswith(SERVICE_LINKED_PATH):
         return step(REVOKE, Status.SKIPPED, name, f"{name} is a service-linked role: IAM does not allow inline "
                     "policies on it, so its sessions cannot be revoked; contain through the owning service",
                     containment=True, manual=f"aws iam get-role --role-name {name}  # find the service that owns it")
-    if any(tag["Key"] == protected_tag for tag in role.get("Tags", [])):
-        return step(REVOKE, Status.SKIPPED, name, f"{name} carries the tag {protected_tag}: it is the responder's "
+    if role.get("Path", "/").startswith(protected_path):
+        return step(REVOKE, Status.SKIPPED, name, f"{name} is under the path {protected_path}: it is the responder's "
                     "own role and is never touched automatically", containment=True,
                     manual=_put_command(name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(None))))
     refusal = principal_guard(role["Arn"], name)

@@ -3,7 +3,7 @@
 Input:  {"incident": Incident.model_dump(mode="json")}  (role_name, instance_id, region, account,
         detected_at, instance_profile_arn are read)
 Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
-Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_TAG.
+Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_PATH (the responder's own roles).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from common.aws import client
 from common.settings import env_bool, env_str
 from common.steps import Status, step
-from revoke_sessions.actions import DEFAULT_PROTECTED_TAG, REVOKE, revoke
+from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, revoke
 
 logger = Logger(service="credential-responder")
 
@@ -35,6 +35,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
     ec2 = None if incident.get("role_name") else client("ec2", incident["region"])
     result = revoke(client("iam"), ec2, incident, scope=scope,
-                    protected_tag=env_str("PROTECTED_ROLE_TAG", DEFAULT_PROTECTED_TAG), dry_run=env_bool("DRY_RUN"))
+                    protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH), dry_run=env_bool("DRY_RUN"))
     logger.info("role sessions", extra={"role": result["target"], "status": result["status"]})
     return {"steps": [result]}

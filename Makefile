@@ -1,0 +1,48 @@
+# Every README command is a target here. The first run of any target sets everything up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := npx --no-install cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup drill test lint synth deploy destroy bench try release clean
+
+setup: $(VENV)/.stamp
+
+$(VENV)/.stamp: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+drill: setup ## the real response, synthesized by CDK, against a simulated account
+	$(PY) -m drill $(ARGS)
+
+test: setup ## the whole test suite (what CI runs)
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+synth: setup node_modules/.stamp
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) synth $(ARGS)
+
+deploy: setup node_modules/.stamp
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) deploy --all $(ARGS)
+
+destroy: setup node_modules/.stamp
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) destroy --all $(ARGS)
+
+bench: setup ## speed of containment: writes docs/benchmarks.md and bench.json
+	$(PY) -m bench $(ARGS)
+
+clean:
+	rm -rf cdk.out .pytest_cache .ruff_cache .mypy_cache

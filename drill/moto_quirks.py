@@ -1,0 +1,105 @@
+"""Where moto diverges from AWS in ways our product code meets, and patches that make moto behave
+like AWS. They live here, never in lambdas/: product code is written against AWS.
+
+Each patch is a context manager, so the drill can wrap a whole run and a pytest fixture can
+`with ...: yield`. `aws_semantics()` applies all of them. They patch moto's model classes for
+the duration only, and nest safely.
+
+    from drill.moto_quirks import aws_semantics
+    with mock_aws(), aws_semantics():
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+
+@contextmanager
+def snapshot_tag_specifications() -> Iterator[None]:
+    """CreateImage with TagSpecifications ResourceType=snapshot.
+
+    AWS tags every snapshot the image creates; moto 5.2.5 raises NotImplementedError (in-process,
+    or States.Runtime inside its Step Functions). The patch passes the image specs on and puts the
+    snapshot tags on the image's snapshot, so tests can assert them.
+    """
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.create_image
+
+    def create_image(self: Any, instance_id: str, name: str, description: str,
+                     tag_specifications: list[dict[str, Any]]) -> Any:
+        snapshot_tags = {tag["Key"]: tag["Value"] for spec in tag_specifications
+                         if spec["ResourceType"] == "snapshot" for tag in spec.get("Tags", [])}
+        others = [spec for spec in tag_specifications if spec["ResourceType"] != "snapshot"]
+        image = original(self, instance_id, name, description, tag_specifications=others)
+        if snapshot_tags:
+            self.create_tags([image.ebs_snapshot.id], snapshot_tags)
+        return image
+
+    AmiBackend.create_image = create_image  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        AmiBackend.create_image = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def eni_groups_are_their_own() -> Iterator[None]:
+    """The security groups of an attached network interface.
+
+    In AWS an ENI's groups are exactly the ones last set on it (ModifyNetworkInterfaceAttribute
+    replaces them). moto 5.2.5 reports the union of the ENI's groups and the instance-level
+    SecurityGroups, in DescribeNetworkInterfaces and in DescribeInstances' NetworkInterfaces, so
+    an isolated ENI would still show its original groups. (moto puts the launch groups on the
+    primary ENI itself, so dropping the union loses nothing.)
+    """
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    original = NetworkInterface.__dict__["group_set"]
+    NetworkInterface.group_set = property(lambda self: list(self._group_set))  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        NetworkInterface.group_set = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def shutdown_behavior_attribute() -> Iterator[None]:
+    """ModifyInstanceAttribute InstanceInitiatedShutdownBehavior={"Value": ...}.
+
+    moto 5.2.5 does not recognise it: the call falls through to its security-group handler with
+    no groups, which leaves the shutdown behaviour unchanged and empties the instance-level
+    SecurityGroups, silently. The patch sets the attribute, as AWS does, and touches nothing else.
+    """
+    from moto.core.responses import EmptyResult
+    from moto.ec2.responses.instances import InstanceResponse
+
+    original = InstanceResponse.modify_instance_attribute
+
+    def modify_instance_attribute(self: Any) -> Any:
+        value = self._get_param("InstanceInitiatedShutdownBehavior.Value")
+        if value is None:
+            return original(self)
+        self.error_on_dryrun()
+        self.ec2_backend.modify_instance_attribute(self._get_param("InstanceId"),
+                                                   "instance_initiated_shutdown_behavior", value)
+        return EmptyResult()
+
+    InstanceResponse.modify_instance_attribute = modify_instance_attribute  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        InstanceResponse.modify_instance_attribute = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def aws_semantics() -> Iterator[None]:
+    """Every patch above."""
+    with ExitStack() as stack:
+        stack.enter_context(snapshot_tag_specifications())
+        stack.enter_context(eni_groups_are_their_own())
+        stack.enter_context(shutdown_behavior_attribute())
+        yield

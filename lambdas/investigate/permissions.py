@@ -1,0 +1,40 @@
+"""The AWS actions the investigate code calls, and on what: infra grants exactly these (GRANTS), and a
+test checks the code calls no other. Placeholders: {partition}, {account}, {evidence_bucket_arn},
+{evidence_key_arn}.
+
+INDIRECT_GRANTS are not called by the code but made by AWS with the function's permissions: an SSE-KMS
+PutObject has S3 ask KMS for a data key as the caller, so the role needs kms:GenerateDataKey on the
+evidence bucket's customer-managed key (EVIDENCE_KMS_KEY_ARN). The AWS managed key aws/s3 needs no grant.
+"""
+
+GRANTS = (
+    {
+        "actions": ["cloudtrail:LookupEvents"],
+        "resources": ["*"],
+        "why": "LookupEvents supports no resource-level permissions",
+    },
+    {
+        "actions": ["ec2:DescribeRegions"],
+        "resources": ["*"],
+        "why": "the account's enabled regions, all of which are searched; no resource-level permissions",
+    },
+    {
+        "actions": ["iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"],
+        "resources": ["arn:{partition}:iam::{account}:user/*"],
+        "why": "find the exposed key's owner, list the owner's other keys, deactivate the keys the compromised "
+        "key created (for any user: the attacker picks the user)",
+    },
+    {
+        "actions": ["s3:PutObject"],
+        "resources": ["{evidence_bucket_arn}/investigations/*"],
+        "why": "store the full event list as evidence: investigations/<incident_id>/pass-<n>.json",
+    },
+)
+
+INDIRECT_GRANTS = (
+    {
+        "actions": ["kms:GenerateDataKey"],
+        "resources": ["{evidence_key_arn}"],
+        "why": "S3 encrypts the evidence object (SSE-KMS) with a data key it requests as this function",
+    },
+)

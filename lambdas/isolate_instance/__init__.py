@@ -1,0 +1,1 @@
+"""Isolate a compromised instance: every network interface gets a security group with no rules."""

@@ -1,0 +1,42 @@
+"""Lambda: isolate the instance named by an instance-credential-exfiltration finding.
+
+Input:  {"incident": Incident.model_dump(mode="json")}  (instance_id, region, account are read;
+        the finding's network_interfaces are a snapshot, so the instance is read afresh)
+Output: {"steps": [StepResult]}  (one step, "isolate-instance", containment=False, data
+        {"original_groups": {eni: [sg, ...]}, "isolation_groups": {vpc: sg}})
+Settings: DRY_RUN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from common.aws import client
+from common.guards import instance_guard
+from common.settings import env_bool
+from common.steps import Status, step
+from isolate_instance.actions import ISOLATE, isolate_instance
+
+logger = Logger(service="credential-responder")
+
+
+@logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    incident = event["incident"]
+    instance_id, region = incident.get("instance_id"), incident["region"]
+    own_account = context.invoked_function_arn.split(":")[4]
+    reason = manual = None
+    if not instance_id:
+        reason = "the finding names no instance"
+    elif incident["account"] != own_account:
+        reason = f"the instance is in account {incident['account']}; this responder runs in {own_account}"
+        manual = f"in account {incident['account']}: isolate {instance_id} by hand"
+    elif refusal := instance_guard(instance_id):
+        reason, manual = refusal.detail, refusal.manual
+    if reason:
+        return {"steps": [step(ISOLATE, Status.SKIPPED, instance_id or "unknown", reason, manual=manual)]}
+    result = isolate_instance(client("ec2", region), instance_id, region, dry_run=env_bool("DRY_RUN"))
+    logger.info("isolation", extra={"instance_id": instance_id, "status": result["status"]})
+    return {"steps": [result]}

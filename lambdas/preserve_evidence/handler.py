@@ -1,0 +1,57 @@
+"""Lambda: preserve the evidence on the instance named by an instance-credential-exfiltration finding.
+
+Input:  {"incident": Incident.model_dump(mode="json")}  (instance_id, region, account, incident_id,
+        finding_id, source are read)
+Output: {"steps": [StepResult, StepResult, StepResult]}  (protect-instance, protect-from-autoscaling,
+        create-evidence-image; containment=False)
+Settings: DRY_RUN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from common.aws import client
+from common.guards import instance_guard
+from common.settings import env_bool
+from common.steps import Status, step
+from preserve_evidence.actions import (
+    AUTOSCALING,
+    IMAGE,
+    PROTECT,
+    create_evidence_image,
+    protect_from_autoscaling,
+    protect_instance,
+)
+
+logger = Logger(service="credential-responder")
+
+
+@logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    incident = event["incident"]
+    instance_id, region = incident.get("instance_id"), incident["region"]
+    own_account = context.invoked_function_arn.split(":")[4]
+    reason = manual = None
+    if not instance_id:
+        reason = "the finding names no instance"
+    elif incident["account"] != own_account:
+        reason = f"the instance is in account {incident['account']}; this responder runs in {own_account}"
+        manual = f"in account {incident['account']}: protect, detach and image {instance_id} by hand"
+    elif refusal := instance_guard(instance_id):
+        reason, manual = refusal.detail, refusal.manual
+    if reason:
+        return {"steps": [step(name, Status.SKIPPED, instance_id or "unknown", reason, manual=manual)
+                          for name in (PROTECT, AUTOSCALING, IMAGE)]}
+    dry_run = env_bool("DRY_RUN")
+    ec2 = client("ec2", region)
+    # Protection first: the image takes minutes, and the instance must survive them.
+    steps = [
+        protect_instance(ec2, instance_id, region, dry_run=dry_run),
+        protect_from_autoscaling(client("autoscaling", region), instance_id, region, dry_run=dry_run),
+        create_evidence_image(ec2, incident, dry_run=dry_run),
+    ]
+    logger.info("evidence", extra={"instance_id": instance_id, "statuses": [s["status"] for s in steps]})
+    return {"steps": steps}

@@ -1,0 +1,143 @@
+"""The report's two Lambda entry points: Slack first, then the e-mail that closes the incident.
+
+Why two handlers: a Slack post and an SNS publish are not idempotent, and Step Functions retries
+a whole task. With one handler, retrying a failed Slack post would send the e-mail again. Split,
+each task is retried for its own channel only, and each function gets only its own permission
+(sns:Publish or secretsmanager:GetSecretValue, see permissions.py).
+
+Why Slack first: the e-mail is the reliable channel and the record of the incident, so it goes
+last and reports the Slack delivery too ("slack: failed (...)" or "skipped: not configured").
+A Slack failure cannot stop the e-mail: the Slack task's Catch continues to the e-mail task.
+
+Expected wiring (infra/workflow.py): every path that now goes to "Report" goes to NotifySlack.
+
+    NotifySlack  Task, function handler "report.handler.handler_slack"
+                 Payload: {"intake.$": "$.intake", "results.$": "$.results", "failures.$": "$.failures",
+                           "branches.$": "$.branches",
+                           "execution": {"id.$": "$$.Execution.Id", "start_time.$": "$$.Execution.StartTime"}}
+                 ResultPath "$.slack"
+                 Retry  [{"ErrorEquals": ["SlackDeliveryError"], "IntervalSeconds": 2, "MaxAttempts": 3,
+                          "BackoffRate": 2, "JitterStrategy": "FULL"}]   (+ the usual Lambda.* errors)
+                 Catch  [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.slack", "Next": "NotifyEmail"}]
+                 Next   NotifyEmail
+    NotifyEmail  Task, function handler "report.handler.handler_sns"
+                 Payload: the same, plus "slack.$": "$.slack"
+                 ResultPath "$.report"
+                 Retry  [{"ErrorEquals": ["EmailDeliveryError"], "IntervalSeconds": 2, "MaxAttempts": 3,
+                          "BackoffRate": 2, "JitterStrategy": "FULL"}]   (+ the usual Lambda.* errors)
+                 Catch  States.ALL -> Fail "ReportFailed";  Next: Choice on $.report.outcome
+                 ("partial"/"failed" -> Fail, so the alarm on failed executions fires).
+
+Two functions from this package (same code asset), each granted only its entry in
+permissions.GRANTS (the "handler" key says which).
+
+Input (both): {"intake": {"status", "reason", "incident"}, "results": {task: {"steps": [...]}
+or [{"steps": [...]}, ...]}, "failures": {task: {"Error", "Cause"}}, "branches": [Parallel
+branch outputs, each with its own results/failures] (optional), "execution": {"id",
+"start_time"}}; handler_sns also reads "slack": handler_slack's output or the Catch's
+{"Error", "Cause"} (absent: reported as "slack: skipped (no Slack task ran)").
+
+handler_slack returns one notification entry:
+    {"channel": "slack", "status": "sent"|"skipped"|"failed", "subject", "text", "detail"}
+    and raises SlackDeliveryError when a retry may help (timeout, HTTP 429/5xx).
+handler_sns publishes the e-mail and returns the report:
+    {"outcome": "contained"|"partial"|"failed"|"ignored"|"duplicate", "reason",
+     "steps": [StepResult...], "notifications": [email entry, slack entry]}
+    and raises EmailDeliveryError when SNS refuses (retried; nothing was sent, so no duplicate).
+
+Environment: TOPIC_ARN (handler_sns); SLACK_SECRET_NAME (handler_slack; the secret's name only,
+empty = Slack skipped).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common.aws import client, error_code
+from common.errors import ResponderError
+from report import slack
+from report.links import Link, incident_links
+from report.outcome import Verdict, collect_steps, decide, error_text
+from report.render import render_email, render_slack, subject
+
+logger = Logger(service="credential-responder")
+
+
+class EmailDeliveryError(ResponderError):
+    """SNS did not accept the e-mail. Retried by the state machine: nothing was published."""
+
+
+def prepare(state: dict[str, Any]) -> tuple[dict[str, Any] | None, Verdict, list[Link], dict[str, Any]]:
+    """Everything both channels render from; pure and deterministic, so both agree."""
+    intake = state.get("intake") or {}
+    incident = intake.get("incident")
+    execution = state.get("execution") or {}
+    verdict = decide(str(intake.get("status") or ""), str(intake.get("reason") or ""), collect_steps(state))
+    return incident, verdict, incident_links(incident, verdict.steps, execution.get("id")), execution
+
+
+@logger.inject_lambda_context(correlation_id_path="intake.incident.incident_id", clear_state=True)
+def handler_slack(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    incident, verdict, links, execution = prepare(event)
+    payload = render_slack(incident, verdict, links, execution)
+    try:
+        status, detail = slack.deliver(os.environ.get("SLACK_SECRET_NAME", "").strip(), payload)
+    except slack.SlackDeliveryError as exc:
+        logger.warning("slack delivery failed, retryable", extra={"detail": str(exc)})
+        raise
+    logger.info("slack notification", extra={"outcome": str(verdict.outcome), "status": status, "detail": detail})
+    return {
+        "channel": "slack",
+        "status": status,
+        "subject": subject(incident, verdict),
+        "text": payload["text"],
+        "detail": detail,
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path="intake.incident.incident_id", clear_state=True)
+def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    incident, verdict, links, execution = prepare(event)
+    slack_entry = slack_notification(event.get("slack"))
+    email = render_email(incident, verdict, links, execution, delivery=[slack_entry])
+
+    topic_arn = os.environ.get("TOPIC_ARN", "").strip()
+    if not topic_arn:
+        raise EmailDeliveryError("TOPIC_ARN is not set: the report e-mail cannot be sent")
+    try:
+        # The topic's own region (from its ARN), wherever this function runs.
+        response = client("sns", topic_arn.split(":")[3]).publish(
+            TopicArn=topic_arn, Subject=email["subject"], Message=email["text"]
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise EmailDeliveryError(f"SNS publish to {topic_arn} failed: {error_code(exc)}") from exc
+
+    logger.info("report e-mail published", extra={"outcome": str(verdict.outcome), "slack": slack_entry["status"]})
+    email_entry = {
+        "channel": "email",
+        "status": "sent",
+        "subject": email["subject"],
+        "text": email["text"],
+        "detail": f"SNS message {response['MessageId']}",
+    }
+    return {
+        "outcome": str(verdict.outcome),
+        "reason": verdict.reason,
+        "steps": verdict.steps,
+        "notifications": [email_entry, slack_entry],
+    }
+
+
+def slack_notification(result: dict[str, Any] | None) -> dict[str, Any]:
+    """The Slack task's outcome as a notification entry: its own output, or the error the
+    state machine caught after the retries ran out."""
+    entry = {"channel": "slack", "status": "skipped", "subject": "", "text": "", "detail": "no Slack task ran"}
+    if not result:
+        return entry
+    if "Error" in result:
+        return entry | {"status": "failed", "detail": error_text(result)}
+    return entry | {key: result[key] for key in entry if key in result}

@@ -1,0 +1,38 @@
+"""The AWS actions the report code calls, per entry point: infra grants exactly these (GRANTS),
+and a test checks the code calls no other. Placeholders: {topic_arn}, {slack_secret_arn},
+{key_arn}. The "handler" key names the entry point that needs the grant, so that the two
+functions of this package each get only their own.
+
+Slack is reached over HTTPS, not through AWS. The Slack grant is needed only when
+SLACK_SECRET_NAME is set; without a secret there is nothing to grant (skip it, do not grant "").
+
+INDIRECT_GRANTS are not called by the code but made by AWS with the function's permissions:
+publishing to a topic encrypted with a customer-managed key has SNS ask KMS for a data key as
+the publisher. (A secret encrypted with a customer-managed key would need kms:Decrypt likewise;
+the default aws/secretsmanager key needs no grant.)
+"""
+
+GRANTS = (
+    {
+        "handler": "report.handler.handler_sns",
+        "actions": ["sns:Publish"],
+        "resources": ["{topic_arn}"],
+        "why": "publish the incident report e-mail to the responders' topic (TOPIC_ARN)",
+    },
+    {
+        "handler": "report.handler.handler_slack",
+        "actions": ["secretsmanager:GetSecretValue"],
+        "resources": ["{slack_secret_arn}"],
+        "why": "read the Slack webhook URL at run time; it is a secret and never sits in an env value",
+    },
+)
+
+INDIRECT_GRANTS = (
+    {
+        "handler": "report.handler.handler_sns",
+        "actions": ["kms:GenerateDataKey*", "kms:Decrypt"],
+        "resources": ["{key_arn}"],
+        "conditions": {"StringLike": {"kms:ViaService": "sns.*.amazonaws.com"}},
+        "why": "the report topic is encrypted with the responder's key: SNS requests a data key as the publisher",
+    },
+)

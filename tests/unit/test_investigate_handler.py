@@ -1,0 +1,320 @@
+"""The investigate handler end to end: moto EC2 (regions), IAM and S3; CloudTrail from FakeCloudTrail,
+swapped in for the handler's client factory (test-side patch only)."""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import botocore.client
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from common import aws as common_aws
+from common.errors import UnsupportedEvent
+from incident.model import AffectedKey, Incident, Kind
+from investigate import handler, lookup
+from investigate.permissions import GRANTS
+from drill.cloudtrail_fake import FakeCloudTrail, FakeCloudTrailFactory, make_record
+
+REGION = "us-east-1"
+BUCKET = "responder-evidence"
+INCIDENT_ID = "123456789012:health-comm-0001"
+NOW = datetime.now(UTC)
+DISABLED = "ap-southeast-2"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "investigate"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:investigate"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self):
+        return 300_000
+
+
+@pytest.fixture
+def account(monkeypatch):
+    """alice's exposed key and her older legitimate key; the attacker's user and its key."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "EVIDENCE_BUCKET": BUCKET,
+        "LOOKUP_MIN_INTERVAL_SECONDS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    common_aws.client.cache_clear()
+    with mock_aws():
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+        iam = boto3.client("iam", region_name=REGION)
+        keys = {}
+        for user in ("alice", "malicious-iam-user", "eve"):
+            iam.create_user(UserName=user)
+        keys["old"] = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
+        keys["exposed"] = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
+        keys["planted"] = iam.create_access_key(UserName="malicious-iam-user")["AccessKey"]["AccessKeyId"]
+        keys["late"] = iam.create_access_key(UserName="eve")["AccessKey"]["AccessKeyId"]
+        yield iam, keys
+    common_aws.client.cache_clear()
+
+
+def attack(keys):
+    """What the exposed key did (IAM logs in us-east-1, EC2 in the region used), plus noise it did not do."""
+    key, at = keys["exposed"], lambda minutes: NOW - timedelta(minutes=minutes)
+    return [
+        make_record("ListUsers", access_key_id=key, event_time=at(50)),
+        make_record("CreateUser", access_key_id=key, event_time=at(49), request={"userName": "malicious-iam-user"}),
+        make_record(
+            "AttachUserPolicy",
+            access_key_id=key,
+            event_time=at(48),
+            request={"userName": "malicious-iam-user", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        ),
+        make_record(
+            "CreateAccessKey",
+            access_key_id=key,
+            event_time=at(47),
+            request={"userName": "malicious-iam-user"},
+            response={"accessKey": {"accessKeyId": keys["planted"], "userName": "malicious-iam-user"}},
+        ),
+        make_record(
+            "RunInstances",
+            access_key_id=key,
+            event_time=at(45),
+            region="eu-west-1",
+            event_source="ec2.amazonaws.com",
+            response={"instancesSet": {"items": [{"instanceId": "i-0abc"}]}},
+        ),
+        make_record("ListBuckets", access_key_id=keys["old"], event_time=at(44), event_source="s3.amazonaws.com"),
+    ]
+
+
+def incident(keys, **changes):
+    fields = {
+        "incident_id": INCIDENT_ID,
+        "kind": Kind.EXPOSED_ACCESS_KEY,
+        "source": "aws.health",
+        "event_type": "AWS_RISK_CREDENTIALS_EXPOSED",
+        "event_id": "evt-1",
+        "account": "123456789012",
+        "region": REGION,
+        "detected_at": (NOW - timedelta(hours=1)).isoformat(),
+        "affected_keys": [AffectedKey(access_key_id=keys["exposed"])],  # no user name: the handler finds alice
+    }
+    return Incident(**(fields | changes)).model_dump(mode="json")
+
+
+def status(iam, user, key_id):
+    return {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}[key_id]
+
+
+def by_name(steps):
+    return {s["name"]: s for s in steps}
+
+
+def test_pass_one_then_pass_two(account, monkeypatch):
+    iam, keys = account
+    factory = FakeCloudTrailFactory(
+        attack(keys), disabled={DISABLED: "UnrecognizedClientException"}, throttle={"eu-west-1": 1}
+    )
+    monkeypatch.setattr(handler, "cloudtrail_client", factory)
+
+    first = handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+
+    steps, found = by_name(first["steps"]), first["investigation"]
+    main = steps["investigate-cloudtrail"]
+    assert main["status"] == "done" and main["containment"] is False
+    assert f"not searched: {DISABLED} (UnrecognizedClientException" in main["detail"]
+    assert "CreateUser(malicious-iam-user)" in main["detail"]
+    assert found["regions"]["not_searched"].keys() == {DISABLED} and REGION in found["regions"]["searched"]
+    assert len(factory.clients) == len(found["regions"]["searched"]) + 1  # every enabled region was asked
+    assert found["event_count"] == 5 and found["by_region"] == {REGION: 4, "eu-west-1": 1}
+    assert {c["event_name"] for c in found["persistence_calls"]} == {
+        "CreateUser",
+        "AttachUserPolicy",
+        "CreateAccessKey",
+        "RunInstances",
+    }
+    assert found["new_since_previous_pass"] is None and len(found["event_ids"]) == 5
+    assert {
+        "type": "iam-user",
+        "name": "malicious-iam-user",
+        "console": "https://console.aws.amazon.com/iam/home#/users/details/malicious-iam-user",
+    } in found["backdoors"]["created"]
+    assert len(json.dumps(first)) < 256 * 1024
+
+    # the evidence: every event, encrypted
+    uri = f"s3://{BUCKET}/investigations/{INCIDENT_ID}/pass-1.json"
+    assert steps["store-cloudtrail-evidence"] == {
+        "name": "store-cloudtrail-evidence",
+        "status": "done",
+        "target": uri,
+        "detail": "5 event(s) stored, SSE-KMS",
+        "containment": False,
+    }
+    assert found["evidence"] == uri
+    s3 = boto3.client("s3", region_name=REGION)
+    stored = s3.get_object(Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json")
+    assert stored["ServerSideEncryption"] == "aws:kms"
+    assert len(json.loads(stored["Body"].read())["events"]) == 5
+
+    # the back doors: the attacker's key off, alice's keys untouched and reported
+    assert (
+        steps["deactivate-backdoor-key"]["status"] == "done"
+        and steps["deactivate-backdoor-key"]["target"] == keys["planted"]
+    )
+    assert status(iam, "malicious-iam-user", keys["planted"]) == "Inactive"
+    assert status(iam, "alice", keys["exposed"]) == "Active" and status(iam, "alice", keys["old"]) == "Active"
+    assert steps["sweep-backdoor-keys"]["target"] == "alice"
+    assert {k["access_key_id"] for k in found["backdoors"]["user_keys"]["alice"]} == {keys["old"], keys["exposed"]}
+
+    # CloudTrail delivers late: an older call shows up only now
+    late = make_record(
+        "CreateAccessKey",
+        access_key_id=keys["exposed"],
+        event_time=NOW - timedelta(minutes=46),
+        request={"userName": "eve"},
+        response={"accessKey": {"accessKeyId": keys["late"], "userName": "eve"}},
+    )
+    factory.add(late)
+    second = handler.handler(
+        {
+            "incident": incident(keys),
+            "pass": 2,
+            "previous_event_ids": found["event_ids"],
+            "previous_event_ids_cutoff": found["event_ids_cutoff"],
+        },
+        LambdaContext(),
+    )
+
+    found2 = second["investigation"]
+    assert found2["new_since_previous_pass"]["count"] == 1
+    assert found2["new_since_previous_pass"]["events"][0]["event_id"] == late["eventID"]
+    assert [c["event_id"] for c in found2["persistence_calls"] if c["new"]] == [late["eventID"]]
+    assert "1 new since pass 1" in by_name(second["steps"])["investigate-cloudtrail"]["detail"]
+    deactivations = {s["target"]: s["status"] for s in second["steps"] if s["name"] == "deactivate-backdoor-key"}
+    assert deactivations == {keys["planted"]: "already-done", keys["late"]: "done"}
+    assert status(iam, "eve", keys["late"]) == "Inactive"
+    s3.head_object(Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-2.json")
+
+
+def test_no_region_searchable_fails_with_a_manual_command(account, monkeypatch):
+    _, keys = account
+    monkeypatch.setattr(handler, "cloudtrail_client", lambda region: FakeCloudTrail(disabled="AccessDeniedException"))
+
+    result = handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+
+    main = by_name(result["steps"])["investigate-cloudtrail"]
+    assert main["status"] == "failed" and main["detail"].startswith("no region could be searched")
+    assert main["manual"].startswith(f"aws cloudtrail lookup-events --region {REGION}")
+    assert f"AttributeValue={keys['exposed']}" in main["manual"]
+
+
+def test_region_list_unavailable_searches_the_home_regions(account, monkeypatch):
+    _, keys = account
+
+    def denied(ec2):
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "DescribeRegions")
+
+    monkeypatch.setattr(lookup, "enabled_regions", denied)
+    factory = FakeCloudTrailFactory(attack(keys))
+    monkeypatch.setattr(handler, "cloudtrail_client", factory)
+
+    result = handler.handler({"incident": incident(keys, region="eu-west-1"), "pass": 1}, LambdaContext())
+
+    assert set(factory.clients) == {"eu-west-1", REGION}
+    assert "region list unavailable (UnauthorizedOperation)" in result["steps"][0]["detail"]
+
+
+def test_missing_bucket_still_returns_the_summary(account, monkeypatch):
+    _, keys = account
+    monkeypatch.delenv("EVIDENCE_BUCKET")
+    monkeypatch.setenv("DEACTIVATE_BACKDOOR_KEYS", "false")
+    monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
+
+    result = handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+
+    steps = by_name(result["steps"])
+    assert steps["store-cloudtrail-evidence"]["status"] == "failed" and result["investigation"]["evidence"] is None
+    assert steps["deactivate-backdoor-key"]["status"] == "skipped"
+    assert result["investigation"]["event_count"] == 5
+
+
+def test_instance_credentials_are_also_looked_up_by_instance_id():
+    ice = Incident(
+        incident_id="123456789012:finding-1",
+        kind=Kind.INSTANCE_CREDENTIAL_EXFILTRATION,
+        source="aws.guardduty",
+        event_type="UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        event_id="evt-2",
+        account="123456789012",
+        region="us-west-2",
+        detected_at="2026-11-22T10:00:00Z",
+        affected_keys=[AffectedKey(access_key_id="ASIAP5CT9NN8EYVU1FXV")],
+        principal_id="AROALHCCSKSM395EGX3XN:i-786a3A8B5C0d92eF4",
+    )
+
+    labels = [item.label for item in handler.lookups_for(ice)]
+
+    assert labels == ["AccessKeyId=ASIAP5CT9NN8EYVU1FXV", "Username=i-786a3A8B5C0d92eF4"]
+
+
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        ({}, "expects"),
+        ({"incident": {"incident_id": "x"}, "pass": 3}, "pass must be 1 or 2"),
+        ({"incident": {"incident_id": "x"}, "pass": 2}, "previous_event_ids"),
+    ],
+)
+def test_malformed_input_is_a_named_error(event, message):
+    with pytest.raises(UnsupportedEvent, match=message):
+        handler.handler(event, LambdaContext())
+
+
+def test_settings_defaults_and_bad_values():
+    settings = handler.Settings.from_env({})
+    assert (settings.lookback_hours, settings.max_events_per_region, settings.min_interval) == (24, 1000, 0.5)
+    assert settings.deactivate_backdoor_keys is True and settings.evidence_bucket is None
+    with pytest.raises(ValueError, match="LOOKUP_MAX_EVENTS_PER_REGION"):
+        handler.Settings.from_env({"LOOKUP_MAX_EVENTS_PER_REGION": "lots"})
+    with pytest.raises(ValueError, match="DEACTIVATE_BACKDOOR_KEYS"):
+        handler.Settings.from_env({"DEACTIVATE_BACKDOOR_KEYS": "maybe"})
+
+
+def test_code_calls_exactly_the_granted_actions(account, monkeypatch):
+    _, keys = account
+    calls = set()
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self, operation, params):
+        calls.add(f"{self.meta.service_model.signing_name}:{operation}")
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    factory = FakeCloudTrailFactory(attack(keys))
+    monkeypatch.setattr(handler, "cloudtrail_client", factory)
+
+    handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+
+    calls.add("cloudtrail:LookupEvents")  # served by the fake, not botocore
+    assert calls == {action for grant in GRANTS for action in grant["actions"]}
+
+
+def test_evidence_is_encrypted_with_the_buckets_key_when_named(account, monkeypatch):
+    _, keys = account
+    key_arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    monkeypatch.setenv("EVIDENCE_KMS_KEY_ARN", key_arn)
+    monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
+
+    handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+
+    head = boto3.client("s3", region_name=REGION).head_object(
+        Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json"
+    )
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key_arn

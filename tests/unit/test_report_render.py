@@ -1,0 +1,183 @@
+"""Rendering: golden files pin both channels; the Block Kit validator pins Slack's limits.
+
+Regenerate the goldens only on purpose: UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit -k report
+and review the diff under tests/golden/report/.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from report import links
+from report.handler import prepare
+from report.render import render_email, render_slack, subject
+from tests.unit.report_cases import CASES, EXFIL_INCIDENT, assert_golden, dumps, exposed_key_state, validate_block_kit
+
+
+def rendered(state):
+    incident, verdict, link_list, execution = prepare(state)
+    return render_email(incident, verdict, link_list, execution), render_slack(incident, verdict, link_list, execution)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_email_golden(case):
+    email, _ = rendered(CASES[case]())
+    assert_golden(f"{case}.email.txt", f"Subject: {email['subject']}\n\n{email['text']}")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_slack_golden_and_valid(case):
+    _, payload = rendered(CASES[case]())
+    assert validate_block_kit(payload) == []
+    assert_golden(f"{case}.slack.json", dumps(payload))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_subject_is_one_line_under_100_chars_with_outcome_first(case):
+    email, payload = rendered(CASES[case]())
+    assert len(email["subject"]) < 100 and "\n" not in email["subject"]
+    assert email["subject"].startswith(f"[{case.split('_')[-1].upper()}]")
+    assert payload["text"].startswith(email["subject"].rstrip("…"))  # the push text leads with it
+
+
+def test_subject_example_from_the_issue():
+    email, _ = rendered(CASES["exposed_key_contained"]())
+    assert email["subject"] == "[CONTAINED] Exposed access key AKIAIOSFODNN7EXAMPLE of user ci-deployer in 111122223333"
+
+
+def test_long_principal_is_shortened_but_outcome_and_account_stay():
+    state = exposed_key_state()
+    user = "a-very-long-service-user-name-that-someone-thought-was-descriptive-enough"
+    incident = state["intake"]["incident"]
+    incident["affected_keys"][0]["user_name"] = user
+    incident["user_names"] = [user]
+    incident["account"] = "1111\n22223333"  # hostile input cannot break the header
+    title = subject(incident, prepare(state)[1])
+    assert len(title) == 99 and "\n" not in title
+    assert title.startswith("[CONTAINED] Exposed access key") and title.endswith("… in 1111 22223333")
+
+
+def test_partial_names_failed_step_error_and_manual_command_in_both_channels():
+    email, payload = rendered(CASES["exposed_key_partial"]())
+    command = (
+        "aws iam attach-user-policy --user-name ci-deployer "
+        "--policy-arn arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    )
+    for text in (email["text"], dumps(payload)):
+        assert "quarantine-user" in text and "AccessDenied: not authorized to perform iam:AttachUserPolicy" in text
+        assert command in text
+    assert "NEEDS ACTION NOW" in email["text"]
+
+
+def test_exfil_lists_ami_link_and_isolation_undo():
+    email, payload = rendered(CASES["exfil_contained"]())
+    ami = (
+        "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#ImageDetails:imageId=ami-0123456789abcdef0"
+    )
+    undo = "--network-interface-id eni-0a1b2c3d4e5f60718 --groups sg-0aaa1111bbbb2222c sg-0ddd3333eeee4444f"
+    for text in (email["text"], dumps(payload)):
+        assert ami in text and undo in text
+        assert "require IMDSv2" in text and "least privilege" in text
+    assert "IAM user web-app-role" not in email["text"]  # the role is not a user
+
+
+def test_already_done_step_keeps_its_undo():
+    # After a Step Functions retry our own change reads back as already-done; its undo must stay.
+    email, _ = rendered(CASES["exposed_key_contained"]())
+    assert "aws iam delete-user-policy --user-name ci-deployer --policy-name AWSRevokeOlderSessions" in email["text"]
+
+
+def test_dynamic_text_is_escaped_for_mrkdwn():
+    state = exposed_key_state(quarantine_failed=True)
+    state["results"]["contain"]["steps"][1]["detail"] = "boom <script> & <https://evil.example|click>"
+    _, payload = rendered(state)
+    assert validate_block_kit(payload) == []
+    assert "boom &lt;script&gt; &amp; &lt;https://evil.example|click&gt;" in dumps(payload)
+
+
+def test_many_steps_stay_within_block_kit_limits():
+    state = exposed_key_state()
+    state["results"]["investigate"] = [
+        {
+            "steps": [
+                {
+                    "name": f"lookup-{i}",
+                    "status": "failed",
+                    "target": f"region-{i}",
+                    "detail": "x" * 900,
+                    "containment": False,
+                    "manual": "y" * 900,
+                }
+            ]
+        }
+        for i in range(120)
+    ]
+    _, payload = rendered(state)
+    assert len(payload["blocks"]) <= 50
+    assert [e for e in validate_block_kit(payload) if "characters of block text" not in e] == []
+
+
+# -- the validator itself must be able to fail --------------------------------------------------
+
+
+def good_payload():
+    return copy.deepcopy(rendered(CASES["exposed_key_partial"]())[1])
+
+
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (lambda p: p.pop("text"), "top-level text"),
+        (lambda p: p["blocks"].extend([{"type": "divider"}] * 45), "blocks > 50"),
+        (lambda p: p["blocks"][0]["text"].update(text="x" * 151), "> 150"),
+        (lambda p: p["blocks"][0]["text"].update(type="mrkdwn"), "plain_text"),
+        (lambda p: p["blocks"][1]["text"].update(text="x" * 3001), "3001 chars > 3000"),
+        (lambda p: p["blocks"][2]["fields"].extend(p["blocks"][2]["fields"]), "fields > 10"),
+        (lambda p: p["blocks"][2]["fields"][0].update(text="x" * 2001), "2001 chars > 2000"),
+        (lambda p: p["blocks"].append({"type": "actions", "elements": []}), "type not allowed"),
+        (lambda p: p["blocks"][1]["text"].update(text="a <b> c"), "unescaped"),
+        (lambda p: p["blocks"][1]["text"].update(text="<javascript:x|y>"), "malformed link"),
+        (lambda p: p["blocks"].append({"type": "section"}), "neither text nor fields"),
+    ],
+)
+def test_validator_rejects_bad_payloads(breakage, expected):
+    payload = good_payload()
+    breakage(payload)
+    errors = validate_block_kit(payload)
+    assert any(expected in e for e in errors), errors
+
+
+# -- links --------------------------------------------------------------------------------------
+
+
+def test_console_links_are_region_aware_and_quoted():
+    assert links.cloudtrail_events("eu-west-1", "AccessKeyId", "AKIAIOSFODNN7EXAMPLE") == (
+        "https://eu-west-1.console.aws.amazon.com/cloudtrail/home?region=eu-west-1#/events?AccessKeyId=AKIAIOSFODNN7EXAMPLE"
+    )
+    assert (
+        links.iam_user("svc+deploy@example")
+        == "https://console.aws.amazon.com/iam/home#/users/details/svc%2Bdeploy%40example"
+    )
+    assert links.guardduty_finding("eu-west-1", "60c5") == (
+        "https://eu-west-1.console.aws.amazon.com/guardduty/home?region=eu-west-1#/findings?macros=current&fId=60c5"
+    )
+    arn = "arn:aws:states:ap-southeast-2:111122223333:execution:sm:run-1"
+    assert links.sfn_execution(arn) == (
+        f"https://ap-southeast-2.console.aws.amazon.com/states/home?region=ap-southeast-2#/v2/executions/details/{arn}"
+    )
+    assert links.sfn_execution("not-an-arn") is None
+
+
+def test_exfil_links_cover_role_session_finding_instance_and_ami():
+    labels = [link.label for link in links.incident_links(EXFIL_INCIDENT, [{"data": {"image_id": "ami-1"}}], None)]
+    assert labels == [
+        "IAM role web-app-role",
+        "CloudTrail eu-west-1: key ASIAY34FZKBOKMUTVV7A",
+        "CloudTrail us-east-1: key ASIAY34FZKBOKMUTVV7A",
+        "CloudTrail eu-west-1: session i-0abcd1234ef567890",
+        "GuardDuty finding",
+        "EC2 instance i-0abcd1234ef567890",
+        "Evidence AMI ami-1",
+    ]

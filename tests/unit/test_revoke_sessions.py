@@ -1,0 +1,220 @@
+"""revoke_sessions against moto: every claim is checked against the role's policy read back from IAM."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from common.aws import client
+from incident.model import Incident
+from revoke_sessions import handler
+from revoke_sessions.actions import INSTANCE_SESSION_POLICY, OLDER_SESSIONS_POLICY, revoke
+
+REGION = "ap-northeast-1"
+ACCOUNT = "123456789012"
+DETECTED_AT = "2026-11-20T03:02:11.000Z"
+NOW = datetime(2026, 11, 20, 3, 5, 0, 250000, tzinfo=UTC)
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def make_incident(**overrides: Any) -> dict[str, Any]:
+    """The shape the workflow hands over, validated by the real model (fields of the realistic event)."""
+    fields: dict[str, Any] = {
+        "incident_id": f"{ACCOUNT}:c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11",
+        "kind": "instance-credential-exfiltration",
+        "source": "aws.guardduty",
+        "event_type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        "event_id": "6f1f6a2e-2f0a-4c55-9a43-7b1d0c9e1a01",
+        "account": ACCOUNT,
+        "region": REGION,
+        "detected_at": DETECTED_AT,
+        "finding_id": "c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11",
+        "role_name": "web-app-role",
+        "instance_id": "i-0f8e7d6c5b4a39281",
+    }
+    fields.update(overrides)
+    return Incident(**fields).model_dump(mode="json")
+
+
+@pytest.fixture
+def iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name in ("DRY_RUN", "REVOKE_SCOPE", "PROTECTED_ROLE_PATH", "EXEMPT_PRINCIPAL_ARNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        iam = boto3.client("iam", region_name=REGION)
+        iam.create_role(RoleName="web-app-role", AssumeRolePolicyDocument=TRUST)
+        yield iam
+    client.cache_clear()  # no cached client may outlive this mock
+
+
+def policy(iam: Any, name: str = OLDER_SESSIONS_POLICY, role: str = "web-app-role") -> dict[str, Any]:
+    return iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+
+
+def cutoff_of(document: dict[str, Any]) -> str:
+    return document["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+
+
+def test_puts_deny_for_sessions_issued_before_now(iam: Any) -> None:
+    result = revoke(iam, None, make_incident(), now=NOW)
+
+    document = policy(iam)
+    assert document["Statement"][0]["Effect"] == "Deny"
+    assert document["Statement"][0]["Action"] == "*"
+    assert cutoff_of(document) == "2026-11-20T03:05:01Z"  # rounded up: covers the sub-second too
+    assert result["status"] == "done"
+    assert result["containment"] is True
+    assert result["undo"] == "aws iam delete-role-policy --role-name web-app-role --policy-name AWSRevokeOlderSessions"
+    assert result["data"] == {"role_name": "web-app-role", "policy_name": OLDER_SESSIONS_POLICY,
+                              "cutoff": "2026-11-20T03:05:01Z"}
+
+
+def test_rerun_is_already_done_and_keeps_the_cutoff(iam: Any) -> None:
+    revoke(iam, None, make_incident(), now=NOW)
+    later = datetime(2026, 11, 20, 4, 0, 0, tzinfo=UTC)
+
+    again = revoke(iam, None, make_incident(), now=later)
+
+    assert again["status"] == "already-done"
+    assert cutoff_of(policy(iam)) == "2026-11-20T03:05:01Z"
+    assert again["data"]["cutoff"] == "2026-11-20T03:05:01Z"
+
+
+def test_cutoff_before_detection_is_rewritten(iam: Any) -> None:
+    stale = {"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*",
+                                                    "Condition": {"DateLessThan": {"aws:TokenIssueTime":
+                                                                                   "2026-11-19T00:00:00Z"}}}}
+    iam.put_role_policy(RoleName="web-app-role", PolicyName=OLDER_SESSIONS_POLICY, PolicyDocument=json.dumps(stale))
+
+    result = revoke(iam, None, make_incident(), now=NOW)
+
+    assert result["status"] == "done"
+    assert cutoff_of(policy(iam)) == "2026-11-20T03:05:01Z"
+
+
+def test_instance_scope_denies_only_that_instances_sessions(iam: Any) -> None:
+    role_id = iam.get_role(RoleName="web-app-role")["Role"]["RoleId"]
+
+    result = revoke(iam, None, make_incident(), scope="instance", now=NOW)
+    again = revoke(iam, None, make_incident(), scope="instance", now=NOW)
+
+    condition = policy(iam, INSTANCE_SESSION_POLICY)["Statement"][0]["Condition"]
+    assert condition == {"StringEquals": {"aws:userid": f"{role_id}:i-0f8e7d6c5b4a39281"}}
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == [INSTANCE_SESSION_POLICY]
+    assert (result["status"], again["status"]) == ("done", "already-done")
+
+
+def test_service_linked_role_is_refused(iam: Any) -> None:
+    iam.create_role(RoleName="AWSServiceRoleForAutoScaling", Path="/aws-service-role/autoscaling.amazonaws.com/",
+                    AssumeRolePolicyDocument=TRUST)
+
+    result = revoke(iam, None, make_incident(role_name="AWSServiceRoleForAutoScaling"), now=NOW)
+
+    assert iam.list_role_policies(RoleName="AWSServiceRoleForAutoScaling")["PolicyNames"] == []
+    assert result["status"] == "skipped"
+    assert result["containment"] is True
+    assert "service-linked" in result["detail"]
+    assert result["manual"]
+
+
+def test_responder_own_role_is_refused(iam: Any) -> None:
+    iam.create_role(RoleName="responder-role", AssumeRolePolicyDocument=TRUST, Path="/credential-responder/")
+
+    result = revoke(iam, None, make_incident(role_name="responder-role"), now=NOW)
+
+    assert iam.list_role_policies(RoleName="responder-role")["PolicyNames"] == []
+    assert result["status"] == "skipped"
+    assert "/credential-responder/" in result["detail"]
+    assert result["manual"].startswith("aws iam put-role-policy --role-name responder-role")
+
+
+def test_a_tag_does_not_make_a_role_look_like_the_responder(iam: Any) -> None:
+    # Whoever holds the stolen role may be able to tag it; only the (immutable) path counts.
+    iam.tag_role(RoleName="web-app-role", Tags=[{"Key": "credential-responder:protected", "Value": "true"}])
+
+    result = revoke(iam, None, make_incident(role_name="web-app-role"), now=NOW)
+
+    assert result["status"] == "done"
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == ["AWSRevokeOlderSessions"]
+
+
+def test_role_name_missing_is_resolved_from_the_instance_profile(iam: Any) -> None:
+    iam.create_role(RoleName="batch-role", AssumeRolePolicyDocument=TRUST)
+    iam.create_instance_profile(InstanceProfileName="batch-profile")
+    iam.add_role_to_instance_profile(InstanceProfileName="batch-profile", RoleName="batch-role")
+    ec2 = boto3.client("ec2", region_name=REGION)
+    instance_id = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+                                    IamInstanceProfile={"Name": "batch-profile"})["Instances"][0]["InstanceId"]
+
+    result = revoke(iam, ec2, make_incident(role_name=None, instance_id=instance_id), now=NOW)
+
+    assert result["status"] == "done"
+    assert result["target"] == "batch-role"
+    assert cutoff_of(policy(iam, role="batch-role")) == "2026-11-20T03:05:01Z"
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == []
+
+
+def test_role_name_missing_and_no_profile_fails_cleanly(iam: Any) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    instance_id = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+
+    result = revoke(iam, ec2, make_incident(role_name=None, instance_id=instance_id), now=NOW)
+
+    assert result["status"] == "failed"
+    assert "no instance profile" in result["detail"]
+
+
+def test_missing_role_fails_without_crashing(iam: Any) -> None:
+    result = revoke(iam, None, make_incident(role_name="deleted-role"), now=NOW)
+
+    assert result["status"] == "failed"
+    assert "does not exist" in result["detail"]
+
+
+def test_dry_run_changes_nothing(iam: Any) -> None:
+    result = revoke(iam, None, make_incident(), dry_run=True, now=NOW)
+
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == []
+    assert result["status"] == "skipped"
+    assert result["detail"].startswith("dry-run: would put AWSRevokeOlderSessions")
+    assert result["manual"].startswith("aws iam put-role-policy")
+
+
+def test_exempted_role_is_refused(iam: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", f"arn:aws:iam::{ACCOUNT}:role/web-app-role")
+
+    result = revoke(iam, None, make_incident(), now=NOW)
+
+    assert result["status"] == "skipped"
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == []
+
+
+def test_handler(iam: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVOKE_SCOPE", "instance")
+    client.cache_clear()  # clients are cached per process; make them inside this mock
+
+    output = handler.handler({"incident": make_incident()}, lambda_context)
+
+    assert [s["name"] for s in output["steps"]] == ["revoke-role-sessions"]
+    assert output["steps"][0]["status"] == "done"
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == [INSTANCE_SESSION_POLICY]
+    json.dumps(output)  # what Step Functions receives must be JSON
+
+
+def test_handler_skips_another_accounts_role(iam: Any, lambda_context: Any) -> None:
+    client.cache_clear()
+
+    output = handler.handler({"incident": make_incident(account="210987654321")}, lambda_context)
+
+    assert output["steps"][0]["status"] == "skipped"
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == []
