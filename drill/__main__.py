@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The drill deploys with a Slack webhook secret configured, so both channels are exercised.
+DRILL_CONTEXT = {"slackWebhookSecretName": "credential-responder/slack-webhook"}
 BUNDLED = sorted(str(path) for path in (ROOT / "tests" / "events").glob("*.json"))
 
 
@@ -18,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("events", nargs="*", help="event files (default: every bundled sample event)")
     parser.add_argument("--json", action="store_true", help="print a JSON array, one object per event")
     parser.add_argument("--include-samples", action="store_true", help="act on GuardDuty sample findings")
+    parser.add_argument("--cloudtrail", metavar="SCENARIO.json",
+                        help="serve LookupEvents from these CloudTrail records (moto has no LookupEvents)")
     parser.add_argument("--time-scale", type=float, default=0.001,
                         help="factor applied to Retry intervals and Wait states (default 0.001)")
     args = parser.parse_args(argv)
@@ -27,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     from drill.runner import run_event_file
     from drill.template import synthesize
 
-    synthesized = synthesize()
+    synthesized = synthesize(DRILL_CONTEXT)
     results = [
-        run_event_file(path, synthesized, include_samples=args.include_samples, time_scale=args.time_scale)
+        run_event_file(path, synthesized, include_samples=args.include_samples, time_scale=args.time_scale,
+                       cloudtrail=args.cloudtrail)
         for path in (args.events or BUNDLED)
     ]
     if args.json:

@@ -26,6 +26,7 @@ import boto3
 import botocore.client
 from moto import mock_aws
 
+from drill.moto_quirks import aws_semantics
 from drill.template import Synthesized, resolve
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
@@ -75,8 +76,11 @@ class FakeLambdaContext:
     log_group_name: str = "/aws/lambda/drill"
     log_stream_name: str = "drill"
 
+    timeout_seconds: float = 30.0
+    started: float = field(default_factory=time.monotonic)
+
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000)
 
 
 Fault = Callable[[str, str, dict[str, Any]], Exception | None]
@@ -99,6 +103,7 @@ class SimulatedAccount:
         self.extra_environment = environment or {}
         self.functions: dict[str, tuple[str, str]] = {}  # function name -> (module, attribute)
         self.function_arns: dict[str, str] = {}
+        self.timeouts: dict[str, float] = {}
         self.refs: dict[str, str] = {}
         self.attrs: dict[tuple[str, str], str] = {}
         self.state_machine_arn = ""
@@ -115,10 +120,16 @@ class SimulatedAccount:
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
             "AWS_DEFAULT_REGION": HOME_REGION, "AWS_REGION": HOME_REGION, "MOTO_ACCOUNT_ID": self.account_id,
             "POWERTOOLS_METRICS_NAMESPACE": "CredentialResponder", "POWERTOOLS_LOG_LEVEL": "WARNING",
+            # LookupEvents pacing (2 calls/s/region in AWS), scaled like every other wait.
+            "LOOKUP_MIN_INTERVAL_SECONDS": str(0.5 * self.time_scale),
         })
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True},
                                       "lambda": {"use_docker": False}})
         self._mock.start()
+        # moto diverges from AWS on ENI groups, snapshot tags and shutdown behaviour (aws-facts §8):
+        # the drill corrects moto, never the product.
+        self._semantics = aws_semantics()
+        self._semantics.__enter__()
         self._fresh_product_modules()
         self._install_patches()
         self._create_resources()
@@ -127,6 +138,7 @@ class SimulatedAccount:
     def __exit__(self, *exc: Any) -> None:
         for owner, name, original in reversed(self._patches):
             setattr(owner, name, original)
+        self._semantics.__exit__(None, None, None)
         self._mock.stop()
         for key, value in self._saved_env.items():
             if value is None:
@@ -250,6 +262,10 @@ class SimulatedAccount:
         )["Role"]["Arn"]
         self.refs.update({"AWS::AccountId": self.account_id, "AWS::Region": HOME_REGION,
                           "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
+        for logical_id in self.synthesized.resources("AWS::KMS::Key"):
+            key = self.client("kms").create_key(Description=logical_id)["KeyMetadata"]
+            self.refs[logical_id] = key["KeyId"]
+            self.attrs[(logical_id, "Arn")] = key["Arn"]
         for logical_id in self.synthesized.resources("AWS::SNS::Topic"):
             arn = self.client("sns").create_topic(Name=logical_id)["TopicArn"]
             self.refs[logical_id] = arn
@@ -285,6 +301,7 @@ class SimulatedAccount:
             self.function_arns[name] = arn
             module, attribute = spec.handler.rsplit(".", 1)
             self.functions[name] = (module, attribute)
+            self.timeouts[name] = spec.timeout
             for key, value in spec.environment.items():
                 resolved = str(resolve(value, self.refs, self.attrs))
                 if key in environment and environment[key] != resolved:
@@ -305,7 +322,9 @@ class SimulatedAccount:
         started = time.perf_counter()
         try:
             handler = getattr(importlib.import_module(module_name), attribute)
-            result = handler(event, FakeLambdaContext(function_name, self.function_arns[function_name]))
+            context = FakeLambdaContext(function_name, self.function_arns[function_name],
+                                        timeout_seconds=self.timeouts[function_name])
+            result = handler(event, context)
             payload = json.dumps(result).encode()
             error = None
         except Exception as exc:  # a handler error becomes a Lambda function error, as in AWS

@@ -4,6 +4,7 @@ in the drill's JSON contract (see README, "The drill")."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,11 @@ from typing import Any
 from drill.account import ExecutionRecord, SimulatedAccount
 from drill.observe import observe
 from drill.staging import Staged, event_account, stage, wrap_bare_finding
+from drill.scenario import install_cloudtrail, load_records
 from drill.template import Synthesized
+
+# Never contacted: the drill replaces the transport and records what would have been posted.
+DRILL_WEBHOOK = "https://hooks.slack.com/services/TDRILL000/BDRILL000/drill-webhook-never-contacted"
 
 CONTAINING_CALLS = {("iam", "UpdateAccessKey"), ("iam", "PutRolePolicy")}
 
@@ -26,6 +31,7 @@ def run_event_file(
     time_scale: float = 0.001,
     setup: Setup | None = None,
     environment: dict[str, str] | None = None,
+    cloudtrail: str | Path | None = None,
 ) -> dict[str, Any]:
     raw = json.loads(Path(path).read_text())
     env = dict(environment or {})
@@ -34,7 +40,7 @@ def run_event_file(
     account_id = event_account(wrap_bare_finding(raw, []))
     with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
         staged = stage(account, raw, include_samples=include_samples)
-        recorders = _install_recorders(account, staged)
+        recorders = _install_recorders(account, staged, load_records(cloudtrail) if cloudtrail else [])
         if setup is not None:
             setup(account, staged)
         record = account.run(staged.event)
@@ -85,8 +91,21 @@ def _result_of(record: ExecutionRecord, handlers: dict[str, str], handler: str) 
     return results[-1] if results else None
 
 
-def _install_recorders(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
-    return {}
+def _install_recorders(account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The drill's stand-ins at the product's seams: the Slack transport and CloudTrail."""
+    slack_requests: list[dict[str, Any]] = []
+    secret_name = os.environ.get("SLACK_SECRET_NAME", "")
+    if secret_name:
+        account.client("secretsmanager").create_secret(Name=secret_name, SecretString=DRILL_WEBHOOK)
+    from report import slack  # the fresh module of this simulated account
+
+    def record_post(url: str, payload: dict[str, Any]) -> tuple[int, str]:
+        slack_requests.append({"url_is_the_secret": url == DRILL_WEBHOOK, "payload": payload})
+        return 200, "ok"
+
+    slack.post_json = record_post  # type: ignore[assignment]
+    install_cloudtrail(account, staged, records)
+    return {"slack": slack_requests}
 
 
 def _report_failure(record: ExecutionRecord) -> str:

@@ -18,6 +18,7 @@ class FunctionSpec:
     logical_id: str
     handler: str
     environment: dict[str, Any]
+    timeout: float
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Synthesized:
                 logical_id=logical_id,
                 handler=resource["Properties"]["Handler"],
                 environment=resource["Properties"].get("Environment", {}).get("Variables", {}),
+                timeout=float(resource["Properties"].get("Timeout", 3)),
             )
             for logical_id, resource in self.resources("AWS::Lambda::Function").items()
         ]

@@ -1,0 +1,116 @@
+"""Serve CloudTrail's LookupEvents from a scenario file (moto does not implement it).
+
+The scenario's records are real, from several detonations with their own keys, users and
+invented regions. The drill makes them one consistent story about the staged incident: every
+long-term key that an IAM user used becomes the incident's key and its user the staged owner,
+times are shifted to start four minutes after the exposure (the real case), invented regions
+become the incident's region, and what the records say the attacker created (users, access
+keys) is created in the simulated account so the responder can find and deactivate it.
+The seam is the investigation's client factory; the product's own code path is unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from drill.account import SimulatedAccount
+from drill.cloudtrail_fake import FakeCloudTrailFactory, parse_time
+from drill.staging import Staged
+
+REAL_REGIONS = set(boto3.session.Session().get_available_regions("ec2"))
+FIRST_CALL_AFTER_EXPOSURE = timedelta(minutes=4)
+
+
+def load_records(path: str | Path) -> list[dict[str, Any]]:
+    data = json.loads(Path(path).read_text())
+    return list(data["Records"] if isinstance(data, dict) and "Records" in data else data)
+
+
+def install_cloudtrail(account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]) -> FakeCloudTrailFactory:
+    records = _as_incident_story(account, staged, records) if records else []
+    factory = FakeCloudTrailFactory(records, region_of=lambda record: record.get("awsRegion", staged.region))
+    from investigate import handler  # the fresh module of this simulated account
+
+    handler.cloudtrail_client = factory  # type: ignore[assignment]
+    return factory
+
+
+def _as_incident_story(account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    records = [copy.deepcopy(record) for record in records]
+    exposed = staged.access_key_ids[0] if staged.access_key_ids else None
+    owner = staged.users[0] if staged.users else None
+    start = _exposure_time(staged.event)
+    earliest = min(parse_time(record["eventTime"]) for record in records)
+    iam = account.client("iam")
+    created_keys: dict[str, str] = {}
+    for record in records:
+        identity = record.get("userIdentity") or {}
+        if identity.get("type") == "IAMUser" and str(identity.get("accessKeyId", "")).startswith("AKIA") and exposed:
+            identity["accessKeyId"] = exposed
+            if owner:
+                identity["userName"] = owner
+                identity["arn"] = f"arn:aws:iam::{account.account_id}:user/{owner}"
+        if "accountId" in identity:
+            identity["accountId"] = account.account_id
+        record["recipientAccountId"] = account.account_id
+        if record.get("awsRegion") not in REAL_REGIONS:
+            record["awsRegion"] = staged.region
+        moment = start + FIRST_CALL_AFTER_EXPOSURE + (parse_time(record["eventTime"]) - earliest)
+        record["eventTime"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        _stage_what_it_created(iam, record, staged, created_keys, _ensure_user(iam, staged))
+    return records
+
+
+def _stage_what_it_created(iam: Any, record: dict[str, Any], staged: Staged, created_keys: dict[str, str],
+                           ensure_user: Callable[[str], None]) -> None:
+    if record.get("errorCode") or record.get("eventSource") != "iam.amazonaws.com":
+        return
+    request = record.get("requestParameters") or {}
+    response = record.get("responseElements") or {}
+    if record.get("eventName") == "CreateUser" and request.get("userName"):
+        ensure_user(request["userName"])
+    if record.get("eventName") == "CreateAccessKey" and isinstance(response.get("accessKey"), dict):
+        key = response["accessKey"]
+        user = key.get("userName") or request.get("userName") or staged.users[0]
+        ensure_user(user)
+        minted = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+        created_keys[key["accessKeyId"]] = minted
+        staged.mapping[key["accessKeyId"]] = minted
+        staged.notes.append(f"the scenario's CreateAccessKey for {user} staged as {minted}")
+        key["accessKeyId"] = minted
+        key["userName"] = user
+
+
+def _ensure_user(iam: Any, staged: Staged) -> Callable[[str], None]:
+    def ensure(user: str) -> None:
+        if user in staged.users:
+            return
+        try:
+            iam.create_user(UserName=user)
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+        staged.users.append(user)
+
+    return ensure
+
+
+def _exposure_time(event: Any) -> datetime:
+    detail = event.get("detail", {}) if isinstance(event, dict) else {}
+    for value in (detail.get("startTime"), detail.get("service", {}).get("eventFirstSeen")
+                  if isinstance(detail.get("service"), dict) else None, event.get("time")):
+        if not isinstance(value, str):
+            continue
+        try:
+            moment = parsedate_to_datetime(value) if "," in value else parse_time(value)
+        except (TypeError, ValueError):
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.now(UTC) - timedelta(hours=1)
