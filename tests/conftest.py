@@ -37,3 +37,22 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     with mock_aws():
         yield
     client.cache_clear()
+
+
+DRILL_CONTEXT = {"slackWebhookSecretName": "credential-responder/slack-webhook"}
+
+
+@pytest.fixture(scope="session")
+def synthesized():
+    """The CDK app synthesized once per test session (5-10 s), as the drill deploys it."""
+    import os
+
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from drill.template import synthesize
+
+    return synthesize(DRILL_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def template(synthesized) -> dict:
+    return synthesized.template

@@ -1,0 +1,103 @@
+"""The drill end to end: the synthesized state machine, the real handlers, a simulated account.
+
+Every assertion on the account's state reads `observed`, which the drill reads back from the
+simulated account after the run, not from what the workflow reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drill.runner import run_event_file
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+
+
+def drill(synthesized, name: str, **kwargs):
+    return run_event_file(EVENTS / name, synthesized, **kwargs)
+
+
+def test_classic_exposed_key_is_contained(synthesized) -> None:
+    result = drill(synthesized, "health_exposed_key_classic.json")
+    assert result["outcome"] == "contained"
+    (key,) = result["incident"]["access_key_ids"]
+    assert result["staged"]["ACCESS_KEY_ID_HERE"] == key
+    assert result["observed"]["access_keys"][key] == "Inactive"
+    assert "AWSCompromisedKeyQuarantineV3" in result["observed"]["user_policies"]["ci-deployer"]
+    others = [k for k, status in result["observed"]["access_keys"].items() if k != key]
+    assert others and all(result["observed"]["access_keys"][k] == "Active" for k in others)
+    assert result["execution"]["status"] == "SUCCEEDED"
+    assert result["timings_ms"]["to_containment"] is not None
+    # The containing call is the first AWS write of the workflow.
+    writes = [c for c in result["api_calls"] if not c["operation"].startswith(("Get", "List", "Describe", "Lookup"))]
+    assert writes[0]["operation"] == "UpdateAccessKey"
+
+
+def test_2025_event_names_the_user(synthesized) -> None:
+    result = drill(synthesized, "health_exposed_key_2025_event_metadata.json")
+    assert result["outcome"] == "contained"
+    assert result["incident"]["user_names"] == ["test-1"]
+    (key,) = result["incident"]["access_key_ids"]
+    assert result["observed"]["access_keys"][key] == "Inactive"
+    assert result["staged"]["1234567890"] == "123456789012"
+
+
+@pytest.mark.parametrize("name", ["health_ignore_ec2_instance_store_degraded.json",
+                                  "health_ignore_malformed_no_entities.json",
+                                  "guardduty_ignore_tor_caller_SAMPLE.json",
+                                  "guardduty_ignore_canary_body_only.json"])
+def test_ignored_events_change_nothing_and_say_why(synthesized, name: str) -> None:
+    result = drill(synthesized, name)
+    assert result["outcome"] == "ignored"
+    assert result["reason"]
+    assert result["incident"] is None
+    assert not [c for c in result["api_calls"] if c["service"] in ("iam", "ec2")]
+    assert result["notifications"], "an ignored event is still reported"
+
+
+def test_stolen_instance_credentials_are_contained(synthesized) -> None:
+    result = drill(synthesized, "guardduty_exfil_outside_realistic.json")
+    assert result["outcome"] == "contained", result["reason"]
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
+    instance = result["incident"]["instance_id"]
+    (image,) = observed["images"]
+    assert image["instance_id"] == instance
+    assert image["tags"]["credential-responder:finding-id"] == "c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11"
+    isolation = observed["isolation_groups"]
+    assert isolation and all(rules == {"ingress": 0, "egress": 0} for rules in isolation.values())
+    for groups in observed["instance_network"][instance].values():
+        assert groups and set(groups) <= set(isolation)
+    assert observed["instance_protection"][instance] == {"termination": True, "shutdown_behavior": "stop"}
+    # Revocation (the containment) comes before any other write.
+    writes = [c for c in result["api_calls"] if not c["operation"].startswith(("Get", "List", "Describe", "Lookup"))]
+    assert writes[0]["operation"] == "PutRolePolicy"
+
+
+def test_sample_finding_is_ignored_unless_opted_in(synthesized) -> None:
+    ignored = drill(synthesized, "guardduty_exfil_outside_SAMPLE_finding.json")
+    assert ignored["outcome"] == "ignored" and ignored["reason"].startswith("sample-finding")
+    assert "role_policies" not in ignored["observed"]
+    contained = drill(synthesized, "guardduty_exfil_outside_SAMPLE_finding.json", include_samples=True)
+    assert contained["outcome"] == "contained", contained["reason"]
+    assert any(contained["observed"]["role_policies"].values())
+
+
+def test_scenario_backdoor_keys_are_found_and_deactivated(synthesized) -> None:
+    result = drill(synthesized, "health_exposed_key_classic.json",
+                   cloudtrail=EVENTS / "cloudtrail" / "leaked_user_key_backdoor.json")
+    assert result["outcome"] == "contained"
+    backdoor_keys = [result["staged"][k] for k in ("AKIAL80DWDVKKM0UXEER", "AKIAXAFZN8JEPF6L682H")]
+    assert all(result["observed"]["access_keys"][k] == "Inactive" for k in backdoor_keys)
+    steps = {(s["name"], s["target"]): s["status"] for s in result["steps"]}
+    assert all(steps[("deactivate-backdoor-key", k)] in ("done", "already-done") for k in backdoor_keys)
+
+
+def test_slack_webhook_never_leaves_the_secret(synthesized) -> None:
+    result = drill(synthesized, "health_exposed_key_classic.json")
+    (request,) = result["slack_requests"]
+    assert request["url_is_the_secret"]
+    assert "hooks.slack.com" not in repr({k: v for k, v in result.items() if k != "slack_requests"})
