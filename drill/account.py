@@ -236,16 +236,20 @@ class SimulatedAccount:
         def recorded_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
             record = account._current_record()
-            if record is not None and service not in PLUMBING:
+            # Faults see every call a handler makes, also in bursts, where no single record is
+            # attributed (the burst counts its containing calls through a fault hook).
+            if getattr(account._current, "in_handler", False) and service not in PLUMBING:
                 for fault in account.faults:
                     error = fault(service, operation_name, api_params)
                     if error is not None:
-                        with account._lock:
-                            record.api_calls.append(ApiCall(time.perf_counter(), service, operation_name,
-                                                            type(error).__name__))
+                        if record is not None:
+                            with account._lock:
+                                record.api_calls.append(ApiCall(time.perf_counter(), service, operation_name,
+                                                                type(error).__name__))
                         raise error
-                with account._lock:
-                    record.api_calls.append(ApiCall(time.perf_counter(), service, operation_name))
+                if record is not None:
+                    with account._lock:
+                        record.api_calls.append(ApiCall(time.perf_counter(), service, operation_name))
             return original_call(client, operation_name, api_params)
 
         self._patch(botocore.client.BaseClient, "_make_api_call", recorded_call)
@@ -319,6 +323,7 @@ class SimulatedAccount:
         event = json.loads(body) if body else {}
         record = self._record_for_thread()
         self._current.record = record
+        self._current.in_handler = True
         started = time.perf_counter()
         try:
             handler = getattr(importlib.import_module(module_name), attribute)
@@ -333,6 +338,7 @@ class SimulatedAccount:
             result, error = None, f"{type(exc).__name__}: {exc}"
         finally:
             self._current.record = None
+            self._current.in_handler = False
         if record is not None:
             with self._lock:
                 record.invocations.append(Invocation(function_name, started, time.perf_counter(), event, result, error))

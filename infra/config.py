@@ -44,10 +44,12 @@ class ResponderConfig:
     log_retention_days: int = 365
     home_region: str | None = None
     regions: tuple[str, ...] = field(default_factory=tuple)
+    health_backup_region: bool = False
 
     @classmethod
-    def from_context(cls, get: Any) -> ResponderConfig:
-        """`get` is `node.try_get_context`: a missing key keeps the default."""
+    def from_context(cls, get: Any, default_region: str | None = None) -> ResponderConfig:
+        """`get` is `node.try_get_context`: a missing key keeps the default. `default_region` (the
+        CLI's CDK_DEFAULT_REGION) is the home region when `homeRegion` is not set."""
         defaults = cls()
 
         def value(key: str, default: Any) -> Any:
@@ -79,8 +81,9 @@ class ResponderConfig:
             ),
             powertools_version=str(value("powertoolsVersion", defaults.powertools_version)),
             log_retention_days=_int("logRetentionDays", value("logRetentionDays", defaults.log_retention_days), 1, 3653),
-            home_region=_optional_str("homeRegion", value("homeRegion", None)),
+            home_region=_optional_str("homeRegion", value("homeRegion", None)) or default_region or None,
             regions=_str_list("regions", value("regions", [])),
+            health_backup_region=_bool("healthBackupRegion", value("healthBackupRegion", defaults.health_backup_region)),
         )
         config.validate()
         return config
@@ -108,6 +111,35 @@ class ResponderConfig:
         for key, region in [("homeRegion", self.home_region), *[("regions", r) for r in self.regions]]:
             if region is not None and not _REGION.match(region):
                 raise ConfigError(f"{key}: {region!r} is not an AWS region name")
+        self._validate_regions()
+
+    def _validate_regions(self) -> None:
+        if not self.regions:
+            return
+        # The forwarders target the home bus by an ARN built here: the home region must be concrete.
+        if self.home_region is None:
+            raise ConfigError("homeRegion: required when regions is set (set it, or deploy with a default region)")
+        if self.home_region in self.regions:
+            raise ConfigError(f"regions: {self.home_region!r} is the home region; list only the other regions "
+                              "(the home stack already has the rules)")
+        duplicates = sorted({region for region in self.regions if self.regions.count(region) > 1})
+        if duplicates:
+            raise ConfigError(f"regions: {', '.join(duplicates)} listed more than once")
+        # EventBridge routes events between regions of one partition only.
+        foreign = [region for region in self.regions if partition_of(region) != partition_of(self.home_region)]
+        if foreign:
+            raise ConfigError(f"regions: {', '.join(foreign)} not in the partition of homeRegion "
+                              f"{self.home_region} ({partition_of(self.home_region)})")
+
+
+def partition_of(region: str) -> str:
+    """Which partition a (validated) region name is in; enough to tell partitions apart."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    iso = region.split("-")[1]
+    return f"aws-{iso}" if iso.startswith("iso") else "aws"
 
 
 def _parse(key: str, raw: Any) -> Any:

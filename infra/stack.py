@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config import ResponderConfig
 from infra.detection import Detection
+from infra.monitoring import Monitoring
 from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
 from infra.nag import acknowledge, acknowledge_policy_wildcards
 from infra.notification import Notification
@@ -46,14 +47,17 @@ class ResponderStack(Stack):
                 resources=resources, **kwargs,
             )
 
+        table_resources = {"table_arn": storage.table.table_arn, "key_arn": storage.key.key_arn}
         slack_env = {"SLACK_SECRET_NAME": config.slack_secret_name or ""}
         slack_resources = {
             "slack_secret_arn": notification.slack_secret.secret_arn + "-??????"
             if notification.slack_secret else "",
         }
         functions = {
-            "normalize": function("Normalize", "incident",
-                                  env={"ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings)}),
+            "normalize": function("Normalize", "incident", env={
+                "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
+                "INCIDENT_TABLE": storage.table.table_name,
+            }, resources=table_resources),
             "contain_key": function("ContainKey", "contain_key", env={
                 "QUARANTINE_USER": _flag(config.quarantine_user),
                 "QUARANTINE_POLICY_ARN": config.quarantine_policy_arn,
@@ -70,9 +74,9 @@ class ResponderStack(Stack):
             "notify_slack": function("NotifySlack", "report", handler="handler.handler_slack", env=slack_env,
                                      resources=slack_resources),
             "report": function("Report", "report", handler="handler.handler_sns",
-                               env={"TOPIC_ARN": notification.topic.topic_arn},
-                               resources={"topic_arn": notification.topic.topic_arn,
-                                          "key_arn": storage.key.key_arn}),
+                               env={"TOPIC_ARN": notification.topic.topic_arn,
+                                    "INCIDENT_TABLE": storage.table.table_name},
+                               resources={"topic_arn": notification.topic.topic_arn, **table_resources}),
         }
         self.functions = functions
 
@@ -112,6 +116,11 @@ class ResponderStack(Stack):
             )
         )
         self.detection = detection
+        self.monitoring = Monitoring(
+            self, "Monitoring", topic=notification.topic, state_machine=workflow.state_machine,
+            dead_letters=detection.dead_letters,
+            functions={_camel(name): fn.function for name, fn in functions.items()},
+        )
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
             acknowledge(detection.dead_letters.node.default_child, rule,
                         "this queue is the dead-letter queue of the EventBridge targets; it has none of its own")
@@ -122,6 +131,10 @@ class ResponderStack(Stack):
         CfnOutput(self, "TopicArn", value=notification.topic.topic_arn)
         CfnOutput(self, "IncidentTableName", value=storage.table.table_name)
         CfnOutput(self, "EvidenceBucketName", value=storage.evidence.bucket_name)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
 def _flag(value: bool) -> str:

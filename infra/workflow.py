@@ -67,7 +67,10 @@ class Workflow(Construct):
         super().__init__(scope, construct_id)
         f = functions
 
-        normalize = self._task("Normalize", f.normalize, result_path="$.intake")
+        normalize = self._task(
+            "Normalize", f.normalize, payload={"event.$": "$", "execution_id.$": "$$.Execution.Id"},
+            result_path="$.intake",
+        )
         prepare = sfn.Pass(
             self,
             "Prepare",
@@ -170,6 +173,12 @@ class Workflow(Construct):
 
         route = sfn.Choice(self, "Route")
         route.when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.intake.status", "duplicate"),
+                sfn.Condition.boolean_equals("$.intake.notify", False),
+            ),
+            sfn.Succeed(self, "AlreadyHandled", comment="a repeat in which nothing changed: recorded, not re-sent"),
+        ).when(
             sfn.Condition.and_(
                 sfn.Condition.string_equals("$.intake.status", "accepted"),
                 sfn.Condition.string_equals("$.intake.incident.kind", "exposed-access-key"),

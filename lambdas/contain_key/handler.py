@@ -9,14 +9,17 @@ boto3, the Powertools Logger and the plain-dict step helpers (no pydantic).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
-from common.aws import client
+from common.aws import client, error_code
+from common.errors import is_transient, transient_errors
 from common.guards import principal_guard
 from common.settings import env_bool, env_str
-from common.steps import Status, step
+from common.steps import Status, StepResult, step
 from contain_key.actions import DEACTIVATE, QUARANTINE, KeyNotFound, deactivate_key, quarantine_user, resolve_owner
 
 logger = Logger(service="credential-responder")
@@ -24,6 +27,7 @@ logger = Logger(service="credential-responder")
 DEFAULT_QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 
 
+@transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, key = event["incident"], event["key"]
@@ -51,11 +55,30 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"steps": [step(DEACTIVATE, Status.SKIPPED, access_key_id, refusal.detail, containment=True,
                                manual=refusal.manual)]}
     dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
-    steps = [deactivate_key(iam, user_name, access_key_id, dry_run=dry_run)]
+    steps = [
+        _each_step(DEACTIVATE, access_key_id, f"aws iam update-access-key --user-name {user_name} "
+                   f"--access-key-id {access_key_id} --status Inactive",
+                   lambda: deactivate_key(iam, user_name, access_key_id, dry_run=dry_run))
+    ]
     logger.info("access key contained", extra={"access_key_id": access_key_id, "status": steps[0]["status"]})
     if env_bool("QUARANTINE_USER", default=True):
         policy_arn = env_str("QUARANTINE_POLICY_ARN", DEFAULT_QUARANTINE_POLICY)
-        steps.append(quarantine_user(iam, user_name, policy_arn, dry_run=dry_run))
+        # Attempted even when deactivation failed: the quarantine limits the damage either way.
+        steps.append(_each_step(QUARANTINE, user_name, f"aws iam attach-user-policy --user-name {user_name} "
+                                f"--policy-arn {policy_arn}",
+                                lambda: quarantine_user(iam, user_name, policy_arn, dry_run=dry_run)))
     else:
         steps.append(step(QUARANTINE, Status.SKIPPED, user_name, "quarantine switched off (quarantineUser=false)"))
     return {"steps": steps}
+
+
+def _each_step(name: str, target: str, manual: str, action: Callable[[], StepResult]) -> StepResult:
+    """One step's failure is that step's result, not the task's: the other step still runs and
+    the report names exactly what to finish by hand. Transient errors still fail the task, which
+    the state machine retries (every step is idempotent)."""
+    try:
+        return action()
+    except ClientError as exc:
+        if is_transient(exc):
+            raise
+        return step(name, Status.FAILED, target, f"{error_code(exc)}: {exc}", containment=True, manual=manual)

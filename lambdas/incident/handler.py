@@ -1,7 +1,13 @@
-"""Lambda: the workflow's first task. Normalizes the EventBridge event into an Intake.
+"""Lambda: the workflow's first task. Normalizes the event and records the incident (dedupe).
 
-Input:  the EventBridge event, as the rule delivers it (or as `StartExecution` is given it).
-Output: {"status": "accepted"|"ignored", "reason": str, "incident": Incident | null}
+Input:  {"event": <the EventBridge event>, "execution_id": <this execution's ARN>}
+        (a bare EventBridge event is accepted too, e.g. when invoked by hand)
+Output: {"status": "accepted"|"ignored"|"duplicate", "reason": str, "incident": Incident|null, "notify": bool}
+
+Dedupe lives here, in the task that already runs before containment, so that containment stays
+the first task after normalization. If the incident table cannot be written (other than
+throttling, which is retried), the response goes on without dedupe: every action is
+idempotent, and containing twice is better than not containing.
 """
 
 from __future__ import annotations
@@ -9,17 +15,39 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
-from common.settings import env_bool
+from common.aws import client, error_code
+from common.errors import is_transient, transient_errors
+from common.settings import env_bool, env_str
+from incident.model import IntakeStatus
 from incident.normalize import normalize
+from record.store import register
 
 logger = Logger(service="credential-responder")
 
 
-@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@transient_errors
+@logger.inject_lambda_context(correlation_id_path="event.id", clear_state=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    intake = normalize(event, accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"))
-    if intake.incident:
+    raw = event.get("event", event) if isinstance(event, dict) else event
+    execution_arn = event.get("execution_id", "") if isinstance(event, dict) else ""
+    intake = normalize(raw, accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"))
+    table = env_str("INCIDENT_TABLE")
+    if intake.incident is not None and table:
         logger.append_keys(incident_id=intake.incident.incident_id)
+        try:
+            registration = register(client("dynamodb"), table, intake.incident.model_dump(mode="json"),
+                                    execution_arn=execution_arn)
+        except ClientError as exc:
+            if is_transient(exc):
+                raise
+            logger.error("incident record unavailable; responding without dedupe", extra={"error": error_code(exc)})
+            intake.reason += f" (incident record unavailable: {error_code(exc)}; dedupe skipped)"
+        else:
+            if registration.duplicate:
+                intake.status = IntakeStatus.DUPLICATE
+                intake.reason = registration.reason
+                intake.notify = registration.changed
     logger.info("event normalized", extra={"status": intake.status, "reason": intake.reason})
     return intake.model_dump(mode="json")

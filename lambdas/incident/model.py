@@ -94,3 +94,5 @@ class Intake(BaseModel):
     status: IntakeStatus
     reason: str
     incident: Incident | None = None
+    # False only for a repeat in which nothing changed: the workflow then ends without a message.
+    notify: bool = True

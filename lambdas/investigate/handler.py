@@ -37,7 +37,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
-from common.errors import UnsupportedEvent
+from common.errors import UnsupportedEvent, transient_errors
 from common.steps import Status, StepResult, step
 from incident.model import Incident, Kind
 from investigate import backdoors, lookup, summary
@@ -317,6 +317,7 @@ def _request(event: Any) -> tuple[Incident, int, list[str] | None, str | None]:
     return Incident.model_validate(event["incident"]), 2, previous, event.get("previous_event_ids_cutoff")
 
 
+@transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, pass_no, previous, cutoff = _request(event)

@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from common.aws import client
+from common.errors import transient_errors
 from common.guards import instance_guard
 from common.settings import env_bool
 from common.steps import Status, step
@@ -22,6 +23,7 @@ from isolate_instance.actions import ISOLATE, isolate_instance
 logger = Logger(service="credential-responder")
 
 
+@transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = event["incident"]

@@ -58,7 +58,8 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common.aws import client, error_code
-from common.errors import ResponderError
+from common.errors import ResponderError, transient_errors
+from record.store import finish
 from report import slack
 from report.links import Link, incident_links
 from report.outcome import Verdict, collect_steps, decide, error_text
@@ -80,6 +81,7 @@ def prepare(state: dict[str, Any]) -> tuple[dict[str, Any] | None, Verdict, list
     return incident, verdict, incident_links(incident, verdict.steps, execution.get("id")), execution
 
 
+@transient_errors
 @logger.inject_lambda_context(correlation_id_path="intake.incident.incident_id", clear_state=True)
 def handler_slack(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, verdict, links, execution = prepare(event)
@@ -99,6 +101,7 @@ def handler_slack(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
 
 
+@transient_errors
 @logger.inject_lambda_context(correlation_id_path="intake.incident.incident_id", clear_state=True)
 def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, verdict, links, execution = prepare(event)
@@ -124,12 +127,29 @@ def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "text": email["text"],
         "detail": f"SNS message {response['MessageId']}",
     }
-    return {
+    report = {
         "outcome": str(verdict.outcome),
         "reason": verdict.reason,
         "steps": verdict.steps,
         "notifications": [email_entry, slack_entry],
     }
+    report["record"] = record_outcome(incident, report)
+    return report
+
+
+def record_outcome(incident: dict[str, Any] | None, report: dict[str, Any]) -> str:
+    """Store the outcome on the incident record. After the e-mail and never raising: a retry of
+    this task would send the e-mail again, and the e-mail is what responders act on."""
+    table = os.environ.get("INCIDENT_TABLE", "").strip()
+    if not incident or not table:
+        return "skipped: no incident record"
+    try:
+        finish(client("dynamodb"), table, incident["incident_id"], outcome=report["outcome"], reason=report["reason"],
+               steps=report["steps"], notifications=report["notifications"])
+    except (ClientError, BotoCoreError) as exc:
+        logger.error("could not store the outcome on the incident record", extra={"error": error_code(exc)})
+        return f"failed: {error_code(exc)}"
+    return "stored"
 
 
 def slack_notification(result: dict[str, Any] | None) -> dict[str, Any]:

@@ -20,6 +20,12 @@ GRANTS = (
         "why": "publish the incident report e-mail to the responders' topic (TOPIC_ARN)",
     },
     {
+        "handler": "report.handler.handler_sns",
+        "actions": ["dynamodb:UpdateItem"],
+        "resources": ["{table_arn}"],
+        "why": "store the outcome, steps and notifications on the incident record (INCIDENT_TABLE)",
+    },
+    {
         "handler": "report.handler.handler_slack",
         "actions": ["secretsmanager:GetSecretValue"],
         "resources": ["{slack_secret_arn}"],
@@ -28,6 +34,13 @@ GRANTS = (
 )
 
 INDIRECT_GRANTS = (
+    {
+        "handler": "report.handler.handler_sns",
+        "actions": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+        "resources": ["{key_arn}"],
+        "conditions": {"StringLike": {"kms:ViaService": "dynamodb.*.amazonaws.com"}},
+        "why": "the incident table is encrypted with the responder's key",
+    },
     {
         "handler": "report.handler.handler_sns",
         "actions": ["kms:GenerateDataKey*", "kms:Decrypt"],

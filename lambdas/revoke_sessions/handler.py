@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from common.aws import client
+from common.errors import transient_errors
 from common.settings import env_bool, env_str
 from common.steps import Status, step
 from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, revoke
@@ -20,6 +21,7 @@ from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, revoke
 logger = Logger(service="credential-responder")
 
 
+@transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = event["incident"]

@@ -16,6 +16,13 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
 
 
+def first_change(result) -> str:
+    """The first call that changes the account (the responder's own incident table aside)."""
+    changes = [c["operation"] for c in result["api_calls"] if c["service"] != "dynamodb"
+               and not c["operation"].startswith(("Get", "List", "Describe", "Lookup"))]
+    return changes[0]
+
+
 def drill(synthesized, name: str, **kwargs):
     return run_event_file(EVENTS / name, synthesized, **kwargs)
 
@@ -31,9 +38,10 @@ def test_classic_exposed_key_is_contained(synthesized) -> None:
     assert others and all(result["observed"]["access_keys"][k] == "Active" for k in others)
     assert result["execution"]["status"] == "SUCCEEDED"
     assert result["timings_ms"]["to_containment"] is not None
-    # The containing call is the first AWS write of the workflow.
-    writes = [c for c in result["api_calls"] if not c["operation"].startswith(("Get", "List", "Describe", "Lookup"))]
-    assert writes[0]["operation"] == "UpdateAccessKey"
+    # The containing call is the first change to the account; before it, only the incident
+    # record is written (dedupe must precede any action, or a re-delivery would act again).
+    assert first_change(result) == "UpdateAccessKey"
+    assert [c["operation"] for c in result["api_calls"]].index("PutItem") == 0
 
 
 def test_2025_event_names_the_user(synthesized) -> None:
@@ -72,9 +80,8 @@ def test_stolen_instance_credentials_are_contained(synthesized) -> None:
     for groups in observed["instance_network"][instance].values():
         assert groups and set(groups) <= set(isolation)
     assert observed["instance_protection"][instance] == {"termination": True, "shutdown_behavior": "stop"}
-    # Revocation (the containment) comes before any other write.
-    writes = [c for c in result["api_calls"] if not c["operation"].startswith(("Get", "List", "Describe", "Lookup"))]
-    assert writes[0]["operation"] == "PutRolePolicy"
+    # Revocation (the containment) comes before any other change.
+    assert first_change(result) == "PutRolePolicy"
 
 
 def test_sample_finding_is_ignored_unless_opted_in(synthesized) -> None:

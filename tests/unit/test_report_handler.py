@@ -60,10 +60,18 @@ def report_env(monkeypatch):
     with mock_aws():
         topic_arn = boto3.client("sns").create_topic(Name="credential-responder-reports")["TopicArn"]
         boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=WEBHOOK)
+        create_incident_table(boto3.client("dynamodb"), "incidents")
         monkeypatch.setenv("TOPIC_ARN", topic_arn)
+        monkeypatch.setenv("INCIDENT_TABLE", "incidents")
         yield topic_arn
     client.cache_clear()
     parameters.clear_caches()
+
+
+def create_incident_table(dynamodb, name: str) -> None:
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
 
 
 class CurrentStdout:

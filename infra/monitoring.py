@@ -1,0 +1,53 @@
+"""Nothing fails silently: alarms on failed executions, on events stuck in the dead-letter queue
+and on function errors, each notifying the responders' topic."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic: sns.ITopic,
+        state_machine: sfn.StateMachine,
+        dead_letters: sqs.IQueue,
+        functions: dict[str, lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        notify = actions.SnsAction(topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        def alarm(name: str, metric: cloudwatch.IMetric, description: str) -> None:
+            created = cloudwatch.Alarm(
+                self, name, metric=metric, threshold=1, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING, alarm_description=description,
+            )
+            created.add_alarm_action(notify)
+            self.alarms.append(created)
+
+        minute = Duration.minutes(1)
+        alarm("ExecutionsFailed", state_machine.metric_failed(period=minute, statistic="Sum"),
+              "A response ended failed or partial: read the report e-mail and finish the named step by hand")
+        alarm("ExecutionsTimedOut", state_machine.metric_timed_out(period=minute, statistic="Sum"),
+              "A response timed out: open the execution in the Step Functions console")
+        alarm("ExecutionsAborted", state_machine.metric_aborted(period=minute, statistic="Sum"),
+              "A response was stopped before it finished")
+        alarm("DeadLetters", dead_letters.metric_approximate_number_of_messages_visible(period=minute,
+                                                                                          statistic="Maximum"),
+              "EventBridge could not start the workflow for an event: it waits in the dead-letter queue; "
+              "start an execution with it by hand (python -m responder try)")
+        for name, function in functions.items():
+            alarm(f"Errors{name}", function.metric_errors(period=minute, statistic="Sum"),
+                  f"The {name} function failed (the workflow retried and caught it; see its logs)")
