@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--include-samples", action="store_true", help="act on GuardDuty sample findings")
     parser.add_argument("--cloudtrail", metavar="SCENARIO.json",
                         help="serve LookupEvents from these CloudTrail records (moto has no LookupEvents)")
+    parser.add_argument("--fault", metavar="SCENARIO", action="append",
+                        help="run a fault drill (repeatable; 'all' for every one); see drill/faults.py")
     parser.add_argument("--time-scale", type=float, default=0.001,
                         help="factor applied to Retry intervals and Wait states (default 0.001)")
     args = parser.parse_args(argv)
@@ -32,21 +34,39 @@ def main(argv: list[str] | None = None) -> int:
     from drill.template import synthesize
 
     synthesized = synthesize(DRILL_CONTEXT)
+    if args.fault:
+        from drill.faults import SCENARIOS, run_scenario
+
+        names = list(SCENARIOS) if "all" in args.fault else args.fault
+        unknown = [name for name in names if name not in SCENARIOS]
+        if unknown:
+            parser.error(f"unknown fault scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
+        results = [run_scenario(name, synthesized, time_scale=args.time_scale) for name in names]
+        _print(results, args.json)
+        return 0 if all(r["outcome"] == r["fault"]["expected"] for r in results) else 1
     results = [
         run_event_file(path, synthesized, include_samples=args.include_samples, time_scale=args.time_scale,
                        cloudtrail=args.cloudtrail)
         for path in (args.events or BUNDLED)
     ]
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        for result in results:
-            print(render(result))
+    _print(results, args.json)
     return 0
+
+
+def _print(results: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    for result in results:
+        print(render(result))
 
 
 def render(result: dict[str, Any]) -> str:
     lines = [f"== {result['event_file']}: {result['outcome'].upper()} — {result['reason']}"]
+    if "fault" in result:
+        fault = result["fault"]
+        verdict = "as expected" if fault["expected"] == result["outcome"] else f"EXPECTED {fault['expected'].upper()}"
+        lines.insert(0, f"## fault drill {fault['scenario']}: {fault['what']} ({verdict})")
     incident = result["incident"]
     if incident:
         who = ", ".join(incident["user_names"]) or incident.get("role_name") or "?"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from drill.account import ExecutionRecord, SimulatedAccount
+from drill.account import ExecutionRecord, Fault, SimulatedAccount
 from drill.observe import observe
 from drill.staging import Staged, event_account, stage, wrap_bare_finding
 from drill.scenario import install_cloudtrail, load_records
@@ -32,7 +32,12 @@ def run_event_file(
     setup: Setup | None = None,
     environment: dict[str, str] | None = None,
     cloudtrail: str | Path | None = None,
+    faults: list[Fault] | None = None,
+    deliveries: int = 1,
+    redeliver: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
+    """Stage what the event names, deliver it `deliveries` times (a re-delivery, as EventBridge and
+    GuardDuty do), and describe the last delivery with the state read back afterwards."""
     raw = json.loads(Path(path).read_text())
     env = dict(environment or {})
     if include_samples:
@@ -43,22 +48,38 @@ def run_event_file(
         recorders = _install_recorders(account, staged, load_records(cloudtrail) if cloudtrail else [])
         if setup is not None:
             setup(account, staged)
-        record = account.run(staged.event)
-        observed = observe(account, staged)
+        account.faults.extend(faults or [])
         handlers = {name: f"{module}.{attribute}" for name, (module, attribute) in account.functions.items()}
-    return describe(Path(path).name, staged, record, observed, recorders, handlers)
+        earlier = []
+        event = staged.event
+        for _ in range(deliveries - 1):
+            previous = account.run(event)
+            earlier.append(describe_outcome(previous, handlers)[0])
+            event = redeliver(event) if redeliver else event
+        record = account.run(event)
+        observed = observe(account, staged)
+    result = describe(Path(path).name, staged, record, observed, recorders, handlers)
+    if earlier:
+        result["earlier_deliveries"] = earlier
+    return result
+
+
+def describe_outcome(record: ExecutionRecord, handlers: dict[str, str]) -> tuple[str, str, list[Any], list[Any]]:
+    """The workflow's own account of what happened: its report, or the intake when no report ran."""
+    intake = _result_of(record, handlers, "incident.handler.handler") or {}
+    report = _result_of(record, handlers, "report.handler.handler_sns")
+    if report is not None:
+        return report["outcome"], report["reason"], report.get("steps", []), report.get("notifications", [])
+    if intake.get("status") == "duplicate" and not intake.get("notify", True):
+        return "duplicate", intake["reason"], [], []
+    return "failed", _report_failure(record), [], []
 
 
 def describe(event_file: str, staged: Staged, record: ExecutionRecord, observed: dict[str, Any],
              recorders: dict[str, Any], handlers: dict[str, str]) -> dict[str, Any]:
     intake = _result_of(record, handlers, "incident.handler.handler")
-    report = _result_of(record, handlers, "report.handler.handler_sns")
     incident = (intake or {}).get("incident")
-    if report is None:
-        outcome, reason, steps, notifications = "failed", _report_failure(record), [], []
-    else:
-        outcome, reason = report["outcome"], report["reason"]
-        steps, notifications = report.get("steps", []), report.get("notifications", [])
+    outcome, reason, steps, notifications = describe_outcome(record, handlers)
     containing = [call.at for call in record.api_calls if (call.service, call.operation) in CONTAINING_CALLS]
     return {
         "event_file": event_file,

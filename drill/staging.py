@@ -123,7 +123,9 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     role = role or "drill-instance-role"
     profile_arn = (instance.get("iamInstanceProfile") or {}).get("arn") or ""
     profile = profile_arn.rsplit("/", 1)[-1] if ":instance-profile/" in profile_arn else f"{role}-profile"
-    role_id = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+    # Service-linked roles live under /aws-service-role/ and are named AWSServiceRoleFor*.
+    path = "/aws-service-role/ecs.amazonaws.com/" if role.startswith("AWSServiceRoleFor") else "/"
+    role_id = iam.create_role(RoleName=role, Path=path, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
                                                 "Action": "sts:AssumeRole"}]}))["Role"]["RoleId"]
     iam.create_instance_profile(InstanceProfileName=profile)

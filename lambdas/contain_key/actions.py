@@ -103,7 +103,8 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
                         containment=True, undo=_delete_inline_command(user_name))
     except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
-            return step(QUARANTINE, Status.SKIPPED, user_name, f"user {user_name} no longer exists", containment=True)
+            return step(QUARANTINE, Status.ALREADY_DONE, user_name,
+                        f"user {user_name} no longer exists: nothing is left to quarantine", containment=True)
         raise
     if dry_run:
         return step(QUARANTINE, Status.SKIPPED, user_name, f"dry-run: would attach {policy_name}", containment=True,
@@ -118,7 +119,8 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
         return _quarantine_inline(iam, user_name, policy_name, reason=error_code(exc))
     if not _has_managed_policy(iam, user_name, policy_arn):
         return step(QUARANTINE, Status.FAILED, user_name, f"{policy_name} does not read back as attached",
-                    containment=True, manual=f"aws iam attach-user-policy --user-name {user_name} --policy-arn {policy_arn}")
+                    containment=True,
+                    manual=f"aws iam attach-user-policy --user-name {user_name} --policy-arn {policy_arn}")
     return step(QUARANTINE, Status.DONE, user_name, f"{policy_name} attached (read back)", containment=True,
                 undo=_detach_command(user_name, policy_arn))
 

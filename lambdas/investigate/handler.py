@@ -217,6 +217,10 @@ def _backdoor_steps(
                     attacker_key_ids={key["access_key_id"] for key in new_keys},
                 )
             except ClientError as exc:
+                if aws.error_code(exc) == "NoSuchEntity":
+                    # The user is gone, and its keys with it: nothing left to sweep.
+                    steps.append(step(backdoors.SWEEP_STEP, Status.SKIPPED, user, f"user {user} no longer exists"))
+                    continue
                 detail = f"{aws.error_code(exc)}: {exc}"
                 manual = f"aws iam list-access-keys --user-name {user}"
                 steps.append(step(backdoors.SWEEP_STEP, Status.FAILED, user, detail, manual=manual))

@@ -103,8 +103,8 @@ def test_fallback_policy_fits_the_inline_policy_limit() -> None:
     assert len(json.dumps(FALLBACK_POLICY, separators=(",", ":"))) < 2048
 
 
-def test_quarantine_of_a_deleted_user_is_skipped(iam) -> None:
-    assert quarantine_user(iam, "nobody", QUARANTINE_ARN)["status"] == "skipped"
+def test_quarantine_of_a_deleted_user_has_nothing_left_to_do(iam) -> None:
+    assert quarantine_user(iam, "nobody", QUARANTINE_ARN)["status"] == "already-done"
 
 
 def test_unexpected_errors_propagate_for_the_state_machine_to_retry(iam, exposed, monkeypatch) -> None:
