@@ -1,0 +1,83 @@
+"""Property-based: the normalizer gives an incident or a named reason for any mutation of a real event."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from incident.model import IntakeStatus
+from incident.normalize import normalize
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+SEEDS = [json.loads(path.read_text()) for path in sorted(EVENTS.glob("*.json"))]
+REASON_CODES = ("malformed-event", "unsupported-source", "unsupported-detail-type", "not-a-credential-event",
+                "no-access-key", "unsupported-finding-type", "sample-finding", "archived-finding", "no-principal",
+                "not-an-event-envelope")
+
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50)
+    | st.text(min_size=5000, max_size=20000) | st.sampled_from(["", "\x00", "💥", "AKIA" + "A" * 200, "i-0", "{}"]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=10,
+)
+
+
+def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += paths(child, (*prefix, index))
+    return found
+
+
+def mutate(event: Any, path: tuple, action: str, value: Any) -> Any:
+    event = copy.deepcopy(event)
+    if not path:
+        return value
+    parent = event
+    for part in path[:-1]:
+        parent = parent[part]
+    last = path[-1]
+    if action == "delete":
+        del parent[last]
+    else:
+        parent[last] = value
+    return event
+
+
+@st.composite
+def mutated_events(draw: st.DrawFn) -> Any:
+    event = draw(st.sampled_from(SEEDS))
+    for _ in range(draw(st.integers(1, 3))):
+        candidates = paths(event)
+        path = draw(st.sampled_from(candidates))
+        action = draw(st.sampled_from(["replace", "delete"])) if path else "replace"
+        event = mutate(event, path, action, draw(junk))
+    return event
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(mutated_events())
+def test_any_mutation_gives_an_incident_or_a_named_reason(event: Any) -> None:
+    intake = normalize(event)
+    if intake.status == IntakeStatus.ACCEPTED:
+        assert intake.incident is not None
+        assert intake.incident.access_key_ids or intake.incident.instance_id or intake.incident.role_name
+        json.dumps(intake.model_dump(mode="json"))
+    else:
+        assert intake.status == IntakeStatus.IGNORED
+        assert intake.reason.split(":", 1)[0] in REASON_CODES, intake.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(junk)
+def test_arbitrary_json_is_never_a_crash(value: Any) -> None:
+    assert normalize(value).status == IntakeStatus.IGNORED
