@@ -104,6 +104,35 @@ def describe(event_file: str, staged: Staged, record: ExecutionRecord, observed:
             "total": round((record.ended - record.started) * 1000, 2),
         },
         "api_calls": [{"service": c.service, "operation": c.operation, "error": c.error} for c in record.api_calls],
+        "investigation": _investigation(record, handlers),
+    }
+
+
+def _investigation(record: ExecutionRecord, handlers: dict[str, str]) -> dict[str, Any] | None:
+    """What the look-up found, per pass (the workflow's summary; the events themselves are in S3)."""
+    passes = [inv.result["investigation"] for inv in record.invocations
+              if handlers.get(inv.function) == "investigate.handler.handler" and inv.result
+              and "investigation" in inv.result]
+    if not passes:
+        return None
+    last = passes[-1]
+
+    def calls(kind: str) -> list[dict[str, Any]]:
+        return [{"event_name": c.get("event_name"), "region": c.get("region"), "created": c.get("created"),
+                 "succeeded": c.get("succeeded")} for c in last.get(kind, [])]
+
+    return {
+        "passes": len(passes),
+        "regions_searched": sorted(last.get("regions", {}).get("searched", [])),
+        "regions_not_searched": last.get("regions", {}).get("not_searched", {}),
+        "events_found": last.get("event_count", 0),
+        "by_service": last.get("by_service"),
+        "source_ips": last.get("source_ips"),
+        "persistence_calls": calls("persistence_calls"),
+        "mutating_calls": calls("mutating_calls"),
+        "mutating_total": last.get("mutating_total", 0),
+        "new_since_first_pass": (last.get("new_since_previous_pass") or {}).get("count") if len(passes) > 1 else None,
+        "evidence": last.get("evidence"),
     }
 
 

@@ -101,6 +101,11 @@ def test_scenario_backdoor_keys_are_found_and_deactivated(synthesized) -> None:
     assert all(result["observed"]["access_keys"][k] == "Inactive" for k in backdoor_keys)
     steps = {(s["name"], s["target"]): s["status"] for s in result["steps"]}
     assert all(steps[("deactivate-backdoor-key", k)] in ("done", "already-done") for k in backdoor_keys)
+    investigation = result["investigation"]
+    assert investigation["passes"] == 2 and investigation["events_found"] > 0
+    persistence = {call["event_name"] for call in investigation["persistence_calls"]}
+    assert {"CreateUser", "CreateAccessKey"} <= persistence
+    assert "us-east-1" in investigation["regions_searched"]
 
 
 def test_slack_webhook_never_leaves_the_secret(synthesized) -> None:
