@@ -7,7 +7,7 @@ CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup drill test lint synth deploy destroy bench try release clean
+.PHONY: setup drill test lint synth deploy destroy bootstrap bench try release clean
 
 setup: $(VENV)/.stamp
 
@@ -40,6 +40,15 @@ deploy: setup node_modules/.stamp
 
 destroy: setup node_modules/.stamp
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) destroy --all $(ARGS)
+
+bootstrap: setup node_modules/.stamp ## once per account and region: ARGS="aws://ACCOUNT/REGION ..."
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) bootstrap $(ARGS)
+
+try: setup ## start the deployed workflow on a sample event (dry-run deployments only): ARGS="EVENT.json"
+	$(PY) -m responder try $(ARGS)
+
+release: setup ## undo an incident's recorded actions: ARGS="INCIDENT_ID"
+	$(PY) -m responder release $(ARGS)
 
 bench: setup ## speed of containment: writes docs/benchmarks.md and bench.json
 	$(PY) -m bench $(ARGS)

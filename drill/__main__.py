@@ -1,4 +1,4 @@
-"""python -m drill EVENT.json ... [--json] [--include-samples] [--time-scale X]"""
+"""python -m drill EVENT.json ... [--json] [--include-samples] [--time-scale X] [--burst N]"""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve LookupEvents from these CloudTrail records (moto has no LookupEvents)")
     parser.add_argument("--fault", metavar="SCENARIO", action="append",
                         help="run a fault drill (repeatable; 'all' for every one); see drill/faults.py")
+    parser.add_argument("--burst", type=int, metavar="N",
+                        help="N distinct exposed-key incidents at once against one simulated account; see drill/burst.py")
     parser.add_argument("--time-scale", type=float, default=0.001,
                         help="factor applied to Retry intervals and Wait states (default 0.001)")
     args = parser.parse_args(argv)
@@ -34,6 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     from drill.template import synthesize
 
     synthesized = synthesize(DRILL_CONTEXT)
+    if args.burst:
+        from drill.burst import run_burst
+
+        burst = run_burst(synthesized, args.burst, time_scale=args.time_scale)
+        print(json.dumps(burst, indent=2) if args.json else
+              f"== burst of {burst['n']}: {burst['contained']} contained exactly once, {burst['lost']} lost, "
+              f"{burst['duplicated']} duplicated, {burst['bystanders_touched']} bystander keys touched; "
+              f"executions {burst['executions']}; {burst['seconds']} s, {burst['per_incident_ms']} ms per incident")
+        return 0 if burst["contained"] == burst["n"] else 1
     if args.fault:
         from drill.faults import SCENARIOS, run_scenario
 
@@ -80,6 +91,8 @@ def render(result: dict[str, Any]) -> str:
     lines.append("   observed: " + json.dumps(result["observed"], sort_keys=True))
     for note in result["notifications"]:
         lines.append(f"   -> {note.get('channel')} ({note.get('status', 'sent')}): {note.get('subject', '')}")
+        if note.get("channel") == "email" and note.get("text"):
+            lines.extend("      | " + line for line in note["text"].splitlines())
     timings = result["timings_ms"]
     lines.append(f"   execution {result['execution']['status']} in {result['execution']['transitions']} states; "
                  f"containment at {timings['to_containment']} ms, total {timings['total']} ms")

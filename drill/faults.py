@@ -33,6 +33,7 @@ class Scenario:
     environment: dict[str, str] = field(default_factory=dict)
     deliveries: int = 1
     redeliver: Callable[[Any], Any] | None = None
+    between: Callable[[SimulatedAccount, Staged], None] | None = None
 
     @property
     def path(self) -> Path:
@@ -97,6 +98,14 @@ def _in_auto_scaling_group(account: SimulatedAccount, staged: Staged) -> None:
     staged.notes.append(f"instance {staged.instances[0]} attached to Auto Scaling group web-asg")
 
 
+def _forget_incidents(account: SimulatedAccount, staged: Staged) -> None:
+    """As if the incident record had expired or someone started the response again by hand."""
+    dynamodb = account.client("dynamodb")
+    for table in dynamodb.list_tables()["TableNames"]:
+        for item in dynamodb.scan(TableName=table)["Items"]:
+            dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
+
+
 def _count_rises(event: Any) -> Any:
     """The repeat GuardDuty sends while the credentials are still in use: same id, higher count."""
     event = json.loads(json.dumps(event))
@@ -143,6 +152,9 @@ SCENARIOS = {
         Scenario("still-in-use", "guardduty_exfil_outside_realistic.json", "duplicate",
                  "GuardDuty re-sends the finding with a higher count after containment: the responders are told "
                  "the credentials are still being used", deliveries=2, redeliver=_count_rises),
+        Scenario("rerun", "guardduty_exfil_outside_realistic.json", "contained",
+                 "the whole response runs again on the same finding (its record gone): every step finds its "
+                 "work done and changes nothing", deliveries=2, between=_forget_incidents),
         Scenario("malformed", "crafted/guardduty_exfil_malformed_resource.json", "ignored",
                  "a finding whose resource is not an object: ignored with a reason, no crash"),
         Scenario("dry-run", "guardduty_exfil_outside_realistic.json", "failed",
@@ -159,6 +171,7 @@ def run_scenario(name: str, synthesized: Any, *, time_scale: float = 0.001) -> d
     result = run_event_file(
         scenario.path, synthesized, time_scale=time_scale, setup=scenario.setup, faults=scenario.faults(),
         environment=scenario.environment, deliveries=scenario.deliveries, redeliver=scenario.redeliver,
+        between=scenario.between,
     )
     result["fault"] = {"scenario": name, "what": scenario.what, "expected": scenario.expected}
     return result

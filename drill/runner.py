@@ -35,6 +35,7 @@ def run_event_file(
     faults: list[Fault] | None = None,
     deliveries: int = 1,
     redeliver: Callable[[Any], Any] | None = None,
+    between: Setup | None = None,
 ) -> dict[str, Any]:
     """Stage what the event names, deliver it `deliveries` times (a re-delivery, as EventBridge and
     GuardDuty do), and describe the last delivery with the state read back afterwards."""
@@ -56,6 +57,8 @@ def run_event_file(
             previous = account.run(event)
             earlier.append(describe_outcome(previous, handlers)[0])
             event = redeliver(event) if redeliver else event
+            if between is not None:
+                between(account, staged)
         record = account.run(event)
         observed = observe(account, staged)
     result = describe(Path(path).name, staged, record, observed, recorders, handlers)

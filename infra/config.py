@@ -80,10 +80,14 @@ class ResponderConfig:
                 value("secondLookupDelayMinutes", defaults.second_lookup_delay_minutes), 0, 120,
             ),
             powertools_version=str(value("powertoolsVersion", defaults.powertools_version)),
-            log_retention_days=_int("logRetentionDays", value("logRetentionDays", defaults.log_retention_days), 1, 3653),
+            log_retention_days=_int(
+                "logRetentionDays", value("logRetentionDays", defaults.log_retention_days), 1, 3653
+            ),
             home_region=_optional_str("homeRegion", value("homeRegion", None)) or default_region or None,
             regions=_str_list("regions", value("regions", [])),
-            health_backup_region=_bool("healthBackupRegion", value("healthBackupRegion", defaults.health_backup_region)),
+            health_backup_region=_bool(
+                "healthBackupRegion", value("healthBackupRegion", defaults.health_backup_region)
+            ),
         )
         config.validate()
         return config

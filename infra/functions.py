@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -123,7 +123,8 @@ class ResponderFunction(Construct):
                                     conditions=grant.get("conditions"))
             )
             for action in grant["actions"]:
-                self.why[action] = grant["why"]
+                # An action in several grants (e.g. CreateTags on two kinds of resource) keeps every reason.
+                self.why[action] = "; ".join(filter(None, (self.why.get(action), grant["why"])))
         # Added by CDK for active tracing: X-Ray offers no resource-level scoping.
         self.why["xray:PutTraceSegments"] = "X-Ray accepts no resource scope"
         self.why["xray:PutTelemetryRecords"] = "X-Ray accepts no resource scope"
@@ -132,11 +133,20 @@ class ResponderFunction(Construct):
         acknowledge(self.function.node.default_child, "Serverless-LambdaDLQ",
                     "invoked synchronously by Step Functions, which retries and catches every failure; "
                     "a DLQ applies only to asynchronous invocations")
+        depend_on_policy_only(self.function.node.default_child, self.role)  # type: ignore[arg-type]
 
     def acknowledge_wildcards(self) -> list[str]:
         """Call once every grant is in place; returns the wildcards no declaration explains."""
         policy = self.role.node.try_find_child("DefaultPolicy")
         return acknowledge_policy_wildcards(policy, self.why) if policy else []
+
+
+def depend_on_policy_only(resource: CfnResource, role: iam.Role) -> None:
+    """CDK makes a resource that runs as `role` depend on the role and on its DefaultPolicy. The role
+    part is already implied by the GetAtt of the role's ARN (cfn-lint W3005): keep only the policy,
+    which CloudFormation must create first so that the role can do its work from the first call."""
+    policy = role.node.find_child("DefaultPolicy").node.default_child
+    resource.add_override("DependsOn", [Stack.of(resource).get_logical_id(policy)])  # type: ignore[arg-type]
 
 
 RUNTIME_REASON = (

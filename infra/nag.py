@@ -5,6 +5,13 @@ cdk-nag 3 matches an acknowledgment only on the exact rule id, and its IAM5 ids 
 `Validations.acknowledge()` rejects. So the acknowledgment metadata is written directly, and
 only for wildcards that a declared grant explains: any other wildcard stays a finding, and the
 test that reads the validation report fails on it.
+
+The metadata key is the id qualified with the plugin's namespace (`AwsSolutions::AwsSolutions-L1`,
+the form CDK's own report asks for). cdk-nag then still reports the finding, and CDK moves it to
+the plugin's `suppressedViolations` in `validation-report.json`, with the reason. (An unqualified
+id makes cdk-nag drop the finding itself, and a plugin with nothing to report is left out of the
+report: nothing would show that it ran.) So the report lists every acknowledged finding and its
+reason, per plugin, and tests/infra/test_nag.py reads it.
 """
 
 from __future__ import annotations
@@ -19,7 +26,17 @@ from constructs import IConstruct
 
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
-    scope.node.add_metadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, {rule_id: reason})
+    """Acknowledge one cdk-nag finding (e.g. "AwsSolutions-L1") on `scope` and its children."""
+    if not reason.strip():
+        raise ValueError(f"acknowledging {rule_id} needs a written reason")
+    scope.node.add_metadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, {qualified(rule_id): reason})
+
+
+def qualified(rule_id: str) -> str:
+    """The id as CDK's validation report names it: the pack's namespace (its plugin name) first."""
+    if "::" in rule_id.split("[", 1)[0]:
+        return rule_id  # already qualified
+    return f"{rule_id.split('-', 1)[0]}::{rule_id}"
 
 
 def flatten(reference: Any) -> str:

@@ -88,7 +88,7 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
         return step(DEACTIVATE, Status.FAILED, access_key_id,
                     f"UpdateAccessKey returned but the key reads back as {read_back}", containment=True, manual=manual)
     return step(DEACTIVATE, Status.DONE, access_key_id, f"key of {user_name} is Inactive (read back)",
-                containment=True, undo=undo)
+                containment=True, undo=undo, data={"user_name": user_name})
 
 
 def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool = False) -> StepResult:
@@ -122,7 +122,7 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
                     containment=True,
                     manual=f"aws iam attach-user-policy --user-name {user_name} --policy-arn {policy_arn}")
     return step(QUARANTINE, Status.DONE, user_name, f"{policy_name} attached (read back)", containment=True,
-                undo=_detach_command(user_name, policy_arn))
+                undo=_detach_command(user_name, policy_arn), data={"policy_arn": policy_arn})
 
 
 def _quarantine_inline(iam: Any, user_name: str, policy_name: str, *, reason: str) -> StepResult:
@@ -133,7 +133,7 @@ def _quarantine_inline(iam: Any, user_name: str, policy_name: str, *, reason: st
     return step(QUARANTINE, Status.DONE, user_name,
                 f"could not attach {policy_name} ({reason}); attached the equivalent inline deny "
                 f"{FALLBACK_POLICY_NAME} instead (read back)",
-                containment=True, undo=_delete_inline_command(user_name))
+                containment=True, undo=_delete_inline_command(user_name), data={"inline_policy": FALLBACK_POLICY_NAME})
 
 
 def _key_status(iam: Any, user_name: str, access_key_id: str) -> str | None:

@@ -122,7 +122,9 @@ def sweep_step(user: str, keys: list[dict[str, Any]]) -> StepResult:
     return step(SWEEP_STEP, Status.DONE, user, detail, data={"user": user, "keys": keys})
 
 
-def deactivate_key(iam: Any, key: dict[str, Any], *, enabled: bool, exposed_at: datetime) -> StepResult:
+def deactivate_key(
+    iam: Any, key: dict[str, Any], *, enabled: bool, exposed_at: datetime, dry_run: bool = False
+) -> StepResult:
     """Deactivate one attacker key and read it back. Idempotent: an Inactive or deleted key is
     already-done, so the second pass can run this again."""
     key_id, user = key["access_key_id"], key["user"]
@@ -137,6 +139,8 @@ def deactivate_key(iam: Any, key: dict[str, Any], *, enabled: bool, exposed_at: 
 
     if not enabled:
         return result(Status.SKIPPED, "DEACTIVATE_BACKDOOR_KEYS is off: key left as it is", manual=manual)
+    if dry_run:
+        return result(Status.SKIPPED, "dry-run: would set the key Inactive", manual=manual)
     try:
         before = {k["AccessKeyId"]: k["Status"] for k in _user_keys(iam, user)}.get(key_id)
         if before is None:

@@ -76,6 +76,7 @@ class Settings:
     max_events_per_region: int
     min_interval: float
     deactivate_backdoor_keys: bool
+    dry_run: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -86,6 +87,7 @@ class Settings:
             max_events_per_region=_number(env, "LOOKUP_MAX_EVENTS_PER_REGION", 1000, int, 1),
             min_interval=_number(env, "LOOKUP_MIN_INTERVAL_SECONDS", 0.5),
             deactivate_backdoor_keys=_flag(env, "DEACTIVATE_BACKDOOR_KEYS", True),
+            dry_run=_flag(env, "DRY_RUN", False),
         )
 
 
@@ -229,7 +231,8 @@ def _backdoor_steps(
             steps.append(backdoors.sweep_step(user, keys))
     for key in new_keys:
         steps.append(
-            backdoors.deactivate_key(iam, key, enabled=settings.deactivate_backdoor_keys, exposed_at=exposed_at)
+            backdoors.deactivate_key(iam, key, enabled=settings.deactivate_backdoor_keys, exposed_at=exposed_at,
+                                     dry_run=settings.dry_run)
         )
     created = backdoors.created_entities(persistence, incident.region)
     # Listed up to a bound (the state machine's payload is capped); the evidence object has them all.

@@ -22,11 +22,19 @@ GRANTS = (
     },
     {
         "actions": ["ec2:CreateTags"],
-        "resources": [
-            "arn:{partition}:ec2:{region}:{account}:security-group/*",
-            "arn:{partition}:ec2:{region}:{account}:instance/*",
-        ],
-        "why": "tag the groups at creation (purpose) and record the original groups on the instance",
+        "resources": ["arn:{partition}:ec2:{region}:{account}:security-group/*"],
+        "conditions": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}},
+        "why": "tag the groups with their purpose at creation (TagSpecifications); never an existing group",
+    },
+    {
+        "actions": ["ec2:CreateTags"],
+        "resources": ["arn:{partition}:ec2:{region}:{account}:instance/*"],
+        "conditions": {
+            "ForAllValues:StringLike": {
+                "aws:TagKeys": ["credential-responder:original-sgs", "credential-responder:original-sgs:*"],
+            },
+        },
+        "why": "record the original groups on the instance, in the responder's own tag keys only",
     },
     {
         "actions": [

@@ -14,19 +14,28 @@ GRANTS = (
     },
     {
         "actions": ["ec2:CreateImage"],
-        "resources": [
-            "arn:{partition}:ec2:{region}:{account}:instance/*",
-            "arn:{partition}:ec2:{region}::image/*",
-            "arn:{partition}:ec2:{region}::snapshot/*",
-        ],
-        "why": "the no-reboot evidence image of the instance and its snapshots (image and snapshot ARNs have no "
-               "account)",
+        "resources": ["arn:{partition}:ec2:{region}:{account}:instance/*"],
+        "why": "the no-reboot evidence image of the instance (its own statement: the source instance takes no "
+               "aws:RequestTag condition)",
+    },
+    # CreateImage authorizes the new image and its snapshots as resources of their own, and both take
+    # aws:RequestTag: the image can only be made with the incident tag that a re-run looks it up by.
+    {
+        "actions": ["ec2:CreateImage"],
+        "resources": ["arn:{partition}:ec2:{region}::image/*", "arn:{partition}:ec2:{region}::snapshot/*"],
+        "conditions": {"Null": {"aws:RequestTag/credential-responder:incident-id": "false"}},
+        "why": "the evidence image and its snapshots, only when tagged with the incident (image and snapshot ARNs "
+               "have no account)",
     },
     {
         "actions": ["ec2:CreateTags"],
         "resources": ["arn:{partition}:ec2:{region}::image/*", "arn:{partition}:ec2:{region}::snapshot/*"],
-        "why": "CreateImage's TagSpecifications tag the image and snapshots with the incident at creation "
-               "(can be narrowed with ec2:CreateAction=CreateImage)",
+        "conditions": {
+            "StringEquals": {"ec2:CreateAction": "CreateImage"},
+            "Null": {"aws:RequestTag/credential-responder:incident-id": "false"},
+        },
+        "why": "CreateImage's TagSpecifications tag the image and snapshots with the incident; only at creation, "
+               "never an existing image",
     },
     {
         "actions": ["autoscaling:DetachInstances"],

@@ -146,6 +146,17 @@ def finish(dynamodb: Any, table: str, incident_id: str, *, outcome: str, reason:
     )
 
 
+def note(dynamodb: Any, table: str, incident_id: str, what: str, now: datetime | None = None) -> None:
+    """Append to the timeline only: a repeat's report must not overwrite what the response did."""
+    moment = _iso(now)
+    dynamodb.update_item(
+        TableName=table,
+        Key=record_key(incident_id),
+        UpdateExpression="SET timeline = list_append(if_not_exists(timeline, :empty), :entry)",
+        ExpressionAttributeValues={":empty": {"L": []}, ":entry": _serialize([{"at": moment, "what": what}])},
+    )
+
+
 def load(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any] | None:
     item = dynamodb.get_item(TableName=table, Key=record_key(incident_id), ConsistentRead=True).get("Item")
     return {key: _deserialize(value) for key, value in item.items()} if item else None

@@ -59,7 +59,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from common.aws import client, error_code
 from common.errors import ResponderError, transient_errors
-from record.store import finish
+from record.store import finish, note
 from report import slack
 from report.links import Link, incident_links
 from report.outcome import Verdict, collect_steps, decide, error_text
@@ -144,8 +144,12 @@ def record_outcome(incident: dict[str, Any] | None, report: dict[str, Any]) -> s
     if not incident or not table:
         return "skipped: no incident record"
     try:
-        finish(client("dynamodb"), table, incident["incident_id"], outcome=report["outcome"], reason=report["reason"],
-               steps=report["steps"], notifications=report["notifications"])
+        if report["outcome"] == "duplicate":
+            # The record keeps the steps of the response that acted; a repeat only adds a line.
+            note(client("dynamodb"), table, incident["incident_id"], f"reported again: {report['reason']}")
+        else:
+            finish(client("dynamodb"), table, incident["incident_id"], outcome=report["outcome"],
+                   reason=report["reason"], steps=report["steps"], notifications=report["notifications"])
     except (ClientError, BotoCoreError) as exc:
         logger.error("could not store the outcome on the incident record", extra={"error": error_code(exc)})
         return f"failed: {error_code(exc)}"

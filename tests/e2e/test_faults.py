@@ -66,3 +66,15 @@ def test_several_enis_in_two_vpcs_are_all_isolated(synthesized) -> None:
     assert len(observed["isolation_groups"]) == 2
     for groups in interfaces.values():
         assert len(groups) == 1 and groups[0] in observed["isolation_groups"]
+
+
+def test_a_full_rerun_finds_every_step_done(synthesized) -> None:
+    result = run_scenario("rerun", synthesized)
+    assert result["earlier_deliveries"] == ["contained"]
+    response = [s for s in result["steps"] if s["name"] in
+                ("revoke-role-sessions", "protect-instance", "create-evidence-image", "isolate-instance")]
+    assert {s["status"] for s in response} == {"already-done"}
+    assert len(result["observed"]["images"]) == 1
+    changes = [c for c in result["api_calls"] if c["service"] in ("iam", "ec2", "autoscaling")
+               and c["operation"].startswith(CHANGES)]
+    assert changes == []

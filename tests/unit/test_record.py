@@ -91,3 +91,18 @@ def test_handler_contains_even_without_its_table(dynamodb, lambda_context, monke
     intake = handler({"event": event, "execution_id": "arn:exec:1"}, lambda_context)
     assert intake["status"] == "accepted"
     assert "dedupe skipped" in intake["reason"]
+
+
+def test_a_repeat_report_only_adds_to_the_timeline(dynamodb) -> None:
+    from record.store import note
+
+    incident = finding()
+    register(dynamodb, "incidents", incident, execution_arn="arn:exec:1", now=T0)
+    steps = [{"name": "revoke-role-sessions", "status": "done", "target": "web-app-role", "detail": "ok",
+              "containment": True}]
+    finish(dynamodb, "incidents", incident["incident_id"], outcome="contained", reason="ok", steps=steps,
+           notifications=[], now=T0)
+    note(dynamodb, "incidents", incident["incident_id"], "reported again: count rose", now=T0)
+    record = load(dynamodb, "incidents", incident["incident_id"])
+    assert record["status"] == "contained" and record["steps"][0]["name"] == "revoke-role-sessions"
+    assert record["timeline"][-1]["what"] == "reported again: count rose"

@@ -1,0 +1,279 @@
+"""Release an incident after a false alarm: reverse what the responder changed, one confirmed step
+at a time, each made with boto3 and read back, each recorded on the incident's timeline.
+
+Only steps with status "done" are reversed: "already-done" found the state that way (the
+responder did not make it), "skipped" and "failed" changed nothing, or left a fix to a human.
+The evidence image is kept: deleting evidence is a decision for a person, not for an undo.
+The recorded `undo` strings are never executed; a few values are only recorded there (the
+quarantine policy ARN, the shutdown behaviour before), so they are read from them as arguments.
+
+    reversals, notes = plan(steps, iam=..., ec2=..., autoscaling=...)   # ec2/autoscaling: incident region
+    outcomes = release(reversals, confirm=ask, record=lambda what: record_timeline(...))
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+from record.store import load, record_key
+
+from common.aws import error_code
+from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, QUARANTINE
+from investigate.backdoors import DEACTIVATE_STEP as BACKDOOR_KEY
+from isolate_instance.actions import ISOLATE, ORIGINAL_TAG, read_original_groups
+from preserve_evidence.actions import AUTOSCALING, IMAGE, PROTECT
+from revoke_sessions.actions import REVOKE
+
+# Network first, so that the instance passes its health checks when it rejoins its group; the
+# protection last of the instance steps, so it is never terminable while still detached.
+ORDER = [ISOLATE, AUTOSCALING, PROTECT, REVOKE, QUARANTINE, DEACTIVATE, BACKDOOR_KEY]
+
+
+class ReleaseError(Exception):
+    """A reversal was made but does not read back as expected, or cannot be made."""
+
+
+@dataclass(frozen=True)
+class Reversal:
+    step: str
+    target: str
+    what: str
+    run: Callable[[], str]  # makes the change, reads it back, returns what it read; raises on a mismatch
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reversal: Reversal
+    status: str  # "released" | "declined" | "failed"
+    detail: str
+
+
+def plan(steps: list[Mapping[str, Any]], *, iam: Any, ec2: Any = None,
+         autoscaling: Any = None) -> tuple[list[Reversal], list[str]]:
+    """The reversals for the steps that changed something, in ORDER; and notes on the others."""
+    reversals: list[Reversal] = []
+    notes: list[str] = []
+    for step in sorted(steps, key=lambda s: ORDER.index(s["name"]) if s["name"] in ORDER else len(ORDER)):
+        name, status, target = step["name"], step["status"], step.get("target", "?")
+        if status != "done":
+            if step.get("undo") and status == "already-done":
+                notes.append(f"{name} {target}: left as is, the responder found it already so ({step.get('detail')})")
+            continue
+        if name == IMAGE:
+            notes.append(f"{name} {target}: evidence image {step.get('data', {}).get('image_id')} kept; "
+                         f"delete it by hand when it is no longer needed: {step.get('undo')}")
+        elif name in (DEACTIVATE, BACKDOOR_KEY):
+            reversals.append(_reactivate_key(iam, step))
+        elif name == QUARANTINE:
+            reversals.append(_unquarantine(iam, step))
+        elif name == REVOKE:
+            reversals.append(_delete_revoke_policy(iam, step))
+        elif name in (PROTECT, AUTOSCALING, ISOLATE) and ec2 is None:
+            notes.append(f"{name} {target}: not reversed, the incident's region is unknown; "
+                         f"by hand: {step.get('undo')}")
+        elif name == PROTECT:
+            reversal = _unprotect(ec2, step)
+            if reversal:
+                reversals.append(reversal)
+        elif name == AUTOSCALING:
+            reversals.append(_reattach(autoscaling, step))
+        elif name == ISOLATE:
+            reversals.append(_restore_groups(ec2, step))
+        elif step.get("undo"):
+            notes.append(f"{name} {target}: no automatic reversal; by hand: {step['undo']}")
+    return reversals, notes
+
+
+def release(reversals: list[Reversal], *, confirm: Callable[[Reversal], bool],
+            record: Callable[[str], None]) -> list[Outcome]:
+    """Run each confirmed reversal and record it; one failing does not stop the next."""
+    outcomes = []
+    for reversal in reversals:
+        if not confirm(reversal):
+            outcomes.append(Outcome(reversal, "declined", "left as it is"))
+            continue
+        try:
+            outcome = Outcome(reversal, "released", reversal.run())
+        except (ReleaseError, ClientError, BotoCoreError) as exc:
+            outcome = Outcome(reversal, "failed", str(exc))
+        record(f"{'released' if outcome.status == 'released' else 'release failed'}: {reversal.what} "
+               f"({outcome.detail})")
+        outcomes.append(outcome)
+    return outcomes
+
+
+# --- the incident record ----------------------------------------------------------------------
+
+def load_incident(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any]:
+    record = load(dynamodb, table, incident_id)
+    if record is None:
+        raise ReleaseError(f"no incident {incident_id} in table {table}")
+    return record
+
+
+def record_timeline(dynamodb: Any, table: str, incident_id: str, what: str, *, now: datetime | None = None) -> None:
+    entry = {"at": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"), "what": what}
+    dynamodb.update_item(
+        TableName=table,
+        Key=record_key(incident_id),
+        UpdateExpression="SET timeline = list_append(if_not_exists(timeline, :empty), :entry)",
+        ConditionExpression="attribute_exists(id)",  # never create a stray record for a mistyped id
+        ExpressionAttributeValues={":empty": {"L": []}, ":entry": TypeSerializer().serialize([entry])},
+    )
+
+
+# --- one reversal per kind of step ------------------------------------------------------------
+
+def _reactivate_key(iam: Any, step: Mapping[str, Any]) -> Reversal:
+    key_id = step["target"]
+    user = _data(step).get("user_name") or _argument(step, "--user-name")
+
+    def run() -> str:
+        owner = user or str(iam.get_access_key_last_used(AccessKeyId=key_id)["UserName"])
+        iam.update_access_key(UserName=owner, AccessKeyId=key_id, Status="Active")
+        status = next((key["Status"] for page in iam.get_paginator("list_access_keys").paginate(UserName=owner)
+                       for key in page["AccessKeyMetadata"] if key["AccessKeyId"] == key_id), "absent")
+        if status != "Active":
+            raise ReleaseError(f"key {key_id} reads back as {status}")
+        return f"key {key_id} of {owner} is Active (read back)"
+
+    why = " (deactivated as a possible backdoor)" if step["name"] == BACKDOOR_KEY else ""
+    return Reversal(step["name"], key_id, f"re-activate access key {key_id} of {user or 'its owner'}{why}", run)
+
+
+def _unquarantine(iam: Any, step: Mapping[str, Any]) -> Reversal:
+    user = step["target"]
+    policy_arn = _data(step).get("policy_arn") or _argument(step, "--policy-arn")
+
+    def detach() -> str:
+        _tolerate_missing(lambda: iam.detach_user_policy(UserName=user, PolicyArn=policy_arn))
+        attached = [policy["PolicyArn"] for page in iam.get_paginator("list_attached_user_policies").paginate(
+            UserName=user) for policy in page["AttachedPolicies"]]
+        if policy_arn in attached:
+            raise ReleaseError(f"{policy_arn} still reads back as attached to {user}")
+        return f"{policy_arn} is not attached to {user} (read back)"
+
+    def delete_inline() -> str:
+        _tolerate_missing(lambda: iam.delete_user_policy(UserName=user, PolicyName=FALLBACK_POLICY_NAME))
+        if FALLBACK_POLICY_NAME in iam.list_user_policies(UserName=user)["PolicyNames"]:
+            raise ReleaseError(f"inline {FALLBACK_POLICY_NAME} still reads back on {user}")
+        return f"inline {FALLBACK_POLICY_NAME} is gone from {user} (read back)"
+
+    if policy_arn:
+        return Reversal(step["name"], user, f"detach {policy_arn} from user {user}", detach)
+    return Reversal(step["name"], user, f"delete the inline policy {FALLBACK_POLICY_NAME} of user {user}",
+                    delete_inline)
+
+
+def _delete_revoke_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
+    role = _data(step).get("role_name") or step["target"]
+    policy = _data(step).get("policy_name") or _argument(step, "--policy-name")
+
+    def run() -> str:
+        _tolerate_missing(lambda: iam.delete_role_policy(RoleName=role, PolicyName=policy))
+        if policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            raise ReleaseError(f"{policy} still reads back on role {role}")
+        return f"{policy} is gone from role {role} (read back)"
+
+    return Reversal(step["name"], role, f"delete the inline policy {policy} of role {role} (sessions work again)",
+                    run)
+
+
+def _unprotect(ec2: Any, step: Mapping[str, Any]) -> Reversal | None:
+    instance_id = step["target"]
+    # Only what the responder changed: each change is in the undo only if it made it.
+    termination_was_off = "--no-disable-api-termination" in _words(step)
+    shutdown = _argument(step, "--instance-initiated-shutdown-behavior")
+    if not termination_was_off and not shutdown:
+        return None
+    changes = (["turn termination protection off"] if termination_was_off else []) + (
+        [f"set shutdown behaviour back to '{shutdown}'"] if shutdown else [])
+
+    def run() -> str:
+        if termination_was_off:
+            ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": False})
+        if shutdown:
+            ec2.modify_instance_attribute(InstanceId=instance_id, InstanceInitiatedShutdownBehavior={"Value": shutdown})
+        termination = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiTermination")
+        behaviour = ec2.describe_instance_attribute(InstanceId=instance_id,
+                                                    Attribute="instanceInitiatedShutdownBehavior")
+        now = (termination["DisableApiTermination"]["Value"], behaviour["InstanceInitiatedShutdownBehavior"]["Value"])
+        if (termination_was_off and now[0]) or (shutdown and now[1] != shutdown):
+            raise ReleaseError(f"{instance_id} reads back as termination protection={now[0]}, shutdown={now[1]}")
+        return f"{instance_id}: termination protection={now[0]}, shutdown behaviour '{now[1]}' (read back)"
+
+    return Reversal(step["name"], instance_id, f"{instance_id}: {' and '.join(changes)}", run)
+
+
+def _reattach(autoscaling: Any, step: Mapping[str, Any]) -> Reversal:
+    instance_id, group = step["target"], _data(step).get("auto_scaling_group")
+
+    def run() -> str:
+        autoscaling.attach_instances(InstanceIds=[instance_id], AutoScalingGroupName=group)
+        found = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"]
+        if not found or found[0]["AutoScalingGroupName"] != group:
+            raise ReleaseError(f"{instance_id} does not read back as a member of {group}")
+        return f"{instance_id} is {found[0]['LifecycleState']} in {group} (read back)"
+
+    return Reversal(step["name"], instance_id, f"re-attach {instance_id} to Auto Scaling group {group} (its "
+                    "desired capacity grows by one: the group launched a replacement when it was detached)", run)
+
+
+def _restore_groups(ec2: Any, step: Mapping[str, Any]) -> Reversal:
+    instance_id = step["target"]
+    recorded = {eni: list(groups) for eni, groups in (_data(step).get("original_groups") or {}).items()}
+
+    def run() -> str:
+        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        tags = reservations[0]["Instances"][0].get("Tags", []) if reservations else []
+        # The tag was written on the instance before anything changed: it wins over the step's copy.
+        originals = read_original_groups(tags) or recorded
+        restore = {eni: groups for eni, groups in originals.items() if groups}  # an ENI needs at least one group
+        if not restore:
+            raise ReleaseError(f"no original security groups recorded for {instance_id}")
+        for eni, groups in sorted(restore.items()):
+            ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=groups)
+        interfaces = ec2.describe_network_interfaces(NetworkInterfaceIds=sorted(restore))["NetworkInterfaces"]
+        now = {i["NetworkInterfaceId"]: sorted(g["GroupId"] for g in i["Groups"]) for i in interfaces}
+        wrong = [eni for eni, groups in restore.items() if now.get(eni) != sorted(groups)]
+        if wrong:
+            raise ReleaseError("read back: " + "; ".join(f"{eni} has {now.get(eni)}" for eni in wrong))
+        # Without the record, a later incident records the groups of that day, not these.
+        ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": tag["Key"]} for tag in tags
+                                                       if tag["Key"].startswith(ORIGINAL_TAG)])
+        return "; ".join(f"{eni}: {', '.join(groups)}" for eni, groups in sorted(now.items())) + " (read back)"
+
+    described = "; ".join(f"{eni} -> {', '.join(groups)}" for eni, groups in sorted(recorded.items()))
+    source = described or f"as recorded in its {ORIGINAL_TAG} tag"
+    return Reversal(step["name"], instance_id, f"restore the security groups of {instance_id} ({source})", run)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _data(step: Mapping[str, Any]) -> Mapping[str, Any]:
+    return step.get("data") or {}
+
+
+def _words(step: Mapping[str, Any]) -> list[str]:
+    return shlex.split(step.get("undo") or "")
+
+
+def _argument(step: Mapping[str, Any], flag: str) -> str | None:
+    """The value after `flag` in the step's recorded undo command (read, never run)."""
+    words = _words(step)
+    return next((words[i + 1] for i, word in enumerate(words[:-1]) if word == flag), None)
+
+
+def _tolerate_missing(call: Callable[[], Any]) -> None:
+    """Already gone is what a reversal wants; the read-back that follows confirms it."""
+    try:
+        call()
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
