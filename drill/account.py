@@ -145,7 +145,7 @@ class SimulatedAccount:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        self._fresh_product_modules()
+        self._restore_product_modules()
 
     def client(self, service: str, region: str = HOME_REGION) -> Any:
         return boto3.client(service, region_name=region)
@@ -187,12 +187,19 @@ class SimulatedAccount:
             os.environ[key] = value
 
     def _fresh_product_modules(self) -> None:
-        """Handlers build clients and caches at import: each simulated account gets fresh ones."""
+        """Handlers build clients and caches at import: each simulated account gets fresh ones,
+        and on exit the process gets back the modules it had (tests hold references to them)."""
         if str(LAMBDAS_DIR) not in sys.path:
             sys.path.insert(0, str(LAMBDAS_DIR))
-        for module_name in list(sys.modules):
-            if module_name.split(".")[0] in PRODUCT_PACKAGES:
-                del sys.modules[module_name]
+        self._saved_modules = {name: module for name, module in sys.modules.items()
+                               if name.split(".")[0] in PRODUCT_PACKAGES}
+        for module_name in self._saved_modules:
+            del sys.modules[module_name]
+
+    def _restore_product_modules(self) -> None:
+        for module_name in [name for name in sys.modules if name.split(".")[0] in PRODUCT_PACKAGES]:
+            del sys.modules[module_name]
+        sys.modules.update(self._saved_modules)
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
         self._patches.append((owner, name, getattr(owner, name)))
