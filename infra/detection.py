@@ -8,10 +8,13 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+
+from infra.functions import RESPONDER_ROLE_PATH
 
 HEALTH_CREDENTIAL_CODES = [
     "AWS_RISK_CREDENTIALS_EXPOSED",
@@ -52,6 +55,8 @@ class Detection(Construct):
         )
         target = targets.SfnStateMachine(
             state_machine,
+            role=iam.Role(self, "StartRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+                          path=RESPONDER_ROLE_PATH),
             dead_letter_queue=self.dead_letters,
             retry_attempts=185,
             max_event_age=Duration.hours(24),

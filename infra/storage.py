@@ -10,8 +10,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.nag import acknowledge
-
 
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
@@ -73,5 +71,3 @@ class Storage(Construct):
             server_access_logs_prefix="evidence/",
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(self.access_logs.node.default_child, "AwsSolutions-S1",
-                    "this is the access-log bucket itself; logging it would recurse")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -23,7 +24,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.functions import retention
+from infra.functions import RESPONDER_ROLE_PATH, depend_on_policy_only, retention
 
 # Errors worth retrying: Lambda's own transient errors and the handlers' TransientError.
 TRANSIENT_ERRORS = [
@@ -211,9 +212,12 @@ class Workflow(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", retention=retention(log_retention_days), encryption_key=key
         )
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                        path=RESPONDER_ROLE_PATH)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            role=role,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             tracing_enabled=True,
             timeout=Duration.hours(2),
@@ -221,6 +225,7 @@ class Workflow(Construct):
             # names and IPs, and nothing secret may reach the logs.
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
+        depend_on_policy_only(self.state_machine.node.default_child, role)  # type: ignore[arg-type]
 
     def _task(
         self,
