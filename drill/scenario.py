@@ -11,6 +11,7 @@ The seam is the investigation's client factory; the product's own code path is u
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Callable
@@ -34,7 +35,9 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     return list(data["Records"] if isinstance(data, dict) and "Records" in data else data)
 
 
-def install_cloudtrail(account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]) -> FakeCloudTrailFactory:
+def install_cloudtrail(
+    account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]
+) -> FakeCloudTrailFactory:
     records = _as_incident_story(account, staged, records) if records else []
     factory = FakeCloudTrailFactory(records, region_of=lambda record: record.get("awsRegion", staged.region))
     from investigate import handler  # the fresh module of this simulated account
@@ -43,7 +46,9 @@ def install_cloudtrail(account: SimulatedAccount, staged: Staged, records: list[
     return factory
 
 
-def _as_incident_story(account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _as_incident_story(
+    account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     records = [copy.deepcopy(record) for record in records]
     exposed = staged.access_key_ids[0] if staged.access_key_ids else None
     owner = staged.users[0] if staged.users else None
@@ -93,10 +98,8 @@ def _ensure_user(iam: Any, staged: Staged) -> Callable[[str], None]:
     def ensure(user: str) -> None:
         if user in staged.users:
             return
-        try:
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
             iam.create_user(UserName=user)
-        except iam.exceptions.EntityAlreadyExistsException:
-            pass
         staged.users.append(user)
 
     return ensure

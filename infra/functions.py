@@ -70,7 +70,7 @@ class ResponderFunction(Construct):
         environment: dict[str, str],
         resources: dict[str, str] | None = None,
         handler: str = "handler.handler",
-        timeout: Duration = Duration.seconds(30),
+        timeout: Duration | None = None,
         memory_size: int = 256,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -104,7 +104,7 @@ class ResponderFunction(Construct):
             handler=f"{package}.{handler}",
             layers=[shared.powertools],
             role=self.role,
-            timeout=timeout,
+            timeout=timeout or Duration.seconds(30),
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,

@@ -14,7 +14,13 @@ from constructs import Construct
 
 class Notification(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, key: kms.IKey, emails: tuple[str, ...], slack_secret_name: str | None
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        emails: tuple[str, ...],
+        slack_secret_name: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(

@@ -10,8 +10,8 @@ from constructs import Construct
 
 from infra.config import ResponderConfig
 from infra.detection import Detection
-from infra.monitoring import Monitoring
 from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.monitoring import Monitoring
 from infra.nag import acknowledge, acknowledge_policy_wildcards
 from infra.notification import Notification
 from infra.storage import Storage

@@ -22,6 +22,7 @@ class Storage(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        log_arns = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:*"
         # CloudWatch Logs encrypts the functions' and state machine's log groups with this key.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -29,7 +30,7 @@ class Storage(Construct):
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
                 resources=["*"],
                 conditions={
-                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:*"}
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_arns}
                 },
             )
         )

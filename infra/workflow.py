@@ -13,15 +13,16 @@ into `$.failures.<task>`, so the report still runs and names what to finish by h
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.functions import RESPONDER_ROLE_PATH, depend_on_policy_only, retention
@@ -150,7 +151,7 @@ class Workflow(Construct):
             # After PreserveEvidence: the image and the protections come before touching the network.
             evidence_steps.append(self._guarded("IsolateInstance", f.isolate_instance, "isolate_instance"))
         if evidence_steps:
-            for earlier, later in zip(evidence_steps, evidence_steps[1:], strict=False):
+            for earlier, later in itertools.pairwise(evidence_steps):
                 earlier.then(later.task)
             branches.append(evidence_steps[0].task)
         if investigate:
@@ -160,14 +161,18 @@ class Workflow(Construct):
             after_revoke = sfn.Parallel(self, "EvidenceAndInvestigation", result_path="$.branches")
             for branch in branches:
                 after_revoke.branch(branch)
-            after_revoke.add_catch(notify_slack, errors=["States.ALL"], result_path="$.failures.evidence_and_investigation")
+            after_revoke.add_catch(
+                notify_slack, errors=["States.ALL"], result_path="$.failures.evidence_and_investigation"
+            )
             revoke.then(after_revoke)
             after_revoke.next(notify_slack)
         else:
             revoke.then(notify_slack)
 
         if investigate:
-            key_investigation = self._investigation("OfKey", f.investigate, second_lookup_delay_minutes, then=notify_slack)
+            key_investigation = self._investigation(
+                "OfKey", f.investigate, second_lookup_delay_minutes, then=notify_slack
+            )
             contain_keys.next(key_investigation)
         else:
             contain_keys.next(notify_slack)

@@ -131,7 +131,9 @@ def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool) -> Inta
         return _ignored(f"unsupported-finding-type: {_short(finding.type)} is not instance credential exfiltration")
     service = finding.service
     if service and service.additional_info and service.additional_info.get("sample") is True and not accept_samples:
-        return _ignored("sample-finding: GuardDuty sample findings carry placeholder ids (service.additionalInfo.sample)")
+        return _ignored(
+            "sample-finding: GuardDuty sample findings carry placeholder ids (service.additionalInfo.sample)"
+        )
     if service and service.archived:
         return _ignored("archived-finding: the finding was archived in GuardDuty")
     return _exfiltration_incident(parsed, finding)

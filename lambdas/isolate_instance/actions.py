@@ -90,9 +90,10 @@ def _isolate(ec2: Any, instance: Mapping[str, Any], region: str, *, dry_run: boo
     if any(eni not in recorded for eni in enis):
         ec2.create_tags(Resources=[instance_id], Tags=original_groups_tags({**recorded, **originals}))
     for vpc in vpcs:
-        isolation[vpc] = isolation[vpc] or _create_group(ec2, vpc, ISOLATION_GROUP, "isolation",
-                                                         "credential-responder: no inbound, no outbound")
-        _revoke_all(ec2, isolation[vpc])
+        group = isolation[vpc] or _create_group(ec2, vpc, ISOLATION_GROUP, "isolation",
+                                                "credential-responder: no inbound, no outbound")
+        isolation[vpc] = group
+        _revoke_all(ec2, group)
     untrack = {vpc: _untrack_group(ec2, vpc) for vpc in sorted({enis[eni][0] for eni in pending})}
     for eni in pending:
         vpc = enis[eni][0]

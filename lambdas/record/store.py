@@ -58,7 +58,9 @@ def register(dynamodb: Any, table: str, incident: dict[str, Any], *, execution_a
         "first_received_at": moment,
         "last_received_at": moment,
         "execution_arn": execution_arn,
-        "timeline": [{"at": moment, "what": f"received {incident.get('event_type')} (event {incident.get('event_id')})"}],
+        "timeline": [
+            {"at": moment, "what": f"received {incident.get('event_type')} (event {incident.get('event_id')})"}
+        ],
         "expiration": _expiration(now),
     }
     try:
