@@ -21,13 +21,13 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
-from record.store import load, record_key
 
 from common.aws import error_code
 from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, QUARANTINE
 from investigate.backdoors import DEACTIVATE_STEP as BACKDOOR_KEY
 from isolate_instance.actions import ISOLATE, ORIGINAL_TAG, read_original_groups
 from preserve_evidence.actions import AUTOSCALING, IMAGE, PROTECT
+from record.store import load, record_key
 from revoke_sessions.actions import REVOKE
 
 # Network first, so that the instance passes its health checks when it rejoins its group; the

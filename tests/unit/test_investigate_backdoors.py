@@ -7,9 +7,9 @@ import pytest
 from moto import mock_aws
 from moto.iam.models import iam_backends
 
+from drill.cloudtrail_fake import make_record, to_event
 from investigate import backdoors
 from investigate.summary import summarize
-from drill.cloudtrail_fake import make_record, to_event
 
 EXPOSED_AT = datetime.now(UTC) - timedelta(hours=1)
 

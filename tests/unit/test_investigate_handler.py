@@ -13,10 +13,10 @@ from moto import mock_aws
 
 from common import aws as common_aws
 from common.errors import UnsupportedEvent
+from drill.cloudtrail_fake import FakeCloudTrail, FakeCloudTrailFactory, make_record
 from incident.model import AffectedKey, Incident, Kind
 from investigate import handler, lookup
 from investigate.permissions import GRANTS
-from drill.cloudtrail_fake import FakeCloudTrail, FakeCloudTrailFactory, make_record
 
 REGION = "us-east-1"
 BUCKET = "responder-evidence"

@@ -7,8 +7,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
-from investigate.lookup import Lookup, enabled_regions, lookup_all_regions, lookup_region, merge
 from drill.cloudtrail_fake import FakeCloudTrail, FakeCloudTrailFactory, load_scenario, make_record
+from investigate.lookup import Lookup, enabled_regions, lookup_all_regions, lookup_region, merge
 
 KEY = "AKIAEXAMPLEKEY000001"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

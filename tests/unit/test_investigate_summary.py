@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from investigate.summary import fit, is_mutating, is_persistence, summarize
 from drill.cloudtrail_fake import load_scenario, make_record, to_event
+from investigate.summary import fit, is_mutating, is_persistence, summarize
 
 
 def events_of(*scenarios):

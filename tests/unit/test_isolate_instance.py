@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from common.aws import client
+from drill import moto_quirks
 from incident.model import Incident
 from isolate_instance import handler
 from isolate_instance.actions import (
@@ -25,7 +26,6 @@ from isolate_instance.actions import (
     original_groups_tags,
     read_original_groups,
 )
-from drill import moto_quirks
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"

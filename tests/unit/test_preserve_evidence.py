@@ -13,10 +13,10 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from common.aws import client
+from drill.moto_quirks import aws_semantics
 from incident.model import Incident
 from preserve_evidence import handler
 from preserve_evidence.actions import create_evidence_image, protect_from_autoscaling, protect_instance
-from drill.moto_quirks import aws_semantics
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"

@@ -16,13 +16,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from record.store import finish, load, register
 
 from common.aws import client
 from contain_key.actions import FALLBACK_POLICY_NAME, deactivate_key, quarantine_user
 from drill.moto_quirks import aws_semantics
 from isolate_instance.actions import ORIGINAL_TAG, isolate_instance
 from preserve_evidence.actions import create_evidence_image, protect_from_autoscaling, protect_instance
+from record.store import finish, load, register
 from responder.release import ReleaseError, Reversal, load_incident, plan, record_timeline, release
 from revoke_sessions.actions import revoke_role_sessions
 
