@@ -11,8 +11,8 @@ from typing import Any
 
 from drill.account import ExecutionRecord, Fault, SimulatedAccount
 from drill.observe import observe
-from drill.staging import Staged, event_account, stage, wrap_bare_finding
 from drill.scenario import install_cloudtrail, load_records
+from drill.staging import Staged, event_account, stage, wrap_bare_finding
 from drill.template import Synthesized
 
 # Never contacted: the drill replaces the transport and records what would have been posted.
