@@ -78,7 +78,23 @@ def prepare(state: dict[str, Any]) -> tuple[dict[str, Any] | None, Verdict, list
     incident = intake.get("incident")
     execution = state.get("execution") or {}
     verdict = decide(str(intake.get("status") or ""), str(intake.get("reason") or ""), collect_steps(state))
+    incident = with_resolved_principals(incident, verdict.steps)
     return incident, verdict, incident_links(incident, verdict.steps, execution.get("id")), execution
+
+
+def with_resolved_principals(incident: dict[str, Any] | None, steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The event may not name the user or role; the steps that resolved them did (data.user_name,
+    data.role_name), and the message should say who."""
+    if not incident:
+        return incident
+    resolved = dict(incident)
+    users = sorted({s["data"]["user_name"] for s in steps if s.get("data", {}).get("user_name")})
+    if users and not incident.get("user_names"):
+        resolved["user_names"] = users
+    roles = [s["data"]["role_name"] for s in steps if s.get("data", {}).get("role_name")]
+    if roles and not incident.get("role_name"):
+        resolved["role_name"] = roles[0]
+    return resolved
 
 
 @transient_errors

@@ -38,6 +38,8 @@ def test_classic_exposed_key_is_contained(synthesized) -> None:
     assert others and all(result["observed"]["access_keys"][k] == "Active" for k in others)
     assert result["execution"]["status"] == "SUCCEEDED"
     assert result["timings_ms"]["to_containment"] is not None
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert email["subject"].startswith(f"[CONTAINED] Exposed access key {key} of user ci-deployer in ")
     # The containing call is the first change to the account; before it, only the incident
     # record is written (dedupe must precede any action, or a re-delivery would act again).
     assert first_change(result) == "UpdateAccessKey"

@@ -238,3 +238,15 @@ def test_code_calls_exactly_the_granted_actions(report_env, monkeypatch):
     run_both(CASES["exposed_key_contained"](), Recorder(), monkeypatch)
     assert calls == {action for grant in GRANTS for action in grant["actions"]}
     assert {grant["handler"] for grant in GRANTS} == {"report.handler.handler_sns", "report.handler.handler_slack"}
+
+
+def test_the_message_names_the_owner_the_containment_resolved():
+    from report.handler import with_resolved_principals
+
+    incident = {"kind": "exposed-access-key", "user_names": [], "access_key_ids": ["AKIAEXAMPLEEXAMPLE01"]}
+    steps = [{"name": "deactivate-access-key", "status": "done", "target": "AKIAEXAMPLEEXAMPLE01", "detail": "",
+              "containment": True, "data": {"user_name": "ci-deployer"}}]
+    assert with_resolved_principals(incident, steps)["user_names"] == ["ci-deployer"]
+    assert incident["user_names"] == []  # the input is not changed
+    named = {**incident, "user_names": ["from-the-event"]}
+    assert with_resolved_principals(named, steps)["user_names"] == ["from-the-event"]
