@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from common.aws import client, error_code
 from common.errors import is_transient, transient_errors
-from common.guards import principal_guard
+from common.guards import own_account, principal_guard
 from common.settings import env_bool, env_str
 from common.steps import Status, StepResult, step
 from contain_key.actions import DEACTIVATE, QUARANTINE, KeyNotFound, deactivate_key, quarantine_user, resolve_owner
@@ -32,11 +32,11 @@ DEFAULT_QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, key = event["incident"], event["key"]
     access_key_id = key["access_key_id"]
-    own_account = context.invoked_function_arn.split(":")[4]
-    if incident["account"] != own_account:
+    account = own_account(context)
+    if incident["account"] != account:
         # With Health's organizational view the event can name a member account's key: this
         # deployment's role cannot act there, and pretending otherwise would be a silent miss.
-        detail = f"key belongs to account {incident['account']}; this responder runs in {own_account}"
+        detail = f"key belongs to account {incident['account']}; this responder runs in {account}"
         return {"steps": [step(DEACTIVATE, Status.SKIPPED, access_key_id, detail, containment=True,
                                manual=f"in account {incident['account']}: aws iam update-access-key "
                                f"--access-key-id {access_key_id} --status Inactive --user-name <owner>")]}
@@ -47,10 +47,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             user_name = resolve_owner(iam, access_key_id)
         except KeyNotFound:
             return {"steps": [step(DEACTIVATE, Status.FAILED, access_key_id,
-                                   f"no user in account {own_account} owns this key: it was deleted, or the "
+                                   f"no user in account {account} owns this key: it was deleted, or the "
                                    "event names a key of another account", containment=True,
                                    manual=f"aws iam get-access-key-last-used --access-key-id {access_key_id}")]}
-    refusal = principal_guard(f"arn:aws:iam::{own_account}:user/{user_name}", user_name)
+    refusal = principal_guard(f"arn:aws:iam::{account}:user/{user_name}", user_name)
     if refusal:
         return {"steps": [step(DEACTIVATE, Status.SKIPPED, access_key_id, refusal.detail, containment=True,
                                manual=refusal.manual)]}

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from common.aws import client
 from common.errors import transient_errors
-from common.guards import instance_guard
+from common.guards import instance_refusal
 from common.settings import env_bool
 from common.steps import Status, step
 from isolate_instance.actions import ISOLATE, isolate_instance
@@ -28,17 +28,9 @@ logger = Logger(service="credential-responder")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = event["incident"]
     instance_id, region = incident.get("instance_id"), incident["region"]
-    own_account = context.invoked_function_arn.split(":")[4]
-    reason = manual = None
-    if not instance_id:
-        reason = "the finding names no instance"
-    elif incident["account"] != own_account:
-        reason = f"the instance is in account {incident['account']}; this responder runs in {own_account}"
-        manual = f"in account {incident['account']}: isolate {instance_id} by hand"
-    elif refusal := instance_guard(instance_id):
-        reason, manual = refusal.detail, refusal.manual
-    if reason:
-        return {"steps": [step(ISOLATE, Status.SKIPPED, instance_id or "unknown", reason, manual=manual)]}
+    if refusal := instance_refusal(incident, context, by_hand="isolate"):
+        return {"steps": [step(ISOLATE, Status.SKIPPED, instance_id or "unknown", refusal.detail,
+                               manual=refusal.manual or None)]}
     result = isolate_instance(client("ec2", region), instance_id, region, dry_run=env_bool("DRY_RUN"))
     logger.info("isolation", extra={"instance_id": instance_id, "status": result["status"]})
     return {"steps": [result]}

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from common.aws import client
 from common.errors import transient_errors
-from common.guards import instance_guard
+from common.guards import instance_refusal
 from common.settings import env_bool
 from common.steps import Status, step
 from preserve_evidence.actions import (
@@ -35,18 +35,9 @@ logger = Logger(service="credential-responder")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = event["incident"]
     instance_id, region = incident.get("instance_id"), incident["region"]
-    own_account = context.invoked_function_arn.split(":")[4]
-    reason = manual = None
-    if not instance_id:
-        reason = "the finding names no instance"
-    elif incident["account"] != own_account:
-        reason = f"the instance is in account {incident['account']}; this responder runs in {own_account}"
-        manual = f"in account {incident['account']}: protect, detach and image {instance_id} by hand"
-    elif refusal := instance_guard(instance_id):
-        reason, manual = refusal.detail, refusal.manual
-    if reason:
-        return {"steps": [step(name, Status.SKIPPED, instance_id or "unknown", reason, manual=manual)
-                          for name in (PROTECT, AUTOSCALING, IMAGE)]}
+    if refusal := instance_refusal(incident, context, by_hand="protect, detach and image"):
+        return {"steps": [step(name, Status.SKIPPED, instance_id or "unknown", refusal.detail,
+                               manual=refusal.manual or None) for name in (PROTECT, AUTOSCALING, IMAGE)]}
     dry_run = env_bool("DRY_RUN")
     ec2 = client("ec2", region)
     # Protection first: the image takes minutes, and the instance must survive them.

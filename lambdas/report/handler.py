@@ -52,6 +52,7 @@ empty = Slack skipped).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -82,7 +83,9 @@ def prepare(state: dict[str, Any]) -> tuple[dict[str, Any] | None, Verdict, list
     return incident, verdict, incident_links(incident, verdict.steps, execution.get("id")), execution
 
 
-def with_resolved_principals(incident: dict[str, Any] | None, steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+def with_resolved_principals(
+    incident: dict[str, Any] | None, steps: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
     """The event may not name the user or role; the steps that resolved them did (data.user_name,
     data.role_name), and the message should say who."""
     if not incident:

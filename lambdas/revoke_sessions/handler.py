@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 
 from common.aws import client
 from common.errors import transient_errors
+from common.guards import own_account
 from common.settings import env_bool, env_str
 from common.steps import Status, step
 from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, revoke
@@ -25,13 +26,13 @@ logger = Logger(service="credential-responder")
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = event["incident"]
-    own_account = context.invoked_function_arn.split(":")[4]
-    if incident["account"] != own_account:
+    account = own_account(context)
+    if incident["account"] != account:
         # A delegated GuardDuty administrator also receives its members' findings: this
         # deployment's role cannot act in the member account.
         target = incident.get("role_name") or incident.get("instance_id") or "unknown"
         return {"steps": [step(REVOKE, Status.SKIPPED, target, f"the role is in account {incident['account']}; "
-                               f"this responder runs in {own_account}", containment=True,
+                               f"this responder runs in {account}", containment=True,
                                manual=f"in account {incident['account']}: aws iam put-role-policy --role-name "
                                f"{target} --policy-name AWSRevokeOlderSessions --policy-document ...")]}
     scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
