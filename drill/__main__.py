@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault", metavar="SCENARIO", action="append",
                         help="run a fault drill (repeatable; 'all' for every one); see drill/faults.py")
     parser.add_argument("--burst", type=int, metavar="N",
-                        help="N distinct exposed-key incidents at once against one simulated account; see drill/burst.py")
+                        help="N distinct exposed-key incidents at once against one account; see drill/burst.py")
     parser.add_argument("--time-scale", type=float, default=0.001,
                         help="factor applied to Retry intervals and Wait states (default 0.001)")
     args = parser.parse_args(argv)

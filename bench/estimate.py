@@ -1,0 +1,89 @@
+"""An estimate of time to containment in AWS, summed along the measured critical path.
+
+The counts (transitions, invocations, AWS calls before and including the containing call) and the
+import-and-clients cost of each handler on the path are measured here; every per-item latency is an
+assumption or a documented figure, each with its source. Detection itself (Health, GuardDuty) is
+not counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (low, high) in ms, each with where it comes from. "assumed" means no measurement of ours backs it.
+EVENT_DELIVERY = (
+    (100, 1000),
+    "assumed: EventBridge delivers AWS service events 'in near real time' "
+    "(https://aws.amazon.com/eventbridge/faqs/); typically under 1 s",
+)
+EXECUTION_START = ((50, 200), "assumed: EventBridge target StartExecution until the first state is entered")
+PER_TRANSITION = ((10, 50), "assumed: Step Functions Standard overhead per state transition")
+INVOKE_OVERHEAD = ((20, 60), "assumed: Step Functions -> Lambda Invoke round trip, per task")
+LAMBDA_INIT = (
+    (150, 400),
+    "assumed: Lambda cold-start overhead before our code runs (micro-VM, python3.12 runtime, Powertools layer mount)",
+)
+HANDLER_WORK = ((5, 30), "assumed: the handler's own work besides AWS calls, per invocation")
+API_LATENCY = {
+    "iam": ((100, 300), "assumed: IAM API call (a global control plane in us-east-1)"),
+    "dynamodb": ((5, 20), "assumed: DynamoDB single-item write in the same region"),
+    "ec2": ((100, 300), "assumed: EC2 control-plane call"),
+}
+DEFAULT_API = ((50, 300), "assumed: other AWS API call")
+VCPU_MEMORY_MB = 1769  # "At 1,769 MB, a function has the equivalent of one vCPU" (Lambda memory docs)
+SOURCES = {
+    "GuardDuty": "https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html "
+    "(a new finding is sent to EventBridge within 5 minutes; not counted here)",
+    "Lambda CPU": "https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html "
+    "(CPU in proportion to memory; 1,769 MB = one vCPU)",
+    "EventBridge": "https://aws.amazon.com/eventbridge/faqs/ (near-real-time delivery)",
+}
+
+
+def estimate(path: dict[str, Any], handlers_on_path: list[dict[str, Any]]) -> dict[str, Any]:
+    """`handlers_on_path`: for each invocation up to the containing one, its measured import cost
+    ({"handler", "import_ms", "memory_mb"})."""
+    rows: list[dict[str, Any]] = []
+
+    def add(item: str, low_high: tuple[float, float], basis: str, count: int = 1) -> None:
+        low, high = low_high
+        rows.append(
+            {
+                "item": item if count == 1 else f"{item} x{count}",
+                "basis": basis,
+                "low_ms": round(low * count),
+                "high_ms": round(high * count),
+            }
+        )
+
+    add("event delivery (EventBridge)", *EVENT_DELIVERY)
+    add("execution start", *EXECUTION_START)
+    add("state transitions before the containing task", *PER_TRANSITION, count=max(path["transitions"] - 1, 0))
+    for entry in handlers_on_path:
+        add(f"invoke {entry['handler']}", *INVOKE_OVERHEAD)
+        add(f"cold init {entry['handler']}", *LAMBDA_INIT)
+        # Measured here on one core; in Lambda the CPU share is memory/1769 of a vCPU, which makes
+        # CPU-bound imports up to that much slower (upper bound, assuming a vCPU ~ this core).
+        slow = max(1.0, VCPU_MEMORY_MB / entry["memory_mb"])
+        add(
+            f"import + clients {entry['handler']}",
+            (entry["import_ms"], entry["import_ms"] * slow),
+            f"measured here ({entry['import_ms']:.0f} ms); high = x{slow:.1f} for {entry['memory_mb']} MB "
+            "(CPU share, documented; assumes one Lambda vCPU is as fast as one core here)",
+        )
+        add(f"handler work {entry['handler']}", *HANDLER_WORK)
+    calls = [call["call"] for call in path["calls_before"]] + [path["containing_call"]]
+    for call in calls:
+        service = call.split(" ", 1)[0]
+        low_high, basis = API_LATENCY.get(service, DEFAULT_API)
+        add(call, low_high, basis)
+    cold = (sum(r["low_ms"] for r in rows), sum(r["high_ms"] for r in rows))
+    warm_rows = [r for r in rows if not r["item"].startswith(("cold init", "import + clients"))]
+    warm = (sum(r["low_ms"] for r in warm_rows), sum(r["high_ms"] for r in warm_rows))
+    return {
+        "rows": rows,
+        "cold_ms": {"low": cold[0], "high": cold[1]},
+        "warm_ms": {"low": warm[0], "high": warm[1]},
+        "not_counted": "detection (Health, GuardDuty: within 5 minutes of the finding, documented); IAM's own "
+        "propagation of the change after the call returns (eventually consistent)",
+    }
