@@ -4,18 +4,37 @@ Only the fields the responder reads are modelled; everything else is allowed and
 Field paths and their quirks: AWS Health (detail.affectedEntities[].entityValue, resources[],
 detail.eventMetadata.publicKey/userName) and GuardDuty (detail.resource.accessKeyDetails,
 detail.resource.instanceDetails, detail.service.*).
+
+The EventBridge envelope is modelled here rather than taken from Powertools Parser: importing
+Parser (its `parse` or its models package, which loads all 64 models) adds 55-120 ms to the cold
+start of Normalize, the task every containment waits for (measured, see docs/benchmarks.md).
+The envelope is eight documented fields; Powertools' EventBridgeModel has the same shape.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class EventBridgeModel(_Lenient):
+    """The EventBridge envelope (as Powertools' EventBridgeModel, without its import cost)."""
+
+    version: str | None = None
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str] = Field(default_factory=list)
+    detail_type: str = Field(alias="detail-type")
+    detail: Any
 
 
 class HealthEntity(_Lenient):
