@@ -36,6 +36,7 @@ def run_event_file(
     deliveries: int = 1,
     redeliver: Callable[[Any], Any] | None = None,
     between: Setup | None = None,
+    after: Callable[[SimulatedAccount, Staged], Any] | None = None,
 ) -> dict[str, Any]:
     """Stage what the event names, deliver it `deliveries` times (a re-delivery, as EventBridge and
     GuardDuty do), and describe the last delivery with the state read back afterwards."""
@@ -50,6 +51,7 @@ def run_event_file(
         if setup is not None:
             setup(account, staged)
         account.faults.extend(faults or [])
+        observed_before = observe(account, staged) if after is not None else None
         handlers = {name: f"{module}.{attribute}" for name, (module, attribute) in account.functions.items()}
         earlier = []
         event = staged.event
@@ -61,9 +63,14 @@ def run_event_file(
                 between(account, staged)
         record = account.run(event)
         observed = observe(account, staged)
+        if after is not None:
+            after_result = after(account, staged)
+            observed_after = observe(account, staged)
     result = describe(Path(path).name, staged, record, observed, recorders, handlers)
     if earlier:
         result["earlier_deliveries"] = earlier
+    if after is not None:
+        result.update(observed_before=observed_before, after=after_result, observed_after=observed_after)
     return result
 
 

@@ -1,0 +1,53 @@
+"""Undo, against the drill's simulated account: after `release`, what the response changed is back."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drill.runner import run_event_file
+from responder.release import load_incident, plan, record_timeline, release
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+
+
+def release_incident(account: Any, staged: Any) -> dict[str, Any]:
+    """What `python -m responder release INCIDENT --yes` does, with the simulated account's clients."""
+    table = os.environ["INCIDENT_TABLE"]
+    dynamodb = account.client("dynamodb")
+    (item,) = dynamodb.scan(TableName=table)["Items"]
+    incident_id = item["incident_id"]["S"]
+    record = load_incident(dynamodb, table, incident_id)
+    reversals, notes = plan(record["steps"], iam=account.client("iam"), ec2=account.client("ec2", staged.region),
+                            autoscaling=account.client("autoscaling", staged.region))
+    outcomes = release(reversals, confirm=lambda reversal: True,
+                       record=lambda what: record_timeline(dynamodb, table, incident_id, what))
+    timeline = load_incident(dynamodb, table, incident_id)["timeline"]
+    return {"outcomes": [(o.reversal.what, o.status) for o in outcomes], "notes": notes,
+            "timeline": [entry["what"] for entry in timeline]}
+
+
+def test_release_restores_an_exposed_key_incident(synthesized) -> None:
+    result = run_event_file(EVENTS / "health_exposed_key_classic.json", synthesized, after=release_incident)
+    assert result["outcome"] == "contained"
+    assert result["observed"] != result["observed_before"]
+    assert result["observed_after"] == result["observed_before"]
+    assert all(status == "released" for _, status in result["after"]["outcomes"])
+    assert any(what.startswith("released: ") for what in result["after"]["timeline"])
+
+
+def test_release_restores_an_instance_incident(synthesized) -> None:
+    result = run_event_file(EVENTS / "crafted" / "guardduty_exfil_three_enis_two_vpcs.json", synthesized,
+                            after=release_incident)
+    assert result["outcome"] == "contained"
+    before, after = result["observed_before"], result["observed_after"]
+    assert after["role_policies"] == before["role_policies"]
+    assert after["instance_network"] == before["instance_network"]
+    assert after["instance_protection"] == before["instance_protection"]
+    # The evidence image is kept on purpose (deleting evidence is a person's decision).
+    assert len(after["images"]) == 1 and before["images"] == []
+    assert all(status == "released" for _, status in result["after"]["outcomes"])
