@@ -157,6 +157,10 @@ SCENARIOS = {
                  "work done and changes nothing", deliveries=2, between=_forget_incidents),
         Scenario("malformed", "crafted/guardduty_exfil_malformed_resource.json", "ignored",
                  "a finding whose resource is not an object: ignored with a reason, no crash"),
+        Scenario("dry-run-isolation", "guardduty_exfil_outside_realistic.json", "contained",
+                 "isolation alone in dry-run (dryRunActions): sessions revoked and evidence kept, the network "
+                 "left as it is and reported as what would be done",
+                 environment={"DRY_RUN_ISOLATE_INSTANCE": "true"}),
         Scenario("dry-run", "guardduty_exfil_outside_realistic.json", "failed",
                  "dry-run: every change is reported as what it would do, nothing changes",
                  environment={"DRY_RUN": "true"}),

@@ -19,6 +19,16 @@ _POLICY_ARN = re.compile(r"^arn:aws[\w-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$
 _SECRET_NAME = re.compile(r"^[\w/+=.@-]{1,512}$")
 
 
+# Actions that can be put in dry-run one by one, and the environment switch each function reads.
+DRY_RUN_ACTIONS = {
+    "containKey": "DRY_RUN_CONTAIN_KEY",
+    "revokeSessions": "DRY_RUN_REVOKE_SESSIONS",
+    "preserveEvidence": "DRY_RUN_PRESERVE_EVIDENCE",
+    "isolateInstance": "DRY_RUN_ISOLATE_INSTANCE",
+    "deactivateBackdoorKeys": "DRY_RUN_BACKDOOR_KEYS",
+}
+
+
 class ConfigError(ValueError):
     """A context value is invalid; the message names the key."""
 
@@ -28,6 +38,7 @@ class ResponderConfig:
     notification_emails: tuple[str, ...] = ()
     slack_secret_name: str | None = None
     dry_run: bool = False
+    dry_run_actions: tuple[str, ...] = ()
     quarantine_user: bool = True
     quarantine_policy_arn: str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
     revoke_scope: str = "role"
@@ -60,6 +71,7 @@ class ResponderConfig:
             notification_emails=_str_list("notificationEmails", value("notificationEmails", [])),
             slack_secret_name=_optional_str("slackWebhookSecretName", value("slackWebhookSecretName", None)),
             dry_run=_bool("dryRun", value("dryRun", defaults.dry_run)),
+            dry_run_actions=_str_list("dryRunActions", value("dryRunActions", [])),
             quarantine_user=_bool("quarantineUser", value("quarantineUser", defaults.quarantine_user)),
             quarantine_policy_arn=str(value("quarantinePolicyArn", defaults.quarantine_policy_arn)),
             revoke_scope=str(value("revokeScope", defaults.revoke_scope)),
@@ -93,6 +105,9 @@ class ResponderConfig:
         return config
 
     def validate(self) -> None:
+        for action in self.dry_run_actions:
+            if action not in DRY_RUN_ACTIONS:
+                raise ConfigError(f"dryRunActions: {action!r} is not one of {', '.join(DRY_RUN_ACTIONS)}")
         for email in self.notification_emails:
             if not _EMAIL.match(email):
                 raise ConfigError(f"notificationEmails: {email!r} is not an email address")

@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.config import ResponderConfig
+from infra.config import DRY_RUN_ACTIONS, ResponderConfig
 from infra.detection import Detection
 from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
 from infra.monitoring import Monitoring
@@ -33,6 +33,9 @@ class ResponderStack(Stack):
         shared = SharedCode(self, "Code", powertools_version=config.powertools_version)
         common_env = {
             "DRY_RUN": _flag(config.dry_run),
+            # Each function reads only its own switch; all are set so that every function's
+            # environment says the whole dry-run configuration.
+            **{switch: _flag(action in config.dry_run_actions) for action, switch in DRY_RUN_ACTIONS.items()},
             "EXEMPT_PRINCIPAL_ARNS": ",".join(config.exempt_principal_arns),
             "EXEMPT_INSTANCE_IDS": ",".join(config.exempt_instance_ids),
             "PROTECTED_ROLE_TAG": RESPONDER_TAG,

@@ -87,7 +87,7 @@ class Settings:
             max_events_per_region=_number(env, "LOOKUP_MAX_EVENTS_PER_REGION", 1000, int, 1),
             min_interval=_number(env, "LOOKUP_MIN_INTERVAL_SECONDS", 0.5),
             deactivate_backdoor_keys=_flag(env, "DEACTIVATE_BACKDOOR_KEYS", True),
-            dry_run=_flag(env, "DRY_RUN", False),
+            dry_run=_flag(env, "DRY_RUN", False) or _flag(env, "DRY_RUN_BACKDOOR_KEYS", False),
         )
 
 

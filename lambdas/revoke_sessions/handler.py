@@ -38,6 +38,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
     ec2 = None if incident.get("role_name") else client("ec2", incident["region"])
     result = revoke(client("iam"), ec2, incident, scope=scope,
-                    protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH), dry_run=env_bool("DRY_RUN"))
+                    protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH), dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_REVOKE_SESSIONS"))
     logger.info("role sessions", extra={"role": result["target"], "status": result["status"]})
     return {"steps": [result]}

@@ -78,3 +78,13 @@ def test_a_full_rerun_finds_every_step_done(synthesized) -> None:
     changes = [c for c in result["api_calls"] if c["service"] in ("iam", "ec2", "autoscaling")
                and c["operation"].startswith(CHANGES)]
     assert changes == []
+
+
+def test_one_action_in_dry_run(synthesized) -> None:
+    result = run_scenario("dry-run-isolation", synthesized)
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
+    assert len(observed["images"]) == 1
+    assert observed["isolation_groups"] == {}
+    (isolate,) = [s for s in result["steps"] if s["name"] == "isolate-instance"]
+    assert isolate["status"] == "skipped" and isolate["detail"].startswith("dry-run")

@@ -81,3 +81,12 @@ def test_regions_may_be_empty_without_a_home_region() -> None:
 ])
 def test_partition_of(region: str, partition: str) -> None:
     assert partition_of(region) == partition
+
+
+def test_dry_run_actions_are_validated_and_named() -> None:
+    from infra.config import ConfigError, ResponderConfig
+
+    config = ResponderConfig.from_context({"dryRunActions": '["isolateInstance"]'}.get)
+    assert config.dry_run_actions == ("isolateInstance",)
+    with pytest.raises(ConfigError, match="dryRunActions: 'isolate'"):
+        ResponderConfig.from_context({"dryRunActions": ["isolate"]}.get)
