@@ -15,7 +15,6 @@ from moto import mock_aws
 
 from common.aws import client
 from drill import moto_quirks
-from incident.model import Incident
 from isolate_instance import handler
 from isolate_instance.actions import (
     ISOLATION_GROUP,
@@ -26,26 +25,13 @@ from isolate_instance.actions import (
     original_groups_tags,
     read_original_groups,
 )
+from tests.factories import exfiltration_incident
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
 
 
-def make_incident(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "incident_id": f"{ACCOUNT}:c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11",
-        "kind": "instance-credential-exfiltration",
-        "source": "aws.guardduty",
-        "event_type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-        "event_id": "6f1f6a2e-2f0a-4c55-9a43-7b1d0c9e1a01",
-        "account": ACCOUNT,
-        "region": REGION,
-        "detected_at": "2026-11-20T03:02:11.000Z",
-        "finding_id": "c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11",
-        "role_name": "web-app-role",
-    }
-    fields.update(overrides)
-    return Incident(**fields).model_dump(mode="json")
+make_incident = exfiltration_incident
 
 
 def mocked(monkeypatch: pytest.MonkeyPatch, *, quirks: bool) -> ExitStack:

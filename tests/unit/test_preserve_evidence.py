@@ -14,9 +14,9 @@ from moto import mock_aws
 
 from common.aws import client
 from drill.moto_quirks import aws_semantics
-from incident.model import Incident
 from preserve_evidence import handler
 from preserve_evidence.actions import create_evidence_image, protect_from_autoscaling, protect_instance
+from tests.factories import exfiltration_incident
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
@@ -24,21 +24,7 @@ NOW = datetime(2026, 11, 20, 3, 5, 0, tzinfo=UTC)
 INCIDENT_TAG = "credential-responder:incident-id"
 
 
-def make_incident(**overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "incident_id": f"{ACCOUNT}:c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11",
-        "kind": "instance-credential-exfiltration",
-        "source": "aws.guardduty",
-        "event_type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-        "event_id": "6f1f6a2e-2f0a-4c55-9a43-7b1d0c9e1a01",
-        "account": ACCOUNT,
-        "region": REGION,
-        "detected_at": "2026-11-20T03:02:11.000Z",
-        "finding_id": "c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11",
-        "role_name": "web-app-role",
-    }
-    fields.update(overrides)
-    return Incident(**fields).model_dump(mode="json")
+make_incident = exfiltration_incident
 
 
 @pytest.fixture

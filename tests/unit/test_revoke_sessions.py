@@ -12,9 +12,9 @@ import pytest
 from moto import mock_aws
 
 from common.aws import client
-from incident.model import Incident
 from revoke_sessions import handler
 from revoke_sessions.actions import INSTANCE_SESSION_POLICY, OLDER_SESSIONS_POLICY, revoke
+from tests.factories import exfiltration_incident
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
@@ -24,23 +24,9 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
+
 def make_incident(**overrides: Any) -> dict[str, Any]:
-    """The shape the workflow hands over, validated by the real model (fields of the realistic event)."""
-    fields: dict[str, Any] = {
-        "incident_id": f"{ACCOUNT}:c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11",
-        "kind": "instance-credential-exfiltration",
-        "source": "aws.guardduty",
-        "event_type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-        "event_id": "6f1f6a2e-2f0a-4c55-9a43-7b1d0c9e1a01",
-        "account": ACCOUNT,
-        "region": REGION,
-        "detected_at": DETECTED_AT,
-        "finding_id": "c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11",
-        "role_name": "web-app-role",
-        "instance_id": "i-0f8e7d6c5b4a39281",
-    }
-    fields.update(overrides)
-    return Incident(**fields).model_dump(mode="json")
+    return exfiltration_incident(**{"instance_id": "i-0f8e7d6c5b4a39281", **overrides})
 
 
 @pytest.fixture
