@@ -21,8 +21,9 @@ from infra.workflow import Workflow, WorkflowFunctions
 class ResponderStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: ResponderConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, termination_protection=True, **kwargs)
-        # Every role of the responder carries this tag; the revoke step refuses tagged roles so
-        # the responder never locks itself out.
+        # Marks what belongs to the responder, for people and tools. The revoke step does not trust
+        # it (a stolen role may be able to tag itself): it refuses the responder's roles by their
+        # IAM path, which cannot be changed after creation.
         Tags.of(self).add(RESPONDER_TAG, "true")
 
         storage = Storage(self, "Storage")
@@ -38,7 +39,6 @@ class ResponderStack(Stack):
             **{switch: _flag(action in config.dry_run_actions) for action, switch in DRY_RUN_ACTIONS.items()},
             "EXEMPT_PRINCIPAL_ARNS": ",".join(config.exempt_principal_arns),
             "EXEMPT_INSTANCE_IDS": ",".join(config.exempt_instance_ids),
-            "PROTECTED_ROLE_TAG": RESPONDER_TAG,
             "PROTECTED_ROLE_PATH": RESPONDER_ROLE_PATH,
         }
 
