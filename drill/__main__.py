@@ -20,14 +20,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("events", nargs="*", help="event files (default: every bundled sample event)")
     parser.add_argument("--json", action="store_true", help="print a JSON array, one object per event")
     parser.add_argument("--include-samples", action="store_true", help="act on GuardDuty sample findings")
-    parser.add_argument("--cloudtrail", metavar="SCENARIO.json",
-                        help="serve LookupEvents from these CloudTrail records (moto has no LookupEvents)")
-    parser.add_argument("--fault", metavar="SCENARIO", action="append",
-                        help="run a fault drill (repeatable; 'all' for every one); see drill/faults.py")
-    parser.add_argument("--burst", type=int, metavar="N",
-                        help="N distinct exposed-key incidents at once against one account; see drill/burst.py")
-    parser.add_argument("--time-scale", type=float, default=0.001,
-                        help="factor applied to Retry intervals and Wait states (default 0.001)")
+    parser.add_argument(
+        "--cloudtrail",
+        metavar="SCENARIO.json",
+        help="serve LookupEvents from these CloudTrail records (moto has no LookupEvents)",
+    )
+    parser.add_argument(
+        "--fault",
+        metavar="SCENARIO",
+        action="append",
+        help="run a fault drill (repeatable; 'all' for every one); see drill/faults.py",
+    )
+    parser.add_argument(
+        "--burst",
+        type=int,
+        metavar="N",
+        help="N distinct exposed-key incidents at once against one account; see drill/burst.py",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.001,
+        help="factor applied to Retry intervals and Wait states (default 0.001)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     sys.path.insert(0, str(ROOT))
@@ -40,10 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         from drill.burst import run_burst
 
         burst = run_burst(synthesized, args.burst, time_scale=args.time_scale)
-        print(json.dumps(burst, indent=2) if args.json else
-              f"== burst of {burst['n']}: {burst['contained']} contained exactly once, {burst['lost']} lost, "
-              f"{burst['duplicated']} duplicated, {burst['bystanders_touched']} bystander keys touched; "
-              f"executions {burst['executions']}; {burst['seconds']} s, {burst['per_incident_ms']} ms per incident")
+        print(
+            json.dumps(burst, indent=2)
+            if args.json
+            else f"== burst of {burst['n']}: {burst['contained']} contained exactly once, {burst['lost']} lost, "
+            f"{burst['duplicated']} duplicated, {burst['bystanders_touched']} bystander keys touched; "
+            f"executions {burst['executions']}; {burst['seconds']} s, {burst['per_incident_ms']} ms per incident"
+        )
         return 0 if burst["contained"] == burst["n"] else 1
     if args.fault:
         from drill.faults import SCENARIOS, run_scenario
@@ -56,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         _print(results, args.json)
         return 0 if all(r["outcome"] == r["fault"]["expected"] for r in results) else 1
     results = [
-        run_event_file(path, synthesized, include_samples=args.include_samples, time_scale=args.time_scale,
-                       cloudtrail=args.cloudtrail)
+        run_event_file(
+            path,
+            synthesized,
+            include_samples=args.include_samples,
+            time_scale=args.time_scale,
+            cloudtrail=args.cloudtrail,
+        )
         for path in (args.events or BUNDLED)
     ]
     _print(results, args.json)
@@ -81,9 +104,11 @@ def render(result: dict[str, Any]) -> str:
     incident = result["incident"]
     if incident:
         who = ", ".join(incident["user_names"]) or incident.get("role_name") or "?"
-        lines.append(f"   {incident['kind']} in {incident['account']}/{incident['region']}: "
-                     f"keys {', '.join(incident['access_key_ids']) or '-'}; principal {who}; "
-                     f"instance {incident.get('instance_id') or '-'}")
+        lines.append(
+            f"   {incident['kind']} in {incident['account']}/{incident['region']}: "
+            f"keys {', '.join(incident['access_key_ids']) or '-'}; principal {who}; "
+            f"instance {incident.get('instance_id') or '-'}"
+        )
     for old, new in result["staged"].items():
         lines.append(f"   staged {old} -> {new}")
     for step in result["steps"]:
@@ -94,8 +119,10 @@ def render(result: dict[str, Any]) -> str:
         if note.get("channel") == "email" and note.get("text"):
             lines.extend("      | " + line for line in note["text"].splitlines())
     timings = result["timings_ms"]
-    lines.append(f"   execution {result['execution']['status']} in {result['execution']['transitions']} states; "
-                 f"containment at {timings['to_containment']} ms, total {timings['total']} ms")
+    lines.append(
+        f"   execution {result['execution']['status']} in {result['execution']['transitions']} states; "
+        f"containment at {timings['to_containment']} ms, total {timings['total']} ms"
+    )
     return "\n".join(lines)
 
 

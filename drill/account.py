@@ -30,8 +30,16 @@ from drill.moto_quirks import aws_semantics
 from drill.template import Synthesized, resolve
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-PRODUCT_PACKAGES = ("common", "incident", "contain_key", "revoke_sessions", "preserve_evidence",
-                    "isolate_instance", "investigate", "report")
+PRODUCT_PACKAGES = (
+    "common",
+    "incident",
+    "contain_key",
+    "revoke_sessions",
+    "preserve_evidence",
+    "isolate_instance",
+    "investigate",
+    "report",
+)
 HOME_REGION = "us-east-1"
 # Services whose calls are the workflow's plumbing, not the response's own AWS calls.
 PLUMBING = {"lambda", "stepfunctions", "sfn", "states"}
@@ -116,15 +124,23 @@ class SimulatedAccount:
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> SimulatedAccount:
-        self._set_env({
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": HOME_REGION, "AWS_REGION": HOME_REGION, "MOTO_ACCOUNT_ID": self.account_id,
-            "POWERTOOLS_METRICS_NAMESPACE": "CredentialResponder", "POWERTOOLS_LOG_LEVEL": "WARNING",
-            # LookupEvents pacing (2 calls/s/region in AWS), scaled like every other wait.
-            "LOOKUP_MIN_INTERVAL_SECONDS": str(0.5 * self.time_scale),
-        })
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True},
-                                      "lambda": {"use_docker": False}})
+        self._set_env(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": HOME_REGION,
+                "AWS_REGION": HOME_REGION,
+                "MOTO_ACCOUNT_ID": self.account_id,
+                "POWERTOOLS_METRICS_NAMESPACE": "CredentialResponder",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+                # LookupEvents pacing (2 calls/s/region in AWS), scaled like every other wait.
+                "LOOKUP_MIN_INTERVAL_SECONDS": str(0.5 * self.time_scale),
+            }
+        )
+        self._mock = mock_aws(
+            config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+        )
         self._mock.start()
         # moto diverges from AWS on ENI groups, snapshot tags and shutdown behaviour (aws-facts §8):
         # the drill corrects moto, never the product.
@@ -191,8 +207,9 @@ class SimulatedAccount:
         and on exit the process gets back the modules it had (tests hold references to them)."""
         if str(LAMBDAS_DIR) not in sys.path:
             sys.path.insert(0, str(LAMBDAS_DIR))
-        self._saved_modules = {name: module for name, module in sys.modules.items()
-                               if name.split(".")[0] in PRODUCT_PACKAGES}
+        self._saved_modules = {
+            name: module for name, module in sys.modules.items() if name.split(".")[0] in PRODUCT_PACKAGES
+        }
         for module_name in self._saved_modules:
             del sys.modules[module_name]
 
@@ -212,10 +229,14 @@ class SimulatedAccount:
 
         account = self
 
-        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
-                   response_headers: dict[str, str]) -> bytes:
-            return account._invoke(function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:")
-                                   else function_name, body, response_headers)
+        def invoke(
+            backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: dict[str, str]
+        ) -> bytes:
+            return account._invoke(
+                function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name,
+                body,
+                response_headers,
+            )
 
         self._patch(LambdaSimpleBackend, "invoke", invoke)
 
@@ -251,8 +272,9 @@ class SimulatedAccount:
                     if error is not None:
                         if record is not None:
                             with account._lock:
-                                record.api_calls.append(ApiCall(time.perf_counter(), service, operation_name,
-                                                                type(error).__name__))
+                                record.api_calls.append(
+                                    ApiCall(time.perf_counter(), service, operation_name, type(error).__name__)
+                                )
                         raise error
                 if record is not None:
                     with account._lock:
@@ -268,11 +290,27 @@ class SimulatedAccount:
         iam = self.client("iam")
         role_arn = iam.create_role(
             RoleName="drill-lambda-role",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
         )["Role"]["Arn"]
-        self.refs.update({"AWS::AccountId": self.account_id, "AWS::Region": HOME_REGION,
-                          "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
+        self.refs.update(
+            {
+                "AWS::AccountId": self.account_id,
+                "AWS::Region": HOME_REGION,
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+            }
+        )
         for logical_id in self.synthesized.resources("AWS::KMS::Key"):
             key = self.client("kms").create_key(Description=logical_id)["KeyMetadata"]
             self.refs[logical_id] = key["KeyId"]
@@ -289,7 +327,8 @@ class SimulatedAccount:
         for logical_id in self.synthesized.resources("AWS::DynamoDB::Table"):
             name = f"drill-{logical_id}"[:255]
             self.client("dynamodb").create_table(
-                TableName=name, BillingMode="PAY_PER_REQUEST",
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                 KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             )
@@ -304,7 +343,10 @@ class SimulatedAccount:
         for spec in self.synthesized.functions:
             name = spec.logical_id[:64]
             arn = lambda_client.create_function(
-                FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=spec.handler,
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler=spec.handler,
                 Code={"ZipFile": code.getvalue()},
             )["FunctionArn"]
             self.refs[spec.logical_id] = name
@@ -322,7 +364,9 @@ class SimulatedAccount:
 
         definition = resolve(self.synthesized.state_machine_definition, self.refs, self.attrs)
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name="CredentialResponder", definition=definition, roleArn=role_arn,
+            name="CredentialResponder",
+            definition=definition,
+            roleArn=role_arn,
         )["stateMachineArn"]
 
     def _invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
@@ -334,8 +378,9 @@ class SimulatedAccount:
         started = time.perf_counter()
         try:
             handler = getattr(importlib.import_module(module_name), attribute)
-            context = FakeLambdaContext(function_name, self.function_arns[function_name],
-                                        timeout_seconds=self.timeouts[function_name])
+            context = FakeLambdaContext(
+                function_name, self.function_arns[function_name], timeout_seconds=self.timeouts[function_name]
+            )
             result = handler(event, context)
             payload = json.dumps(result).encode()
             error = None

@@ -91,8 +91,12 @@ def _in_auto_scaling_group(account: SimulatedAccount, staged: Staged) -> None:
         LaunchTemplateName="web", LaunchTemplateData={"ImageId": instance["ImageId"], "InstanceType": "t3.micro"}
     )["LaunchTemplate"]["LaunchTemplateId"]
     autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName="web-asg", LaunchTemplate={"LaunchTemplateId": template}, MinSize=0, MaxSize=3,
-        DesiredCapacity=0, VPCZoneIdentifier=instance["SubnetId"],
+        AutoScalingGroupName="web-asg",
+        LaunchTemplate={"LaunchTemplateId": template},
+        MinSize=0,
+        MaxSize=3,
+        DesiredCapacity=0,
+        VPCZoneIdentifier=instance["SubnetId"],
     )
     autoscaling.attach_instances(InstanceIds=staged.instances, AutoScalingGroupName="web-asg")
     staged.notes.append(f"instance {staged.instances[0]} attached to Auto Scaling group web-asg")
@@ -117,53 +121,129 @@ def _count_rises(event: Any) -> Any:
 SCENARIOS = {
     scenario.name: scenario
     for scenario in (
-        Scenario("iam-throttling", "health_exposed_key_classic.json", "contained",
-                 "IAM throttles UpdateAccessKey twice; the task is retried with backoff and succeeds",
-                 faults=fail("iam", "UpdateAccessKey", "Throttling", times=2)),
-        Scenario("access-denied", "health_exposed_key_classic.json", "partial",
-                 "AttachUserPolicy is denied: the key is still deactivated, the quarantine step fails "
-                 "with the command to finish it by hand",
-                 faults=fail("iam", "AttachUserPolicy", "AccessDenied")),
-        Scenario("key-already-deleted", "health_exposed_key_2025_event_metadata.json", "contained",
-                 "someone deleted the exposed key first: a deleted key cannot authenticate",
-                 setup=_delete_exposed_key),
-        Scenario("user-deleted", "health_exposed_key_2025_event_metadata.json", "contained",
-                 "the key's user no longer exists (its keys went with it)", setup=_delete_user),
-        Scenario("unknown-key", "health_exposed_key_classic.json", "failed",
-                 "no user in the account owns the key (deleted, or another account's): containment cannot be "
-                 "verified, so the report says failed and gives the lookup command", setup=_delete_user),
-        Scenario("instance-terminated", "guardduty_exfil_outside_realistic.json", "contained",
-                 "the instance is already gone: sessions are revoked; evidence and isolation are skipped",
-                 setup=_terminate_instance),
-        Scenario("auto-scaling-group", "guardduty_exfil_outside_realistic.json", "contained",
-                 "the instance belongs to an Auto Scaling group: it is detached so the group cannot replace "
-                 "and terminate it", setup=_in_auto_scaling_group),
-        Scenario("several-enis", "crafted/guardduty_exfil_three_enis_two_vpcs.json", "contained",
-                 "three ENIs in two VPCs with different groups: every ENI isolated, one group per VPC"),
-        Scenario("service-linked-role", "crafted/guardduty_exfil_service_linked_role.json", "failed",
-                 "the role is service-linked: IAM forbids the revoke policy, so the report says so and how"),
-        Scenario("root-key", "crafted/health_root_key_exposed.json", "failed",
-                 "a root user's key: never acted on; the report gives the manual steps"),
-        Scenario("exempted-principal", "health_exposed_key_2025_event_metadata.json", "failed",
-                 "the user is exempted by configuration: nothing is changed, the responders are told",
-                 environment={"EXEMPT_PRINCIPAL_ARNS": "arn:aws:iam::123456789012:user/test-1"}),
-        Scenario("duplicate", "guardduty_exfil_outside_realistic.json", "duplicate",
-                 "the same finding delivered twice: the second is recorded and changes nothing", deliveries=2),
-        Scenario("still-in-use", "guardduty_exfil_outside_realistic.json", "duplicate",
-                 "GuardDuty re-sends the finding with a higher count after containment: the responders are told "
-                 "the credentials are still being used", deliveries=2, redeliver=_count_rises),
-        Scenario("rerun", "guardduty_exfil_outside_realistic.json", "contained",
-                 "the whole response runs again on the same finding (its record gone): every step finds its "
-                 "work done and changes nothing", deliveries=2, between=_forget_incidents),
-        Scenario("malformed", "crafted/guardduty_exfil_malformed_resource.json", "ignored",
-                 "a finding whose resource is not an object: ignored with a reason, no crash"),
-        Scenario("dry-run-isolation", "guardduty_exfil_outside_realistic.json", "contained",
-                 "isolation alone in dry-run (dryRunActions): sessions revoked and evidence kept, the network "
-                 "left as it is and reported as what would be done",
-                 environment={"DRY_RUN_ISOLATE_INSTANCE": "true"}),
-        Scenario("dry-run", "guardduty_exfil_outside_realistic.json", "failed",
-                 "dry-run: every change is reported as what it would do, nothing changes",
-                 environment={"DRY_RUN": "true"}),
+        Scenario(
+            "iam-throttling",
+            "health_exposed_key_classic.json",
+            "contained",
+            "IAM throttles UpdateAccessKey twice; the task is retried with backoff and succeeds",
+            faults=fail("iam", "UpdateAccessKey", "Throttling", times=2),
+        ),
+        Scenario(
+            "access-denied",
+            "health_exposed_key_classic.json",
+            "partial",
+            "AttachUserPolicy is denied: the key is still deactivated, the quarantine step fails "
+            "with the command to finish it by hand",
+            faults=fail("iam", "AttachUserPolicy", "AccessDenied"),
+        ),
+        Scenario(
+            "key-already-deleted",
+            "health_exposed_key_2025_event_metadata.json",
+            "contained",
+            "someone deleted the exposed key first: a deleted key cannot authenticate",
+            setup=_delete_exposed_key,
+        ),
+        Scenario(
+            "user-deleted",
+            "health_exposed_key_2025_event_metadata.json",
+            "contained",
+            "the key's user no longer exists (its keys went with it)",
+            setup=_delete_user,
+        ),
+        Scenario(
+            "unknown-key",
+            "health_exposed_key_classic.json",
+            "failed",
+            "no user in the account owns the key (deleted, or another account's): containment cannot be "
+            "verified, so the report says failed and gives the lookup command",
+            setup=_delete_user,
+        ),
+        Scenario(
+            "instance-terminated",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "the instance is already gone: sessions are revoked; evidence and isolation are skipped",
+            setup=_terminate_instance,
+        ),
+        Scenario(
+            "auto-scaling-group",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "the instance belongs to an Auto Scaling group: it is detached so the group cannot replace "
+            "and terminate it",
+            setup=_in_auto_scaling_group,
+        ),
+        Scenario(
+            "several-enis",
+            "crafted/guardduty_exfil_three_enis_two_vpcs.json",
+            "contained",
+            "three ENIs in two VPCs with different groups: every ENI isolated, one group per VPC",
+        ),
+        Scenario(
+            "service-linked-role",
+            "crafted/guardduty_exfil_service_linked_role.json",
+            "failed",
+            "the role is service-linked: IAM forbids the revoke policy, so the report says so and how",
+        ),
+        Scenario(
+            "root-key",
+            "crafted/health_root_key_exposed.json",
+            "failed",
+            "a root user's key: never acted on; the report gives the manual steps",
+        ),
+        Scenario(
+            "exempted-principal",
+            "health_exposed_key_2025_event_metadata.json",
+            "failed",
+            "the user is exempted by configuration: nothing is changed, the responders are told",
+            environment={"EXEMPT_PRINCIPAL_ARNS": "arn:aws:iam::123456789012:user/test-1"},
+        ),
+        Scenario(
+            "duplicate",
+            "guardduty_exfil_outside_realistic.json",
+            "duplicate",
+            "the same finding delivered twice: the second is recorded and changes nothing",
+            deliveries=2,
+        ),
+        Scenario(
+            "still-in-use",
+            "guardduty_exfil_outside_realistic.json",
+            "duplicate",
+            "GuardDuty re-sends the finding with a higher count after containment: the responders are told "
+            "the credentials are still being used",
+            deliveries=2,
+            redeliver=_count_rises,
+        ),
+        Scenario(
+            "rerun",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "the whole response runs again on the same finding (its record gone): every step finds its "
+            "work done and changes nothing",
+            deliveries=2,
+            between=_forget_incidents,
+        ),
+        Scenario(
+            "malformed",
+            "crafted/guardduty_exfil_malformed_resource.json",
+            "ignored",
+            "a finding whose resource is not an object: ignored with a reason, no crash",
+        ),
+        Scenario(
+            "dry-run-isolation",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "isolation alone in dry-run (dryRunActions): sessions revoked and evidence kept, the network "
+            "left as it is and reported as what would be done",
+            environment={"DRY_RUN_ISOLATE_INSTANCE": "true"},
+        ),
+        Scenario(
+            "dry-run",
+            "guardduty_exfil_outside_realistic.json",
+            "failed",
+            "dry-run: every change is reported as what it would do, nothing changes",
+            environment={"DRY_RUN": "true"},
+        ),
     )
 }
 
@@ -173,8 +253,14 @@ def run_scenario(name: str, synthesized: Any, *, time_scale: float = 0.001) -> d
 
     scenario = SCENARIOS[name]
     result = run_event_file(
-        scenario.path, synthesized, time_scale=time_scale, setup=scenario.setup, faults=scenario.faults(),
-        environment=scenario.environment, deliveries=scenario.deliveries, redeliver=scenario.redeliver,
+        scenario.path,
+        synthesized,
+        time_scale=time_scale,
+        setup=scenario.setup,
+        faults=scenario.faults(),
+        environment=scenario.environment,
+        deliveries=scenario.deliveries,
+        redeliver=scenario.redeliver,
         between=scenario.between,
     )
     result["fault"] = {"scenario": name, "what": scenario.what, "expected": scenario.expected}

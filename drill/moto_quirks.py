@@ -29,10 +29,15 @@ def snapshot_tag_specifications() -> Iterator[None]:
 
     original = AmiBackend.create_image
 
-    def create_image(self: Any, instance_id: str, name: str, description: str,
-                     tag_specifications: list[dict[str, Any]]) -> Any:
-        snapshot_tags = {tag["Key"]: tag["Value"] for spec in tag_specifications
-                         if spec["ResourceType"] == "snapshot" for tag in spec.get("Tags", [])}
+    def create_image(
+        self: Any, instance_id: str, name: str, description: str, tag_specifications: list[dict[str, Any]]
+    ) -> Any:
+        snapshot_tags = {
+            tag["Key"]: tag["Value"]
+            for spec in tag_specifications
+            if spec["ResourceType"] == "snapshot"
+            for tag in spec.get("Tags", [])
+        }
         others = [spec for spec in tag_specifications if spec["ResourceType"] != "snapshot"]
         image = original(self, instance_id, name, description, tag_specifications=others)
         if snapshot_tags:
@@ -84,8 +89,9 @@ def shutdown_behavior_attribute() -> Iterator[None]:
         if value is None:
             return original(self)
         self.error_on_dryrun()
-        self.ec2_backend.modify_instance_attribute(self._get_param("InstanceId"),
-                                                   "instance_initiated_shutdown_behavior", value)
+        self.ec2_backend.modify_instance_attribute(
+            self._get_param("InstanceId"), "instance_initiated_shutdown_behavior", value
+        )
         return EmptyResult()
 
     InstanceResponse.modify_instance_attribute = modify_instance_attribute  # type: ignore[method-assign]

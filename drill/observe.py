@@ -39,8 +39,13 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
 
     iam = account.client("iam")
     ec2 = account.client("ec2", staged.region)
-    result: dict[str, Any] = {"role_policies": {}, "images": [], "instance_network": {}, "isolation_groups": {},
-                              "instance_protection": {}}
+    result: dict[str, Any] = {
+        "role_policies": {},
+        "images": [],
+        "instance_network": {},
+        "isolation_groups": {},
+        "instance_protection": {},
+    }
     for role in staged.roles:
         inline = iam.list_role_policies(RoleName=role)["PolicyNames"]
         attached = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
@@ -56,15 +61,15 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
         # DescribeNetworkInterfaces in moto reports ENI groups unioned with the instance's;
         # moto's own ENI record holds the set ModifyNetworkInterfaceAttribute really left.
         result["instance_network"][instance_id] = {
-            eni["NetworkInterfaceId"]: sorted(group.id for group in
-                                              backend.enis[eni["NetworkInterfaceId"]]._group_set)
+            eni["NetworkInterfaceId"]: sorted(group.id for group in backend.enis[eni["NetworkInterfaceId"]]._group_set)
             for eni in instance.get("NetworkInterfaces", [])
         }
         if instance["State"]["Name"] == "terminated":
             continue
         termination = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiTermination")
-        shutdown = ec2.describe_instance_attribute(InstanceId=instance_id,
-                                                   Attribute="instanceInitiatedShutdownBehavior")
+        shutdown = ec2.describe_instance_attribute(
+            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior"
+        )
         result["instance_protection"][instance_id] = {
             "termination": termination["DisableApiTermination"]["Value"],
             "shutdown_behavior": shutdown["InstanceInitiatedShutdownBehavior"]["Value"],

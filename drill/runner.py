@@ -85,8 +85,14 @@ def describe_outcome(record: ExecutionRecord, handlers: dict[str, str]) -> tuple
     return "failed", _report_failure(record), [], []
 
 
-def describe(event_file: str, staged: Staged, record: ExecutionRecord, observed: dict[str, Any],
-             recorders: dict[str, Any], handlers: dict[str, str]) -> dict[str, Any]:
+def describe(
+    event_file: str,
+    staged: Staged,
+    record: ExecutionRecord,
+    observed: dict[str, Any],
+    recorders: dict[str, Any],
+    handlers: dict[str, str],
+) -> dict[str, Any]:
     intake = _result_of(record, handlers, "incident.handler.handler")
     incident = (intake or {}).get("incident")
     outcome, reason, steps, notifications = describe_outcome(record, handlers)
@@ -95,10 +101,16 @@ def describe(event_file: str, staged: Staged, record: ExecutionRecord, observed:
         "event_file": event_file,
         "outcome": outcome,
         "reason": reason,
-        "incident": None if not incident else {
-            "kind": incident["kind"], "account": incident["account"], "region": incident["region"],
-            "access_key_ids": incident["access_key_ids"], "user_names": incident["user_names"],
-            "role_name": incident.get("role_name"), "instance_id": incident.get("instance_id"),
+        "incident": None
+        if not incident
+        else {
+            "kind": incident["kind"],
+            "account": incident["account"],
+            "region": incident["region"],
+            "access_key_ids": incident["access_key_ids"],
+            "user_names": incident["user_names"],
+            "role_name": incident.get("role_name"),
+            "instance_id": incident.get("instance_id"),
         },
         "steps": [
             {"name": s["name"], "status": s["status"], "target": s["target"], "detail": s["detail"]} for s in steps
@@ -120,16 +132,25 @@ def describe(event_file: str, staged: Staged, record: ExecutionRecord, observed:
 
 def _investigation(record: ExecutionRecord, handlers: dict[str, str]) -> dict[str, Any] | None:
     """What the look-up found, per pass (the workflow's summary; the events themselves are in S3)."""
-    passes = [inv.result["investigation"] for inv in record.invocations
-              if handlers.get(inv.function) == "investigate.handler.handler" and inv.result
-              and "investigation" in inv.result]
+    passes = [
+        inv.result["investigation"]
+        for inv in record.invocations
+        if handlers.get(inv.function) == "investigate.handler.handler" and inv.result and "investigation" in inv.result
+    ]
     if not passes:
         return None
     last = passes[-1]
 
     def calls(kind: str) -> list[dict[str, Any]]:
-        return [{"event_name": c.get("event_name"), "region": c.get("region"), "created": c.get("created"),
-                 "succeeded": c.get("succeeded")} for c in last.get(kind, [])]
+        return [
+            {
+                "event_name": c.get("event_name"),
+                "region": c.get("region"),
+                "created": c.get("created"),
+                "succeeded": c.get("succeeded"),
+            }
+            for c in last.get(kind, [])
+        ]
 
     return {
         "passes": len(passes),

@@ -74,8 +74,9 @@ def _as_incident_story(
     return records
 
 
-def _stage_what_it_created(iam: Any, record: dict[str, Any], staged: Staged, created_keys: dict[str, str],
-                           ensure_user: Callable[[str], None]) -> None:
+def _stage_what_it_created(
+    iam: Any, record: dict[str, Any], staged: Staged, created_keys: dict[str, str], ensure_user: Callable[[str], None]
+) -> None:
     if record.get("errorCode") or record.get("eventSource") != "iam.amazonaws.com":
         return
     request = record.get("requestParameters") or {}
@@ -107,8 +108,11 @@ def _ensure_user(iam: Any, staged: Staged) -> Callable[[str], None]:
 
 def _exposure_time(event: Any) -> datetime:
     detail = event.get("detail", {}) if isinstance(event, dict) else {}
-    for value in (detail.get("startTime"), detail.get("service", {}).get("eventFirstSeen")
-                  if isinstance(detail.get("service"), dict) else None, event.get("time")):
+    for value in (
+        detail.get("startTime"),
+        detail.get("service", {}).get("eventFirstSeen") if isinstance(detail.get("service"), dict) else None,
+        event.get("time"),
+    ):
         if not isinstance(value, str):
             continue
         try:

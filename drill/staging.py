@@ -16,11 +16,18 @@ from typing import Any
 from drill.account import SimulatedAccount
 
 DEFAULT_ACCOUNT = "123456789012"
-QUARANTINE_POLICY_NAMES = ("AWSCompromisedKeyQuarantineV3", "AWSCompromisedKeyQuarantineV2",
-                           "AWSCompromisedKeyQuarantine")
-HEALTH_CODES = {"AWS_RISK_CREDENTIALS_EXPOSED", "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
-                "AWS_RISK_CREDENTIALS_COMPROMISED", "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
-                "AWS_RISK_IAM_QUARANTINE"}
+QUARANTINE_POLICY_NAMES = (
+    "AWSCompromisedKeyQuarantineV3",
+    "AWSCompromisedKeyQuarantineV2",
+    "AWSCompromisedKeyQuarantine",
+)
+HEALTH_CODES = {
+    "AWS_RISK_CREDENTIALS_EXPOSED",
+    "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
+    "AWS_RISK_CREDENTIALS_COMPROMISED",
+    "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
+    "AWS_RISK_IAM_QUARANTINE",
+}
 EXFILTRATION = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration"
 
 
@@ -51,9 +58,15 @@ def wrap_bare_finding(event: Any, notes: list[str]) -> Any:
     if isinstance(event, dict) and "detail" not in event and "type" in event and "service" in event:
         notes.append("the file is a bare GuardDuty finding body: wrapped in an EventBridge envelope")
         return {
-            "version": "0", "id": str(uuid.uuid4()), "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
-            "account": event.get("accountId", DEFAULT_ACCOUNT), "time": event.get("updatedAt", "2026-01-01T00:00:00Z"),
-            "region": event.get("region", "us-east-1"), "resources": [], "detail": event,
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "GuardDuty Finding",
+            "source": "aws.guardduty",
+            "account": event.get("accountId", DEFAULT_ACCOUNT),
+            "time": event.get("updatedAt", "2026-01-01T00:00:00Z"),
+            "region": event.get("region", "us-east-1"),
+            "resources": [],
+            "detail": event,
         }
     return event
 
@@ -125,9 +138,18 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     profile = profile_arn.rsplit("/", 1)[-1] if ":instance-profile/" in profile_arn else f"{role}-profile"
     # Service-linked roles live under /aws-service-role/ and are named AWSServiceRoleFor*.
     path = "/aws-service-role/ecs.amazonaws.com/" if role.startswith("AWSServiceRoleFor") else "/"
-    role_id = iam.create_role(RoleName=role, Path=path, AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))["Role"]["RoleId"]
+    role_id = iam.create_role(
+        RoleName=role,
+        Path=path,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["RoleId"]
     iam.create_instance_profile(InstanceProfileName=profile)
     iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
     staged.roles.append(role)
@@ -136,8 +158,14 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     if not instance.get("instanceId"):
         return
     if not interfaces:
-        interfaces = [{"networkInterfaceId": "eni-drill0", "vpcId": "vpc-drill0", "subnetId": "subnet-drill0",
-                       "securityGroups": [{"groupId": "sg-drill0", "groupName": "drill-default"}]}]
+        interfaces = [
+            {
+                "networkInterfaceId": "eni-drill0",
+                "vpcId": "vpc-drill0",
+                "subnetId": "subnet-drill0",
+                "securityGroups": [{"groupId": "sg-drill0", "groupName": "drill-default"}],
+            }
+        ]
     vpcs: dict[str, str] = {}
     subnets: dict[str, str] = {}
     groups: dict[str, str] = {}
@@ -154,15 +182,25 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
         for group in eni.get("securityGroups") or []:
             if group.get("groupId") and group["groupId"] not in groups:
                 groups[group["groupId"]] = ec2.create_security_group(
-                    GroupName=group.get("groupName") or group["groupId"], Description="staged by the drill",
-                    VpcId=vpcs[vpc_key])["GroupId"]
+                    GroupName=group.get("groupName") or group["groupId"],
+                    Description="staged by the drill",
+                    VpcId=vpcs[vpc_key],
+                )["GroupId"]
     image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     first = interfaces[0]
     launched = ec2.run_instances(
-        ImageId=image_id, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+        ImageId=image_id,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
         IamInstanceProfile={"Name": profile},
-        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnets[first.get("subnetId") or "subnet-drill0"],
-                            "Groups": [groups[g["groupId"]] for g in first.get("securityGroups") or []]}],
+        NetworkInterfaces=[
+            {
+                "DeviceIndex": 0,
+                "SubnetId": subnets[first.get("subnetId") or "subnet-drill0"],
+                "Groups": [groups[g["groupId"]] for g in first.get("securityGroups") or []],
+            }
+        ],
     )["Instances"][0]
     instance_id = launched["InstanceId"]
     staged.instances.append(instance_id)
@@ -191,7 +229,7 @@ def _rewrite(event: Any, mapping: dict[str, str]) -> Any:
     text = json.dumps(event)
     # Longest first, whole tokens only, so that one id never rewrites part of another.
     for old in sorted(mapping, key=len, reverse=True):
-        text = re.sub(rf'(?<![\w-]){re.escape(old)}(?![\w-])', mapping[old], text)
+        text = re.sub(rf"(?<![\w-]){re.escape(old)}(?![\w-])", mapping[old], text)
     return json.loads(text)
 
 
@@ -204,11 +242,27 @@ def _install_aws_managed_quarantine_policies(account: SimulatedAccount) -> None:
         arn = f"arn:aws:iam::aws:policy/{name}"
         if arn in backend.managed_policies:
             continue
-        document = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Deny", "Action": ["iam:CreateUser", "iam:CreateAccessKey", "ec2:RunInstances"],
-             "Resource": "*"}]}
-        backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, account.account_id, "us-east-1", {
-            "Arn": arn, "Path": "/", "DefaultVersionId": "v1", "CreateDate": "2024-08-21T00:00:00+00:00",
-            "UpdateDate": "2024-10-02T00:00:00+00:00", "Document": document,
-            "Description": "drill stand-in for the AWS-managed quarantine policy",
-        })
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Action": ["iam:CreateUser", "iam:CreateAccessKey", "ec2:RunInstances"],
+                    "Resource": "*",
+                }
+            ],
+        }
+        backend.managed_policies[arn] = AWSManagedPolicy.from_data(
+            name,
+            account.account_id,
+            "us-east-1",
+            {
+                "Arn": arn,
+                "Path": "/",
+                "DefaultVersionId": "v1",
+                "CreateDate": "2024-08-21T00:00:00+00:00",
+                "UpdateDate": "2024-10-02T00:00:00+00:00",
+                "Document": document,
+                "Description": "drill stand-in for the AWS-managed quarantine policy",
+            },
+        )

@@ -77,7 +77,7 @@ def _cdk_json_context() -> dict[str, Any]:
 def resolve(value: Any, refs: dict[str, str], attrs: dict[tuple[str, str], str]) -> Any:
     """Resolve the intrinsic functions the drill meets: Ref, Fn::GetAtt, Fn::Join, pseudo params."""
     if isinstance(value, dict) and len(value) == 1:
-        (name, argument), = value.items()
+        ((name, argument),) = value.items()
         if name == "Ref":
             return refs[argument]
         if name == "Fn::GetAtt":

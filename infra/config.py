@@ -89,7 +89,9 @@ class ResponderConfig:
             lookback_hours=_int("lookbackHours", value("lookbackHours", defaults.lookback_hours), 1, 24 * 90),
             second_lookup_delay_minutes=_int(
                 "secondLookupDelayMinutes",
-                value("secondLookupDelayMinutes", defaults.second_lookup_delay_minutes), 0, 120,
+                value("secondLookupDelayMinutes", defaults.second_lookup_delay_minutes),
+                0,
+                120,
             ),
             powertools_version=str(value("powertoolsVersion", defaults.powertools_version)),
             log_retention_days=_int(
@@ -139,16 +141,20 @@ class ResponderConfig:
         if self.home_region is None:
             raise ConfigError("homeRegion: required when regions is set (set it, or deploy with a default region)")
         if self.home_region in self.regions:
-            raise ConfigError(f"regions: {self.home_region!r} is the home region; list only the other regions "
-                              "(the home stack already has the rules)")
+            raise ConfigError(
+                f"regions: {self.home_region!r} is the home region; list only the other regions "
+                "(the home stack already has the rules)"
+            )
         duplicates = sorted({region for region in self.regions if self.regions.count(region) > 1})
         if duplicates:
             raise ConfigError(f"regions: {', '.join(duplicates)} listed more than once")
         # EventBridge routes events between regions of one partition only.
         foreign = [region for region in self.regions if partition_of(region) != partition_of(self.home_region)]
         if foreign:
-            raise ConfigError(f"regions: {', '.join(foreign)} not in the partition of homeRegion "
-                              f"{self.home_region} ({partition_of(self.home_region)})")
+            raise ConfigError(
+                f"regions: {', '.join(foreign)} not in the partition of homeRegion "
+                f"{self.home_region} ({partition_of(self.home_region)})"
+            )
 
 
 def partition_of(region: str) -> str:

@@ -55,8 +55,9 @@ class Detection(Construct):
         )
         target = targets.SfnStateMachine(
             state_machine,
-            role=iam.Role(self, "StartRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
-                          path=RESPONDER_ROLE_PATH),
+            role=iam.Role(
+                self, "StartRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"), path=RESPONDER_ROLE_PATH
+            ),
             dead_letter_queue=self.dead_letters,
             retry_attempts=185,
             max_event_age=Duration.hours(24),

@@ -57,9 +57,11 @@ def home_bus_arn(partition: str, region: str, account: str) -> str:
 
 def forwarding_rule_arns(partition: str, account: str, config: ResponderConfig) -> list[str]:
     # Rules on a default bus have no bus segment in their ARN.
-    return [f"arn:{partition}:events:{region}:{account}:rule/{RULE_NAMES[kind]}"
-            for region in config.regions
-            for kind in forwarded_patterns(region, health_backup=config.health_backup_region)]
+    return [
+        f"arn:{partition}:events:{region}:{account}:rule/{RULE_NAMES[kind]}"
+        for region in config.regions
+        for kind in forwarded_patterns(region, health_backup=config.health_backup_region)
+    ]
 
 
 class ForwarderStack(Stack):
@@ -93,8 +95,11 @@ class ForwarderStack(Stack):
             retention_period=Duration.days(14),
         )
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(self.dead_letters.node.default_child, rule,
-                        "this queue is the dead-letter queue of the forwarding targets; it has none of its own")
+            acknowledge(
+                self.dead_letters.node.default_child,
+                rule,
+                "this queue is the dead-letter queue of the forwarding targets; it has none of its own",
+            )
 
         target = targets.EventBus(
             events.EventBus.from_event_bus_arn(self, "HomeBus", bus_arn), role=role, dead_letter_queue=self.dead_letters
@@ -129,7 +134,8 @@ class HomeBusPolicy(Construct):
                 "Principal": {"AWS": f"arn:{stack.partition}:iam::{stack.account}:root"},
                 "Action": "events:PutEvents",
                 "Resource": home_bus_arn(stack.partition, stack.region, stack.account),
-                "Condition": {"ArnEquals": {"aws:SourceArn": forwarding_rule_arns(stack.partition, stack.account,
-                                                                                 config)}},
+                "Condition": {
+                    "ArnEquals": {"aws:SourceArn": forwarding_rule_arns(stack.partition, stack.account, config)}
+                },
             },
         )

@@ -119,8 +119,9 @@ class ResponderFunction(Construct):
             if not all(resource_arns):
                 continue  # an optional resource this deployment does not have (e.g. no Slack secret)
             self.role.add_to_principal_policy(
-                iam.PolicyStatement(actions=list(grant["actions"]), resources=resource_arns,
-                                    conditions=grant.get("conditions"))
+                iam.PolicyStatement(
+                    actions=list(grant["actions"]), resources=resource_arns, conditions=grant.get("conditions")
+                )
             )
             for action in grant["actions"]:
                 # An action in several grants (e.g. CreateTags on two kinds of resource) keeps every reason.
@@ -130,9 +131,12 @@ class ResponderFunction(Construct):
         self.why["xray:PutTelemetryRecords"] = "X-Ray accepts no resource scope"
         acknowledge(self.function.node.default_child, "AwsSolutions-L1", RUNTIME_REASON)
         acknowledge(self.function.node.default_child, "Serverless-LambdaLatestVersion", RUNTIME_REASON)
-        acknowledge(self.function.node.default_child, "Serverless-LambdaDLQ",
-                    "invoked synchronously by Step Functions, which retries and catches every failure; "
-                    "a DLQ applies only to asynchronous invocations")
+        acknowledge(
+            self.function.node.default_child,
+            "Serverless-LambdaDLQ",
+            "invoked synchronously by Step Functions, which retries and catches every failure; "
+            "a DLQ applies only to asynchronous invocations",
+        )
         depend_on_policy_only(self.function.node.default_child, self.role)  # type: ignore[arg-type]
 
     def acknowledge_wildcards(self) -> list[str]:
@@ -156,11 +160,28 @@ RUNTIME_REASON = (
 
 
 _RETENTION_STEPS = (
-    (1, "ONE_DAY"), (3, "THREE_DAYS"), (5, "FIVE_DAYS"), (7, "ONE_WEEK"), (14, "TWO_WEEKS"),
-    (30, "ONE_MONTH"), (60, "TWO_MONTHS"), (90, "THREE_MONTHS"), (120, "FOUR_MONTHS"), (150, "FIVE_MONTHS"),
-    (180, "SIX_MONTHS"), (365, "ONE_YEAR"), (400, "THIRTEEN_MONTHS"), (545, "EIGHTEEN_MONTHS"),
-    (731, "TWO_YEARS"), (1096, "THREE_YEARS"), (1827, "FIVE_YEARS"), (2192, "SIX_YEARS"),
-    (2557, "SEVEN_YEARS"), (2922, "EIGHT_YEARS"), (3288, "NINE_YEARS"), (3653, "TEN_YEARS"),
+    (1, "ONE_DAY"),
+    (3, "THREE_DAYS"),
+    (5, "FIVE_DAYS"),
+    (7, "ONE_WEEK"),
+    (14, "TWO_WEEKS"),
+    (30, "ONE_MONTH"),
+    (60, "TWO_MONTHS"),
+    (90, "THREE_MONTHS"),
+    (120, "FOUR_MONTHS"),
+    (150, "FIVE_MONTHS"),
+    (180, "SIX_MONTHS"),
+    (365, "ONE_YEAR"),
+    (400, "THIRTEEN_MONTHS"),
+    (545, "EIGHTEEN_MONTHS"),
+    (731, "TWO_YEARS"),
+    (1096, "THREE_YEARS"),
+    (1827, "FIVE_YEARS"),
+    (2192, "SIX_YEARS"),
+    (2557, "SEVEN_YEARS"),
+    (2922, "EIGHT_YEARS"),
+    (3288, "NINE_YEARS"),
+    (3653, "TEN_YEARS"),
 )
 
 

@@ -30,24 +30,43 @@ class Monitoring(Construct):
 
         def alarm(name: str, metric: cloudwatch.IMetric, description: str) -> None:
             created = cloudwatch.Alarm(
-                self, name, metric=metric, threshold=1, evaluation_periods=1,
+                self,
+                name,
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING, alarm_description=description,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
             )
             created.add_alarm_action(notify)
             self.alarms.append(created)
 
         minute = Duration.minutes(1)
-        alarm("ExecutionsFailed", state_machine.metric_failed(period=minute, statistic="Sum"),
-              "A response ended failed or partial: read the report e-mail and finish the named step by hand")
-        alarm("ExecutionsTimedOut", state_machine.metric_timed_out(period=minute, statistic="Sum"),
-              "A response timed out: open the execution in the Step Functions console")
-        alarm("ExecutionsAborted", state_machine.metric_aborted(period=minute, statistic="Sum"),
-              "A response was stopped before it finished")
-        alarm("DeadLetters", dead_letters.metric_approximate_number_of_messages_visible(period=minute,
-                                                                                          statistic="Maximum"),
-              "EventBridge could not start the workflow for an event: it waits in the dead-letter queue; "
-              "start an execution with it by hand (python -m responder try)")
+        alarm(
+            "ExecutionsFailed",
+            state_machine.metric_failed(period=minute, statistic="Sum"),
+            "A response ended failed or partial: read the report e-mail and finish the named step by hand",
+        )
+        alarm(
+            "ExecutionsTimedOut",
+            state_machine.metric_timed_out(period=minute, statistic="Sum"),
+            "A response timed out: open the execution in the Step Functions console",
+        )
+        alarm(
+            "ExecutionsAborted",
+            state_machine.metric_aborted(period=minute, statistic="Sum"),
+            "A response was stopped before it finished",
+        )
+        alarm(
+            "DeadLetters",
+            dead_letters.metric_approximate_number_of_messages_visible(period=minute, statistic="Maximum"),
+            "EventBridge could not start the workflow for an event: it waits in the dead-letter queue; "
+            "start an execution with it by hand (python -m responder try)",
+        )
         for name, function in functions.items():
-            alarm(f"Errors{name}", function.metric_errors(period=minute, statistic="Sum"),
-                  f"The {name} function failed (the workflow retried and caught it; see its logs)")
+            alarm(
+                f"Errors{name}",
+                function.metric_errors(period=minute, statistic="Sum"),
+                f"The {name} function failed (the workflow retried and caught it; see its logs)",
+            )

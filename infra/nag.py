@@ -46,7 +46,7 @@ def flatten(reference: Any) -> str:
     if isinstance(reference, str):
         return reference.replace("${", "<").replace("}", ">")
     if isinstance(reference, dict) and len(reference) == 1:
-        (name, argument), = reference.items()
+        ((name, argument),) = reference.items()
         if name == "Fn::Join":
             delimiter, items = argument
             return delimiter.join(flatten(item) for item in items)

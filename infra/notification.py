@@ -23,9 +23,7 @@ class Notification(Construct):
         slack_secret_name: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.topic = sns.Topic(
-            self, "Topic", display_name="Credential responder", master_key=key, enforce_ssl=True
-        )
+        self.topic = sns.Topic(self, "Topic", display_name="Credential responder", master_key=key, enforce_ssl=True)
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         # CloudWatch alarms publish to the encrypted topic through this key.

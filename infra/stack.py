@@ -28,7 +28,10 @@ class ResponderStack(Stack):
 
         storage = Storage(self, "Storage")
         notification = Notification(
-            self, "Notification", key=storage.key, emails=config.notification_emails,
+            self,
+            "Notification",
+            key=storage.key,
+            emails=config.notification_emails,
             slack_secret_name=config.slack_secret_name,
         )
         shared = SharedCode(self, "Code", powertools_version=config.powertools_version)
@@ -42,74 +45,117 @@ class ResponderStack(Stack):
             "PROTECTED_ROLE_PATH": RESPONDER_ROLE_PATH,
         }
 
-        def function(name: str, package: str, env: dict[str, str] | None = None,
-                     resources: dict[str, str] | None = None, **kwargs: Any) -> ResponderFunction:
+        def function(
+            name: str,
+            package: str,
+            env: dict[str, str] | None = None,
+            resources: dict[str, str] | None = None,
+            **kwargs: Any,
+        ) -> ResponderFunction:
             return ResponderFunction(
-                self, name, package=package, shared=shared, log_key=storage.key,
-                log_retention_days=config.log_retention_days, environment={**common_env, **(env or {})},
-                resources=resources, **kwargs,
+                self,
+                name,
+                package=package,
+                shared=shared,
+                log_key=storage.key,
+                log_retention_days=config.log_retention_days,
+                environment={**common_env, **(env or {})},
+                resources=resources,
+                **kwargs,
             )
 
         table_resources = {"table_arn": storage.table.table_arn, "key_arn": storage.key.key_arn}
         slack_env = {"SLACK_SECRET_NAME": config.slack_secret_name or ""}
         slack_resources = {
-            "slack_secret_arn": notification.slack_secret.secret_arn + "-??????"
-            if notification.slack_secret else "",
+            "slack_secret_arn": notification.slack_secret.secret_arn + "-??????" if notification.slack_secret else "",
         }
         functions = {
-            "normalize": function("Normalize", "incident", memory_size=CRITICAL_PATH_MEMORY, env={
-                "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
-                "INCIDENT_TABLE": storage.table.table_name,
-            }, resources=table_resources),
-            "contain_key": function("ContainKey", "contain_key", memory_size=CRITICAL_PATH_MEMORY, env={
-                "QUARANTINE_USER": _flag(config.quarantine_user),
-                "QUARANTINE_POLICY_ARN": config.quarantine_policy_arn,
-            }),
-            "revoke_sessions": function("RevokeSessions", "revoke_sessions", memory_size=CRITICAL_PATH_MEMORY,
-                                        env={"REVOKE_SCOPE": config.revoke_scope}),
+            "normalize": function(
+                "Normalize",
+                "incident",
+                memory_size=CRITICAL_PATH_MEMORY,
+                env={
+                    "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
+                    "INCIDENT_TABLE": storage.table.table_name,
+                },
+                resources=table_resources,
+            ),
+            "contain_key": function(
+                "ContainKey",
+                "contain_key",
+                memory_size=CRITICAL_PATH_MEMORY,
+                env={
+                    "QUARANTINE_USER": _flag(config.quarantine_user),
+                    "QUARANTINE_POLICY_ARN": config.quarantine_policy_arn,
+                },
+            ),
+            "revoke_sessions": function(
+                "RevokeSessions",
+                "revoke_sessions",
+                memory_size=CRITICAL_PATH_MEMORY,
+                env={"REVOKE_SCOPE": config.revoke_scope},
+            ),
             "preserve_evidence": function("PreserveEvidence", "preserve_evidence", timeout=Duration.seconds(120)),
             "isolate_instance": function("IsolateInstance", "isolate_instance", timeout=Duration.seconds(60)),
-            "investigate": function("Investigate", "investigate", timeout=Duration.minutes(5), memory_size=512, env={
-                "EVIDENCE_BUCKET": storage.evidence.bucket_name,
-                "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
-                "LOOKBACK_HOURS": str(config.lookback_hours),
-                "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
-            }, resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn}),
-            "notify_slack": function("NotifySlack", "report", handler="handler.handler_slack", env=slack_env,
-                                     resources=slack_resources),
-            "report": function("Report", "report", handler="handler.handler_sns",
-                               env={"TOPIC_ARN": notification.topic.topic_arn,
-                                    "INCIDENT_TABLE": storage.table.table_name},
-                               resources={"topic_arn": notification.topic.topic_arn, **table_resources}),
+            "investigate": function(
+                "Investigate",
+                "investigate",
+                timeout=Duration.minutes(5),
+                memory_size=512,
+                env={
+                    "EVIDENCE_BUCKET": storage.evidence.bucket_name,
+                    "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
+                    "LOOKBACK_HOURS": str(config.lookback_hours),
+                    "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
+                },
+                resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
+            ),
+            "notify_slack": function(
+                "NotifySlack", "report", handler="handler.handler_slack", env=slack_env, resources=slack_resources
+            ),
+            "report": function(
+                "Report",
+                "report",
+                handler="handler.handler_sns",
+                env={"TOPIC_ARN": notification.topic.topic_arn, "INCIDENT_TABLE": storage.table.table_name},
+                resources={"topic_arn": notification.topic.topic_arn, **table_resources},
+            ),
         }
         self.functions = functions
 
         workflow = Workflow(
-            self, "Workflow",
+            self,
+            "Workflow",
             functions=WorkflowFunctions(**{name: fn.function for name, fn in functions.items()}),
-            key=storage.key, log_retention_days=config.log_retention_days,
-            preserve_evidence=config.preserve_evidence, isolate_instances=config.isolate_instances,
-            investigate=config.investigate, second_lookup_delay_minutes=config.second_lookup_delay_minutes,
+            key=storage.key,
+            log_retention_days=config.log_retention_days,
+            preserve_evidence=config.preserve_evidence,
+            isolate_instances=config.isolate_instances,
+            investigate=config.investigate,
+            second_lookup_delay_minutes=config.second_lookup_delay_minutes,
         )
         self.workflow = workflow
         for fn in functions.values():
             fn.acknowledge_wildcards()
         machine_policy = workflow.state_machine.role.node.try_find_child("DefaultPolicy")
-        acknowledge_policy_wildcards(machine_policy, {
-            "lambda:InvokeFunction": "CDK's LambdaInvoke grant also covers the function's versions (ARN:*)",
-            "xray:PutTraceSegments": "X-Ray accepts no resource scope",
-            "xray:PutTelemetryRecords": "X-Ray accepts no resource scope",
-            "xray:GetSamplingRules": "X-Ray accepts no resource scope",
-            "xray:GetSamplingTargets": "X-Ray accepts no resource scope",
-            "logs:CreateLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
-            "logs:GetLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
-            "logs:UpdateLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
-            "logs:DeleteLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
-            "logs:ListLogDeliveries": "CloudWatch Logs delivery APIs accept no resource scope",
-            "logs:PutResourcePolicy": "CloudWatch Logs delivery APIs accept no resource scope",
-            "logs:DescribeResourcePolicies": "CloudWatch Logs delivery APIs accept no resource scope",
-            "logs:DescribeLogGroups": "CloudWatch Logs delivery APIs accept no resource scope",
-        })
+        acknowledge_policy_wildcards(
+            machine_policy,
+            {
+                "lambda:InvokeFunction": "CDK's LambdaInvoke grant also covers the function's versions (ARN:*)",
+                "xray:PutTraceSegments": "X-Ray accepts no resource scope",
+                "xray:PutTelemetryRecords": "X-Ray accepts no resource scope",
+                "xray:GetSamplingRules": "X-Ray accepts no resource scope",
+                "xray:GetSamplingTargets": "X-Ray accepts no resource scope",
+                "logs:CreateLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
+                "logs:GetLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
+                "logs:UpdateLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
+                "logs:DeleteLogDelivery": "CloudWatch Logs delivery APIs accept no resource scope",
+                "logs:ListLogDeliveries": "CloudWatch Logs delivery APIs accept no resource scope",
+                "logs:PutResourcePolicy": "CloudWatch Logs delivery APIs accept no resource scope",
+                "logs:DescribeResourcePolicies": "CloudWatch Logs delivery APIs accept no resource scope",
+                "logs:DescribeLogGroups": "CloudWatch Logs delivery APIs accept no resource scope",
+            },
+        )
         detection = Detection(self, "Detection", state_machine=workflow.state_machine, key=storage.key)
         storage.key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -121,13 +167,19 @@ class ResponderStack(Stack):
         )
         self.detection = detection
         self.monitoring = Monitoring(
-            self, "Monitoring", topic=notification.topic, state_machine=workflow.state_machine,
+            self,
+            "Monitoring",
+            topic=notification.topic,
+            state_machine=workflow.state_machine,
             dead_letters=detection.dead_letters,
             functions={_camel(name): fn.function for name, fn in functions.items()},
         )
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-            acknowledge(detection.dead_letters.node.default_child, rule,
-                        "this queue is the dead-letter queue of the EventBridge targets; it has none of its own")
+            acknowledge(
+                detection.dead_letters.node.default_child,
+                rule,
+                "this queue is the dead-letter queue of the EventBridge targets; it has none of its own",
+            )
         self.storage = storage
         self.notification = notification
 

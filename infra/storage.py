@@ -29,9 +29,7 @@ class Storage(Construct):
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
                 resources=["*"],
-                conditions={
-                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_arns}
-                },
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_arns}},
             )
         )
         # Table (not TableV2): TableV2's customer-managed key needs a region-bound stack.

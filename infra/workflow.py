@@ -70,7 +70,9 @@ class Workflow(Construct):
         f = functions
 
         normalize = self._task(
-            "Normalize", f.normalize, payload={"event.$": "$", "execution_id.$": "$$.Execution.Id"},
+            "Normalize",
+            f.normalize,
+            payload={"event.$": "$", "execution_id.$": "$$.Execution.Id"},
             result_path="$.intake",
         )
         prepare = sfn.Pass(
@@ -88,10 +90,20 @@ class Workflow(Construct):
         }
         # Slack first, e-mail last: the e-mail is the reliable record and reports Slack's delivery.
         # Two tasks, so that retrying a failed Slack post never sends the e-mail twice.
-        notify_slack = self._task("NotifySlack", f.notify_slack, payload=report_input, result_path="$.slack",
-                                  extra_retry=["SlackDeliveryError"])
-        report = self._task("Report", f.report, payload={**report_input, "slack.$": "$.slack"},
-                            result_path="$.report", extra_retry=["EmailDeliveryError"])
+        notify_slack = self._task(
+            "NotifySlack",
+            f.notify_slack,
+            payload=report_input,
+            result_path="$.slack",
+            extra_retry=["SlackDeliveryError"],
+        )
+        report = self._task(
+            "Report",
+            f.report,
+            payload={**report_input, "slack.$": "$.slack"},
+            result_path="$.report",
+            extra_retry=["EmailDeliveryError"],
+        )
         notify_slack.add_catch(report, errors=["States.ALL"], result_path="$.slack")
         notify_slack.next(report)
         finished = sfn.Choice(self, "Outcome")
@@ -100,13 +112,20 @@ class Workflow(Construct):
                 sfn.Condition.string_equals("$.report.outcome", "failed"),
                 sfn.Condition.string_equals("$.report.outcome", "partial"),
             ),
-            sfn.Fail(self, "ResponseIncomplete", error="ResponseIncomplete",
-                     cause="a response step failed; the report names it and the manual fix"),
+            sfn.Fail(
+                self,
+                "ResponseIncomplete",
+                error="ResponseIncomplete",
+                cause="a response step failed; the report names it and the manual fix",
+            ),
         ).otherwise(sfn.Succeed(self, "Done"))
         report.next(finished)
         # A report that cannot be sent must still end the execution as failed, so alarms fire.
-        report.add_catch(sfn.Fail(self, "ReportFailed", error="ReportFailed", cause="the report could not be sent"),
-                         errors=["States.ALL"], result_path="$.failures.report")
+        report.add_catch(
+            sfn.Fail(self, "ReportFailed", error="ReportFailed", cause="the report could not be sent"),
+            errors=["States.ALL"],
+            result_path="$.failures.report",
+        )
 
         # Exposed access key: contain every key in parallel, one task each.
         contain_key = self._task("ContainKey", f.contain_key, payload={"incident.$": "$.incident", "key.$": "$.key"})
@@ -214,11 +233,8 @@ class Workflow(Construct):
         )
         definition = normalize.next(prepare).next(route)
 
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=retention(log_retention_days), encryption_key=key
-        )
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-                        path=RESPONDER_ROLE_PATH)
+        self.log_group = logs.LogGroup(self, "Logs", retention=retention(log_retention_days), encryption_key=key)
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"), path=RESPONDER_ROLE_PATH)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -272,17 +288,22 @@ class Workflow(Construct):
     ) -> sfn.IChainable:
         """Look up CloudTrail now, and again after CloudTrail's delivery lag."""
         first = self._task(
-            f"Investigate{suffix}", function,
+            f"Investigate{suffix}",
+            function,
             payload={"incident.$": "$.intake.incident", "pass": 1, "previous_event_ids": []},
             result_path="$.results.investigate",
         )
         first_failed = sfn.Pass(self, f"Investigate{suffix}Failed")
         first.add_catch(first_failed, errors=["States.ALL"], result_path="$.failures.investigate")
-        wait = sfn.Wait(self, f"WaitForCloudTrail{suffix}",
-                        time=sfn.WaitTime.duration(Duration.minutes(delay_minutes)),
-                        comment="CloudTrail delivers events up to ~15 minutes late")
+        wait = sfn.Wait(
+            self,
+            f"WaitForCloudTrail{suffix}",
+            time=sfn.WaitTime.duration(Duration.minutes(delay_minutes)),
+            comment="CloudTrail delivers events up to ~15 minutes late",
+        )
         second = self._task(
-            f"InvestigateAgain{suffix}", function,
+            f"InvestigateAgain{suffix}",
+            function,
             payload={
                 "incident.$": "$.intake.incident",
                 "pass": 2,

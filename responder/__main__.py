@@ -23,9 +23,15 @@ def main(argv: list[str] | None = None, *, ask: Any = input) -> int:
     session = boto3.session.Session(region_name=args.region)
     try:
         if args.command == "try":
-            return try_event(args.event, cloudformation=session.client("cloudformation"),
-                             lambda_client=session.client("lambda"), stepfunctions=session.client("stepfunctions"),
-                             stack_name=args.stack, acts=args.acts, timeout=args.timeout)
+            return try_event(
+                args.event,
+                cloudformation=session.client("cloudformation"),
+                lambda_client=session.client("lambda"),
+                stepfunctions=session.client("stepfunctions"),
+                stack_name=args.stack,
+                acts=args.acts,
+                timeout=args.timeout,
+            )
         return _release(args, session, ask)
     except (Refused, ReleaseError) as exc:
         print(f"refused: {exc}" if isinstance(exc, Refused) else str(exc), file=sys.stderr)
@@ -40,10 +46,13 @@ def _release(args: argparse.Namespace, session: Any, ask: Any) -> int:
     dynamodb = session.client("dynamodb")
     record = load_incident(dynamodb, table, args.incident_id)
     region = record.get("region")
-    print(f"incident {args.incident_id}: {record.get('kind')} in {record.get('account')}/{region}, "
-          f"status {record.get('status')}")
+    print(
+        f"incident {args.incident_id}: {record.get('kind')} in {record.get('account')}/{region}, "
+        f"status {record.get('status')}"
+    )
     reversals, notes = plan(
-        record.get("steps") or [], iam=session.client("iam"),
+        record.get("steps") or [],
+        iam=session.client("iam"),
         # EC2 and Auto Scaling act in the incident's region, which may not be the home region.
         ec2=session.client("ec2", region_name=region) if region else None,
         autoscaling=session.client("autoscaling", region_name=region) if region else None,
@@ -57,23 +66,33 @@ def _release(args: argparse.Namespace, session: Any, ask: Any) -> int:
     def confirm(reversal: Reversal) -> bool:
         return bool(args.yes) or str(ask(f"{reversal.what}? [y/N] ")).strip().lower() in ("y", "yes")
 
-    outcomes = release(reversals, confirm=confirm,
-                       record=lambda what: record_timeline(dynamodb, table, args.incident_id, what))
+    outcomes = release(
+        reversals, confirm=confirm, record=lambda what: record_timeline(dynamodb, table, args.incident_id, what)
+    )
     for outcome in outcomes:
         print(f"  [{outcome.status:>8}] {outcome.reversal.what}: {outcome.detail}")
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m responder", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m responder", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     try_ = commands.add_parser("try", help="start the deployed workflow with an event file and print its report")
     try_.add_argument("event", help="an EventBridge event (AWS Health or GuardDuty), or a bare GuardDuty finding")
-    try_.add_argument("--i-understand-this-acts", dest="acts", action="store_true",
-                      help="run even though the stack is not deployed with dryRun=true")
-    try_.add_argument("--timeout", type=float, default=1800,
-                      help="seconds to wait for the execution (default 1800; 0: start it and print its status)")
+    try_.add_argument(
+        "--i-understand-this-acts",
+        dest="acts",
+        action="store_true",
+        help="run even though the stack is not deployed with dryRun=true",
+    )
+    try_.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds to wait for the execution (default 1800; 0: start it and print its status)",
+    )
     release_ = commands.add_parser("release", help="reverse what the responder did for an incident (false alarm)")
     release_.add_argument("incident_id", help="as in the report, e.g. 123456789012:<finding id>")
     release_.add_argument("--yes", action="store_true", help="do not ask before each reversal")

@@ -54,8 +54,9 @@ class Outcome:
     detail: str
 
 
-def plan(steps: list[Mapping[str, Any]], *, iam: Any, ec2: Any = None,
-         autoscaling: Any = None) -> tuple[list[Reversal], list[str]]:
+def plan(
+    steps: list[Mapping[str, Any]], *, iam: Any, ec2: Any = None, autoscaling: Any = None
+) -> tuple[list[Reversal], list[str]]:
     """The reversals for the steps that changed something, in ORDER; and notes on the others."""
     reversals: list[Reversal] = []
     notes: list[str] = []
@@ -66,8 +67,10 @@ def plan(steps: list[Mapping[str, Any]], *, iam: Any, ec2: Any = None,
                 notes.append(f"{name} {target}: left as is, the responder found it already so ({step.get('detail')})")
             continue
         if name == IMAGE:
-            notes.append(f"{name} {target}: evidence image {step.get('data', {}).get('image_id')} kept; "
-                         f"delete it by hand when it is no longer needed: {step.get('undo')}")
+            notes.append(
+                f"{name} {target}: evidence image {step.get('data', {}).get('image_id')} kept; "
+                f"delete it by hand when it is no longer needed: {step.get('undo')}"
+            )
         elif name in (DEACTIVATE, BACKDOOR_KEY):
             reversals.append(_reactivate_key(iam, step))
         elif name == QUARANTINE:
@@ -75,8 +78,9 @@ def plan(steps: list[Mapping[str, Any]], *, iam: Any, ec2: Any = None,
         elif name == REVOKE:
             reversals.append(_delete_revoke_policy(iam, step))
         elif name in (PROTECT, AUTOSCALING, ISOLATE) and ec2 is None:
-            notes.append(f"{name} {target}: not reversed, the incident's region is unknown; "
-                         f"by hand: {step.get('undo')}")
+            notes.append(
+                f"{name} {target}: not reversed, the incident's region is unknown; by hand: {step.get('undo')}"
+            )
         elif name == PROTECT:
             reversal = _unprotect(ec2, step)
             if reversal:
@@ -90,8 +94,9 @@ def plan(steps: list[Mapping[str, Any]], *, iam: Any, ec2: Any = None,
     return reversals, notes
 
 
-def release(reversals: list[Reversal], *, confirm: Callable[[Reversal], bool],
-            record: Callable[[str], None]) -> list[Outcome]:
+def release(
+    reversals: list[Reversal], *, confirm: Callable[[Reversal], bool], record: Callable[[str], None]
+) -> list[Outcome]:
     """Run each confirmed reversal and record it; one failing does not stop the next."""
     outcomes = []
     for reversal in reversals:
@@ -102,13 +107,15 @@ def release(reversals: list[Reversal], *, confirm: Callable[[Reversal], bool],
             outcome = Outcome(reversal, "released", reversal.run())
         except (ReleaseError, ClientError, BotoCoreError) as exc:
             outcome = Outcome(reversal, "failed", str(exc))
-        record(f"{'released' if outcome.status == 'released' else 'release failed'}: {reversal.what} "
-               f"({outcome.detail})")
+        record(
+            f"{'released' if outcome.status == 'released' else 'release failed'}: {reversal.what} ({outcome.detail})"
+        )
         outcomes.append(outcome)
     return outcomes
 
 
 # --- the incident record ----------------------------------------------------------------------
+
 
 def load_incident(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any]:
     record = load(dynamodb, table, incident_id)
@@ -130,6 +137,7 @@ def record_timeline(dynamodb: Any, table: str, incident_id: str, what: str, *, n
 
 # --- one reversal per kind of step ------------------------------------------------------------
 
+
 def _reactivate_key(iam: Any, step: Mapping[str, Any]) -> Reversal:
     key_id = step["target"]
     user = _data(step).get("user_name") or _argument(step, "--user-name")
@@ -137,8 +145,15 @@ def _reactivate_key(iam: Any, step: Mapping[str, Any]) -> Reversal:
     def run() -> str:
         owner = user or str(iam.get_access_key_last_used(AccessKeyId=key_id)["UserName"])
         iam.update_access_key(UserName=owner, AccessKeyId=key_id, Status="Active")
-        status = next((key["Status"] for page in iam.get_paginator("list_access_keys").paginate(UserName=owner)
-                       for key in page["AccessKeyMetadata"] if key["AccessKeyId"] == key_id), "absent")
+        status = next(
+            (
+                key["Status"]
+                for page in iam.get_paginator("list_access_keys").paginate(UserName=owner)
+                for key in page["AccessKeyMetadata"]
+                if key["AccessKeyId"] == key_id
+            ),
+            "absent",
+        )
         if status != "Active":
             raise ReleaseError(f"key {key_id} reads back as {status}")
         return f"key {key_id} of {owner} is Active (read back)"
@@ -153,8 +168,11 @@ def _unquarantine(iam: Any, step: Mapping[str, Any]) -> Reversal:
 
     def detach() -> str:
         _tolerate_missing(lambda: iam.detach_user_policy(UserName=user, PolicyArn=policy_arn))
-        attached = [policy["PolicyArn"] for page in iam.get_paginator("list_attached_user_policies").paginate(
-            UserName=user) for policy in page["AttachedPolicies"]]
+        attached = [
+            policy["PolicyArn"]
+            for page in iam.get_paginator("list_attached_user_policies").paginate(UserName=user)
+            for policy in page["AttachedPolicies"]
+        ]
         if policy_arn in attached:
             raise ReleaseError(f"{policy_arn} still reads back as attached to {user}")
         return f"{policy_arn} is not attached to {user} (read back)"
@@ -167,8 +185,9 @@ def _unquarantine(iam: Any, step: Mapping[str, Any]) -> Reversal:
 
     if policy_arn:
         return Reversal(step["name"], user, f"detach {policy_arn} from user {user}", detach)
-    return Reversal(step["name"], user, f"delete the inline policy {FALLBACK_POLICY_NAME} of user {user}",
-                    delete_inline)
+    return Reversal(
+        step["name"], user, f"delete the inline policy {FALLBACK_POLICY_NAME} of user {user}", delete_inline
+    )
 
 
 def _delete_revoke_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
@@ -181,8 +200,7 @@ def _delete_revoke_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
             raise ReleaseError(f"{policy} still reads back on role {role}")
         return f"{policy} is gone from role {role} (read back)"
 
-    return Reversal(step["name"], role, f"delete the inline policy {policy} of role {role} (sessions work again)",
-                    run)
+    return Reversal(step["name"], role, f"delete the inline policy {policy} of role {role} (sessions work again)", run)
 
 
 def _unprotect(ec2: Any, step: Mapping[str, Any]) -> Reversal | None:
@@ -193,7 +211,8 @@ def _unprotect(ec2: Any, step: Mapping[str, Any]) -> Reversal | None:
     if not termination_was_off and not shutdown:
         return None
     changes = (["turn termination protection off"] if termination_was_off else []) + (
-        [f"set shutdown behaviour back to '{shutdown}'"] if shutdown else [])
+        [f"set shutdown behaviour back to '{shutdown}'"] if shutdown else []
+    )
 
     def run() -> str:
         if termination_was_off:
@@ -201,8 +220,9 @@ def _unprotect(ec2: Any, step: Mapping[str, Any]) -> Reversal | None:
         if shutdown:
             ec2.modify_instance_attribute(InstanceId=instance_id, InstanceInitiatedShutdownBehavior={"Value": shutdown})
         termination = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiTermination")
-        behaviour = ec2.describe_instance_attribute(InstanceId=instance_id,
-                                                    Attribute="instanceInitiatedShutdownBehavior")
+        behaviour = ec2.describe_instance_attribute(
+            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior"
+        )
         now = (termination["DisableApiTermination"]["Value"], behaviour["InstanceInitiatedShutdownBehavior"]["Value"])
         if (termination_was_off and now[0]) or (shutdown and now[1] != shutdown):
             raise ReleaseError(f"{instance_id} reads back as termination protection={now[0]}, shutdown={now[1]}")
@@ -221,8 +241,13 @@ def _reattach(autoscaling: Any, step: Mapping[str, Any]) -> Reversal:
             raise ReleaseError(f"{instance_id} does not read back as a member of {group}")
         return f"{instance_id} is {found[0]['LifecycleState']} in {group} (read back)"
 
-    return Reversal(step["name"], instance_id, f"re-attach {instance_id} to Auto Scaling group {group} (its "
-                    "desired capacity grows by one: the group launched a replacement when it was detached)", run)
+    return Reversal(
+        step["name"],
+        instance_id,
+        f"re-attach {instance_id} to Auto Scaling group {group} (its "
+        "desired capacity grows by one: the group launched a replacement when it was detached)",
+        run,
+    )
 
 
 def _restore_groups(ec2: Any, step: Mapping[str, Any]) -> Reversal:
@@ -245,8 +270,9 @@ def _restore_groups(ec2: Any, step: Mapping[str, Any]) -> Reversal:
         if wrong:
             raise ReleaseError("read back: " + "; ".join(f"{eni} has {now.get(eni)}" for eni in wrong))
         # Without the record, a later incident records the groups of that day, not these.
-        ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": tag["Key"]} for tag in tags
-                                                       if tag["Key"].startswith(ORIGINAL_TAG)])
+        ec2.delete_tags(
+            Resources=[instance_id], Tags=[{"Key": tag["Key"]} for tag in tags if tag["Key"].startswith(ORIGINAL_TAG)]
+        )
         return "; ".join(f"{eni}: {', '.join(groups)}" for eni, groups in sorted(now.items())) + " (read back)"
 
     described = "; ".join(f"{eni} -> {', '.join(groups)}" for eni, groups in sorted(recorded.items()))
@@ -255,6 +281,7 @@ def _restore_groups(ec2: Any, step: Mapping[str, Any]) -> Reversal:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
 
 def _data(step: Mapping[str, Any]) -> Mapping[str, Any]:
     return step.get("data") or {}

@@ -34,9 +34,17 @@ def load_event(path: str | Path) -> dict[str, Any]:
         raise Refused(f"{path}: not an EventBridge event (a JSON object)")
     # Public GuardDuty samples are often the bare finding: give it the envelope EventBridge adds.
     if "detail" not in event and "type" in event and "service" in event:
-        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "GuardDuty Finding",
-                 "source": "aws.guardduty", "account": event.get("accountId"), "time": event.get("updatedAt"),
-                 "region": event.get("region"), "resources": [], "detail": event}
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "GuardDuty Finding",
+            "source": "aws.guardduty",
+            "account": event.get("accountId"),
+            "time": event.get("updatedAt"),
+            "region": event.get("region"),
+            "resources": [],
+            "detail": event,
+        }
     if not {"source", "detail-type", "detail"} <= event.keys():
         raise Refused(f"{path}: not an EventBridge event (needs source, detail-type and detail)")
     return event
@@ -50,8 +58,9 @@ def why_it_acts(cloudformation: Any, lambda_client: Any, stack_name: str) -> lis
             if resource["ResourceType"] != "AWS::Lambda::Function":
                 continue
             name = resource["PhysicalResourceId"]
-            variables = lambda_client.get_function_configuration(FunctionName=name).get(
-                "Environment", {}).get("Variables", {})
+            variables = (
+                lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+            )
             if "DRY_RUN" in variables:
                 dry_run_seen = True
                 if variables["DRY_RUN"].lower() != "true":
@@ -61,12 +70,22 @@ def why_it_acts(cloudformation: Any, lambda_client: Any, stack_name: str) -> lis
 
 def start(stepfunctions: Any, state_machine_arn: str, event: dict[str, Any]) -> str:
     name = f"try-{uuid.uuid4().hex[:16]}"  # names are unique per state machine for 90 days
-    return str(stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=name,
-                                             input=json.dumps(event))["executionArn"])
+    return str(
+        stepfunctions.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(event))[
+            "executionArn"
+        ]
+    )
 
 
-def wait(stepfunctions: Any, execution_arn: str, *, timeout: float, poll: float = 5.0,
-         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+def wait(
+    stepfunctions: Any,
+    execution_arn: str,
+    *,
+    timeout: float,
+    poll: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
     deadline = clock() + timeout
     while True:
         execution = stepfunctions.describe_execution(executionArn=execution_arn)
@@ -81,7 +100,8 @@ def report_of(stepfunctions: Any, execution: dict[str, Any]) -> dict[str, Any] |
         return dict(output["report"])
     # A Fail state has no output: the Report task's own output is in the history.
     pages = stepfunctions.get_paginator("get_execution_history").paginate(
-        executionArn=execution["executionArn"], reverseOrder=True, includeExecutionData=True)
+        executionArn=execution["executionArn"], reverseOrder=True, includeExecutionData=True
+    )
     for page in pages:
         for event in page["events"]:
             details = event.get("stateExitedEventDetails") or {}
@@ -110,9 +130,18 @@ def render(execution: dict[str, Any], report: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
-def try_event(path: str | Path, *, cloudformation: Any, lambda_client: Any, stepfunctions: Any, stack_name: str,
-              acts: bool, timeout: float, out: Callable[[str], None] = print,
-              sleep: Callable[[float], None] = time.sleep) -> int:
+def try_event(
+    path: str | Path,
+    *,
+    cloudformation: Any,
+    lambda_client: Any,
+    stepfunctions: Any,
+    stack_name: str,
+    acts: bool,
+    timeout: float,
+    out: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     event = load_event(path)
     outputs = stack_outputs(cloudformation, stack_name)
     if "StateMachineArn" not in outputs:
@@ -121,18 +150,24 @@ def try_event(path: str | Path, *, cloudformation: Any, lambda_client: Any, step
     if not reasons:
         out(f"{stack_name} is deployed with dryRun=true: the response only says what it would do")
     elif not acts:
-        raise Refused(f"{stack_name} would act on this event for real (keys deactivated, sessions revoked, "
-                      f"instances isolated): {'; '.join(reasons)}. Deploy with -c dryRun=true -c "
-                      "deactivateBackdoorKeys=false, or pass --i-understand-this-acts.")
+        raise Refused(
+            f"{stack_name} would act on this event for real (keys deactivated, sessions revoked, "
+            f"instances isolated): {'; '.join(reasons)}. Deploy with -c dryRun=true -c "
+            "deactivateBackdoorKeys=false, or pass --i-understand-this-acts."
+        )
     else:
         out(f"{stack_name} ACTS: the response changes the account (--i-understand-this-acts): {'; '.join(reasons)}")
     own_account = outputs["StateMachineArn"].split(":")[4]
     if event.get("account") != own_account:
-        out(f"note: the event is for account {event.get('account')}, the responder runs in {own_account}: "
-            "it will only report (edit the event's account and ids to exercise the actions)")
+        out(
+            f"note: the event is for account {event.get('account')}, the responder runs in {own_account}: "
+            "it will only report (edit the event's account and ids to exercise the actions)"
+        )
     execution_arn = start(stepfunctions, outputs["StateMachineArn"], event)
-    out(f"started {execution_arn}; waiting up to {timeout:.0f} s (the second CloudTrail look-up waits "
-        "secondLookupDelayMinutes)")
+    out(
+        f"started {execution_arn}; waiting up to {timeout:.0f} s (the second CloudTrail look-up waits "
+        "secondLookupDelayMinutes)"
+    )
     execution = wait(stepfunctions, execution_arn, timeout=timeout, sleep=sleep)
     out(render(execution, report_of(stepfunctions, execution) if execution["status"] in FINISHED else None))
     return 0 if execution["status"] == "SUCCEEDED" else 1

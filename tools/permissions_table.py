@@ -66,13 +66,17 @@ def render() -> str:
     ]
     for package, kind, grant in declarations():
         function = f"`{package}`" + (f" (`{grant['handler'].rsplit('.', 1)[1]}`)" if "handler" in grant else "")
-        rows.append(" | ".join([
-            f"| {function}",
-            _code(list(grant["actions"])),
-            _code(list(grant["resources"])),
-            _conditions(grant.get("conditions")),
-            _text(KINDS[kind] + grant["why"]) + " |",
-        ]))
+        rows.append(
+            " | ".join(
+                [
+                    f"| {function}",
+                    _code(list(grant["actions"])),
+                    _code(list(grant["resources"])),
+                    _conditions(grant.get("conditions")),
+                    _text(KINDS[kind] + grant["why"]) + " |",
+                ]
+            )
+        )
     return "\n".join([*rows, "", FOOTER])
 
 

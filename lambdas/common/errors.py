@@ -28,11 +28,24 @@ class UnsupportedEvent(ResponderError):
 # retries the whole (idempotent) task with backoff and jitter.
 TRANSIENT_CODES = frozenset(
     {
-        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-        "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled", "SlowDown",
-        "ProvisionedThroughputExceededException", "PriorRequestNotComplete", "EC2ThrottledException",
-        "ServiceUnavailable", "ServiceUnavailableException", "InternalError", "InternalFailure",
-        "InternalServerError", "RequestTimeout", "RequestTimeoutException",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
     }
 )
 

@@ -25,15 +25,19 @@ def principal_guard(principal_arn: str, name: str) -> Refusal | None:
             "Sign in as root, open Security credentials, deactivate the access key, then enable MFA and delete it",
         )
     if principal_arn in env_list("EXEMPT_PRINCIPAL_ARNS"):
-        return Refusal(f"{principal_arn} is exempted by configuration (exemptPrincipalArns)",
-                       "Contain it by hand if the alert is real; exempted principals are only reported")
+        return Refusal(
+            f"{principal_arn} is exempted by configuration (exemptPrincipalArns)",
+            "Contain it by hand if the alert is real; exempted principals are only reported",
+        )
     return None
 
 
 def instance_guard(instance_id: str) -> Refusal | None:
     if instance_id in env_list("EXEMPT_INSTANCE_IDS"):
-        return Refusal(f"instance {instance_id} is exempted by configuration (exemptInstanceIds)",
-                       "Preserve and isolate it by hand if the alert is real")
+        return Refusal(
+            f"instance {instance_id} is exempted by configuration (exemptInstanceIds)",
+            "Preserve and isolate it by hand if the alert is real",
+        )
     return None
 
 
@@ -49,6 +53,8 @@ def instance_refusal(incident: dict[str, Any], context: Any, by_hand: str) -> Re
     if not instance_id:
         return Refusal("the finding names no instance", "")
     if incident["account"] != account:
-        return Refusal(f"the instance is in account {incident['account']}; this responder runs in {account}",
-                       f"in account {incident['account']}: {by_hand} {instance_id} by hand")
+        return Refusal(
+            f"the instance is in account {incident['account']}; this responder runs in {account}",
+            f"in account {incident['account']}: {by_hand} {instance_id} by hand",
+        )
     return instance_guard(instance_id)

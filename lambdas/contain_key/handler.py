@@ -37,36 +37,66 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # With Health's organizational view the event can name a member account's key: this
         # deployment's role cannot act there, and pretending otherwise would be a silent miss.
         detail = f"key belongs to account {incident['account']}; this responder runs in {account}"
-        return {"steps": [step(DEACTIVATE, Status.SKIPPED, access_key_id, detail, containment=True,
-                               manual=f"in account {incident['account']}: aws iam update-access-key "
-                               f"--access-key-id {access_key_id} --status Inactive --user-name <owner>")]}
+        return {
+            "steps": [
+                step(
+                    DEACTIVATE,
+                    Status.SKIPPED,
+                    access_key_id,
+                    detail,
+                    containment=True,
+                    manual=f"in account {incident['account']}: aws iam update-access-key "
+                    f"--access-key-id {access_key_id} --status Inactive --user-name <owner>",
+                )
+            ]
+        }
     iam = client("iam")
     user_name = key.get("user_name")
     if not user_name:
         try:
             user_name = resolve_owner(iam, access_key_id)
         except KeyNotFound:
-            return {"steps": [step(DEACTIVATE, Status.FAILED, access_key_id,
-                                   f"no user in account {account} owns this key: it was deleted, or the "
-                                   "event names a key of another account", containment=True,
-                                   manual=f"aws iam get-access-key-last-used --access-key-id {access_key_id}")]}
+            return {
+                "steps": [
+                    step(
+                        DEACTIVATE,
+                        Status.FAILED,
+                        access_key_id,
+                        f"no user in account {account} owns this key: it was deleted, or the "
+                        "event names a key of another account",
+                        containment=True,
+                        manual=f"aws iam get-access-key-last-used --access-key-id {access_key_id}",
+                    )
+                ]
+            }
     refusal = principal_guard(f"arn:aws:iam::{account}:user/{user_name}", user_name)
     if refusal:
-        return {"steps": [step(DEACTIVATE, Status.SKIPPED, access_key_id, refusal.detail, containment=True,
-                               manual=refusal.manual)]}
+        return {
+            "steps": [
+                step(DEACTIVATE, Status.SKIPPED, access_key_id, refusal.detail, containment=True, manual=refusal.manual)
+            ]
+        }
     dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
     steps = [
-        _each_step(DEACTIVATE, access_key_id, f"aws iam update-access-key --user-name {user_name} "
-                   f"--access-key-id {access_key_id} --status Inactive",
-                   lambda: deactivate_key(iam, user_name, access_key_id, dry_run=dry_run))
+        _each_step(
+            DEACTIVATE,
+            access_key_id,
+            f"aws iam update-access-key --user-name {user_name} --access-key-id {access_key_id} --status Inactive",
+            lambda: deactivate_key(iam, user_name, access_key_id, dry_run=dry_run),
+        )
     ]
     logger.info("access key contained", extra={"access_key_id": access_key_id, "status": steps[0]["status"]})
     if env_bool("QUARANTINE_USER", default=True):
         policy_arn = env_str("QUARANTINE_POLICY_ARN", DEFAULT_QUARANTINE_POLICY)
         # Attempted even when deactivation failed: the quarantine limits the damage either way.
-        steps.append(_each_step(QUARANTINE, user_name, f"aws iam attach-user-policy --user-name {user_name} "
-                                f"--policy-arn {policy_arn}",
-                                lambda: quarantine_user(iam, user_name, policy_arn, dry_run=dry_run)))
+        steps.append(
+            _each_step(
+                QUARANTINE,
+                user_name,
+                f"aws iam attach-user-policy --user-name {user_name} --policy-arn {policy_arn}",
+                lambda: quarantine_user(iam, user_name, policy_arn, dry_run=dry_run),
+            )
+        )
     else:
         steps.append(step(QUARANTINE, Status.SKIPPED, user_name, "quarantine switched off (quarantineUser=false)"))
     return {"steps": steps}

@@ -37,8 +37,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if intake.incident is not None and table:
         logger.append_keys(incident_id=intake.incident.incident_id)
         try:
-            registration = register(client("dynamodb"), table, intake.incident.model_dump(mode="json"),
-                                    execution_arn=execution_arn)
+            registration = register(
+                client("dynamodb"), table, intake.incident.model_dump(mode="json"), execution_arn=execution_arn
+            )
         except ClientError as exc:
             if is_transient(exc):
                 raise

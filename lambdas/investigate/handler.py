@@ -231,8 +231,9 @@ def _backdoor_steps(
             steps.append(backdoors.sweep_step(user, keys))
     for key in new_keys:
         steps.append(
-            backdoors.deactivate_key(iam, key, enabled=settings.deactivate_backdoor_keys, exposed_at=exposed_at,
-                                     dry_run=settings.dry_run)
+            backdoors.deactivate_key(
+                iam, key, enabled=settings.deactivate_backdoor_keys, exposed_at=exposed_at, dry_run=settings.dry_run
+            )
         )
     created = backdoors.created_entities(persistence, incident.region)
     # Listed up to a bound (the state machine's payload is capped); the evidence object has them all.

@@ -59,16 +59,24 @@ def isolate_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
         if error_code(exc) == "InvalidInstanceID.NotFound":
             return step(ISOLATE, Status.SKIPPED, instance_id, "instance is gone (terminated)")
         message = exc.response.get("Error", {}).get("Message", str(exc))
-        return step(ISOLATE, Status.FAILED, instance_id, f"{error_code(exc)}: {message}",
-                    manual=f"aws ec2 describe-instances --region {region} --instance-ids {instance_id}  # then per "
-                    "ENI: aws ec2 modify-network-interface-attribute --network-interface-id <eni> --groups "
-                    "<a group of its VPC with no rules>")
+        return step(
+            ISOLATE,
+            Status.FAILED,
+            instance_id,
+            f"{error_code(exc)}: {message}",
+            manual=f"aws ec2 describe-instances --region {region} --instance-ids {instance_id}  # then per "
+            "ENI: aws ec2 modify-network-interface-attribute --network-interface-id <eni> --groups "
+            "<a group of its VPC with no rules>",
+        )
 
 
 def _isolate(ec2: Any, instance: Mapping[str, Any], region: str, *, dry_run: bool) -> StepResult:
     instance_id = instance["InstanceId"]
-    enis = {eni["NetworkInterfaceId"]: (eni["VpcId"], [group["GroupId"] for group in eni.get("Groups", [])])
-            for eni in instance.get("NetworkInterfaces", []) if eni.get("VpcId")}
+    enis = {
+        eni["NetworkInterfaceId"]: (eni["VpcId"], [group["GroupId"] for group in eni.get("Groups", [])])
+        for eni in instance.get("NetworkInterfaces", [])
+        if eni.get("VpcId")
+    }
     if not enis:
         return step(ISOLATE, Status.SKIPPED, instance_id, "instance has no VPC network interface")
     recorded = read_original_groups(instance.get("Tags", []))
@@ -81,17 +89,30 @@ def _isolate(ec2: Any, instance: Mapping[str, Any], region: str, *, dry_run: boo
     data = {"original_groups": originals, "isolation_groups": isolation}
     undo = _restore_command(region, originals)
     if not pending and not any(open_rules.values()):
-        return step(ISOLATE, Status.ALREADY_DONE, instance_id, f"every interface already has only the isolation "
-                    f"group, which has no rules: {_describe_map(isolation)}", undo=undo, data=data)
+        return step(
+            ISOLATE,
+            Status.ALREADY_DONE,
+            instance_id,
+            f"every interface already has only the isolation group, which has no rules: {_describe_map(isolation)}",
+            undo=undo,
+            data=data,
+        )
     if dry_run:
-        return step(ISOLATE, Status.SKIPPED, instance_id, f"dry-run: would move {len(pending)} of {len(enis)} "
-                    f"interface(s) in {', '.join(vpcs)} to a rule-less isolation group", data=data)
+        return step(
+            ISOLATE,
+            Status.SKIPPED,
+            instance_id,
+            f"dry-run: would move {len(pending)} of {len(enis)} "
+            f"interface(s) in {', '.join(vpcs)} to a rule-less isolation group",
+            data=data,
+        )
 
     if any(eni not in recorded for eni in enis):
         ec2.create_tags(Resources=[instance_id], Tags=original_groups_tags({**recorded, **originals}))
     for vpc in vpcs:
-        group = isolation[vpc] or _create_group(ec2, vpc, ISOLATION_GROUP, "isolation",
-                                                "credential-responder: no inbound, no outbound")
+        group = isolation[vpc] or _create_group(
+            ec2, vpc, ISOLATION_GROUP, "isolation", "credential-responder: no inbound, no outbound"
+        )
         isolation[vpc] = group
         _revoke_all(ec2, group)
     untrack = {vpc: _untrack_group(ec2, vpc) for vpc in sorted({enis[eni][0] for eni in pending})}
@@ -107,14 +128,31 @@ def _isolate(ec2: Any, instance: Mapping[str, Any], region: str, *, dry_run: boo
             raise
 
     problems = _verify(ec2, enis, isolation)
-    manual = " && ".join(f"aws ec2 modify-network-interface-attribute --region {region} --network-interface-id "
-                         f"{eni} --groups {isolation[vpc]}" for eni, (vpc, _) in enis.items())
+    manual = " && ".join(
+        f"aws ec2 modify-network-interface-attribute --region {region} --network-interface-id "
+        f"{eni} --groups {isolation[vpc]}"
+        for eni, (vpc, _) in enis.items()
+    )
     if problems:
-        return step(ISOLATE, Status.FAILED, instance_id, "read back: " + "; ".join(problems), manual=manual,
-                    undo=undo, data=data)
-    return step(ISOLATE, Status.DONE, instance_id, f"{len(enis)} interface(s) now have only the isolation group "
-                f"({_describe_map(isolation)}), 0 inbound/0 outbound rules, passed through the all-open group to "
-                "cut tracked flows (read back)", undo=undo, data=data)
+        return step(
+            ISOLATE,
+            Status.FAILED,
+            instance_id,
+            "read back: " + "; ".join(problems),
+            manual=manual,
+            undo=undo,
+            data=data,
+        )
+    return step(
+        ISOLATE,
+        Status.DONE,
+        instance_id,
+        f"{len(enis)} interface(s) now have only the isolation group "
+        f"({_describe_map(isolation)}), 0 inbound/0 outbound rules, passed through the all-open group to "
+        "cut tracked flows (read back)",
+        undo=undo,
+        data=data,
+    )
 
 
 def read_original_groups(tags: list[Mapping[str, str]]) -> dict[str, list[str]]:
@@ -132,9 +170,11 @@ def read_original_groups(tags: list[Mapping[str, str]]) -> dict[str, list[str]]:
 
 def original_groups_tags(originals: Mapping[str, list[str]]) -> list[dict[str, str]]:
     text = json.dumps(dict(originals), separators=(",", ":"), sort_keys=True)
-    chunks = [text[i:i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
-    return [{"Key": ORIGINAL_TAG if n == 1 else f"{ORIGINAL_TAG}:{n}", "Value": chunk}
-            for n, chunk in enumerate(chunks, start=1)]
+    chunks = [text[i : i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
+    return [
+        {"Key": ORIGINAL_TAG if n == 1 else f"{ORIGINAL_TAG}:{n}", "Value": chunk}
+        for n, chunk in enumerate(chunks, start=1)
+    ]
 
 
 def _describe_instance(ec2: Any, instance_id: str) -> dict[str, Any] | None:
@@ -144,18 +184,27 @@ def _describe_instance(ec2: Any, instance_id: str) -> dict[str, Any] | None:
 
 
 def _find_group(ec2: Any, vpc: str, name: str) -> str | None:
-    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]},
-                                                   {"Name": "group-name", "Values": [name]}])["SecurityGroups"]
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": [name]}]
+    )["SecurityGroups"]
     return str(groups[0]["GroupId"]) if groups else None
 
 
 def _create_group(ec2: Any, vpc: str, name: str, purpose: str, description: str) -> str:
     try:
-        return str(ec2.create_security_group(
-            GroupName=name, Description=description, VpcId=vpc,
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": [
-                {"Key": PURPOSE_TAG, "Value": purpose}, {"Key": "Name", "Value": name}]}],
-        )["GroupId"])
+        return str(
+            ec2.create_security_group(
+                GroupName=name,
+                Description=description,
+                VpcId=vpc,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "security-group",
+                        "Tags": [{"Key": PURPOSE_TAG, "Value": purpose}, {"Key": "Name", "Value": name}],
+                    }
+                ],
+            )["GroupId"]
+        )
     except ClientError as exc:
         # Another execution (another finding on the same VPC) created it a moment ago.
         if error_code(exc) != "InvalidGroup.Duplicate":
@@ -168,8 +217,11 @@ def _create_group(ec2: Any, vpc: str, name: str, purpose: str, description: str)
 
 def _rules(ec2: Any, group_id: str) -> list[dict[str, Any]]:
     paginator = ec2.get_paginator("describe_security_group_rules")
-    return [rule for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}])
-            for rule in page["SecurityGroupRules"]]
+    return [
+        rule
+        for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group_id]}])
+        for rule in page["SecurityGroupRules"]
+    ]
 
 
 def _rule_ids(ec2: Any, group_id: str) -> list[str]:
@@ -190,17 +242,24 @@ def _revoke_all(ec2: Any, group_id: str) -> None:
 
 def _untrack_group(ec2: Any, vpc: str) -> str:
     group = _find_group(ec2, vpc, UNTRACK_GROUP) or _create_group(
-        ec2, vpc, UNTRACK_GROUP, "untrack", "credential-responder: all open, attached only for a moment")
-    present = {(rule["IsEgress"], rule["IpProtocol"], rule.get("CidrIpv4") or rule.get("CidrIpv6"))
-               for rule in _rules(ec2, group)}
+        ec2, vpc, UNTRACK_GROUP, "untrack", "credential-responder: all open, attached only for a moment"
+    )
+    present = {
+        (rule["IsEgress"], rule["IpProtocol"], rule.get("CidrIpv4") or rule.get("CidrIpv6"))
+        for rule in _rules(ec2, group)
+    }
     directions = ((False, ec2.authorize_security_group_ingress), (True, ec2.authorize_security_group_egress))
     for egress, authorize in directions:
         missing = [(protocol, cidr) for protocol, cidr in OPEN if (egress, protocol, cidr) not in present]
         if not missing:
             continue
-        permissions = [{"IpProtocol": protocol, **({"Ipv6Ranges": [{"CidrIpv6": cidr}]} if ":" in cidr
-                                                   else {"IpRanges": [{"CidrIp": cidr}]})}
-                       for protocol, cidr in missing]
+        permissions = [
+            {
+                "IpProtocol": protocol,
+                **({"Ipv6Ranges": [{"CidrIpv6": cidr}]} if ":" in cidr else {"IpRanges": [{"CidrIp": cidr}]}),
+            }
+            for protocol, cidr in missing
+        ]
         try:
             authorize(GroupId=group, IpPermissions=permissions)
         except ClientError as exc:
@@ -225,8 +284,12 @@ def _verify(ec2: Any, enis: Mapping[str, tuple[str, list[str]]], isolation: Mapp
 
 
 def _restore_command(region: str, originals: Mapping[str, list[str]]) -> str:
-    return " && ".join(f"aws ec2 modify-network-interface-attribute --region {region} --network-interface-id {eni} "
-                       f"--groups {' '.join(groups)}" for eni, groups in sorted(originals.items()) if groups)
+    return " && ".join(
+        f"aws ec2 modify-network-interface-attribute --region {region} --network-interface-id {eni} "
+        f"--groups {' '.join(groups)}"
+        for eni, groups in sorted(originals.items())
+        if groups
+    )
 
 
 def _describe_map(isolation: Mapping[str, str | None]) -> str:

@@ -29,8 +29,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = event["incident"]
     instance_id, region = incident.get("instance_id"), incident["region"]
     if refusal := instance_refusal(incident, context, by_hand="isolate"):
-        return {"steps": [step(ISOLATE, Status.SKIPPED, instance_id or "unknown", refusal.detail,
-                               manual=refusal.manual or None)]}
-    result = isolate_instance(client("ec2", region), instance_id, region, dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_ISOLATE_INSTANCE"))
+        return {
+            "steps": [
+                step(ISOLATE, Status.SKIPPED, instance_id or "unknown", refusal.detail, manual=refusal.manual or None)
+            ]
+        }
+    result = isolate_instance(
+        client("ec2", region), instance_id, region, dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_ISOLATE_INSTANCE")
+    )
     logger.info("isolation", extra={"instance_id": instance_id, "status": result["status"]})
     return {"steps": [result]}

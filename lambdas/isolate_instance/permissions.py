@@ -10,7 +10,7 @@ GRANTS = (
         ],
         "resources": ["*"],
         "why": "read the instance's interfaces, find the groups and their rules, read back; these Describe calls "
-               "support no resource-level permissions",
+        "support no resource-level permissions",
     },
     {
         "actions": ["ec2:CreateSecurityGroup"],

@@ -50,12 +50,20 @@ def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
             return _gone(PROTECT, instance_id, state)
         termination, shutdown = _protection(ec2, instance_id)
         if termination and shutdown == "stop":
-            return step(PROTECT, Status.ALREADY_DONE, instance_id,
-                        "termination protection was already on and shutdown behaviour already 'stop'")
+            return step(
+                PROTECT,
+                Status.ALREADY_DONE,
+                instance_id,
+                "termination protection was already on and shutdown behaviour already 'stop'",
+            )
         if dry_run:
-            return step(PROTECT, Status.SKIPPED, instance_id,
-                        "dry-run: would turn termination protection on and set shutdown behaviour to 'stop'",
-                        manual=manual)
+            return step(
+                PROTECT,
+                Status.SKIPPED,
+                instance_id,
+                "dry-run: would turn termination protection on and set shutdown behaviour to 'stop'",
+                manual=manual,
+            )
         undo = []
         if not termination:
             ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True})
@@ -67,10 +75,20 @@ def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
     except ClientError as exc:
         return _failed(PROTECT, instance_id, exc, manual)
     if not (termination and shutdown == "stop"):
-        return step(PROTECT, Status.FAILED, instance_id, f"reads back as termination protection={termination}, "
-                    f"shutdown behaviour={shutdown}", manual=manual)
-    return step(PROTECT, Status.DONE, instance_id, "termination protection on, shutdown behaviour 'stop' (read back)",
-                undo=" && ".join(undo))
+        return step(
+            PROTECT,
+            Status.FAILED,
+            instance_id,
+            f"reads back as termination protection={termination}, shutdown behaviour={shutdown}",
+            manual=manual,
+        )
+    return step(
+        PROTECT,
+        Status.DONE,
+        instance_id,
+        "termination protection on, shutdown behaviour 'stop' (read back)",
+        undo=" && ".join(undo),
+    )
 
 
 # Why detach rather than the alternatives:
@@ -87,8 +105,10 @@ def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
 # AttachInstances undoes it.
 def protect_from_autoscaling(autoscaling: Any, instance_id: str, region: str, *, dry_run: bool = False) -> StepResult:
     def detach_command(group: str) -> str:
-        return (f"aws autoscaling detach-instances --region {region} --auto-scaling-group-name {group} "
-                f"--instance-ids {instance_id} --no-should-decrement-desired-capacity")
+        return (
+            f"aws autoscaling detach-instances --region {region} --auto-scaling-group-name {group} "
+            f"--instance-ids {instance_id} --no-should-decrement-desired-capacity"
+        )
 
     group = "<group>"
     try:
@@ -100,57 +120,101 @@ def protect_from_autoscaling(autoscaling: Any, instance_id: str, region: str, *,
         if state in ("Detaching", "Detached"):
             return step(AUTOSCALING, Status.ALREADY_DONE, instance_id, f"already {state} from {group}", data=data)
         if state not in ("InService", "Standby"):
-            return step(AUTOSCALING, Status.FAILED, instance_id, f"instance is {state} in {group}: only InService or "
-                        "Standby instances can be detached; the group may terminate it",
-                        manual=detach_command(group), data=data)
+            return step(
+                AUTOSCALING,
+                Status.FAILED,
+                instance_id,
+                f"instance is {state} in {group}: only InService or "
+                "Standby instances can be detached; the group may terminate it",
+                manual=detach_command(group),
+                data=data,
+            )
         if dry_run:
-            return step(AUTOSCALING, Status.SKIPPED, instance_id, f"dry-run: would detach it from {group} "
-                        "(the group launches a replacement)", manual=detach_command(group), data=data)
-        autoscaling.detach_instances(InstanceIds=[instance_id], AutoScalingGroupName=group,
-                                     ShouldDecrementDesiredCapacity=False)
+            return step(
+                AUTOSCALING,
+                Status.SKIPPED,
+                instance_id,
+                f"dry-run: would detach it from {group} (the group launches a replacement)",
+                manual=detach_command(group),
+                data=data,
+            )
+        autoscaling.detach_instances(
+            InstanceIds=[instance_id], AutoScalingGroupName=group, ShouldDecrementDesiredCapacity=False
+        )
         after = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"]
     except ClientError as exc:
         return _failed(AUTOSCALING, instance_id, exc, detach_command(group))
     if after and after[0]["LifecycleState"] not in ("Detaching", "Detached"):
-        return step(AUTOSCALING, Status.FAILED, instance_id, f"still {after[0]['LifecycleState']} in {group} after "
-                    "DetachInstances", manual=detach_command(group), data=data)
-    return step(AUTOSCALING, Status.DONE, instance_id, f"detached from {group}, which launches a replacement "
-                "(read back)", data=data,
-                undo=f"aws autoscaling attach-instances --region {region} --auto-scaling-group-name {group} "
-                f"--instance-ids {instance_id}")
+        return step(
+            AUTOSCALING,
+            Status.FAILED,
+            instance_id,
+            f"still {after[0]['LifecycleState']} in {group} after DetachInstances",
+            manual=detach_command(group),
+            data=data,
+        )
+    return step(
+        AUTOSCALING,
+        Status.DONE,
+        instance_id,
+        f"detached from {group}, which launches a replacement (read back)",
+        data=data,
+        undo=f"aws autoscaling attach-instances --region {region} --auto-scaling-group-name {group} "
+        f"--instance-ids {instance_id}",
+    )
 
 
-def create_evidence_image(ec2: Any, incident: Mapping[str, Any], *, dry_run: bool = False,
-                          now: datetime | None = None) -> StepResult:
+def create_evidence_image(
+    ec2: Any, incident: Mapping[str, Any], *, dry_run: bool = False, now: datetime | None = None
+) -> StepResult:
     instance_id, incident_id, region = incident["instance_id"], incident["incident_id"], incident["region"]
     now = now or datetime.now(UTC)
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"forensic-{instance_id}-{stamp}"[:128]
-    tags = [{"Key": key, "Value": str(value)[:256]} for key, value in (
-        (INCIDENT_TAG, incident_id),
-        (TAG + "finding-id", incident.get("finding_id")),
-        (TAG + "source", incident.get("source")),
-        (TAG + "instance-id", instance_id),
-        (TAG + "created-at", now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
-    ) if value]
-    manual = (f"aws ec2 create-image --region {region} --instance-id {instance_id} --name {name} --no-reboot "
-              f"--tag-specifications 'ResourceType=image,Tags=[{{Key={INCIDENT_TAG},Value={incident_id}}}]' "
-              f"'ResourceType=snapshot,Tags=[{{Key={INCIDENT_TAG},Value={incident_id}}}]'")
+    tags = [
+        {"Key": key, "Value": str(value)[:256]}
+        for key, value in (
+            (INCIDENT_TAG, incident_id),
+            (TAG + "finding-id", incident.get("finding_id")),
+            (TAG + "source", incident.get("source")),
+            (TAG + "instance-id", instance_id),
+            (TAG + "created-at", now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
+        )
+        if value
+    ]
+    manual = (
+        f"aws ec2 create-image --region {region} --instance-id {instance_id} --name {name} --no-reboot "
+        f"--tag-specifications 'ResourceType=image,Tags=[{{Key={INCIDENT_TAG},Value={incident_id}}}]' "
+        f"'ResourceType=snapshot,Tags=[{{Key={INCIDENT_TAG},Value={incident_id}}}]'"
+    )
     try:
-        existing = [image for image in ec2.describe_images(Owners=["self"], Filters=[
-            {"Name": f"tag:{INCIDENT_TAG}", "Values": [incident_id]},
-            {"Name": f"tag:{TAG}instance-id", "Values": [instance_id]},
-        ])["Images"] if image["State"] not in UNUSABLE_IMAGE_STATES]
+        existing = [
+            image
+            for image in ec2.describe_images(
+                Owners=["self"],
+                Filters=[
+                    {"Name": f"tag:{INCIDENT_TAG}", "Values": [incident_id]},
+                    {"Name": f"tag:{TAG}instance-id", "Values": [instance_id]},
+                ],
+            )["Images"]
+            if image["State"] not in UNUSABLE_IMAGE_STATES
+        ]
         if existing:
             image = existing[0]
-            return step(IMAGE, Status.ALREADY_DONE, instance_id, f"evidence image {image['ImageId']} already exists "
-                        f"({image['State']})", data={"image_id": image["ImageId"]})
+            return step(
+                IMAGE,
+                Status.ALREADY_DONE,
+                instance_id,
+                f"evidence image {image['ImageId']} already exists ({image['State']})",
+                data={"image_id": image["ImageId"]},
+            )
         state = instance_state(ec2, instance_id)
         if state is None or state in GONE_STATES:
             return _gone(IMAGE, instance_id, state)
         if dry_run:
-            return step(IMAGE, Status.SKIPPED, instance_id, f"dry-run: would create image {name} without reboot",
-                        manual=manual)
+            return step(
+                IMAGE, Status.SKIPPED, instance_id, f"dry-run: would create image {name} without reboot", manual=manual
+            )
         image_id = ec2.create_image(
             InstanceId=instance_id,
             Name=name,
@@ -162,26 +226,45 @@ def create_evidence_image(ec2: Any, incident: Mapping[str, Any], *, dry_run: boo
         ec2.get_waiter("image_exists").wait(ImageIds=[image_id], WaiterConfig={"Delay": 2, "MaxAttempts": 10})
         images = ec2.describe_images(ImageIds=[image_id])["Images"]
     except WaiterError:
-        return step(IMAGE, Status.FAILED, instance_id, f"CreateImage returned {image_id} but it does not read back "
-                    "yet; a re-run finds it by its incident tag", data={"image_id": image_id},
-                    manual=f"aws ec2 describe-images --region {region} --image-ids {image_id}")
+        return step(
+            IMAGE,
+            Status.FAILED,
+            instance_id,
+            f"CreateImage returned {image_id} but it does not read back yet; a re-run finds it by its incident tag",
+            data={"image_id": image_id},
+            manual=f"aws ec2 describe-images --region {region} --image-ids {image_id}",
+        )
     except ClientError as exc:
         if error_code(exc) == "InvalidInstanceID.NotFound":
             return _gone(IMAGE, instance_id, None)
         return _failed(IMAGE, instance_id, exc, manual)
     if not images or images[0]["State"] in UNUSABLE_IMAGE_STATES:
-        return step(IMAGE, Status.FAILED, instance_id, f"image {image_id} reads back as "
-                    f"{images[0]['State'] if images else 'missing'}", manual=manual, data={"image_id": image_id})
-    return step(IMAGE, Status.DONE, instance_id, f"image {image_id} ({name}) is {images[0]['State']}, without reboot "
-                "(read back; snapshots complete in the background)", data={"image_id": image_id},
-                undo=f"aws ec2 deregister-image --region {region} --image-id {image_id} --delete-associated-snapshots")
+        return step(
+            IMAGE,
+            Status.FAILED,
+            instance_id,
+            f"image {image_id} reads back as {images[0]['State'] if images else 'missing'}",
+            manual=manual,
+            data={"image_id": image_id},
+        )
+    return step(
+        IMAGE,
+        Status.DONE,
+        instance_id,
+        f"image {image_id} ({name}) is {images[0]['State']}, without reboot "
+        "(read back; snapshots complete in the background)",
+        data={"image_id": image_id},
+        undo=f"aws ec2 deregister-image --region {region} --image-id {image_id} --delete-associated-snapshots",
+    )
 
 
 def _protection(ec2: Any, instance_id: str) -> tuple[bool, str]:
     termination = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiTermination")
     shutdown = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior")
-    return (bool(termination["DisableApiTermination"]["Value"]),
-            str(shutdown["InstanceInitiatedShutdownBehavior"]["Value"]))
+    return (
+        bool(termination["DisableApiTermination"]["Value"]),
+        str(shutdown["InstanceInitiatedShutdownBehavior"]["Value"]),
+    )
 
 
 def _gone(name: str, instance_id: str, state: str | None) -> StepResult:

@@ -36,8 +36,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = event["incident"]
     instance_id, region = incident.get("instance_id"), incident["region"]
     if refusal := instance_refusal(incident, context, by_hand="protect, detach and image"):
-        return {"steps": [step(name, Status.SKIPPED, instance_id or "unknown", refusal.detail,
-                               manual=refusal.manual or None) for name in (PROTECT, AUTOSCALING, IMAGE)]}
+        return {
+            "steps": [
+                step(name, Status.SKIPPED, instance_id or "unknown", refusal.detail, manual=refusal.manual or None)
+                for name in (PROTECT, AUTOSCALING, IMAGE)
+            ]
+        }
     dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_PRESERVE_EVIDENCE")
     ec2 = client("ec2", region)
     # Protection first: the image takes minutes, and the instance must survive them.

@@ -5,7 +5,7 @@ GRANTS = (
         "actions": ["ec2:DescribeInstances", "ec2:DescribeImages", "autoscaling:DescribeAutoScalingInstances"],
         "resources": ["*"],
         "why": "instance state, the incident's existing image (also the image_exists waiter), Auto Scaling "
-               "membership; these Describe calls support no resource-level permissions",
+        "membership; these Describe calls support no resource-level permissions",
     },
     {
         "actions": ["ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute"],
@@ -16,7 +16,7 @@ GRANTS = (
         "actions": ["ec2:CreateImage"],
         "resources": ["arn:{partition}:ec2:{region}:{account}:instance/*"],
         "why": "the no-reboot evidence image of the instance (its own statement: the source instance takes no "
-               "aws:RequestTag condition)",
+        "aws:RequestTag condition)",
     },
     # CreateImage authorizes the new image and its snapshots as resources of their own, and both take
     # aws:RequestTag: the image can only be made with the incident tag that a re-run looks it up by.
@@ -25,7 +25,7 @@ GRANTS = (
         "resources": ["arn:{partition}:ec2:{region}::image/*", "arn:{partition}:ec2:{region}::snapshot/*"],
         "conditions": {"Null": {"aws:RequestTag/credential-responder:incident-id": "false"}},
         "why": "the evidence image and its snapshots, only when tagged with the incident (image and snapshot ARNs "
-               "have no account)",
+        "have no account)",
     },
     {
         "actions": ["ec2:CreateTags"],
@@ -35,7 +35,7 @@ GRANTS = (
             "Null": {"aws:RequestTag/credential-responder:incident-id": "false"},
         },
         "why": "CreateImage's TagSpecifications tag the image and snapshots with the incident; only at creation, "
-               "never an existing image",
+        "never an existing image",
     },
     {
         "actions": ["autoscaling:DetachInstances"],

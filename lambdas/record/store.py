@@ -42,15 +42,28 @@ def record_key(incident_id: str) -> dict[str, Any]:
     return {"id": {"S": f"incident#{incident_id}"}}
 
 
-def register(dynamodb: Any, table: str, incident: dict[str, Any], *, execution_arn: str,
-             now: datetime | None = None) -> Registration:
+def register(
+    dynamodb: Any, table: str, incident: dict[str, Any], *, execution_arn: str, now: datetime | None = None
+) -> Registration:
     """Record the incident, or the repeat of one already recorded."""
     moment = _iso(now)
     count = int(incident.get("count") or 0)
     item = {
         "id": f"incident#{incident['incident_id']}",
-        **{field: incident.get(field) for field in ("incident_id", "kind", "account", "region", "source",
-                                                     "event_type", "finding_id", "role_name", "instance_id")},
+        **{
+            field: incident.get(field)
+            for field in (
+                "incident_id",
+                "kind",
+                "account",
+                "region",
+                "source",
+                "event_type",
+                "finding_id",
+                "role_name",
+                "instance_id",
+            )
+        },
         "access_key_ids": incident.get("access_key_ids") or [],
         "status": "responding",
         "sightings": 1,
@@ -76,18 +89,20 @@ def register(dynamodb: Any, table: str, incident: dict[str, Any], *, execution_a
     return _record_repeat(dynamodb, table, incident, moment, count, now)
 
 
-def _record_repeat(dynamodb: Any, table: str, incident: dict[str, Any], moment: str, count: int,
-                   now: datetime | None) -> Registration:
+def _record_repeat(
+    dynamodb: Any, table: str, incident: dict[str, Any], moment: str, count: int, now: datetime | None
+) -> Registration:
     old = dynamodb.update_item(
         TableName=table,
         Key=record_key(incident["incident_id"]),
         UpdateExpression="SET sightings = sightings + :one, last_received_at = :now, "
-                         "timeline = list_append(timeline, :entry), expiration = :expiration",
+        "timeline = list_append(timeline, :entry), expiration = :expiration",
         ExpressionAttributeValues={
             ":one": {"N": "1"},
             ":now": {"S": moment},
-            ":entry": _serialize([{"at": moment, "what": f"received again (event {incident.get('event_id')}, "
-                                                           f"count {count})"}]),
+            ":entry": _serialize(
+                [{"at": moment, "what": f"received again (event {incident.get('event_id')}, count {count})"}]
+            ),
             ":expiration": {"N": str(_expiration(now))},
         },
         ReturnValues="ALL_OLD",
@@ -98,13 +113,19 @@ def _record_repeat(dynamodb: Any, table: str, incident: dict[str, Any], moment: 
     previous_count = int(previous.get("count", 0))
     if count > previous_count and _raise_count(dynamodb, table, incident["incident_id"], count):
         return Registration(
-            duplicate=True, changed=True, sightings=sightings, first_received_at=first,
+            duplicate=True,
+            changed=True,
+            sightings=sightings,
+            first_received_at=first,
             reason=f"seen again: GuardDuty's count rose from {previous_count} to {count} since the incident was "
-                   f"first received at {first}, so the credentials are still being used; check that the "
-                   "revocation holds and fix the flaw that leaked them",
+            f"first received at {first}, so the credentials are still being used; check that the "
+            "revocation holds and fix the flaw that leaked them",
         )
     return Registration(
-        duplicate=True, changed=False, sightings=sightings, first_received_at=first,
+        duplicate=True,
+        changed=False,
+        sightings=sightings,
+        first_received_at=first,
         reason=f"repeat of the incident first received at {first} (sighting {sightings}); nothing changed",
     )
 
@@ -113,8 +134,11 @@ def _raise_count(dynamodb: Any, table: str, incident_id: str, count: int) -> boo
     """Only one of several concurrent repeats with the same new count reports the change."""
     try:
         dynamodb.update_item(
-            TableName=table, Key=record_key(incident_id), UpdateExpression="SET #count = :count",
-            ConditionExpression="#count < :count", ExpressionAttributeNames={"#count": "count"},
+            TableName=table,
+            Key=record_key(incident_id),
+            UpdateExpression="SET #count = :count",
+            ConditionExpression="#count < :count",
+            ExpressionAttributeNames={"#count": "count"},
             ExpressionAttributeValues={":count": {"N": str(count)}},
         )
     except ClientError as exc:
@@ -124,16 +148,25 @@ def _raise_count(dynamodb: Any, table: str, incident_id: str, count: int) -> boo
     return True
 
 
-def finish(dynamodb: Any, table: str, incident_id: str, *, outcome: str, reason: str,
-           steps: list[dict[str, Any]], notifications: list[dict[str, Any]], now: datetime | None = None) -> None:
+def finish(
+    dynamodb: Any,
+    table: str,
+    incident_id: str,
+    *,
+    outcome: str,
+    reason: str,
+    steps: list[dict[str, Any]],
+    notifications: list[dict[str, Any]],
+    now: datetime | None = None,
+) -> None:
     """Store what the response did. Idempotent (SET), so a retried report may call it again."""
     moment = _iso(now)
     dynamodb.update_item(
         TableName=table,
         Key=record_key(incident_id),
         UpdateExpression="SET #status = :outcome, reason = :reason, steps = :steps, notifications = :notes, "
-                         "reported_at = :now, expiration = :expiration, "
-                         "timeline = list_append(if_not_exists(timeline, :empty), :entry)",
+        "reported_at = :now, expiration = :expiration, "
+        "timeline = list_append(if_not_exists(timeline, :empty), :entry)",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={
             ":outcome": {"S": outcome},

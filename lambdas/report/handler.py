@@ -167,8 +167,15 @@ def record_outcome(incident: dict[str, Any] | None, report: dict[str, Any]) -> s
             # The record keeps the steps of the response that acted; a repeat only adds a line.
             note(client("dynamodb"), table, incident["incident_id"], f"reported again: {report['reason']}")
         else:
-            finish(client("dynamodb"), table, incident["incident_id"], outcome=report["outcome"],
-                   reason=report["reason"], steps=report["steps"], notifications=report["notifications"])
+            finish(
+                client("dynamodb"),
+                table,
+                incident["incident_id"],
+                outcome=report["outcome"],
+                reason=report["reason"],
+                steps=report["steps"],
+                notifications=report["notifications"],
+            )
     except (ClientError, BotoCoreError) as exc:
         logger.error("could not store the outcome on the incident record", extra={"error": error_code(exc)})
         return f"failed: {error_code(exc)}"

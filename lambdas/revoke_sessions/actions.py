@@ -54,17 +54,36 @@ def revoke(
     role_name = incident.get("role_name")
     if not role_name:
         if ec2 is None or not instance_id:
-            return step(REVOKE, Status.FAILED, instance_id or "unknown", "the finding names neither a role nor an "
-                        "instance, so there is no role to revoke", containment=True,
-                        manual="Find the role in the finding's accessKeyDetails, then: aws iam put-role-policy ...")
+            return step(
+                REVOKE,
+                Status.FAILED,
+                instance_id or "unknown",
+                "the finding names neither a role nor an instance, so there is no role to revoke",
+                containment=True,
+                manual="Find the role in the finding's accessKeyDetails, then: aws iam put-role-policy ...",
+            )
         try:
             role_name = resolve_role_name(ec2, iam, instance_id, incident.get("instance_profile_arn"))
         except RoleNotResolved as exc:
-            return step(REVOKE, Status.FAILED, instance_id, str(exc), containment=True,
-                        manual=f"aws ec2 describe-iam-instance-profile-associations --region {incident.get('region')} "
-                        f"--filters Name=instance-id,Values={instance_id}")
-    return revoke_role_sessions(iam, role_name, detected_at=incident["detected_at"], instance_id=instance_id,
-                                scope=scope, protected_path=protected_path, dry_run=dry_run, now=now)
+            return step(
+                REVOKE,
+                Status.FAILED,
+                instance_id,
+                str(exc),
+                containment=True,
+                manual=f"aws ec2 describe-iam-instance-profile-associations --region {incident.get('region')} "
+                f"--filters Name=instance-id,Values={instance_id}",
+            )
+    return revoke_role_sessions(
+        iam,
+        role_name,
+        detected_at=incident["detected_at"],
+        instance_id=instance_id,
+        scope=scope,
+        protected_path=protected_path,
+        dry_run=dry_run,
+        now=now,
+    )
 
 
 def resolve_role_name(ec2: Any, iam: Any, instance_id: str, profile_arn: str | None = None) -> str:
@@ -103,18 +122,29 @@ def revoke_role_sessions(
         role = iam.get_role(RoleName=role_name)["Role"]
     except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
-            return step(REVOKE, Status.FAILED, role_name, f"role {role_name} does not exist (deleted since the "
-                        "finding?); its sessions cannot be revoked this way", containment=True,
-                        manual=f"aws iam get-role --role-name {role_name}")
+            return step(
+                REVOKE,
+                Status.FAILED,
+                role_name,
+                f"role {role_name} does not exist (deleted since the "
+                "finding?); its sessions cannot be revoked this way",
+                containment=True,
+                manual=f"aws iam get-role --role-name {role_name}",
+            )
         raise
     refusal = _refusal(role, protected_path)
     if refusal:
         return refusal
     if scope == "instance":
         if not instance_id:
-            return step(REVOKE, Status.FAILED, role_name, "REVOKE_SCOPE=instance but the finding names no instance",
-                        containment=True, manual=_put_command(role_name, OLDER_SESSIONS_POLICY,
-                                                              older_sessions_policy(_cutoff(now))))
+            return step(
+                REVOKE,
+                Status.FAILED,
+                role_name,
+                "REVOKE_SCOPE=instance but the finding names no instance",
+                containment=True,
+                manual=_put_command(role_name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(now))),
+            )
         policy_name, cutoff = INSTANCE_SESSION_POLICY, None
         session = f"{role['RoleId']}:{instance_id}"
         policy = instance_session_policy(session)
@@ -134,45 +164,92 @@ def revoke_role_sessions(
     undo = f"aws iam delete-role-policy --role-name {role_name} --policy-name {policy_name}"
     manual = _put_command(role_name, policy_name, policy)
     if covered:
-        return step(REVOKE, Status.ALREADY_DONE, role_name, f"{policy_name} already {what}", containment=True,
-                    undo=undo, data=data)
+        return step(
+            REVOKE,
+            Status.ALREADY_DONE,
+            role_name,
+            f"{policy_name} already {what}",
+            containment=True,
+            undo=undo,
+            data=data,
+        )
     if dry_run:
-        return step(REVOKE, Status.SKIPPED, role_name, f"dry-run: would put {policy_name} on {role_name}: {what}",
-                    containment=True, manual=manual, data=data)
+        return step(
+            REVOKE,
+            Status.SKIPPED,
+            role_name,
+            f"dry-run: would put {policy_name} on {role_name}: {what}",
+            containment=True,
+            manual=manual,
+            data=data,
+        )
     iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
     if _get_policy(iam, role_name, policy_name) != policy:
-        return step(REVOKE, Status.FAILED, role_name, f"PutRolePolicy returned but {policy_name} does not read back "
-                    "as written", containment=True, manual=manual, data=data)
-    return step(REVOKE, Status.DONE, role_name, f"{policy_name} {what} (read back; IAM applies it within minutes)",
-                containment=True, undo=undo, data=data)
+        return step(
+            REVOKE,
+            Status.FAILED,
+            role_name,
+            f"PutRolePolicy returned but {policy_name} does not read back as written",
+            containment=True,
+            manual=manual,
+            data=data,
+        )
+    return step(
+        REVOKE,
+        Status.DONE,
+        role_name,
+        f"{policy_name} {what} (read back; IAM applies it within minutes)",
+        containment=True,
+        undo=undo,
+        data=data,
+    )
 
 
 def older_sessions_policy(cutoff: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
-                       "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}],
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
+            }
+        ],
     }
 
 
 def instance_session_policy(session: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
-                       "Condition": {"StringEquals": {"aws:userid": session}}}],
+        "Statement": [
+            {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:userid": session}}}
+        ],
     }
 
 
 def _refusal(role: Mapping[str, Any], protected_path: str) -> StepResult | None:
     name = role["RoleName"]
     if role.get("Path", "/").startswith(SERVICE_LINKED_PATH):
-        return step(REVOKE, Status.SKIPPED, name, f"{name} is a service-linked role: IAM does not allow inline "
-                    "policies on it, so its sessions cannot be revoked; contain through the owning service",
-                    containment=True, manual=f"aws iam get-role --role-name {name}  # find the service that owns it")
+        return step(
+            REVOKE,
+            Status.SKIPPED,
+            name,
+            f"{name} is a service-linked role: IAM does not allow inline "
+            "policies on it, so its sessions cannot be revoked; contain through the owning service",
+            containment=True,
+            manual=f"aws iam get-role --role-name {name}  # find the service that owns it",
+        )
     if role.get("Path", "/").startswith(protected_path):
-        return step(REVOKE, Status.SKIPPED, name, f"{name} is under the path {protected_path}: it is the responder's "
-                    "own role and is never touched automatically", containment=True,
-                    manual=_put_command(name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(None))))
+        return step(
+            REVOKE,
+            Status.SKIPPED,
+            name,
+            f"{name} is under the path {protected_path}: it is the responder's "
+            "own role and is never touched automatically",
+            containment=True,
+            manual=_put_command(name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(None))),
+        )
     refusal = principal_guard(role["Arn"], name)
     if refusal:
         return step(REVOKE, Status.SKIPPED, name, refusal.detail, containment=True, manual=refusal.manual)
@@ -219,8 +296,9 @@ def _cutoff_of(policy: Mapping[str, Any] | None) -> datetime | None:
 
 
 def _session_of(policy: Mapping[str, Any] | None) -> str | None:
-    return _condition_value(policy, "StringEquals", "aws:userid") or _condition_value(policy, "StringLike",
-                                                                                       "aws:userid")
+    return _condition_value(policy, "StringEquals", "aws:userid") or _condition_value(
+        policy, "StringLike", "aws:userid"
+    )
 
 
 def _cutoff(now: datetime | None) -> str:
@@ -237,5 +315,7 @@ def _parse_time(value: str) -> datetime:
 
 
 def _put_command(role_name: str, policy_name: str, policy: Mapping[str, Any]) -> str:
-    return (f"aws iam put-role-policy --role-name {role_name} --policy-name {policy_name} "
-            f"--policy-document '{json.dumps(policy, separators=(',', ':'))}'")
+    return (
+        f"aws iam put-role-policy --role-name {role_name} --policy-name {policy_name} "
+        f"--policy-document '{json.dumps(policy, separators=(',', ':'))}'"
+    )

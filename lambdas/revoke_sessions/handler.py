@@ -31,13 +31,28 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # A delegated GuardDuty administrator also receives its members' findings: this
         # deployment's role cannot act in the member account.
         target = incident.get("role_name") or incident.get("instance_id") or "unknown"
-        return {"steps": [step(REVOKE, Status.SKIPPED, target, f"the role is in account {incident['account']}; "
-                               f"this responder runs in {account}", containment=True,
-                               manual=f"in account {incident['account']}: aws iam put-role-policy --role-name "
-                               f"{target} --policy-name AWSRevokeOlderSessions --policy-document ...")]}
+        return {
+            "steps": [
+                step(
+                    REVOKE,
+                    Status.SKIPPED,
+                    target,
+                    f"the role is in account {incident['account']}; this responder runs in {account}",
+                    containment=True,
+                    manual=f"in account {incident['account']}: aws iam put-role-policy --role-name "
+                    f"{target} --policy-name AWSRevokeOlderSessions --policy-document ...",
+                )
+            ]
+        }
     scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
     ec2 = None if incident.get("role_name") else client("ec2", incident["region"])
-    result = revoke(client("iam"), ec2, incident, scope=scope,
-                    protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH), dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_REVOKE_SESSIONS"))
+    result = revoke(
+        client("iam"),
+        ec2,
+        incident,
+        scope=scope,
+        protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH),
+        dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_REVOKE_SESSIONS"),
+    )
     logger.info("role sessions", extra={"role": result["target"], "status": result["status"]})
     return {"steps": [result]}

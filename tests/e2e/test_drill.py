@@ -18,8 +18,11 @@ pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
 
 def first_change(result) -> str:
     """The first call that changes the account (the responder's own incident table aside)."""
-    changes = [c["operation"] for c in result["api_calls"] if c["service"] != "dynamodb"
-               and not c["operation"].startswith(("Get", "List", "Describe", "Lookup"))]
+    changes = [
+        c["operation"]
+        for c in result["api_calls"]
+        if c["service"] != "dynamodb" and not c["operation"].startswith(("Get", "List", "Describe", "Lookup"))
+    ]
     return changes[0]
 
 
@@ -55,10 +58,15 @@ def test_2025_event_names_the_user(synthesized) -> None:
     assert result["staged"]["1234567890"] == "123456789012"
 
 
-@pytest.mark.parametrize("name", ["health_ignore_ec2_instance_store_degraded.json",
-                                  "health_ignore_malformed_no_entities.json",
-                                  "guardduty_ignore_tor_caller_SAMPLE.json",
-                                  "guardduty_ignore_canary_body_only.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "health_ignore_ec2_instance_store_degraded.json",
+        "health_ignore_malformed_no_entities.json",
+        "guardduty_ignore_tor_caller_SAMPLE.json",
+        "guardduty_ignore_canary_body_only.json",
+    ],
+)
 def test_ignored_events_change_nothing_and_say_why(synthesized, name: str) -> None:
     result = drill(synthesized, name)
     assert result["outcome"] == "ignored"
@@ -96,8 +104,11 @@ def test_sample_finding_is_ignored_unless_opted_in(synthesized) -> None:
 
 
 def test_scenario_backdoor_keys_are_found_and_deactivated(synthesized) -> None:
-    result = drill(synthesized, "health_exposed_key_classic.json",
-                   cloudtrail=EVENTS / "cloudtrail" / "leaked_user_key_backdoor.json")
+    result = drill(
+        synthesized,
+        "health_exposed_key_classic.json",
+        cloudtrail=EVENTS / "cloudtrail" / "leaked_user_key_backdoor.json",
+    )
     assert result["outcome"] == "contained"
     backdoor_keys = [result["staged"][k] for k in ("AKIAL80DWDVKKM0UXEER", "AKIAXAFZN8JEPF6L682H")]
     assert all(result["observed"]["access_keys"][k] == "Inactive" for k in backdoor_keys)

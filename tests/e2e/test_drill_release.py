@@ -22,13 +22,23 @@ def release_incident(account: Any, staged: Any) -> dict[str, Any]:
     (item,) = dynamodb.scan(TableName=table)["Items"]
     incident_id = item["incident_id"]["S"]
     record = load_incident(dynamodb, table, incident_id)
-    reversals, notes = plan(record["steps"], iam=account.client("iam"), ec2=account.client("ec2", staged.region),
-                            autoscaling=account.client("autoscaling", staged.region))
-    outcomes = release(reversals, confirm=lambda reversal: True,
-                       record=lambda what: record_timeline(dynamodb, table, incident_id, what))
+    reversals, notes = plan(
+        record["steps"],
+        iam=account.client("iam"),
+        ec2=account.client("ec2", staged.region),
+        autoscaling=account.client("autoscaling", staged.region),
+    )
+    outcomes = release(
+        reversals,
+        confirm=lambda reversal: True,
+        record=lambda what: record_timeline(dynamodb, table, incident_id, what),
+    )
     timeline = load_incident(dynamodb, table, incident_id)["timeline"]
-    return {"outcomes": [(o.reversal.what, o.status) for o in outcomes], "notes": notes,
-            "timeline": [entry["what"] for entry in timeline]}
+    return {
+        "outcomes": [(o.reversal.what, o.status) for o in outcomes],
+        "notes": notes,
+        "timeline": [entry["what"] for entry in timeline],
+    }
 
 
 def test_release_restores_an_exposed_key_incident(synthesized) -> None:
@@ -41,8 +51,9 @@ def test_release_restores_an_exposed_key_incident(synthesized) -> None:
 
 
 def test_release_restores_an_instance_incident(synthesized) -> None:
-    result = run_event_file(EVENTS / "crafted" / "guardduty_exfil_three_enis_two_vpcs.json", synthesized,
-                            after=release_incident)
+    result = run_event_file(
+        EVENTS / "crafted" / "guardduty_exfil_three_enis_two_vpcs.json", synthesized, after=release_incident
+    )
     assert result["outcome"] == "contained"
     before, after = result["observed_before"], result["observed_after"]
     assert after["role_policies"] == before["role_policies"]

@@ -36,8 +36,11 @@ def test_throttling_is_retried_by_the_state_machine(synthesized) -> None:
 def test_a_duplicate_changes_nothing(synthesized) -> None:
     result = run_scenario("duplicate", synthesized)
     assert result["earlier_deliveries"] == ["contained"]
-    changes = [c for c in result["api_calls"] if c["service"] in ("iam", "ec2", "autoscaling")
-               and c["operation"].startswith(CHANGES)]
+    changes = [
+        c
+        for c in result["api_calls"]
+        if c["service"] in ("iam", "ec2", "autoscaling") and c["operation"].startswith(CHANGES)
+    ]
     assert changes == []
     assert len(result["observed"]["images"]) == 1  # still the one AMI from the first delivery
 
@@ -54,8 +57,10 @@ def test_dry_run_changes_nothing(synthesized) -> None:
     observed = result["observed"]
     assert observed["role_policies"]["web-app-role"] == []
     assert observed["images"] == [] and observed["isolation_groups"] == {}
-    assert all(p == {"termination": False, "shutdown_behavior": "stop"} or not p["termination"]
-               for p in observed["instance_protection"].values())
+    assert all(
+        p == {"termination": False, "shutdown_behavior": "stop"} or not p["termination"]
+        for p in observed["instance_protection"].values()
+    )
 
 
 def test_several_enis_in_two_vpcs_are_all_isolated(synthesized) -> None:
@@ -71,12 +76,18 @@ def test_several_enis_in_two_vpcs_are_all_isolated(synthesized) -> None:
 def test_a_full_rerun_finds_every_step_done(synthesized) -> None:
     result = run_scenario("rerun", synthesized)
     assert result["earlier_deliveries"] == ["contained"]
-    response = [s for s in result["steps"] if s["name"] in
-                ("revoke-role-sessions", "protect-instance", "create-evidence-image", "isolate-instance")]
+    response = [
+        s
+        for s in result["steps"]
+        if s["name"] in ("revoke-role-sessions", "protect-instance", "create-evidence-image", "isolate-instance")
+    ]
     assert {s["status"] for s in response} == {"already-done"}
     assert len(result["observed"]["images"]) == 1
-    changes = [c for c in result["api_calls"] if c["service"] in ("iam", "ec2", "autoscaling")
-               and c["operation"].startswith(CHANGES)]
+    changes = [
+        c
+        for c in result["api_calls"]
+        if c["service"] in ("iam", "ec2", "autoscaling") and c["operation"].startswith(CHANGES)
+    ]
     assert changes == []
 
 

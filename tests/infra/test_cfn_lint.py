@@ -11,8 +11,11 @@ pytestmark = pytest.mark.xdist_group("infra")
 
 
 def findings(template: Path) -> list[str]:
-    return [f"{match.rule.id} {template.name}:{match.linenumber}: {match.message}"
-            for match in lint_file(template) if not match.rule.id.startswith("I")]
+    return [
+        f"{match.rule.id} {template.name}:{match.linenumber}: {match.message}"
+        for match in lint_file(template)
+        if not match.rule.id.startswith("I")
+    ]
 
 
 def test_templates_have_no_cfn_lint_errors_or_warnings(synthesized) -> None:

@@ -122,8 +122,7 @@ class Module:
 def parse_module(name: str, file: str, source: str) -> Module:
     tree = ast.parse(source, filename=file)
     defs: dict[str, ast.AST] = {
-        node.name: node for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        node.name: node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
     }
     defs[MODULE_BODY] = ast.Module(body=[node for node in tree.body if node not in defs.values()], type_ignores=[])
     imports: dict[str, str] = {}
@@ -240,8 +239,11 @@ def client_variables(module: Module, node: ast.AST) -> dict[str, str]:
         if isinstance(child, ast.arg) and child.arg in client_services():
             bind(child.arg, child.arg, child.lineno)
         elif isinstance(child, ast.Assign | ast.AnnAssign) and child.value is not None:
-            created = {service for call in ast.walk(child.value)
-                       if isinstance(call, ast.Call) and (service := created_service(module, call))}
+            created = {
+                service
+                for call in ast.walk(child.value)
+                if isinstance(call, ast.Call) and (service := created_service(module, call))
+            }
             targets = child.targets if isinstance(child, ast.Assign) else [child.target]
             for target in targets:
                 if isinstance(target, ast.Name) and (created or target.id in client_services()):
@@ -313,12 +315,15 @@ def _operations(service: str, method: str, call: ast.Call | None, where: str) ->
 
 
 def calls_of(entry: tuple[str, str]) -> list[Call]:
-    return [call for module_name, name in sorted(reachable(entry))
-            for call in aws_calls(modules()[module_name], modules()[module_name].defs[name])]
+    return [
+        call
+        for module_name, name in sorted(reachable(entry))
+        for call in aws_calls(modules()[module_name], modules()[module_name].defs[name])
+    ]
 
 
 def entry_point(handler: str) -> tuple[str, str]:
-    """"report.handler.handler_sns" -> ("report.handler", "handler_sns")."""
+    """ "report.handler.handler_sns" -> ("report.handler", "handler_sns")."""
     module, _, function = handler.rpartition(".")
     return module, function
 
@@ -376,11 +381,15 @@ def role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]
     resources = template["Resources"]
     managed = resources[role]["Properties"].get("ManagedPolicyArns")
     assert not managed, f"{role}: managed policies {managed} grant actions nobody declared"
-    statements = [statement for policy in resources[role]["Properties"].get("Policies", [])
-                  for statement in as_list(policy["PolicyDocument"]["Statement"])]
+    statements = [
+        statement
+        for policy in resources[role]["Properties"].get("Policies", [])
+        for statement in as_list(policy["PolicyDocument"]["Statement"])
+    ]
     for resource in resources.values():
-        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and \
-                {"Ref": role} in resource["Properties"].get("Roles", []):
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and {"Ref": role} in resource[
+            "Properties"
+        ].get("Roles", []):
             statements.extend(as_list(resource["Properties"]["PolicyDocument"]["Statement"]))
     return statements
 
@@ -420,8 +429,13 @@ def test_the_analysis_finds_the_known_calls() -> None:
     """If the analysis lost track of clients, every comparison below would pass vacuously."""
     contain_key = code_actions("contain_key.handler.handler")
     assert set(contain_key) >= {
-        "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:UpdateAccessKey",  # ListAccessKeys: a paginator
-        "iam:ListAttachedUserPolicies", "iam:AttachUserPolicy", "iam:GetUserPolicy", "iam:PutUserPolicy",
+        "iam:GetAccessKeyLastUsed",
+        "iam:ListAccessKeys",
+        "iam:UpdateAccessKey",  # ListAccessKeys: a paginator
+        "iam:ListAttachedUserPolicies",
+        "iam:AttachUserPolicy",
+        "iam:GetUserPolicy",
+        "iam:PutUserPolicy",
     }
     assert "contain_key/actions.py" in contain_key["iam:UpdateAccessKey"][0]
     report_sns, report_slack = code_actions("report.handler.handler_sns"), code_actions("report.handler.handler_slack")
@@ -434,17 +448,23 @@ def test_the_analysis_finds_the_known_calls() -> None:
     isolate = code_actions("isolate_instance.handler.handler")
     assert {"ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"} <= set(isolate)  # referenced
     assert {"cloudtrail:LookupEvents", "ec2:DescribeRegions", "s3:PutObject"} <= set(
-        code_actions("investigate.handler.handler"))
+        code_actions("investigate.handler.handler")
+    )
 
 
-@pytest.mark.parametrize(("source", "complaint"), [
-    ("def f(c):\n    c.update_access_key(UserName='u')\n", "cannot tell which AWS service"),
-    ("def f(iam):\n    iam.no_such_operation()\n", "no iam operation"),
-    ("import boto3\ndef f():\n    return boto3.resource('s3')\n", "not analysed"),
-    ("def f(ec2, name):\n    return ec2.get_paginator(name)\n", "needs a literal name"),
-    ("from aws_lambda_powertools.utilities import parameters\ndef f():\n    parameters.get_parameter('p')\n",
-     "POWERTOOLS_ACTIONS"),
-])
+@pytest.mark.parametrize(
+    ("source", "complaint"),
+    [
+        ("def f(c):\n    c.update_access_key(UserName='u')\n", "cannot tell which AWS service"),
+        ("def f(iam):\n    iam.no_such_operation()\n", "no iam operation"),
+        ("import boto3\ndef f():\n    return boto3.resource('s3')\n", "not analysed"),
+        ("def f(ec2, name):\n    return ec2.get_paginator(name)\n", "needs a literal name"),
+        (
+            "from aws_lambda_powertools.utilities import parameters\ndef f():\n    parameters.get_parameter('p')\n",
+            "POWERTOOLS_ACTIONS",
+        ),
+    ],
+)
 def test_the_analysis_fails_loudly_on_what_it_cannot_attribute(source: str, complaint: str) -> None:
     module = parse_module("probe.code", "probe/code.py", source)
     with pytest.raises(AnalysisError, match=complaint):
@@ -455,11 +475,18 @@ def test_every_aws_call_is_reached_from_a_deployed_handler(template: dict[str, A
     """A call that no handler reaches is dead code, or a path the analysis does not follow."""
     reached = set().union(*(reachable(entry_point(fn.handler)) for fn in deployed_functions(template)))
     reached |= set(NOT_RUN_BY_A_FUNCTION)
-    lost = [f"{call.where}: {call.action}" for module in modules().values() for name, node in module.defs.items()
-            if (module.name, name) not in reached for call in aws_calls(module, node)]
-    assert not lost, ("AWS calls that no deployed handler reaches: dead code, or a path the analysis does not "
-                      "follow (a client stored on an object, a handler that is not deployed). Code that only tooling "
-                      "runs goes into NOT_RUN_BY_A_FUNCTION, with who runs it:\n  " + "\n  ".join(lost))
+    lost = [
+        f"{call.where}: {call.action}"
+        for module in modules().values()
+        for name, node in module.defs.items()
+        if (module.name, name) not in reached
+        for call in aws_calls(module, node)
+    ]
+    assert not lost, (
+        "AWS calls that no deployed handler reaches: dead code, or a path the analysis does not "
+        "follow (a client stored on an object, a handler that is not deployed). Code that only tooling "
+        "runs goes into NOT_RUN_BY_A_FUNCTION, with who runs it:\n  " + "\n  ".join(lost)
+    )
 
 
 def test_each_function_has_its_own_role(template: dict[str, Any]) -> None:
@@ -480,26 +507,36 @@ def test_code_declaration_and_policy_agree_for_every_function(template: dict[str
         indirect = declared_actions(fn.handler, "INDIRECT_GRANTS")
         policy = granted_actions(template, fn)
         for missing in sorted(set(calls) - grants):
-            problems.append(f"{fn.handler} calls {missing} ({', '.join(calls[missing])}) but {permissions} does not "
-                            f"grant it: add it to GRANTS{target}, with its resources and why")
+            problems.append(
+                f"{fn.handler} calls {missing} ({', '.join(calls[missing])}) but {permissions} does not "
+                f"grant it: add it to GRANTS{target}, with its resources and why"
+            )
         for unused in sorted(grants - set(calls)):
-            problems.append(f"{permissions} grants {unused} to {fn.handler}, whose code never calls it: remove it "
-                            "(or, if AWS calls it on the function's behalf, move it to INDIRECT_GRANTS)")
+            problems.append(
+                f"{permissions} grants {unused} to {fn.handler}, whose code never calls it: remove it "
+                "(or, if AWS calls it on the function's behalf, move it to INDIRECT_GRANTS)"
+            )
         for lost in sorted((grants | indirect) - policy):
-            problems.append(f"{permissions} declares {lost} for {fn.handler}, but its role {fn.role} does not allow "
-                            "it: infra/functions.py skipped the grant (a resource placeholder left empty?)")
+            problems.append(
+                f"{permissions} declares {lost} for {fn.handler}, but its role {fn.role} does not allow "
+                "it: infra/functions.py skipped the grant (a resource placeholder left empty?)"
+            )
         for extra in sorted(policy - grants - indirect):
-            problems.append(f"the role {fn.role} of {fn.handler} allows {extra}, which {permissions} does not "
-                            "declare: remove whatever grants it in infra/ (or declare it, with the call that needs it)")
+            problems.append(
+                f"the role {fn.role} of {fn.handler} allows {extra}, which {permissions} does not "
+                "declare: remove whatever grants it in infra/ (or declare it, with the call that needs it)"
+            )
     assert not problems, "\n".join(problems)
 
 
 def test_no_policy_allows_every_action(template: dict[str, Any]) -> None:
-    found = [f"{path}: Action {statement.get('Action', statement.get('NotAction'))!r}"
-             for path, document in policy_documents(template["Resources"])
-             for statement in as_list(document["Statement"])
-             if statement.get("Effect") == "Allow" and ("*" in as_list(statement.get("Action", [])) or
-                                                         "NotAction" in statement)]
+    found = [
+        f"{path}: Action {statement.get('Action', statement.get('NotAction'))!r}"
+        for path, document in policy_documents(template["Resources"])
+        for statement in as_list(document["Statement"])
+        if statement.get("Effect") == "Allow"
+        and ("*" in as_list(statement.get("Action", [])) or "NotAction" in statement)
+    ]
     assert not found, "Allow statements with Action '*' (or NotAction):\n  " + "\n  ".join(found)
 
 
@@ -507,14 +544,20 @@ def test_every_wildcard_resource_is_declared_with_a_reason(template: dict[str, A
     problems = []
     for fn in deployed_functions(template):
         grants = declared(fn.handler) + declared(fn.handler, "INDIRECT_GRANTS")
-        explained = {action for grant in grants if grant["resources"] == ["*"] and grant["why"].strip()
-                     for action in grant["actions"]}
+        explained = {
+            action
+            for grant in grants
+            if grant["resources"] == ["*"] and grant["why"].strip()
+            for action in grant["actions"]
+        }
         for statement in role_statements(template, fn.role):
             if "*" not in as_list(statement["Resource"]):
                 continue
             for action in as_list(statement["Action"]):
                 if action not in explained | CDK_TRACING:
-                    problems.append(f"the role {fn.role} of {fn.handler} allows {action} on any resource ('*'), but "
-                                    f"no grant of lambdas/{fn.handler.split('.')[0]}/permissions.py declares "
-                                    "resources ['*'] for it with a why")
+                    problems.append(
+                        f"the role {fn.role} of {fn.handler} allows {action} on any resource ('*'), but "
+                        f"no grant of lambdas/{fn.handler.split('.')[0]}/permissions.py declares "
+                        "resources ['*'] for it with a why"
+                    )
     assert not problems, "\n".join(problems)

@@ -37,8 +37,11 @@ def plugin_reports(validation: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def violations(plugin: dict[str, Any]) -> list[str]:
-    return [f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']}"
-            for violation in plugin.get("violations", []) for construct in violation["violatingConstructs"]]
+    return [
+        f"{violation['ruleName']} at {construct['constructPath']}: {violation['description']}"
+        for violation in plugin.get("violations", [])
+        for construct in violation["violatingConstructs"]
+    ]
 
 
 def acknowledgments(outdir: str | Path) -> dict[tuple[str, str], str]:
@@ -63,30 +66,44 @@ def test_both_packs_ran_with_no_unacknowledged_finding(synthesized) -> None:
         # (or infra/nag.py no longer qualifies acknowledgments, so that they show up here).
         assert pack in plugins, f"no {pack} report in validation-report.json: is the pack registered in app.py?"
         assert not violations(plugins[pack]), f"{pack} findings without an acknowledgment:\n  " + "\n  ".join(
-            violations(plugins[pack]))
+            violations(plugins[pack])
+        )
         assert plugins[pack]["conclusion"] == "success"
         assert plugins[pack]["suppressedViolations"], f"{pack}: no acknowledged finding listed"
 
 
 def test_every_acknowledged_finding_has_a_written_reason(synthesized) -> None:
     plugins = plugin_reports(report(synthesized.outdir))
-    unexplained = [f"{finding['ruleName']} at {construct['constructPath']}"
-                   for pack in PACKS for finding in plugins[pack]["suppressedViolations"]
-                   for construct in finding["violatingConstructs"] if not (finding.get("reason") or "").strip()]
+    unexplained = [
+        f"{finding['ruleName']} at {construct['constructPath']}"
+        for pack in PACKS
+        for finding in plugins[pack]["suppressedViolations"]
+        for construct in finding["violatingConstructs"]
+        if not (finding.get("reason") or "").strip()
+    ]
     assert not unexplained, "acknowledged without a reason:\n  " + "\n  ".join(unexplained)
     # The metadata as written, whichever plugin reads it (CDK's own acknowledgments too).
-    empty = [f"{rule} at {path}" for (path, rule), reason in acknowledgments(synthesized.outdir).items()
-             if not str(reason).strip()]
+    empty = [
+        f"{rule} at {path}"
+        for (path, rule), reason in acknowledgments(synthesized.outdir).items()
+        if not str(reason).strip()
+    ]
     assert not empty, "acknowledgments with an empty reason:\n  " + "\n  ".join(empty)
 
 
 def test_no_acknowledgment_outlives_its_finding(synthesized) -> None:
     """An acknowledgment that matches nothing would silently cover a future finding."""
     plugins = plugin_reports(report(synthesized.outdir))
-    used = {(finding["acknowledgedAt"], finding["acknowledgedId"])
-            for pack in PACKS for finding in plugins[pack]["suppressedViolations"]}
-    stale = [f"{rule} at {path}" for path, rule in acknowledgments(synthesized.outdir)
-             if rule.split("::")[0] in PACKS and (path, rule) not in used and (path, rule) not in KNOWN_STALE]
+    used = {
+        (finding["acknowledgedAt"], finding["acknowledgedId"])
+        for pack in PACKS
+        for finding in plugins[pack]["suppressedViolations"]
+    }
+    stale = [
+        f"{rule} at {path}"
+        for path, rule in acknowledgments(synthesized.outdir)
+        if rule.split("::")[0] in PACKS and (path, rule) not in used and (path, rule) not in KNOWN_STALE
+    ]
     assert not stale, "acknowledgments that match no finding (remove them):\n  " + "\n  ".join(stale)
 
 

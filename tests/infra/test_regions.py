@@ -24,8 +24,12 @@ HOME = "eu-west-1"
 REGIONS = ["us-east-1", "us-west-2", "ap-northeast-1"]
 CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 # What the forwarders must target, as CloudFormation resolves it in the same account.
-HOME_BUS = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":events:{HOME}:", {"Ref": "AWS::AccountId"},
-                               ":event-bus/default"]]}
+HOME_BUS = {
+    "Fn::Join": [
+        "",
+        ["arn:", {"Ref": "AWS::Partition"}, f":events:{HOME}:", {"Ref": "AWS::AccountId"}, ":event-bus/default"],
+    ]
+}
 
 
 def context(**overrides: Any) -> dict[str, Any]:
@@ -36,8 +40,10 @@ def context(**overrides: Any) -> dict[str, Any]:
 def assembly(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from app import build_app
 
-    app = build_app(context=context(homeRegion=HOME, regions=json.dumps(REGIONS), healthBackupRegion="true"),
-                    outdir=str(tmp_path_factory.mktemp("regions")))
+    app = build_app(
+        context=context(homeRegion=HOME, regions=json.dumps(REGIONS), healthBackupRegion="true"),
+        outdir=str(tmp_path_factory.mktemp("regions")),
+    )
     return app.synth()  # also runs cdk-nag: an unacknowledged finding raises here
 
 
@@ -61,17 +67,21 @@ def test_one_forwarder_stack_per_region_in_its_region(assembly: Any) -> None:
         assert "CredentialResponder" in [dep.id for dep in stack.dependencies]
 
 
-@pytest.mark.parametrize(("region", "kinds"), [
-    ("us-east-1", {"guardduty", "health"}),
-    ("us-west-2", {"guardduty", "health"}),
-    ("ap-northeast-1", {"guardduty"}),
-])
+@pytest.mark.parametrize(
+    ("region", "kinds"),
+    [
+        ("us-east-1", {"guardduty", "health"}),
+        ("us-west-2", {"guardduty", "health"}),
+        ("ap-northeast-1", {"guardduty"}),
+    ],
+)
 def test_rules_forward_to_the_home_bus_with_a_dead_letter_queue(assembly: Any, region: str, kinds: set[str]) -> None:
     template = forwarder(assembly, region)
     rules = of_type(template, "AWS::Events::Rule")
     patterns = {"guardduty": as_pattern(GUARDDUTY_PATTERN), "health": as_pattern(HEALTH_PATTERN)}
     assert sorted(json.dumps(rule["Properties"]["EventPattern"], sort_keys=True) for rule in rules.values()) == sorted(
-        json.dumps(patterns[kind], sort_keys=True) for kind in kinds)
+        json.dumps(patterns[kind], sort_keys=True) for kind in kinds
+    )
     (role_id,) = of_type(template, "AWS::IAM::Role")
     (queue_id,) = of_type(template, "AWS::SQS::Queue")
     for rule in rules.values():
@@ -110,7 +120,8 @@ def test_nothing_global_is_named_and_nothing_is_referenced_across_stacks(assembl
     for resource in template["Resources"].values():
         if resource["Type"].startswith("AWS::IAM::"):
             assert not {"RoleName", "ManagedPolicyName", "InstanceProfileName", "UserName"} & set(
-                resource["Properties"]), resource
+                resource["Properties"]
+            ), resource
 
 
 def test_home_bus_accepts_exactly_the_forwarding_rules(assembly: Any) -> None:
@@ -120,31 +131,48 @@ def test_home_bus_accepts_exactly_the_forwarding_rules(assembly: Any) -> None:
     statement = policy["Properties"]["Statement"]
     assert statement["Action"] == "events:PutEvents"
     assert statement["Resource"] == HOME_BUS
-    assert statement["Principal"] == {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::",
-                                                                {"Ref": "AWS::AccountId"}, ":root"]]}}
+    assert statement["Principal"] == {
+        "AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+    }
     expected = []
     for region in REGIONS:
         for rule in of_type(forwarder(assembly, region), "AWS::Events::Rule").values():
-            expected.append({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":events:{region}:",
-                                               {"Ref": "AWS::AccountId"}, f":rule/{rule['Properties']['Name']}"]]})
+            expected.append(
+                {
+                    "Fn::Join": [
+                        "",
+                        [
+                            "arn:",
+                            {"Ref": "AWS::Partition"},
+                            f":events:{region}:",
+                            {"Ref": "AWS::AccountId"},
+                            f":rule/{rule['Properties']['Name']}",
+                        ],
+                    ]
+                }
+            )
     assert sorted(map(str, statement["Condition"]["ArnEquals"]["aws:SourceArn"])) == sorted(map(str, expected))
 
 
 def test_without_regions_only_the_home_stack_is_synthesized(synthesized: Any) -> None:
     manifest = json.loads((Path(synthesized.outdir) / "manifest.json").read_text())
-    stacks = [name for name, artifact in manifest["artifacts"].items()
-              if artifact["type"] == "aws:cloudformation:stack"]
+    stacks = [
+        name for name, artifact in manifest["artifacts"].items() if artifact["type"] == "aws:cloudformation:stack"
+    ]
     assert stacks == ["CredentialResponder"]
     assert not of_type(synthesized.template, "AWS::Events::EventBusPolicy")
 
 
-@pytest.mark.parametrize(("overrides", "key"), [
-    ({"homeRegion": HOME, "regions": '["mars-1"]'}, "regions"),
-    ({"homeRegion": HOME, "regions": json.dumps(["us-east-1", HOME])}, "regions"),
-    ({"homeRegion": HOME, "regions": "42"}, "regions"),
-    ({"homeRegion": HOME, "regions": '{"us-east-1": true}'}, "regions"),
-    ({"homeRegion": "moon-base", "regions": "[]"}, "homeRegion"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"homeRegion": HOME, "regions": '["mars-1"]'}, "regions"),
+        ({"homeRegion": HOME, "regions": json.dumps(["us-east-1", HOME])}, "regions"),
+        ({"homeRegion": HOME, "regions": "42"}, "regions"),
+        ({"homeRegion": HOME, "regions": '{"us-east-1": true}'}, "regions"),
+        ({"homeRegion": "moon-base", "regions": "[]"}, "homeRegion"),
+    ],
+)
 def test_bad_configuration_fails_synth_naming_the_key(overrides: dict[str, Any], key: str) -> None:
     from app import build_app
 
@@ -156,6 +184,9 @@ def test_home_without_us_east_1_warns_that_health_events_are_missed() -> None:
     from app import build_app
 
     app = build_app(context=context(homeRegion=HOME))
-    warnings = [entry.data for entry in app.node.find_child("CredentialResponder").node.metadata
-                if entry.type == "aws:cdk:warning"]
+    warnings = [
+        entry.data
+        for entry in app.node.find_child("CredentialResponder").node.metadata
+        if entry.type == "aws:cdk:warning"
+    ]
     assert any("us-east-1" in str(warning) for warning in warnings)

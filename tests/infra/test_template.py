@@ -47,7 +47,7 @@ def output_ref(template: dict[str, Any], name: str) -> str:
 
 def the_key(template: dict[str, Any]) -> dict[str, Any]:
     """The customer-managed key, as the other resources reference it."""
-    (key_id, key), = of_type(template, "AWS::KMS::Key").items()
+    ((key_id, key),) = of_type(template, "AWS::KMS::Key").items()
     assert key["Properties"]["EnableKeyRotation"] is True
     return {"Fn::GetAtt": [key_id, "Arn"]}
 
@@ -63,34 +63,51 @@ def the_state_machine(template: dict[str, Any]) -> str:
 
 def rule_target() -> dict[str, Any]:
     """Each rule starts the state machine; a failed delivery is retried, then kept in a dead-letter queue."""
-    return Match.array_with([Match.object_like({
-        "Arn": {"Ref": Match.string_like_regexp("^WorkflowStateMachine")},
-        "RoleArn": Match.any_value(),
-        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [Match.string_like_regexp("DeadLetters"), "Arn"]}},
-        "RetryPolicy": {"MaximumRetryAttempts": Match.any_value(), "MaximumEventAgeInSeconds": Match.any_value()},
-    })])
+    return Match.array_with(
+        [
+            Match.object_like(
+                {
+                    "Arn": {"Ref": Match.string_like_regexp("^WorkflowStateMachine")},
+                    "RoleArn": Match.any_value(),
+                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [Match.string_like_regexp("DeadLetters"), "Arn"]}},
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": Match.any_value(),
+                        "MaximumEventAgeInSeconds": Match.any_value(),
+                    },
+                }
+            )
+        ]
+    )
 
 
 def test_health_rule_matches_the_exposed_key_codes(cdk_template: Template) -> None:
-    cdk_template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": Match.object_like({
-            "source": ["aws.health"],
-            "detail-type": ["AWS Health Event"],
-            "detail": Match.object_like({"service": ["RISK"], "eventTypeCode": HEALTH_CODES}),
-        }),
-        "Targets": rule_target(),
-    })
+    cdk_template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": Match.object_like(
+                {
+                    "source": ["aws.health"],
+                    "detail-type": ["AWS Health Event"],
+                    "detail": Match.object_like({"service": ["RISK"], "eventTypeCode": HEALTH_CODES}),
+                }
+            ),
+            "Targets": rule_target(),
+        },
+    )
 
 
 def test_guardduty_rule_matches_the_exfiltration_findings(cdk_template: Template) -> None:
-    cdk_template.has_resource_properties("AWS::Events::Rule", {
-        "EventPattern": {
-            "source": ["aws.guardduty"],
-            "detail-type": ["GuardDuty Finding"],
-            "detail": {"type": EXFILTRATION_TYPES},
+    cdk_template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.guardduty"],
+                "detail-type": ["GuardDuty Finding"],
+                "detail": {"type": EXFILTRATION_TYPES},
+            },
+            "Targets": rule_target(),
         },
-        "Targets": rule_target(),
-    })
+    )
 
 
 def test_rule_targets_retry_for_a_day(template: dict[str, Any]) -> None:
@@ -110,8 +127,11 @@ def test_topic_queues_and_table_use_the_customer_managed_key(template: dict[str,
     for queue_id, queue in of_type(template, "AWS::SQS::Queue").items():
         assert queue["Properties"].get("KmsMasterKeyId") == key, queue_id
     for table_id, table in of_type(template, "AWS::DynamoDB::Table").items():
-        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS",
-                                                           "KMSMasterKeyId": key}, table_id
+        assert table["Properties"]["SSESpecification"] == {
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+            "KMSMasterKeyId": key,
+        }, table_id
 
 
 def test_evidence_bucket_uses_the_customer_managed_key(template: dict[str, Any]) -> None:
@@ -121,8 +141,10 @@ def test_evidence_bucket_uses_the_customer_managed_key(template: dict[str, Any])
 
 
 def test_every_bucket_is_encrypted_private_and_tls_only(template: dict[str, Any]) -> None:
-    policies = {policy["Properties"]["Bucket"]["Ref"]: policy["Properties"]["PolicyDocument"]["Statement"]
-                for policy in of_type(template, "AWS::S3::BucketPolicy").values()}
+    policies = {
+        policy["Properties"]["Bucket"]["Ref"]: policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in of_type(template, "AWS::S3::BucketPolicy").values()
+    }
     buckets = of_type(template, "AWS::S3::Bucket")
     assert buckets
     for bucket_id, bucket in buckets.items():
@@ -141,11 +163,14 @@ def test_every_bucket_is_encrypted_private_and_tls_only(template: dict[str, Any]
 def test_topic_and_queue_refuse_requests_without_tls(template: dict[str, Any]) -> None:
     def tls_only(policy_type: str, targets: str) -> set[str]:
         """The resources that a policy of this type denies every request without TLS."""
-        return {target["Ref"] for policy in of_type(template, policy_type).values()
-                for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-                if statement["Effect"] == "Deny" and statement.get("Condition") == {
-                    "Bool": {"aws:SecureTransport": "false"}}
-                for target in policy["Properties"][targets]}
+        return {
+            target["Ref"]
+            for policy in of_type(template, policy_type).values()
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Deny"
+            and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            for target in policy["Properties"][targets]
+        }
 
     assert set(of_type(template, "AWS::SNS::Topic")) <= tls_only("AWS::SNS::TopicPolicy", "Topics")
     assert set(of_type(template, "AWS::SQS::Queue")) <= tls_only("AWS::SQS::QueuePolicy", "Queues")
@@ -209,6 +234,8 @@ def test_stack_has_termination_protection(synthesized) -> None:
 def test_slack_webhook_is_referenced_by_secret_name_only(template: dict[str, Any]) -> None:
     assert "hooks.slack.com" not in json.dumps(template)
     assert not of_type(template, "AWS::SecretsManager::Secret")  # an existing secret, never one made here
-    names = {function["Properties"]["Environment"]["Variables"].get("SLACK_SECRET_NAME")
-             for function in of_type(template, "AWS::Lambda::Function").values()}
+    names = {
+        function["Properties"]["Environment"]["Variables"].get("SLACK_SECRET_NAME")
+        for function in of_type(template, "AWS::Lambda::Function").values()
+    }
     assert SLACK_SECRET_NAME in names

@@ -28,8 +28,14 @@ def test_cdk_json_context_is_valid() -> None:
 
 
 def test_cli_strings_are_parsed() -> None:
-    parsed = config(dryRun="true", lookbackHours="48", regions='["us-east-1","eu-west-1"]', homeRegion="eu-central-1",
-                    healthBackupRegion="false", notificationEmails="a@example.com, b@example.com")
+    parsed = config(
+        dryRun="true",
+        lookbackHours="48",
+        regions='["us-east-1","eu-west-1"]',
+        homeRegion="eu-central-1",
+        healthBackupRegion="false",
+        notificationEmails="a@example.com, b@example.com",
+    )
     assert parsed.dry_run is True
     assert parsed.lookback_hours == 48
     assert parsed.regions == ("us-east-1", "eu-west-1")
@@ -43,29 +49,32 @@ def test_home_region_defaults_to_the_cli_region_and_the_key_wins() -> None:
     assert config().home_region is None
 
 
-@pytest.mark.parametrize(("context", "key"), [
-    ({"dryRun": "maybe"}, "dryRun"),
-    ({"healthBackupRegion": "yes"}, "healthBackupRegion"),
-    ({"lookbackHours": "0"}, "lookbackHours"),
-    ({"secondLookupDelayMinutes": "x"}, "secondLookupDelayMinutes"),
-    ({"logRetentionDays": 5000}, "logRetentionDays"),
-    ({"notificationEmails": ["not-an-email"]}, "notificationEmails"),
-    ({"slackWebhookSecretName": "https://hooks.slack.com/services/T/B/x"}, "slackWebhookSecretName"),
-    ({"quarantinePolicyArn": "AWSCompromisedKeyQuarantineV3"}, "quarantinePolicyArn"),
-    ({"revokeScope": "account"}, "revokeScope"),
-    ({"exemptPrincipalArns": ["alice"]}, "exemptPrincipalArns"),
-    ({"exemptInstanceIds": ["web-1"]}, "exemptInstanceIds"),
-    ({"powertoolsVersion": "latest"}, "powertoolsVersion"),
-    ({"homeRegion": "mars-1"}, "homeRegion"),
-    ({"homeRegion": "eu-west-1", "regions": ["mars-1"]}, "regions"),
-    ({"homeRegion": "eu-west-1", "regions": '["us-east-1"'}, "regions"),
-    ({"homeRegion": "eu-west-1", "regions": 42}, "regions"),
-    ({"homeRegion": "eu-west-1", "regions": {"us-east-1": True}}, "regions"),
-    ({"homeRegion": "eu-west-1", "regions": ["us-east-1", "eu-west-1"]}, "regions"),
-    ({"homeRegion": "eu-west-1", "regions": ["us-east-1", "us-east-1"]}, "regions"),
-    ({"homeRegion": "eu-west-1", "regions": ["cn-north-1"]}, "regions"),
-    ({"regions": ["us-east-1"]}, "homeRegion"),
-])
+@pytest.mark.parametrize(
+    ("context", "key"),
+    [
+        ({"dryRun": "maybe"}, "dryRun"),
+        ({"healthBackupRegion": "yes"}, "healthBackupRegion"),
+        ({"lookbackHours": "0"}, "lookbackHours"),
+        ({"secondLookupDelayMinutes": "x"}, "secondLookupDelayMinutes"),
+        ({"logRetentionDays": 5000}, "logRetentionDays"),
+        ({"notificationEmails": ["not-an-email"]}, "notificationEmails"),
+        ({"slackWebhookSecretName": "https://hooks.slack.com/services/T/B/x"}, "slackWebhookSecretName"),
+        ({"quarantinePolicyArn": "AWSCompromisedKeyQuarantineV3"}, "quarantinePolicyArn"),
+        ({"revokeScope": "account"}, "revokeScope"),
+        ({"exemptPrincipalArns": ["alice"]}, "exemptPrincipalArns"),
+        ({"exemptInstanceIds": ["web-1"]}, "exemptInstanceIds"),
+        ({"powertoolsVersion": "latest"}, "powertoolsVersion"),
+        ({"homeRegion": "mars-1"}, "homeRegion"),
+        ({"homeRegion": "eu-west-1", "regions": ["mars-1"]}, "regions"),
+        ({"homeRegion": "eu-west-1", "regions": '["us-east-1"'}, "regions"),
+        ({"homeRegion": "eu-west-1", "regions": 42}, "regions"),
+        ({"homeRegion": "eu-west-1", "regions": {"us-east-1": True}}, "regions"),
+        ({"homeRegion": "eu-west-1", "regions": ["us-east-1", "eu-west-1"]}, "regions"),
+        ({"homeRegion": "eu-west-1", "regions": ["us-east-1", "us-east-1"]}, "regions"),
+        ({"homeRegion": "eu-west-1", "regions": ["cn-north-1"]}, "regions"),
+        ({"regions": ["us-east-1"]}, "homeRegion"),
+    ],
+)
 def test_a_bad_value_names_its_key(context: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError, match=rf"^{key}: "):
         config(**context)
@@ -75,10 +84,17 @@ def test_regions_may_be_empty_without_a_home_region() -> None:
     assert config(regions="[]").regions == ()
 
 
-@pytest.mark.parametrize(("region", "partition"), [
-    ("us-east-1", "aws"), ("eu-central-2", "aws"), ("cn-northwest-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov"),
-    ("us-iso-east-1", "aws-iso"), ("us-isob-east-1", "aws-isob"),
-])
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("us-east-1", "aws"),
+        ("eu-central-2", "aws"),
+        ("cn-northwest-1", "aws-cn"),
+        ("us-gov-west-1", "aws-us-gov"),
+        ("us-iso-east-1", "aws-iso"),
+        ("us-isob-east-1", "aws-isob"),
+    ],
+)
 def test_partition_of(region: str, partition: str) -> None:
     assert partition_of(region) == partition
 

@@ -33,9 +33,12 @@ def statuses(iam, user: str) -> dict[str, str]:
 
 def managed_quarantine_policy(iam) -> str:
     """moto lacks AWS's quarantine policy; a customer-managed stand-in has the same attach path."""
-    return iam.create_policy(PolicyName="AWSCompromisedKeyQuarantineV3", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*"}]}
-    ))["Policy"]["Arn"]
+    return iam.create_policy(
+        PolicyName="AWSCompromisedKeyQuarantineV3",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:CreateUser", "Resource": "*"}]}
+        ),
+    )["Policy"]["Arn"]
 
 
 def test_resolve_owner(iam, exposed) -> None:
@@ -120,14 +123,18 @@ class TestHandler:
     def invoke(self, lambda_context, key_id: str, user: str | None = None, account: str = "123456789012"):
         from contain_key.handler import handler
 
-        event = {"incident": {"incident_id": "123456789012:health:x", "account": account},
-                 "key": {"access_key_id": key_id, "user_name": user}}
+        event = {
+            "incident": {"incident_id": "123456789012:health:x", "account": account},
+            "key": {"access_key_id": key_id, "user_name": user},
+        }
         return handler(event, lambda_context)["steps"]
 
     def test_resolves_the_owner_and_contains(self, iam, exposed, lambda_context) -> None:
         steps = self.invoke(lambda_context, exposed[0])
-        assert [(s["name"], s["status"]) for s in steps] == [("deactivate-access-key", "done"),
-                                                           ("quarantine-user", "done")]
+        assert [(s["name"], s["status"]) for s in steps] == [
+            ("deactivate-access-key", "done"),
+            ("quarantine-user", "done"),
+        ]
         assert statuses(iam, "ci-deployer")[exposed[0]] == "Inactive"
 
     def test_unknown_key_fails_loudly_with_a_manual_command(self, iam, lambda_context) -> None:

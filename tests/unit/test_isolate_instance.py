@@ -71,15 +71,22 @@ def two_vpc_host(ec2: Any) -> Host:
     vpc_db = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     subnet_web = ec2.create_subnet(VpcId=vpc_web, CidrBlock="10.0.1.0/24", AvailabilityZone=f"{REGION}a")
     subnet_db = ec2.create_subnet(VpcId=vpc_db, CidrBlock="10.1.1.0/24", AvailabilityZone=f"{REGION}a")
-    web_groups = [ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_web)["GroupId"]
-                  for name in ("web", "ssh")]
+    web_groups = [
+        ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc_web)["GroupId"] for name in ("web", "ssh")
+    ]
     db_groups = [ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc_db)["GroupId"]]
-    instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
-                                 SubnetId=subnet_web["Subnet"]["SubnetId"], SecurityGroupIds=web_groups)
+    instance = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnet_web["Subnet"]["SubnetId"],
+        SecurityGroupIds=web_groups,
+    )
     instance_id = instance["Instances"][0]["InstanceId"]
     eni_web = instance["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
-    eni_db = ec2.create_network_interface(SubnetId=subnet_db["Subnet"]["SubnetId"],
-                                          Groups=db_groups)["NetworkInterface"]["NetworkInterfaceId"]
+    eni_db = ec2.create_network_interface(SubnetId=subnet_db["Subnet"]["SubnetId"], Groups=db_groups)[
+        "NetworkInterface"
+    ]["NetworkInterfaceId"]
     ec2.attach_network_interface(NetworkInterfaceId=eni_db, InstanceId=instance_id, DeviceIndex=1)
     return Host(instance_id, eni_web, eni_db, vpc_web, vpc_db, web_groups, db_groups)
 
@@ -90,8 +97,12 @@ def eni_groups(ec2: Any, eni: str) -> list[str]:
 
 
 def groups_named(ec2: Any, vpc: str, name: str) -> list[str]:
-    return [group["GroupId"] for group in ec2.describe_security_groups(
-        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": [name]}])["SecurityGroups"]]
+    return [
+        group["GroupId"]
+        for group in ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": [name]}]
+        )["SecurityGroups"]
+    ]
 
 
 def rules(ec2: Any, group: str) -> list[dict[str, Any]]:
@@ -117,8 +128,10 @@ def test_every_interface_in_two_vpcs_gets_only_a_ruleless_isolation_group(ec2: A
     assert json.loads(instance_tags(ec2, host.instance_id)[ORIGINAL_TAG]) == originals
     assert result["status"] == "done"
     assert result["containment"] is False
-    assert result["data"] == {"original_groups": originals,
-                              "isolation_groups": {host.vpc_web: isolation_web, host.vpc_db: isolation_db}}
+    assert result["data"] == {
+        "original_groups": originals,
+        "isolation_groups": {host.vpc_web: isolation_web, host.vpc_db: isolation_db},
+    }
 
 
 def test_interfaces_pass_through_an_all_open_group_first(ec2: Any) -> None:
@@ -131,8 +144,10 @@ def test_interfaces_pass_through_an_all_open_group_first(ec2: Any) -> None:
     [untrack_web] = groups_named(ec2, host.vpc_web, UNTRACK_GROUP)
     [isolation_web] = groups_named(ec2, host.vpc_web, ISOLATION_GROUP)
     assert [groups for eni, groups in calls if eni == host.eni_web] == [[untrack_web], [isolation_web]]
-    open_rules = {(rule["IsEgress"], rule["IpProtocol"], rule.get("CidrIpv4") or rule.get("CidrIpv6"))
-                  for rule in rules(ec2, untrack_web)}
+    open_rules = {
+        (rule["IsEgress"], rule["IpProtocol"], rule.get("CidrIpv4") or rule.get("CidrIpv6"))
+        for rule in rules(ec2, untrack_web)
+    }
     assert open_rules == {(egress, "-1", cidr) for egress in (True, False) for cidr in ("0.0.0.0/0", "::/0")}
 
 
@@ -155,8 +170,10 @@ def test_rule_added_to_the_isolation_group_is_removed_on_rerun(ec2: Any) -> None
     host = two_vpc_host(ec2)
     isolate_instance(ec2, host.instance_id, REGION)
     [isolation_web] = groups_named(ec2, host.vpc_web, ISOLATION_GROUP)
-    ec2.authorize_security_group_ingress(GroupId=isolation_web, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ec2.authorize_security_group_ingress(
+        GroupId=isolation_web,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
 
     result = isolate_instance(ec2, host.instance_id, REGION)
 
@@ -172,7 +189,8 @@ def test_undo_restores_the_original_groups(ec2: Any) -> None:
     assert result["undo"] == " && ".join(
         f"aws ec2 modify-network-interface-attribute --region {REGION} --network-interface-id {eni} --groups "
         + " ".join(groups)
-        for eni, groups in sorted({host.eni_web: host.web_groups, host.eni_db: host.db_groups}.items()))
+        for eni, groups in sorted({host.eni_web: host.web_groups, host.eni_db: host.db_groups}.items())
+    )
 
 
 def test_a_failed_final_swap_never_leaves_the_all_open_group(ec2: Any) -> None:
@@ -281,6 +299,7 @@ class FailingSwapTo:
 
     def modify_network_interface_attribute(self, **kwargs: Any) -> Any:
         if kwargs["Groups"] == [self._group]:
-            raise ClientError({"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}},
-                              "ModifyNetworkInterfaceAttribute")
+            raise ClientError(
+                {"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}}, "ModifyNetworkInterfaceAttribute"
+            )
         return self._inner.modify_network_interface_attribute(**kwargs)

@@ -37,8 +37,12 @@ EXPECTED_IGNORED = {
 
 def test_every_bundled_event_is_classified() -> None:
     names = {path.name for path in EVENTS.glob("*.json")}
-    accepted = {"health_exposed_key_classic.json", "health_exposed_key_2025_event_metadata.json",
-                "health_exposed_key_new_arn_layout.json", "guardduty_exfil_outside_realistic.json"}
+    accepted = {
+        "health_exposed_key_classic.json",
+        "health_exposed_key_2025_event_metadata.json",
+        "health_exposed_key_new_arn_layout.json",
+        "guardduty_exfil_outside_realistic.json",
+    }
     assert names == set(EXPECTED_IGNORED) | accepted
 
 
@@ -81,9 +85,11 @@ def test_new_arn_layout_does_not_matter() -> None:
 
 def test_several_keys_in_one_health_event_are_all_contained() -> None:
     event = load("health_exposed_key_classic.json")
-    event["detail"]["affectedEntities"] = [{"entityValue": "AKIAAAAAAAAAAAAAAAA1"},
-                                           {"entityValue": "AKIAAAAAAAAAAAAAAAA2"},
-                                           {"entityValue": "AKIAAAAAAAAAAAAAAAA1"}]
+    event["detail"]["affectedEntities"] = [
+        {"entityValue": "AKIAAAAAAAAAAAAAAAA1"},
+        {"entityValue": "AKIAAAAAAAAAAAAAAAA2"},
+        {"entityValue": "AKIAAAAAAAAAAAAAAAA1"},
+    ]
     incident = normalize(event).incident
     assert incident is not None
     assert incident.access_key_ids == ["AKIAAAAAAAAAAAAAAAA1", "AKIAAAAAAAAAAAAAAAA2"]
@@ -167,7 +173,18 @@ def test_redelivery_keeps_the_same_incident_id() -> None:
     assert normalize(first).incident.incident_id == normalize(again).incident.incident_id  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("event", [None, [], "text", 42, {}, {"source": "aws.health"}, {"source": "aws.guardduty",
-                                   "detail": None}, {"source": "aws.health", "detail": {"affectedEntities": [None]}}])
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        [],
+        "text",
+        42,
+        {},
+        {"source": "aws.health"},
+        {"source": "aws.guardduty", "detail": None},
+        {"source": "aws.health", "detail": {"affectedEntities": [None]}},
+    ],
+)
 def test_garbage_never_raises(event: object) -> None:
     assert normalize(event).status == IntakeStatus.IGNORED

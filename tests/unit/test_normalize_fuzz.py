@@ -15,13 +15,27 @@ from incident.normalize import normalize
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 SEEDS = [json.loads(path.read_text()) for path in sorted(EVENTS.glob("*.json"))]
-REASON_CODES = ("malformed-event", "unsupported-source", "unsupported-detail-type", "not-a-credential-event",
-                "no-access-key", "unsupported-finding-type", "sample-finding", "archived-finding", "no-principal",
-                "not-an-event-envelope")
+REASON_CODES = (
+    "malformed-event",
+    "unsupported-source",
+    "unsupported-detail-type",
+    "not-a-credential-event",
+    "no-access-key",
+    "unsupported-finding-type",
+    "sample-finding",
+    "archived-finding",
+    "no-principal",
+    "not-an-event-envelope",
+)
 
 junk = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50)
-    | st.text(min_size=5000, max_size=20000) | st.sampled_from(["", "\x00", "💥", "AKIA" + "A" * 200, "i-0", "{}"]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text(max_size=50)
+    | st.text(min_size=5000, max_size=20000)
+    | st.sampled_from(["", "\x00", "💥", "AKIA" + "A" * 200, "i-0", "{}"]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=10,
 )

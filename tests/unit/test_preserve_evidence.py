@@ -49,12 +49,18 @@ def launch(ec2: Any) -> str:
 
 
 def in_auto_scaling_group(ec2: Any, autoscaling: Any) -> tuple[str, str]:
-    ec2.create_launch_template(LaunchTemplateName="web-template",
-                               LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})
+    ec2.create_launch_template(
+        LaunchTemplateName="web-template", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    )
     subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-    autoscaling.create_auto_scaling_group(AutoScalingGroupName="web-asg", MinSize=1, MaxSize=3, DesiredCapacity=1,
-                                          LaunchTemplate={"LaunchTemplateName": "web-template"},
-                                          VPCZoneIdentifier=subnet)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="web-asg",
+        MinSize=1,
+        MaxSize=3,
+        DesiredCapacity=1,
+        LaunchTemplate={"LaunchTemplateName": "web-template"},
+        VPCZoneIdentifier=subnet,
+    )
     return "web-asg", autoscaling.describe_auto_scaling_instances()["AutoScalingInstances"][0]["InstanceId"]
 
 
@@ -65,7 +71,8 @@ def attribute(ec2: Any, instance_id: str, name: str) -> Any:
 
 def incident_images(ec2: Any, incident_id: str) -> list[dict[str, Any]]:
     return ec2.describe_images(Owners=["self"], Filters=[{"Name": f"tag:{INCIDENT_TAG}", "Values": [incident_id]}])[
-        "Images"]
+        "Images"
+    ]
 
 
 def test_protect_instance_turns_both_protections_on(ec2: Any) -> None:
@@ -139,8 +146,10 @@ def test_instance_in_auto_scaling_group_is_detached_without_shrinking_it(ec2: An
     assert instance_id not in [i["InstanceId"] for i in desired["Instances"]]
     assert result["status"] == "done"
     assert result["data"] == {"auto_scaling_group": group}
-    assert result["undo"] == (f"aws autoscaling attach-instances --region {REGION} --auto-scaling-group-name {group} "
-                              f"--instance-ids {instance_id}")
+    assert result["undo"] == (
+        f"aws autoscaling attach-instances --region {REGION} --auto-scaling-group-name {group} "
+        f"--instance-ids {instance_id}"
+    )
 
 
 def test_instance_outside_auto_scaling_is_skipped(ec2: Any, autoscaling: Any) -> None:
@@ -156,7 +165,10 @@ def test_terminated_instance_is_skipped_everywhere(ec2: Any, autoscaling: Any, l
     output = handler.handler({"incident": make_incident(instance_id=instance_id)}, lambda_context)
 
     assert [(s["name"], s["status"]) for s in output["steps"]] == [
-        ("protect-instance", "skipped"), ("protect-from-autoscaling", "skipped"), ("create-evidence-image", "skipped")]
+        ("protect-instance", "skipped"),
+        ("protect-from-autoscaling", "skipped"),
+        ("create-evidence-image", "skipped"),
+    ]
     assert output["steps"][0]["detail"] == "instance is gone (terminated)"
     assert output["steps"][2]["detail"] == "instance is gone (terminated)"
     assert incident_images(ec2, make_incident()["incident_id"]) == []
@@ -168,8 +180,9 @@ def test_unknown_instance_is_skipped(ec2: Any) -> None:
     assert (result["status"], result["detail"]) == ("skipped", "instance is gone (terminated)")
 
 
-def test_a_failing_step_does_not_stop_the_next(ec2: Any, autoscaling: Any, lambda_context: Any,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_step_does_not_stop_the_next(
+    ec2: Any, autoscaling: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     instance_id = launch(ec2)
     failing = Failing(ec2, "modify_instance_attribute", "UnsupportedOperation")
     monkeypatch.setattr(handler, "client", lambda service, region=None: failing if service == "ec2" else autoscaling)
@@ -184,8 +197,9 @@ def test_a_failing_step_does_not_stop_the_next(ec2: Any, autoscaling: Any, lambd
     assert len(incident_images(ec2, make_incident()["incident_id"])) == 1
 
 
-def test_dry_run_changes_nothing(ec2: Any, autoscaling: Any, lambda_context: Any,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_changes_nothing(
+    ec2: Any, autoscaling: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DRY_RUN", "true")
     _, instance_id = in_auto_scaling_group(ec2, autoscaling)
 
@@ -204,7 +218,10 @@ def test_handler(ec2: Any, autoscaling: Any, lambda_context: Any) -> None:
     output = handler.handler({"incident": make_incident(instance_id=instance_id)}, lambda_context)
 
     assert [(s["name"], s["status"]) for s in output["steps"]] == [
-        ("protect-instance", "done"), ("protect-from-autoscaling", "done"), ("create-evidence-image", "done")]
+        ("protect-instance", "done"),
+        ("protect-from-autoscaling", "done"),
+        ("create-evidence-image", "done"),
+    ]
     assert all(s["containment"] is False for s in output["steps"])
     assert attribute(ec2, instance_id, "disableApiTermination") is True
     assert autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"] == []
@@ -236,6 +253,7 @@ class Recorder:
         def call(**kwargs: Any) -> Any:
             self._calls.append(kwargs)
             return attr(**kwargs)
+
         return call
 
 
@@ -247,7 +265,9 @@ class Failing:
 
     def __getattr__(self, name: str) -> Any:
         if name == self._method:
+
             def fail(**_: Any) -> Any:
                 raise ClientError({"Error": {"Code": self._code, "Message": "not for this instance"}}, name)
+
             return fail
         return getattr(self._inner, name)

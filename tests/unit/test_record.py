@@ -19,9 +19,12 @@ T0 = datetime(2026, 11, 20, 3, 5, tzinfo=UTC)
 @pytest.fixture
 def dynamodb(aws):
     client = boto3.client("dynamodb")
-    client.create_table(TableName="incidents", BillingMode="PAY_PER_REQUEST",
-                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    client.create_table(
+        TableName="incidents",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
     return client
 
 
@@ -60,11 +63,27 @@ def test_a_rising_count_is_a_change_reported_once(dynamodb) -> None:
 def test_the_outcome_is_stored_and_finish_is_idempotent(dynamodb) -> None:
     incident = finding()
     register(dynamodb, "incidents", incident, execution_arn="arn:exec:1", now=T0)
-    steps = [{"name": "revoke-role-sessions", "status": "done", "target": "web-app-role", "detail": "ok",
-              "containment": True, "data": {"cutoff": "2026-11-20T03:05:00Z", "score": 0.5}}]
+    steps = [
+        {
+            "name": "revoke-role-sessions",
+            "status": "done",
+            "target": "web-app-role",
+            "detail": "ok",
+            "containment": True,
+            "data": {"cutoff": "2026-11-20T03:05:00Z", "score": 0.5},
+        }
+    ]
     for _ in range(2):
-        finish(dynamodb, "incidents", incident["incident_id"], outcome="contained", reason="ok", steps=steps,
-               notifications=[{"channel": "email", "status": "sent", "text": "long body"}], now=T0)
+        finish(
+            dynamodb,
+            "incidents",
+            incident["incident_id"],
+            outcome="contained",
+            reason="ok",
+            steps=steps,
+            notifications=[{"channel": "email", "status": "sent", "text": "long body"}],
+            now=T0,
+        )
     record = load(dynamodb, "incidents", incident["incident_id"])
     assert record["status"] == "contained"
     assert record["steps"][0]["data"]["cutoff"] == "2026-11-20T03:05:00Z"
@@ -98,10 +117,25 @@ def test_a_repeat_report_only_adds_to_the_timeline(dynamodb) -> None:
 
     incident = finding()
     register(dynamodb, "incidents", incident, execution_arn="arn:exec:1", now=T0)
-    steps = [{"name": "revoke-role-sessions", "status": "done", "target": "web-app-role", "detail": "ok",
-              "containment": True}]
-    finish(dynamodb, "incidents", incident["incident_id"], outcome="contained", reason="ok", steps=steps,
-           notifications=[], now=T0)
+    steps = [
+        {
+            "name": "revoke-role-sessions",
+            "status": "done",
+            "target": "web-app-role",
+            "detail": "ok",
+            "containment": True,
+        }
+    ]
+    finish(
+        dynamodb,
+        "incidents",
+        incident["incident_id"],
+        outcome="contained",
+        reason="ok",
+        steps=steps,
+        notifications=[],
+        now=T0,
+    )
     note(dynamodb, "incidents", incident["incident_id"], "reported again: count rose", now=T0)
     record = load(dynamodb, "incidents", incident["incident_id"])
     assert record["status"] == "contained" and record["steps"][0]["name"] == "revoke-role-sessions"

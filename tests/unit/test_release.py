@@ -44,17 +44,27 @@ class Account:
 
 @pytest.fixture
 def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     client.cache_clear()
     with mock_aws(), aws_semantics():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                              KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
-        yield Account(boto3.client("iam"), boto3.client("ec2", region_name=REGION),
-                      boto3.client("autoscaling", region_name=REGION), dynamodb)
+        dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
+        yield Account(
+            boto3.client("iam"),
+            boto3.client("ec2", region_name=REGION),
+            boto3.client("autoscaling", region_name=REGION),
+            dynamodb,
+        )
     client.cache_clear()
 
 
@@ -74,35 +84,54 @@ def stage(acct: Account) -> Staged:
     for user in ("ci-deployer", "build-bot"):
         iam.create_user(UserName=user)
         users[user] = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
-    managed = iam.create_policy(PolicyName="OurQuarantine", PolicyDocument='{"Version": "2012-10-17", "Statement": '
-                                '[{"Effect": "Deny", "Action": "*", "Resource": "*"}]}')["Policy"]["Arn"]
+    managed = iam.create_policy(
+        PolicyName="OurQuarantine",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}',
+    )["Policy"]["Arn"]
     iam.create_role(RoleName="web-app-role", AssumeRolePolicyDocument="{}")
 
     vpcs = [ec2.create_vpc(CidrBlock=f"10.{n}.0.0/16")["Vpc"]["VpcId"] for n in (0, 1)]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{n}.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]
-               ["SubnetId"] for n, vpc in enumerate(vpcs)]
-    web = [ec2.create_security_group(GroupName=name, Description=name, VpcId=vpcs[0])["GroupId"]
-           for name in ("web", "ssh")]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{n}.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+        for n, vpc in enumerate(vpcs)
+    ]
+    web = [
+        ec2.create_security_group(GroupName=name, Description=name, VpcId=vpcs[0])["GroupId"] for name in ("web", "ssh")
+    ]
     db = [ec2.create_security_group(GroupName="db", Description="db", VpcId=vpcs[1])["GroupId"]]
-    launched = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnets[0],
-                                 SecurityGroupIds=web, InstanceInitiatedShutdownBehavior="terminate")["Instances"][0]
+    launched = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnets[0],
+        SecurityGroupIds=web,
+        InstanceInitiatedShutdownBehavior="terminate",
+    )["Instances"][0]
     second = ec2.create_network_interface(SubnetId=subnets[1], Groups=db)["NetworkInterface"]["NetworkInterfaceId"]
     ec2.attach_network_interface(NetworkInterfaceId=second, InstanceId=launched["InstanceId"], DeviceIndex=1)
 
     # Already protected against termination by its owner: the responder only changes its shutdown behaviour.
-    guarded = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
-                                InstanceInitiatedShutdownBehavior="terminate")["Instances"][0]["InstanceId"]
+    guarded = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceInitiatedShutdownBehavior="terminate"
+    )["Instances"][0]["InstanceId"]
     ec2.modify_instance_attribute(InstanceId=guarded, DisableApiTermination={"Value": True})
 
-    ec2.create_launch_template(LaunchTemplateName="web-template",
-                               LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})
-    acct.autoscaling.create_auto_scaling_group(AutoScalingGroupName="web-asg", MinSize=1, MaxSize=3, DesiredCapacity=1,
-                                               LaunchTemplate={"LaunchTemplateName": "web-template"},
-                                               VPCZoneIdentifier=subnets[0])
+    ec2.create_launch_template(
+        LaunchTemplateName="web-template", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"}
+    )
+    acct.autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="web-asg",
+        MinSize=1,
+        MaxSize=3,
+        DesiredCapacity=1,
+        LaunchTemplate={"LaunchTemplateName": "web-template"},
+        VPCZoneIdentifier=subnets[0],
+    )
     asg_instance = acct.autoscaling.describe_auto_scaling_instances()["AutoScalingInstances"][0]["InstanceId"]
     primary = launched["NetworkInterfaces"][0]["NetworkInterfaceId"]
-    return Staged(users, managed, launched["InstanceId"], guarded, asg_instance,
-                  {primary: sorted(web), second: sorted(db)})
+    return Staged(
+        users, managed, launched["InstanceId"], guarded, asg_instance, {primary: sorted(web), second: sorted(db)}
+    )
 
 
 def respond(acct: Account, staged: Staged) -> list[dict[str, Any]]:
@@ -117,16 +146,22 @@ def respond(acct: Account, staged: Staged) -> list[dict[str, Any]]:
         protect_instance(acct.ec2, staged.instance, REGION),
         protect_instance(acct.ec2, staged.guarded_instance, REGION),
         protect_from_autoscaling(acct.autoscaling, staged.asg_instance, REGION),
-        create_evidence_image(acct.ec2, {"instance_id": staged.instance, "incident_id": INCIDENT_ID,
-                                         "region": REGION}),
+        create_evidence_image(acct.ec2, {"instance_id": staged.instance, "incident_id": INCIDENT_ID, "region": REGION}),
         isolate_instance(acct.ec2, staged.instance, REGION),
     ]
     assert [s["status"] for s in steps] == ["done"] * len(steps), steps
-    incident = {"incident_id": INCIDENT_ID, "kind": "instance-credential-exfiltration", "account": ACCOUNT,
-                "region": REGION, "event_type": "test", "event_id": "e-1"}
+    incident = {
+        "incident_id": INCIDENT_ID,
+        "kind": "instance-credential-exfiltration",
+        "account": ACCOUNT,
+        "region": REGION,
+        "event_type": "test",
+        "event_id": "e-1",
+    }
     register(acct.dynamodb, TABLE, incident, execution_arn="arn:exec:1", now=NOW)
-    finish(acct.dynamodb, TABLE, INCIDENT_ID, outcome="contained", reason="test", steps=steps, notifications=[],
-           now=NOW)
+    finish(
+        acct.dynamodb, TABLE, INCIDENT_ID, outcome="contained", reason="test", steps=steps, notifications=[], now=NOW
+    )
     return steps
 
 
@@ -143,16 +178,26 @@ def observe(acct: Account, staged: Staged) -> dict[str, Any]:
     tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [staged.instance]}])["Tags"]
     return {
         "keys": {user: iam.list_access_keys(UserName=user)["AccessKeyMetadata"][0]["Status"] for user in staged.users},
-        "user_policies": {user: [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)
-                                 ["AttachedPolicies"]] + iam.list_user_policies(UserName=user)["PolicyNames"]
-                          for user in staged.users},
+        "user_policies": {
+            user: [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
+            + iam.list_user_policies(UserName=user)["PolicyNames"]
+            for user in staged.users
+        },
         "role_policies": iam.list_role_policies(RoleName="web-app-role")["PolicyNames"],
         "enis": {eni: sorted(group.id for group in backend.enis[eni]._group_set) for eni in staged.enis},
-        "protection": {instance: (attribute(instance, "disableApiTermination"),
-                                  attribute(instance, "instanceInitiatedShutdownBehavior"))
-                       for instance in (staged.instance, staged.guarded_instance)},
-        "asg": [i["InstanceId"] for i in acct.autoscaling.describe_auto_scaling_groups(
-            AutoScalingGroupNames=["web-asg"])["AutoScalingGroups"][0]["Instances"]],
+        "protection": {
+            instance: (
+                attribute(instance, "disableApiTermination"),
+                attribute(instance, "instanceInitiatedShutdownBehavior"),
+            )
+            for instance in (staged.instance, staged.guarded_instance)
+        },
+        "asg": [
+            i["InstanceId"]
+            for i in acct.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["web-asg"])[
+                "AutoScalingGroups"
+            ][0]["Instances"]
+        ],
         "record_tags": sorted(tag["Key"] for tag in tags if tag["Key"].startswith(ORIGINAL_TAG)),
         "images": len(ec2.describe_images(Owners=["self"])["Images"]),
     }
@@ -170,8 +215,11 @@ def test_release_puts_every_staged_resource_back(account: Account) -> None:
 
     record = load_incident(account.dynamodb, TABLE, INCIDENT_ID)
     reversals, notes = plan(record["steps"], iam=account.iam, ec2=account.ec2, autoscaling=account.autoscaling)
-    outcomes = release(reversals, confirm=lambda _: True,
-                       record=lambda what: record_timeline(account.dynamodb, TABLE, INCIDENT_ID, what, now=NOW))
+    outcomes = release(
+        reversals,
+        confirm=lambda _: True,
+        record=lambda what: record_timeline(account.dynamodb, TABLE, INCIDENT_ID, what, now=NOW),
+    )
     after = observe(account, staged)
 
     assert [o.status for o in outcomes] == ["released"] * len(outcomes), [(o.reversal.what, o.detail) for o in outcomes]
@@ -179,8 +227,11 @@ def test_release_puts_every_staged_resource_back(account: Account) -> None:
     assert after["user_policies"] == before["user_policies"] == {"ci-deployer": [], "build-bot": []}
     assert after["role_policies"] == before["role_policies"] == []
     assert after["enis"] == before["enis"] == staged.enis
-    assert after["protection"] == before["protection"] == {staged.instance: (False, "terminate"),
-                                                           staged.guarded_instance: (True, "terminate")}
+    assert (
+        after["protection"]
+        == before["protection"]
+        == {staged.instance: (False, "terminate"), staged.guarded_instance: (True, "terminate")}
+    )
     assert staged.asg_instance in after["asg"]
     assert after["record_tags"] == []
     # The evidence is kept, and said so.
@@ -196,8 +247,15 @@ def test_reversals_come_network_first_and_name_what_they_undo(account: Account) 
     steps = respond(account, staged)
     reversals, _ = plan(steps, iam=account.iam, ec2=account.ec2, autoscaling=account.autoscaling)
     assert [r.step for r in reversals] == [
-        "isolate-instance", "protect-from-autoscaling", "protect-instance", "protect-instance",
-        "revoke-role-sessions", "quarantine-user", "quarantine-user", "deactivate-access-key", "deactivate-access-key",
+        "isolate-instance",
+        "protect-from-autoscaling",
+        "protect-instance",
+        "protect-instance",
+        "revoke-role-sessions",
+        "quarantine-user",
+        "quarantine-user",
+        "deactivate-access-key",
+        "deactivate-access-key",
     ]
     whats = " | ".join(r.what for r in reversals)
     assert f"detach {staged.managed_policy} from user ci-deployer" in whats
@@ -215,14 +273,21 @@ def test_declined_reversals_change_and_record_nothing(account: Account) -> None:
     outcomes = release(reversals, confirm=lambda r: r.step == "revoke-role-sessions", record=recorded.append)
     assert [o.status for o in outcomes].count("released") == 1
     assert observe(account, staged) == {**during, "role_policies": []}
-    assert recorded == ["released: delete the inline policy AWSRevokeOlderSessions of role web-app-role (sessions "
-                        "work again) (AWSRevokeOlderSessions is gone from role web-app-role (read back))"]
+    assert recorded == [
+        "released: delete the inline policy AWSRevokeOlderSessions of role web-app-role (sessions "
+        "work again) (AWSRevokeOlderSessions is gone from role web-app-role (read back))"
+    ]
 
 
 def test_only_steps_that_changed_something_are_reversed() -> None:
     steps = [
-        {"name": "deactivate-access-key", "status": "already-done", "target": "AKIA1", "detail": "was Inactive",
-         "undo": "aws iam update-access-key --user-name u --access-key-id AKIA1 --status Active"},
+        {
+            "name": "deactivate-access-key",
+            "status": "already-done",
+            "target": "AKIA1",
+            "detail": "was Inactive",
+            "undo": "aws iam update-access-key --user-name u --access-key-id AKIA1 --status Active",
+        },
         {"name": "quarantine-user", "status": "skipped", "target": "u", "detail": "dry-run"},
         {"name": "revoke-role-sessions", "status": "failed", "target": "r", "detail": "AccessDenied"},
         {"name": "protect-instance", "status": "done", "target": "i-1", "detail": "", "undo": ""},
@@ -237,12 +302,16 @@ def test_a_failed_reversal_is_recorded_and_the_rest_go_on() -> None:
         raise ReleaseError("reads back as Inactive")
 
     recorded: list[str] = []
-    reversals = [Reversal("deactivate-access-key", "AKIA1", "re-activate AKIA1", broken),
-                 Reversal("quarantine-user", "u", "detach P from u", lambda: "detached (read back)")]
+    reversals = [
+        Reversal("deactivate-access-key", "AKIA1", "re-activate AKIA1", broken),
+        Reversal("quarantine-user", "u", "detach P from u", lambda: "detached (read back)"),
+    ]
     outcomes = release(reversals, confirm=lambda _: True, record=recorded.append)
     assert [o.status for o in outcomes] == ["failed", "released"]
-    assert recorded == ["release failed: re-activate AKIA1 (reads back as Inactive)",
-                        "released: detach P from u (detached (read back))"]
+    assert recorded == [
+        "release failed: re-activate AKIA1 (reads back as Inactive)",
+        "released: detach P from u (detached (read back))",
+    ]
 
 
 def test_recording_needs_an_existing_incident(account: Account) -> None:
@@ -252,8 +321,9 @@ def test_recording_needs_an_existing_incident(account: Account) -> None:
         load_incident(account.dynamodb, TABLE, "no-such-incident")
 
 
-def test_the_command_asks_before_each_reversal(account: Account, capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_asks_before_each_reversal(
+    account: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from responder import __main__ as cli
 
     staged = stage(account)

@@ -69,9 +69,12 @@ def report_env(monkeypatch):
 
 
 def create_incident_table(dynamodb, name: str) -> None:
-    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
 
 
 class CurrentStdout:
@@ -244,8 +247,16 @@ def test_the_message_names_the_owner_the_containment_resolved():
     from report.handler import with_resolved_principals
 
     incident = {"kind": "exposed-access-key", "user_names": [], "access_key_ids": ["AKIAEXAMPLEEXAMPLE01"]}
-    steps = [{"name": "deactivate-access-key", "status": "done", "target": "AKIAEXAMPLEEXAMPLE01", "detail": "",
-              "containment": True, "data": {"user_name": "ci-deployer"}}]
+    steps = [
+        {
+            "name": "deactivate-access-key",
+            "status": "done",
+            "target": "AKIAEXAMPLEEXAMPLE01",
+            "detail": "",
+            "containment": True,
+            "data": {"user_name": "ci-deployer"},
+        }
+    ]
     assert with_resolved_principals(incident, steps)["user_names"] == ["ci-deployer"]
     assert incident["user_names"] == []  # the input is not changed
     named = {**incident, "user_names": ["from-the-event"]}

@@ -20,9 +20,12 @@ REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
 DETECTED_AT = "2026-11-20T03:02:11.000Z"
 NOW = datetime(2026, 11, 20, 3, 5, 0, 250000, tzinfo=UTC)
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
 
 
 def make_incident(**overrides: Any) -> dict[str, Any]:
@@ -61,8 +64,11 @@ def test_puts_deny_for_sessions_issued_before_now(iam: Any) -> None:
     assert result["status"] == "done"
     assert result["containment"] is True
     assert result["undo"] == "aws iam delete-role-policy --role-name web-app-role --policy-name AWSRevokeOlderSessions"
-    assert result["data"] == {"role_name": "web-app-role", "policy_name": OLDER_SESSIONS_POLICY,
-                              "cutoff": "2026-11-20T03:05:01Z"}
+    assert result["data"] == {
+        "role_name": "web-app-role",
+        "policy_name": OLDER_SESSIONS_POLICY,
+        "cutoff": "2026-11-20T03:05:01Z",
+    }
 
 
 def test_rerun_is_already_done_and_keeps_the_cutoff(iam: Any) -> None:
@@ -77,9 +83,15 @@ def test_rerun_is_already_done_and_keeps_the_cutoff(iam: Any) -> None:
 
 
 def test_cutoff_before_detection_is_rewritten(iam: Any) -> None:
-    stale = {"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*",
-                                                    "Condition": {"DateLessThan": {"aws:TokenIssueTime":
-                                                                                   "2026-11-19T00:00:00Z"}}}}
+    stale = {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": "2026-11-19T00:00:00Z"}},
+        },
+    }
     iam.put_role_policy(RoleName="web-app-role", PolicyName=OLDER_SESSIONS_POLICY, PolicyDocument=json.dumps(stale))
 
     result = revoke(iam, None, make_incident(), now=NOW)
@@ -101,8 +113,11 @@ def test_instance_scope_denies_only_that_instances_sessions(iam: Any) -> None:
 
 
 def test_service_linked_role_is_refused(iam: Any) -> None:
-    iam.create_role(RoleName="AWSServiceRoleForAutoScaling", Path="/aws-service-role/autoscaling.amazonaws.com/",
-                    AssumeRolePolicyDocument=TRUST)
+    iam.create_role(
+        RoleName="AWSServiceRoleForAutoScaling",
+        Path="/aws-service-role/autoscaling.amazonaws.com/",
+        AssumeRolePolicyDocument=TRUST,
+    )
 
     result = revoke(iam, None, make_incident(role_name="AWSServiceRoleForAutoScaling"), now=NOW)
 
@@ -139,8 +154,9 @@ def test_role_name_missing_is_resolved_from_the_instance_profile(iam: Any) -> No
     iam.create_instance_profile(InstanceProfileName="batch-profile")
     iam.add_role_to_instance_profile(InstanceProfileName="batch-profile", RoleName="batch-role")
     ec2 = boto3.client("ec2", region_name=REGION)
-    instance_id = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
-                                    IamInstanceProfile={"Name": "batch-profile"})["Instances"][0]["InstanceId"]
+    instance_id = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": "batch-profile"}
+    )["Instances"][0]["InstanceId"]
 
     result = revoke(iam, ec2, make_incident(role_name=None, instance_id=instance_id), now=NOW)
 
