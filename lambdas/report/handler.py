@@ -83,6 +83,19 @@ def prepare(state: dict[str, Any]) -> tuple[dict[str, Any] | None, Verdict, list
     return incident, verdict, incident_links(incident, verdict.steps, execution.get("id")), execution
 
 
+def latest_investigation(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The CloudTrail summary of the last look-up that ran (the second pass, when it did)."""
+    results = dict(state.get("results") or {})
+    for branch in state.get("branches") or []:
+        if isinstance(branch, dict):
+            results.update(branch.get("results") or {})
+    for task in ("investigate_again", "investigate"):
+        found = (results.get(task) or {}).get("investigation") if isinstance(results.get(task), dict) else None
+        if found:
+            return dict(found)
+    return None
+
+
 def with_resolved_principals(
     incident: dict[str, Any] | None, steps: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any] | None:
@@ -104,7 +117,7 @@ def with_resolved_principals(
 @logger.inject_lambda_context(correlation_id_path="intake.incident.incident_id", clear_state=True)
 def handler_slack(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, verdict, links, execution = prepare(event)
-    payload = render_slack(incident, verdict, links, execution)
+    payload = render_slack(incident, verdict, links, execution, investigation=latest_investigation(event))
     try:
         status, detail = slack.deliver(os.environ.get("SLACK_SECRET_NAME", "").strip(), payload)
     except slack.SlackDeliveryError as exc:
@@ -125,7 +138,9 @@ def handler_slack(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, verdict, links, execution = prepare(event)
     slack_entry = slack_notification(event.get("slack"))
-    email = render_email(incident, verdict, links, execution, delivery=[slack_entry])
+    email = render_email(
+        incident, verdict, links, execution, delivery=[slack_entry], investigation=latest_investigation(event)
+    )
 
     topic_arn = os.environ.get("TOPIC_ARN", "").strip()
     if not topic_arn:

@@ -241,12 +241,54 @@ def undo_steps(steps: list[StepResult]) -> list[StepResult]:
 # -- e-mail -------------------------------------------------------------------------------------
 
 
+def investigation_lines(investigation: dict[str, Any] | None, limit: int = 10) -> list[str]:
+    """What the credential did, from the CloudTrail look-up's summary: persistence first."""
+    if not investigation:
+        return []
+    regions = investigation.get("regions") or {}
+    searched, missing = regions.get("searched") or [], regions.get("not_searched") or {}
+    lines = [
+        f"{investigation.get('event_count', 0)} call(s) found in {len(searched)} region(s) searched"
+        + (f"; not searched: {', '.join(sorted(missing))}" if missing else "")
+    ]
+    if by_service := investigation.get("by_service"):
+        lines.append("by service: " + ", ".join(f"{name} {count}" for name, count in by_service.items()))
+    if ips := investigation.get("source_ips"):
+        lines.append("source IPs: " + ", ".join(f"{ip} ({count})" for ip, count in ips.items()))
+    first, last = investigation.get("first_call"), investigation.get("last_call")
+    if first and last:
+        lines.append(
+            f"first call {first.get('time')} ({first.get('event_name')}), "
+            f"last call {last.get('time')} ({last.get('event_name')})"
+        )
+    persistence = investigation.get("persistence_calls") or []
+    for call in persistence[:limit]:
+        created = ", ".join(f"{key} {value}" for key, value in (call.get("created") or {}).items())
+        outcome = "succeeded" if call.get("succeeded") else f"failed ({call.get('error_code', 'error')})"
+        new = " [new in the second look-up]" if call.get("new") else ""
+        lines.append(
+            f"PERSISTENCE {call.get('event_name')} {created} in {call.get('region')} at "
+            f"{call.get('time')}: {outcome}{new}"
+        )
+    if len(persistence) > limit:
+        lines.append(f"... and {len(persistence) - limit} more persistence call(s) in the evidence file")
+    if total := investigation.get("mutating_total"):
+        names = sorted({call.get("event_name") for call in investigation.get("mutating_calls") or []})
+        lines.append(f"{total} mutating call(s): {', '.join(str(name) for name in names)}")
+    if (late := investigation.get("new_since_previous_pass")) is not None:
+        lines.append(f"second look-up (after CloudTrail's delivery lag): {late.get('count', 0)} new call(s)")
+    if evidence := investigation.get("evidence"):
+        lines.append(f"every event: {evidence}")
+    return lines
+
+
 def render_email(
     incident: dict[str, Any] | None,
     verdict: Verdict,
     links: list[Link],
     execution: dict[str, Any] | None = None,
     delivery: Iterable[dict[str, Any]] = (),
+    investigation: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """{"subject", "text"} for SNS. `delivery`: the other channels' notification entries, so the
     reader knows whether a Slack message went out too."""
@@ -271,6 +313,9 @@ def render_email(
             mark = s["status"].upper() if s["status"] != Status.DONE else s["status"]
             tag = " [containment]" if s["containment"] else ""
             out.append(f"  [{mark}] {s['name']}{tag} on {s['target']}: {s['detail']}")
+
+    if found := investigation_lines(investigation):
+        out += ["", "WHAT THE CREDENTIAL DID (CloudTrail)"] + [f"  {line}" for line in found]
 
     if todo := next_steps(incident, verdict):
         out += ["", "NEXT STEPS"]
@@ -338,6 +383,7 @@ def render_slack(
     verdict: Verdict,
     links: list[Link],
     execution: dict[str, Any] | None = None,
+    investigation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     execution = execution or {}
     title = subject(incident, verdict)
@@ -380,6 +426,11 @@ def render_slack(
                 f"{escape(truncate(s['detail'], SLACK_LINE_MAX))}"
                 for s in verdict.steps
             ],
+        )
+
+    if found := investigation_lines(investigation):
+        blocks += _sections(
+            ":mag: What the credential did (CloudTrail)", [escape(truncate(line, SLACK_LINE_MAX)) for line in found]
         )
 
     if todo := next_steps(incident, verdict):

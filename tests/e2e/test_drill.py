@@ -119,6 +119,8 @@ def test_scenario_backdoor_keys_are_found_and_deactivated(synthesized) -> None:
     persistence = {call["event_name"] for call in investigation["persistence_calls"]}
     assert {"CreateUser", "CreateAccessKey"} <= persistence
     assert "us-east-1" in investigation["regions_searched"]
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert "PERSISTENCE CreateUser user malicious-iam-user" in email["text"]
 
 
 def test_slack_webhook_never_leaves_the_secret(synthesized) -> None:

@@ -7,6 +7,7 @@ and review the diff under tests/golden/report/.
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -181,3 +182,30 @@ def test_exfil_links_cover_role_session_finding_instance_and_ami():
         "EC2 instance i-0abcd1234ef567890",
         "Evidence AMI ami-1",
     ]
+
+
+def test_what_the_credential_did_is_in_both_messages():
+    """The investigation's summary, real scenario records summarized by the real code."""
+    from drill.cloudtrail_fake import load_scenario, to_event
+    from investigate.summary import summarize
+
+    summary = summarize([to_event(record) for record in load_scenario("leaked_user_key_backdoor.json")])
+    summary |= {
+        "regions": {"searched": ["us-east-1", "eu-west-1"], "not_searched": {"me-south-1": "disabled"}},
+        "evidence": "s3://evidence/investigations/x/pass-1.json",
+    }
+    state = exposed_key_state()
+    state["results"]["investigate"] = {"steps": [], "investigation": summary}
+    incident, verdict, incident_links, execution = prepare(state)
+    from report.handler import latest_investigation
+
+    found = latest_investigation(state)
+    email = render_email(incident, verdict, incident_links, execution, investigation=found)["text"]
+    section = email.split("WHAT THE CREDENTIAL DID (CloudTrail)")[1].split("NEXT STEPS")[0]
+    assert "not searched: me-south-1" in section
+    assert "PERSISTENCE CreateUser user malicious-iam-user" in section
+    assert "PERSISTENCE CreateAccessKey" in section
+    assert "s3://evidence/investigations/x/pass-1.json" in section
+    slack = render_slack(incident, verdict, incident_links, execution, investigation=found)
+    assert validate_block_kit(slack) == []
+    assert "PERSISTENCE CreateUser" in json.dumps(slack)
