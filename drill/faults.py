@@ -215,6 +215,14 @@ SCENARIOS = {
             redeliver=_count_rises,
         ),
         Scenario(
+            "record-unavailable",
+            "health_exposed_key_classic.json",
+            "contained",
+            "the incident table refuses the outcome after the e-mail went out: the execution ends failed "
+            "so the alarm fires, and the e-mail is not sent twice",
+            faults=fail("dynamodb", "UpdateItem", "AccessDeniedException"),
+        ),
+        Scenario(
             "rerun",
             "guardduty_exfil_outside_realistic.json",
             "contained",

@@ -118,6 +118,16 @@ class Workflow(Construct):
                 error="ResponseIncomplete",
                 cause="a response step failed; the report names it and the manual fix",
             ),
+        ).when(
+            # The e-mail went out, but the incident record did not take the outcome: `release`
+            # would not know what to undo. Failing the execution makes the alarm say so.
+            sfn.Condition.string_matches("$.report.record", "failed*"),
+            sfn.Fail(
+                self,
+                "RecordNotStored",
+                error="RecordNotStored",
+                cause="the report was sent but the incident record could not store it; see the Report logs",
+            ),
         ).otherwise(sfn.Succeed(self, "Done"))
         report.next(finished)
         # A report that cannot be sent must still end the execution as failed, so alarms fire.

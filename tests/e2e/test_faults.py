@@ -99,3 +99,11 @@ def test_one_action_in_dry_run(synthesized) -> None:
     assert observed["isolation_groups"] == {}
     (isolate,) = [s for s in result["steps"] if s["name"] == "isolate-instance"]
     assert isolate["status"] == "skipped" and isolate["detail"].startswith("dry-run")
+
+
+def test_an_outcome_the_record_cannot_store_fails_the_execution(synthesized) -> None:
+    result = run_scenario("record-unavailable", synthesized)
+    assert result["outcome"] == "contained"
+    assert result["execution"]["status"] == "FAILED"
+    assert result["execution"]["states"][-1] == "RecordNotStored"
+    assert len([c for c in result["api_calls"] if c["operation"] == "Publish"]) == 1
