@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-
-@dataclass
-class FakeLambdaContext:
-    """What Powertools' inject_lambda_context reads from the Lambda context object."""
-
-    function_name: str = "credential-responder-test"
-    memory_limit_in_mb: int = 256
-    # moto's default account, so that handlers see the incident as their own account's.
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:credential-responder-test"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+from tests.factories import FakeLambdaContext
 
 
 @pytest.fixture

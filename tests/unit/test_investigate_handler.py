@@ -2,7 +2,6 @@
 swapped in for the handler's client factory (test-side patch only)."""
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -17,23 +16,13 @@ from drill.cloudtrail_fake import FakeCloudTrail, FakeCloudTrailFactory, make_re
 from incident.model import AffectedKey, Incident, Kind
 from investigate import handler, lookup
 from investigate.permissions import GRANTS
+from tests.factories import FakeLambdaContext
 
 REGION = "us-east-1"
 BUCKET = "responder-evidence"
 INCIDENT_ID = "123456789012:health-comm-0001"
 NOW = datetime.now(UTC)
 DISABLED = "ap-southeast-2"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "investigate"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:investigate"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self):
-        return 300_000
 
 
 @pytest.fixture
@@ -124,7 +113,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
     )
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    first = handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+    first = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
 
     steps, found = by_name(first["steps"]), first["investigation"]
     main = steps["investigate-cloudtrail"]
@@ -189,7 +178,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
             "previous_event_ids": found["event_ids"],
             "previous_event_ids_cutoff": found["event_ids_cutoff"],
         },
-        LambdaContext(),
+        FakeLambdaContext(),
     )
 
     found2 = second["investigation"]
@@ -207,7 +196,7 @@ def test_no_region_searchable_fails_with_a_manual_command(account, monkeypatch):
     _, keys = account
     monkeypatch.setattr(handler, "cloudtrail_client", lambda region: FakeCloudTrail(disabled="AccessDeniedException"))
 
-    result = handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+    result = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
 
     main = by_name(result["steps"])["investigate-cloudtrail"]
     assert main["status"] == "failed" and main["detail"].startswith("no region could be searched")
@@ -225,7 +214,7 @@ def test_region_list_unavailable_searches_the_home_regions(account, monkeypatch)
     factory = FakeCloudTrailFactory(attack(keys))
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    result = handler.handler({"incident": incident(keys, region="eu-west-1"), "pass": 1}, LambdaContext())
+    result = handler.handler({"incident": incident(keys, region="eu-west-1"), "pass": 1}, FakeLambdaContext())
 
     assert set(factory.clients) == {"eu-west-1", REGION}
     assert "region list unavailable (UnauthorizedOperation)" in result["steps"][0]["detail"]
@@ -237,7 +226,7 @@ def test_missing_bucket_still_returns_the_summary(account, monkeypatch):
     monkeypatch.setenv("DEACTIVATE_BACKDOOR_KEYS", "false")
     monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
 
-    result = handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+    result = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
 
     steps = by_name(result["steps"])
     assert steps["store-cloudtrail-evidence"]["status"] == "failed" and result["investigation"]["evidence"] is None
@@ -274,7 +263,7 @@ def test_instance_credentials_are_also_looked_up_by_instance_id():
 )
 def test_malformed_input_is_a_named_error(event, message):
     with pytest.raises(UnsupportedEvent, match=message):
-        handler.handler(event, LambdaContext())
+        handler.handler(event, FakeLambdaContext())
 
 
 def test_settings_defaults_and_bad_values():
@@ -300,7 +289,7 @@ def test_code_calls_exactly_the_granted_actions(account, monkeypatch):
     factory = FakeCloudTrailFactory(attack(keys))
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+    handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
 
     calls.add("cloudtrail:LookupEvents")  # served by the fake, not botocore
     assert calls == {action for grant in GRANTS for action in grant["actions"]}
@@ -312,7 +301,7 @@ def test_evidence_is_encrypted_with_the_buckets_key_when_named(account, monkeypa
     monkeypatch.setenv("EVIDENCE_KMS_KEY_ARN", key_arn)
     monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
 
-    handler.handler({"incident": incident(keys), "pass": 1}, LambdaContext())
+    handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
 
     head = boto3.client("s3", region_name=REGION).head_object(
         Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json"

@@ -14,6 +14,15 @@ from record.store import RETENTION_DAYS, finish, load, register
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 T0 = datetime(2026, 11, 20, 3, 5, tzinfo=UTC)
+# A float on purpose: DynamoDB refuses floats, so the store must convert them.
+REVOKED = {
+    "name": "revoke-role-sessions",
+    "status": "done",
+    "target": "web-app-role",
+    "detail": "ok",
+    "containment": True,
+    "data": {"cutoff": "2026-11-20T03:05:00Z", "score": 0.5},
+}
 
 
 @pytest.fixture
@@ -63,16 +72,7 @@ def test_a_rising_count_is_a_change_reported_once(dynamodb) -> None:
 def test_the_outcome_is_stored_and_finish_is_idempotent(dynamodb) -> None:
     incident = finding()
     register(dynamodb, "incidents", incident, execution_arn="arn:exec:1", now=T0)
-    steps = [
-        {
-            "name": "revoke-role-sessions",
-            "status": "done",
-            "target": "web-app-role",
-            "detail": "ok",
-            "containment": True,
-            "data": {"cutoff": "2026-11-20T03:05:00Z", "score": 0.5},
-        }
-    ]
+    steps = [REVOKED]
     for _ in range(2):
         finish(
             dynamodb,
@@ -117,15 +117,7 @@ def test_a_repeat_report_only_adds_to_the_timeline(dynamodb) -> None:
 
     incident = finding()
     register(dynamodb, "incidents", incident, execution_arn="arn:exec:1", now=T0)
-    steps = [
-        {
-            "name": "revoke-role-sessions",
-            "status": "done",
-            "target": "web-app-role",
-            "detail": "ok",
-            "containment": True,
-        }
-    ]
+    steps = [REVOKED]
     finish(
         dynamodb,
         "incidents",
