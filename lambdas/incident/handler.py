@@ -2,7 +2,14 @@
 
 Input:  {"event": <the EventBridge event>, "execution_id": <this execution's ARN>}
         (a bare EventBridge event is accepted too, e.g. when invoked by hand)
-Output: {"status": "accepted"|"ignored"|"duplicate", "reason": str, "incident": Incident|null, "notify": bool}
+Output: {"status": "accepted"|"ignored"|"duplicate", "reason": str, "incident": Incident|null, "notify": bool,
+         "recontain": bool}
+        `recontain` (only with "duplicate"): the repeat says the credentials are still in use (a
+        GuardDuty count that rose), and the workflow cuts them off again before it reports.
+        An input that is not a JSON object (an array or a string started by hand) is "ignored"
+        with a reason, never a crash.
+Settings: INCIDENT_TABLE, ACCEPT_SAMPLE_FINDINGS, INCIDENT_STALE_AFTER_SECONDS (set by infra to
+the state machine's timeout: a record still `responding` after it belongs to a dead execution).
 
 Dedupe lives here, in the task that already runs before containment, so that containment stays
 the first task after normalization. If the incident table cannot be written (other than
@@ -22,7 +29,7 @@ from common.errors import is_transient, transient_errors
 from common.settings import env_bool, env_str
 from incident.model import IntakeStatus
 from incident.normalize import normalize
-from record.store import register
+from record.store import DEFAULT_STALE_AFTER_SECONDS, register
 
 logger = Logger(service="credential-responder")
 
@@ -32,13 +39,19 @@ logger = Logger(service="credential-responder")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     raw = event.get("event", event) if isinstance(event, dict) else event
     execution_arn = event.get("execution_id", "") if isinstance(event, dict) else ""
+    execution_arn = execution_arn if isinstance(execution_arn, str) else ""
     intake = normalize(raw, accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"))
+    recontain = False
     table = env_str("INCIDENT_TABLE")
     if intake.incident is not None and table:
         logger.append_keys(incident_id=intake.incident.incident_id)
         try:
             registration = register(
-                client("dynamodb"), table, intake.incident.model_dump(mode="json"), execution_arn=execution_arn
+                client("dynamodb"),
+                table,
+                intake.incident.model_dump(mode="json"),
+                execution_arn=execution_arn,
+                stale_after_seconds=_stale_after(),
             )
         except ClientError as exc:
             if is_transient(exc):
@@ -50,5 +63,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
                 intake.status = IntakeStatus.DUPLICATE
                 intake.reason = registration.reason
                 intake.notify = registration.changed
-    logger.info("event normalized", extra={"status": intake.status, "reason": intake.reason})
-    return intake.model_dump(mode="json")
+                recontain = registration.recontain
+            elif registration.reason:
+                intake.reason += f" ({registration.reason})"
+    logger.info("event normalized", extra={"status": intake.status, "reason": intake.reason, "recontain": recontain})
+    return {**intake.model_dump(mode="json"), "recontain": recontain}
+
+
+def _stale_after() -> int:
+    try:
+        seconds = int(env_str("INCIDENT_STALE_AFTER_SECONDS"))
+    except ValueError:
+        return DEFAULT_STALE_AFTER_SECONDS
+    return seconds if seconds > 0 else DEFAULT_STALE_AFTER_SECONDS

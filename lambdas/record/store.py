@@ -1,14 +1,33 @@
 """The incident record: one DynamoDB item per incident, the dedupe key and the timeline.
 
-Why a conditional put rather than Powertools Idempotency: Idempotency replays the first
-response for a while and then forgets; the responder needs a permanent record per incident
-that also says *what changed* on a repeat (a GuardDuty count that rose after containment means
-the credentials are still in use), and a timeline the report and `release` append to. The
-conditional put is the primitive Idempotency is built on, used directly.
+Why a conditional put rather than Powertools Idempotency. Idempotency was weighed first, because
+its INPROGRESS record with an expiry is exactly the guard a retried first task needs. It does not
+fit the rest of what a repeat must decide:
+* it replays the first response for a while and then forgets (expiry), while the responder needs
+  a permanent record per incident that the report and `responder release` read and append to;
+* a repeat must be judged by the *outcome* of the response that acted (failed or partial: run it
+  again), which another function (Report) stores; Idempotency only knows "completed";
+* a repeat that says *what changed* (a GuardDuty count that rose after containment: the credentials
+  are still in use) must re-contain, not replay "accepted" or nothing.
+So the record is built on the primitive Idempotency uses, a conditional write, and keeps its two
+safety properties on purpose:
+* the idempotency key of a retry is the execution: a write whose stored `execution_arn` is this
+  execution's (a Step Functions Retry of the first task, or botocore re-sending a PutItem whose
+  reply was lost) is this execution's own, never a duplicate. The stored item comes back with
+  the conditional failure itself (ReturnValuesOnConditionCheckFailure=ALL_OLD), no second read;
+* "in progress" expires: a record still `responding` after the workflow's own timeout
+  (STALE_AFTER, set by infra from the state machine's timeout) belongs to an execution that died,
+  and a repeat takes the response over.
+Taking over (a re-run or a re-containment) is itself a conditional write on the execution that
+held the record, so of several concurrent repeats exactly one acts.
 
 Item: {"id": "incident#<incident_id>", incident fields, "status", "sightings", "count",
-"first_received_at", "last_received_at", "execution_arn", "timeline": [{"at", "what"}],
-"steps", "notifications", "expiration"}.
+"first_received_at", "last_received_at", "started_at", "execution_arn", "claim" ("respond" |
+"recontain": what that execution was started to do), "claim_reason", "timeline": [{"at", "what"}],
+"timeline_dropped", "steps", "notifications", "expiration"}.
+The timeline is bounded (DynamoDB items hold at most 400 KB; GuardDuty may re-send every 15
+minutes for months): it keeps its first TIMELINE_FIRST and last TIMELINE_LAST entries, each at
+most ENTRY_MAX characters, and counts what it dropped in between in `timeline_dropped`.
 TTL: `expiration` is set to RETENTION_DAYS after the last change, so a record lives two years
 past its incident's last activity (long enough for audits and repeat offenders, bounded cost).
 """
@@ -25,17 +44,31 @@ from botocore.exceptions import ClientError
 from common.aws import error_code
 
 RETENTION_DAYS = 730
+TIMELINE_FIRST = 10
+TIMELINE_LAST = 40
+ENTRY_MAX = 300
+# Used only when the deployment does not say (infra sets the state machine's own timeout).
+DEFAULT_STALE_AFTER_SECONDS = 6 * 3600
+# Outcomes after which a repeat in which nothing changed is only recorded. Any other stored
+# status (failed, partial, an unknown value) means the credentials may still be live.
+FINAL_STATUSES = frozenset({"contained"})
+_CHECK_FAILED = "ConditionalCheckFailedException"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
 
 @dataclass(frozen=True)
 class Registration:
+    """duplicate=False: respond (new, a retry of this execution, or a re-run: `reason` says which).
+    duplicate=True: a repeat; `recontain` asks the workflow to cut the credentials off again."""
+
     duplicate: bool
     changed: bool
     sightings: int
     first_received_at: str
     reason: str = ""
+    recontain: bool = False
 
 
 def record_key(incident_id: str) -> dict[str, Any]:
@@ -43,9 +76,15 @@ def record_key(incident_id: str) -> dict[str, Any]:
 
 
 def register(
-    dynamodb: Any, table: str, incident: dict[str, Any], *, execution_arn: str, now: datetime | None = None
+    dynamodb: Any,
+    table: str,
+    incident: dict[str, Any],
+    *,
+    execution_arn: str,
+    now: datetime | None = None,
+    stale_after_seconds: int = DEFAULT_STALE_AFTER_SECONDS,
 ) -> Registration:
-    """Record the incident, or the repeat of one already recorded."""
+    """Record the incident, or the repeat of one already recorded, and say what to do."""
     moment = _iso(now)
     count = int(incident.get("count") or 0)
     item = {
@@ -70,10 +109,11 @@ def register(
         "count": count,
         "first_received_at": moment,
         "last_received_at": moment,
+        "started_at": moment,
         "execution_arn": execution_arn,
-        "timeline": [
-            {"at": moment, "what": f"received {incident.get('event_type')} (event {incident.get('event_id')})"}
-        ],
+        "claim": "respond",
+        "claim_reason": "",
+        "timeline": [_entry(moment, f"received {incident.get('event_type')} (event {incident.get('event_id')})")],
         "expiration": _expiration(now),
     }
     try:
@@ -81,71 +121,198 @@ def register(
             TableName=table,
             Item={key: _serialize(value) for key, value in item.items() if value is not None},
             ConditionExpression="attribute_not_exists(id)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         return Registration(duplicate=False, changed=False, sightings=1, first_received_at=moment)
     except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
+        if error_code(exc) != _CHECK_FAILED:
             raise
-    return _record_repeat(dynamodb, table, incident, moment, count, now)
+        old = _old_item(exc)
+    if old is None:
+        # AWS returns the item with the failure; without it nothing says the incident was handled.
+        return Registration(
+            duplicate=False,
+            changed=False,
+            sightings=1,
+            first_received_at=moment,
+            reason="the incident record exists but could not be read back, so the response runs (again)",
+        )
+    if execution_arn and old.get("execution_arn") == execution_arn:
+        return _own(old)
+    return _repeat(dynamodb, table, incident, old, execution_arn, moment, count, now, stale_after_seconds)
 
 
-def _record_repeat(
-    dynamodb: Any, table: str, incident: dict[str, Any], moment: str, count: int, now: datetime | None
+def _own(old: dict[str, Any]) -> Registration:
+    """This execution already wrote the record (its first task is being retried): same decision."""
+    sightings = int(old.get("sightings", 1))
+    first = str(old.get("first_received_at", ""))
+    reason = str(old.get("claim_reason") or "")
+    if old.get("claim") == "recontain":
+        return Registration(True, True, sightings, first, reason, recontain=True)
+    return Registration(False, False, sightings, first, reason)
+
+
+def _repeat(
+    dynamodb: Any,
+    table: str,
+    incident: dict[str, Any],
+    old: dict[str, Any],
+    execution_arn: str,
+    moment: str,
+    count: int,
+    now: datetime | None,
+    stale_after_seconds: int,
 ) -> Registration:
-    old = dynamodb.update_item(
+    first = str(old.get("first_received_at", moment))
+    previous_count = int(old.get("count") or 0)
+    rerun = _rerun_reason(old, first, now, stale_after_seconds)
+    if rerun:
+        claim, reason = "respond", rerun
+    elif count > previous_count:
+        claim = "recontain"
+        reason = (
+            f"seen again: GuardDuty's count rose from {previous_count} to {count} since the incident was first "
+            f"received at {first}, so the credentials are still in use; cutting them off again with a new "
+            "cut-off; fix the flaw that leaked them"
+        )
+    else:
+        return _sighting(dynamodb, table, incident, old, moment, count, now, first)
+    taken = _take_over(
+        dynamodb, table, incident, old, execution_arn, moment, max(count, previous_count), now, claim, reason
+    )
+    if taken is None:
+        return _sighting(dynamodb, table, incident, old, moment, count, now, first, taken_by_another=True)
+    if isinstance(taken, Registration):
+        return taken  # our own earlier attempt took it over
+    if claim == "recontain":
+        return Registration(True, True, taken, first, reason, recontain=True)
+    return Registration(False, False, taken, first, reason)
+
+
+def _rerun_reason(old: dict[str, Any], first: str, now: datetime | None, stale_after_seconds: int) -> str:
+    status = str(old.get("status") or "")
+    if status in FINAL_STATUSES:
+        return ""
+    lead = f"repeat of the incident first received at {first}: "
+    if status == "responding":
+        started = str(old.get("started_at") or first)
+        age = ((now or datetime.now(UTC)) - _parse(started)).total_seconds()
+        if age <= stale_after_seconds:
+            return ""  # an execution is still responding: it will report
+        return (
+            lead + f"the response started at {started} (execution {old.get('execution_arn') or '?'}) never "
+            f"reported and is past the workflow's {stale_after_seconds // 60}-minute timeout, so the response "
+            "runs again (every action is idempotent)"
+        )
+    if status in ("failed", "partial"):
+        return lead + f"its last response ended {status}, so the response runs again (every action is idempotent)"
+    return lead + f"its stored status {status!r} is not a final outcome, so the response runs again"
+
+
+def _take_over(
+    dynamodb: Any,
+    table: str,
+    incident: dict[str, Any],
+    old: dict[str, Any],
+    execution_arn: str,
+    moment: str,
+    count: int,
+    now: datetime | None,
+    claim: str,
+    reason: str,
+) -> int | Registration | None:
+    """Make this execution the record's: conditional on the execution that held it, so one of
+    several concurrent repeats wins. Returns the sightings, our own earlier claim, or None."""
+    values: dict[str, Any] = {
+        ":me": {"S": execution_arn},
+        ":claim": {"S": claim},
+        ":one": {"N": "1"},
+        ":zero": {"N": "0"},
+        ":now": {"S": moment},
+        ":count": {"N": str(count)},
+        ":empty": {"L": []},
+        ":entry": _serialize([_entry(moment, f"{_received_again(incident)}: {claim} ({execution_arn or '?'})")]),
+        ":expiration": {"N": str(_expiration(now))},
+        # Stored so that a retry of this execution's first task returns the same words.
+        ":reason": {"S": reason},
+    }
+    update = (
+        "SET execution_arn = :me, claim = :claim, claim_reason = :reason, last_received_at = :now, "
+        "sightings = if_not_exists(sightings, :zero) + :one, #count = :count, expiration = :expiration, "
+        "timeline = list_append(if_not_exists(timeline, :empty), :entry)"
+    )
+    if claim == "respond":
+        update += ", #status = :responding, started_at = :now"
+        values[":responding"] = {"S": "responding"}
+    if old.get("execution_arn") is None:
+        condition = "attribute_not_exists(execution_arn)"
+    else:
+        condition = "execution_arn = :held_by"
+        values[":held_by"] = {"S": str(old["execution_arn"])}
+    try:
+        new = dynamodb.update_item(
+            TableName=table,
+            Key=record_key(incident["incident_id"]),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#count": "count", **({"#status": "status"} if claim == "respond" else {})},
+            ExpressionAttributeValues=values,
+            ReturnValues="UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )["Attributes"]
+    except ClientError as exc:
+        if error_code(exc) != _CHECK_FAILED:
+            raise
+        current = _old_item(exc)
+        if current is not None and execution_arn and current.get("execution_arn") == execution_arn:
+            return _own(current)
+        return None
+    _trim(dynamodb, table, incident["incident_id"], len(new.get("timeline", {}).get("L", [])))
+    return int(_deserialize(new["sightings"]))
+
+
+def _sighting(
+    dynamodb: Any,
+    table: str,
+    incident: dict[str, Any],
+    old: dict[str, Any],
+    moment: str,
+    count: int,
+    now: datetime | None,
+    first: str,
+    *,
+    taken_by_another: bool = False,
+) -> Registration:
+    new = dynamodb.update_item(
         TableName=table,
         Key=record_key(incident["incident_id"]),
-        UpdateExpression="SET sightings = sightings + :one, last_received_at = :now, "
-        "timeline = list_append(timeline, :entry), expiration = :expiration",
+        UpdateExpression="SET sightings = if_not_exists(sightings, :zero) + :one, last_received_at = :now, "
+        "timeline = list_append(if_not_exists(timeline, :empty), :entry), expiration = :expiration",
         ExpressionAttributeValues={
             ":one": {"N": "1"},
+            ":zero": {"N": "0"},
             ":now": {"S": moment},
-            ":entry": _serialize(
-                [{"at": moment, "what": f"received again (event {incident.get('event_id')}, count {count})"}]
-            ),
+            ":empty": {"L": []},
+            ":entry": _serialize([_entry(moment, f"{_received_again(incident)}, count {count}")]),
             ":expiration": {"N": str(_expiration(now))},
         },
-        ReturnValues="ALL_OLD",
+        ReturnValues="UPDATED_NEW",
     )["Attributes"]
-    previous = {key: _deserialize(value) for key, value in old.items()}
-    sightings = int(previous.get("sightings", 1)) + 1
-    first = str(previous.get("first_received_at", moment))
-    previous_count = int(previous.get("count", 0))
-    if count > previous_count and _raise_count(dynamodb, table, incident["incident_id"], count):
-        return Registration(
-            duplicate=True,
-            changed=True,
-            sightings=sightings,
-            first_received_at=first,
-            reason=f"seen again: GuardDuty's count rose from {previous_count} to {count} since the incident was "
-            f"first received at {first}, so the credentials are still being used; check that the "
-            "revocation holds and fix the flaw that leaked them",
+    _trim(dynamodb, table, incident["incident_id"], len(new.get("timeline", {}).get("L", [])))
+    sightings = int(_deserialize(new["sightings"]))
+    if taken_by_another:
+        reason = (
+            f"repeat of the incident first received at {first} (sighting {sightings}); another execution is "
+            "already responding to it"
         )
-    return Registration(
-        duplicate=True,
-        changed=False,
-        sightings=sightings,
-        first_received_at=first,
-        reason=f"repeat of the incident first received at {first} (sighting {sightings}); nothing changed",
-    )
-
-
-def _raise_count(dynamodb: Any, table: str, incident_id: str, count: int) -> bool:
-    """Only one of several concurrent repeats with the same new count reports the change."""
-    try:
-        dynamodb.update_item(
-            TableName=table,
-            Key=record_key(incident_id),
-            UpdateExpression="SET #count = :count",
-            ConditionExpression="#count < :count",
-            ExpressionAttributeNames={"#count": "count"},
-            ExpressionAttributeValues={":count": {"N": str(count)}},
+    elif old.get("status") == "responding":
+        reason = (
+            f"repeat of the incident first received at {first} (sighting {sightings}); the response started at "
+            f"{old.get('started_at') or first} is still running and will report"
         )
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    else:
+        reason = f"repeat of the incident first received at {first} (sighting {sightings}); nothing changed"
+    return Registration(duplicate=True, changed=False, sightings=sightings, first_received_at=first, reason=reason)
 
 
 def finish(
@@ -161,7 +328,7 @@ def finish(
 ) -> None:
     """Store what the response did. Idempotent (SET), so a retried report may call it again."""
     moment = _iso(now)
-    dynamodb.update_item(
+    new = dynamodb.update_item(
         TableName=table,
         Key=record_key(incident_id),
         UpdateExpression="SET #status = :outcome, reason = :reason, steps = :steps, notifications = :notes, "
@@ -176,25 +343,63 @@ def finish(
             ":now": {"S": moment},
             ":expiration": {"N": str(_expiration(now))},
             ":empty": {"L": []},
-            ":entry": _serialize([{"at": moment, "what": f"reported: {outcome}"}]),
+            ":entry": _serialize([_entry(moment, f"reported: {outcome}")]),
         },
-    )
+        ReturnValues="UPDATED_NEW",
+    )["Attributes"]
+    _trim(dynamodb, table, incident_id, len(new.get("timeline", {}).get("L", [])))
 
 
 def note(dynamodb: Any, table: str, incident_id: str, what: str, now: datetime | None = None) -> None:
     """Append to the timeline only: a repeat's report must not overwrite what the response did."""
     moment = _iso(now)
-    dynamodb.update_item(
+    new = dynamodb.update_item(
         TableName=table,
         Key=record_key(incident_id),
         UpdateExpression="SET timeline = list_append(if_not_exists(timeline, :empty), :entry)",
-        ExpressionAttributeValues={":empty": {"L": []}, ":entry": _serialize([{"at": moment, "what": what}])},
-    )
+        ExpressionAttributeValues={":empty": {"L": []}, ":entry": _serialize([_entry(moment, what)])},
+        ReturnValues="UPDATED_NEW",
+    )["Attributes"]
+    _trim(dynamodb, table, incident_id, len(new.get("timeline", {}).get("L", [])))
 
 
 def load(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any] | None:
     item = dynamodb.get_item(TableName=table, Key=record_key(incident_id), ConsistentRead=True).get("Item")
     return {key: _deserialize(value) for key, value in item.items()} if item else None
+
+
+def _trim(dynamodb: Any, table: str, incident_id: str, length: int) -> None:
+    """Drop the timeline's middle once it holds more than its first and last entries allow.
+    Conditional on the length just read: after a concurrent append the next append trims."""
+    if length <= TIMELINE_FIRST + TIMELINE_LAST:
+        return
+    # Highest index first: the same result whether removals apply at once (AWS) or one by one.
+    drop = sorted(range(TIMELINE_FIRST, length - TIMELINE_LAST), reverse=True)
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key=record_key(incident_id),
+            UpdateExpression="REMOVE " + ", ".join(f"timeline[{index}]" for index in drop) + " ADD timeline_dropped :n",
+            ConditionExpression="size(timeline) = :length",
+            ExpressionAttributeValues={":n": {"N": str(len(drop))}, ":length": {"N": str(length)}},
+        )
+    except ClientError as exc:
+        if error_code(exc) != _CHECK_FAILED:
+            raise
+
+
+def _old_item(exc: ClientError) -> dict[str, Any] | None:
+    item = exc.response.get("Item")
+    return {key: _deserialize(value) for key, value in item.items()} if item else None
+
+
+def _received_again(incident: dict[str, Any]) -> str:
+    return f"received again (event {incident.get('event_id')})"
+
+
+def _entry(moment: str, what: str) -> dict[str, str]:
+    what = " ".join(str(what).split())
+    return {"at": moment, "what": what if len(what) <= ENTRY_MAX else what[: ENTRY_MAX - 1] + "…"}
 
 
 def _plain(value: Any) -> Any:
@@ -208,8 +413,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _parse(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)  # unreadable: as old as can be, so a repeat takes over
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _iso(now: datetime | None) -> str:
-    return (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (now or datetime.now(UTC)).strftime(_TIME_FORMAT)
 
 
 def _expiration(now: datetime | None) -> int:
