@@ -266,8 +266,12 @@ class SimulatedAccount:
             record = account._current_record()
             # Faults see every call a handler makes, also in bursts, where no single record is
             # attributed (the burst counts its containing calls through a fault hook).
-            if getattr(account._current, "in_handler", False) and service not in PLUMBING:
+            in_scope = getattr(account._current, "in_handler", False) and service not in PLUMBING
+            call = ApiCall(time.perf_counter(), service, operation_name)
+            if in_scope:
                 for fault in account.faults:
+                    if getattr(fault, "after_call", False):
+                        continue
                     error = fault(service, operation_name, api_params)
                     if error is not None:
                         if record is not None:
@@ -278,8 +282,14 @@ class SimulatedAccount:
                         raise error
                 if record is not None:
                     with account._lock:
-                        record.api_calls.append(ApiCall(time.perf_counter(), service, operation_name))
-            return original_call(client, operation_name, api_params)
+                        record.api_calls.append(call)
+            response = original_call(client, operation_name, api_params)
+            # A fault marked `after_call` raises once the call has applied, as when its reply is lost.
+            for fault in account.faults if in_scope else ():
+                if getattr(fault, "after_call", False) and (error := fault(service, operation_name, api_params)):
+                    call.error = f"{type(error).__name__} (after the call applied)"
+                    raise error
+            return response
 
         self._patch(botocore.client.BaseClient, "_make_api_call", recorded_call)
 

@@ -9,8 +9,11 @@ silently; none may leave the workflow silent on a failure.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,11 +114,62 @@ def _forget_incidents(account: SimulatedAccount, staged: Staged) -> None:
 
 
 def _count_rises(event: Any) -> Any:
-    """The repeat GuardDuty sends while the credentials are still in use: same id, higher count."""
+    """The repeat GuardDuty sends while the credentials are still in use: same id, higher count,
+    sent later than the first response's cut-off (which is rounded up to the next second)."""
     event = json.loads(json.dumps(event))
+    time.sleep(2.05 - time.time() % 1)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     event["id"] = "2f6c8e1a-4b3d-4c2e-9f10-0a1b2c3d4e5f"
+    event["time"] = now
+    event["detail"]["updatedAt"] = now
     event["detail"]["service"]["count"] = int(event["detail"]["service"].get("count") or 1) + 4
+    event["detail"]["service"]["eventLastSeen"] = now
     return event
+
+
+def _note_first_cutoff(account: SimulatedAccount, staged: Staged) -> None:
+    from drill.observe import revoke_cutoff
+
+    for role in staged.roles:
+        staged.notes.append(f"first cut-off of {role}: {revoke_cutoff(account, role)}")
+
+
+# -- incident record (dedupe)
+
+
+def _reply_lost(service: str, operation: str) -> Callable[[], list[Fault]]:
+    """The first `service:operation` applies, then fails as if its reply was lost (a transient
+    error after the write): the task is retried inside the same execution."""
+
+    def make() -> list[Fault]:
+        remaining = [1]
+
+        def fault(called_service: str, called_operation: str, params: dict[str, Any]) -> Exception | None:
+            if (called_service, called_operation) != (service, operation) or not remaining[0]:
+                return None
+            remaining[0] -= 1
+            return _error("InternalServerError", operation)
+
+        fault.after_call = True  # type: ignore[attr-defined]
+        return [fault]
+
+    return make
+
+
+def _stuck_record(account: SimulatedAccount, staged: Staged) -> None:
+    """A record left `responding` by an execution that died, older than the workflow's timeout."""
+    from incident.normalize import normalize  # the fresh module of this simulated account
+    from record.store import DEFAULT_STALE_AFTER_SECONDS, register
+
+    incident = normalize(staged.event).incident
+    assert incident is not None, "the stuck-record drill needs an event the responder acts on"
+    stale_after = int(os.environ.get("INCIDENT_STALE_AFTER_SECONDS") or DEFAULT_STALE_AFTER_SECONDS)
+    dynamodb = account.client("dynamodb")
+    (table,) = dynamodb.list_tables()["TableNames"]
+    dead = "arn:aws:states:us-east-1:123456789012:execution:CredentialResponder:died-before-reporting"
+    started = datetime.now(UTC) - timedelta(seconds=stale_after + 60)
+    register(dynamodb, table, incident.model_dump(mode="json"), execution_arn=dead, now=started)
+    staged.notes.append(f"incident record left responding by {dead} since {started:%Y-%m-%dT%H:%M:%SZ}")
 
 
 SCENARIOS = {
@@ -209,10 +263,11 @@ SCENARIOS = {
             "still-in-use",
             "guardduty_exfil_outside_realistic.json",
             "duplicate",
-            "GuardDuty re-sends the finding with a higher count after containment: the responders are told "
-            "the credentials are still being used",
+            "GuardDuty re-sends the finding with a higher count after containment: the credentials are "
+            "still in use, so they are cut off again (a new cut-off) and the responders are told",
             deliveries=2,
             redeliver=_count_rises,
+            between=_note_first_cutoff,
         ),
         Scenario(
             "record-unavailable",
@@ -251,6 +306,23 @@ SCENARIOS = {
             "failed",
             "dry-run: every change is reported as what it would do, nothing changes",
             environment={"DRY_RUN": "true"},
+        ),
+        # -- incident record (dedupe)
+        Scenario(
+            "first-task-retried",
+            "health_exposed_key_classic.json",
+            "contained",
+            "the first task's PutItem applies but its reply is lost, so the task runs twice in one "
+            "execution: the retry finds its own record, and the key is contained once",
+            faults=_reply_lost("dynamodb", "PutItem"),
+        ),
+        Scenario(
+            "stuck-record",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "the incident record was left responding by an execution that died, longer ago than the "
+            "workflow's timeout: the repeat takes the response over and contains",
+            setup=_stuck_record,
         ),
     )
 }

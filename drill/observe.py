@@ -6,12 +6,28 @@ where moto's API misreports (ENI groups, aws-facts §8), from moto's own records
 
 from __future__ import annotations
 
+import json
+import urllib.parse
 from typing import Any
 
 from drill.account import SimulatedAccount
 from drill.staging import Staged
 
 ISOLATION_TAG = "credential-responder:purpose"
+REVOKE_POLICY = "AWSRevokeOlderSessions"
+
+
+def revoke_cutoff(account: SimulatedAccount, role: str) -> str | None:
+    """The aws:TokenIssueTime cut-off of the role's revoke policy, as IAM holds it."""
+    document = account.client("iam").get_role_policy(RoleName=role, PolicyName=REVOKE_POLICY)["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+    statements = document.get("Statement") or []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        value = (statement.get("Condition") or {}).get("DateLessThan", {}).get("aws:TokenIssueTime")
+        if value:
+            return str(value)
+    return None
 
 
 def observe(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
@@ -31,7 +47,26 @@ def observe(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
         observed["access_keys"].setdefault(key_id, "absent")
     if staged.roles or staged.instances:
         observed.update(_observe_instances(account, staged))
+    observed["incident_records"] = _observe_records(account)
     return observed
+
+
+def _observe_records(account: SimulatedAccount) -> dict[str, Any]:
+    """The incident table as the responder left it: status, who holds it, how often seen."""
+    dynamodb = account.client("dynamodb")
+    records: dict[str, Any] = {}
+    for table in dynamodb.list_tables()["TableNames"]:
+        for item in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]:
+            if not item.get("id", {}).get("S", "").startswith("incident#"):
+                continue
+            records[item["incident_id"]["S"]] = {
+                "status": item.get("status", {}).get("S"),
+                "execution_arn": item.get("execution_arn", {}).get("S"),
+                "claim": item.get("claim", {}).get("S"),
+                "sightings": int(item.get("sightings", {}).get("N", "0")),
+                "timeline": len(item.get("timeline", {}).get("L", [])),
+            }
+    return records
 
 
 def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
@@ -46,10 +81,13 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
         "isolation_groups": {},
         "instance_protection": {},
     }
+    result["revoke_cutoffs"] = {}
     for role in staged.roles:
         inline = iam.list_role_policies(RoleName=role)["PolicyNames"]
         attached = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
         result["role_policies"][role] = inline + attached
+        if REVOKE_POLICY in inline:
+            result["revoke_cutoffs"][role] = revoke_cutoff(account, role)
     backend = ec2_backends[account.account_id][staged.region]
     for image in ec2.describe_images(Owners=["self"])["Images"]:
         tags = {tag["Key"]: tag["Value"] for tag in image.get("Tags", [])}

@@ -172,8 +172,8 @@ def _repeat(
         claim = "recontain"
         reason = (
             f"seen again: GuardDuty's count rose from {previous_count} to {count} since the incident was first "
-            f"received at {first}, so the credentials are still in use; cutting them off again with a new "
-            "cut-off; fix the flaw that leaked them"
+            f"received at {first}, so the credentials are still in use (fix the flaw that leaked them); "
+            "they are cut off again with a new cut-off"
         )
     else:
         return _sighting(dynamodb, table, incident, old, moment, count, now, first)

@@ -5,7 +5,9 @@
     decide(intake_status, reason, steps) -> Verdict(outcome, reason, steps, attention)
 
 Rules (StepResult.containment marks the steps containment depends on):
-* IGNORED / DUPLICATE pass through from intake, with intake's reason.
+* IGNORED / DUPLICATE pass through from intake, with intake's reason. A DUPLICATE that re-contained
+  (a GuardDuty repeat whose count rose: the workflow cut the credentials off again) stays DUPLICATE
+  only when that re-containment succeeded, and is judged like any response (FAILED/PARTIAL) when not.
 * CONTAINED only when there is at least one containment step and every one of them is done or
   already-done, and no step at all failed. Never success after a failure.
 * PARTIAL when some containment succeeded but another containment step failed or was skipped,
@@ -58,7 +60,12 @@ def decide(intake_status: str, intake_reason: str, steps: list[StepResult]) -> V
     if intake_status == "ignored":
         return Verdict(Outcome.IGNORED, intake_reason, steps)
     if intake_status == "duplicate":
-        return Verdict(Outcome.DUPLICATE, intake_reason, steps)
+        if not any(s["containment"] for s in steps):
+            return Verdict(Outcome.DUPLICATE, intake_reason, steps)
+        again = decide("accepted", intake_reason, steps)
+        if again.outcome != Outcome.CONTAINED:
+            return Verdict(again.outcome, f"{intake_reason}; re-containment: {again.reason}", steps, again.attention)
+        return Verdict(Outcome.DUPLICATE, f"{intake_reason}; cut off again: {again.reason}", steps, again.attention)
     if intake_status != "accepted":
         # Normalization itself failed (the workflow's NormalizeFailed path): nobody acted.
         return Verdict(Outcome.FAILED, f"intake {intake_status or 'missing'}: {lambda_message(intake_reason)}", steps)

@@ -82,6 +82,17 @@ def test_ignored_and_duplicate_pass_through_with_intake_reason():
     assert (verdict.outcome, verdict.reason) == (Outcome.DUPLICATE, "already handled")
 
 
+def test_a_recontaining_duplicate_stays_duplicate_only_when_cut_off_again():
+    still = "the credentials are still in use"
+    done = decide("duplicate", still, [s("revoke-role-sessions", Status.DONE)])
+    assert done.outcome is Outcome.DUPLICATE
+    assert done.reason.startswith(still) and "cut off again" in done.reason
+    failed = decide("duplicate", still, [s("revoke-role-sessions", Status.FAILED)])
+    assert failed.outcome is Outcome.FAILED and failed.attention and still in failed.reason
+    partial = decide("duplicate", still, [s("revoke-role-sessions", Status.DONE), s("evidence", Status.FAILED, False)])
+    assert partial.outcome is Outcome.PARTIAL
+
+
 step_strategy = st.builds(
     lambda name, status, containment: s(name, status, containment),
     st.sampled_from(["a", "b", "c"]),

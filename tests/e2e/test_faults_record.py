@@ -1,0 +1,59 @@
+"""The incident record's fault drills: dedupe never eats an incident (issue 12, item 4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from drill.faults import run_scenario
+
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+
+
+def _calls(result: dict, operation: str) -> list[dict]:
+    return [c for c in result["api_calls"] if c["operation"] == operation]
+
+
+def test_a_retried_first_task_contains_once(synthesized) -> None:
+    result = run_scenario("first-task-retried", synthesized)
+    assert result["outcome"] == "contained", result["reason"]
+    (key,) = result["incident"]["access_key_ids"]
+    assert result["observed"]["access_keys"][key] == "Inactive"
+    puts = _calls(result, "PutItem")
+    assert len(puts) == 2 and puts[0]["error"] and not puts[1]["error"]
+    assert len([c for c in _calls(result, "UpdateAccessKey") if not c["error"]]) == 1
+    assert len(_calls(result, "Publish")) == 1
+    (record,) = result["observed"]["incident_records"].values()
+    assert record["status"] == "contained" and record["sightings"] == 1
+
+
+def test_a_record_stuck_responding_is_taken_over(synthesized) -> None:
+    result = run_scenario("stuck-record", synthesized)
+    assert result["outcome"] == "contained", result["reason"]
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
+    assert len(observed["images"]) == 1 and observed["isolation_groups"]
+    (record,) = observed["incident_records"].values()
+    assert record["status"] == "contained" and record["sightings"] == 2
+    assert "died-before-reporting" not in record["execution_arn"]
+
+
+def test_still_in_use_cuts_the_credentials_off_again(synthesized) -> None:
+    result = run_scenario("still-in-use", synthesized)
+    assert result["earlier_deliveries"] == ["contained"]
+    assert result["outcome"] == "duplicate", result["reason"]
+    assert "still in use" in result["reason"] and "cut off again" in result["reason"]
+    (note,) = [n for n in result["staging_notes"] if n.startswith("first cut-off of web-app-role: ")]
+    first_cutoff = note.rsplit(": ", 1)[1]
+    assert result["observed"]["revoke_cutoffs"]["web-app-role"] > first_cutoff
+    assert [s["name"] for s in result["steps"]] == ["revoke-role-sessions"]
+    assert result["steps"][0]["status"] == "done"
+    assert "Recontain" in result["execution"]["states"]
+    assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
+
+
+def test_a_plain_duplicate_stays_silent_and_changes_nothing(synthesized) -> None:
+    result = run_scenario("duplicate", synthesized)
+    assert result["outcome"] == "duplicate" and result["notifications"] == []
+    assert result["execution"]["states"][-1] == "AlreadyHandled"
+    (record,) = result["observed"]["incident_records"].values()
+    assert record["status"] == "contained" and record["sightings"] == 2
