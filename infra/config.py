@@ -56,6 +56,7 @@ class ResponderConfig:
     home_region: str | None = None
     regions: tuple[str, ...] = field(default_factory=tuple)
     health_backup_region: bool = False
+    reserved_concurrency: int = 0
 
     @classmethod
     def from_context(cls, get: Any, default_region: str | None = None) -> ResponderConfig:
@@ -101,6 +102,12 @@ class ResponderConfig:
             regions=_str_list("regions", value("regions", [])),
             health_backup_region=_bool(
                 "healthBackupRegion", value("healthBackupRegion", defaults.health_backup_region)
+            ),
+            # Reserved for each containment function (Normalize, ContainKey, RevokeSessions); 0 = off.
+            # Lambda keeps 100 of the account's concurrency unreserved, so the deploy fails when the
+            # quota cannot hold 3 x this value + 100 (a new account's quota is 10: keep it off there).
+            reserved_concurrency=_int(
+                "reservedConcurrency", value("reservedConcurrency", defaults.reserved_concurrency), 0, 1000
             ),
         )
         config.validate()

@@ -72,6 +72,7 @@ class ResponderFunction(Construct):
         handler: str = "handler.handler",
         timeout: Duration | None = None,
         memory_size: int = 256,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -106,6 +107,8 @@ class ResponderFunction(Construct):
             role=self.role,
             timeout=timeout or Duration.seconds(30),
             memory_size=memory_size,
+            # None, never 0: a reservation of 0 would stop the function from running at all.
+            reserved_concurrent_executions=reserved_concurrency or None,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             environment={"POWERTOOLS_SERVICE_NAME": "credential-responder", **environment},

@@ -64,6 +64,9 @@ class ResponderStack(Stack):
                 **kwargs,
             )
 
+        # Containment keeps running when something else exhausts the region's Lambda concurrency.
+        # Off (0) by default: a new account's quota is 10, and any reservation then fails the deploy.
+        reserved = config.reserved_concurrency or None
         table_resources = {"table_arn": storage.table.table_arn, "key_arn": storage.key.key_arn}
         slack_env = {"SLACK_SECRET_NAME": config.slack_secret_name or ""}
         slack_resources = {
@@ -74,6 +77,7 @@ class ResponderStack(Stack):
                 "Normalize",
                 "incident",
                 memory_size=CRITICAL_PATH_MEMORY,
+                reserved_concurrency=reserved,
                 env={
                     "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
                     "INCIDENT_TABLE": storage.table.table_name,
@@ -84,6 +88,7 @@ class ResponderStack(Stack):
                 "ContainKey",
                 "contain_key",
                 memory_size=CRITICAL_PATH_MEMORY,
+                reserved_concurrency=reserved,
                 env={
                     "QUARANTINE_USER": _flag(config.quarantine_user),
                     "QUARANTINE_POLICY_ARN": config.quarantine_policy_arn,
@@ -93,6 +98,7 @@ class ResponderStack(Stack):
                 "RevokeSessions",
                 "revoke_sessions",
                 memory_size=CRITICAL_PATH_MEMORY,
+                reserved_concurrency=reserved,
                 env={"REVOKE_SCOPE": config.revoke_scope},
             ),
             "preserve_evidence": function("PreserveEvidence", "preserve_evidence", timeout=Duration.seconds(120)),
@@ -135,6 +141,9 @@ class ResponderStack(Stack):
             second_lookup_delay_minutes=config.second_lookup_delay_minutes,
         )
         self.workflow = workflow
+        # A record still `responding` after the state machine's own timeout belongs to an execution
+        # that died: a repeat may take the response over (record/store.py).
+        functions["normalize"].function.add_environment("INCIDENT_STALE_AFTER_SECONDS", str(workflow.timeout_seconds))
         for fn in functions.values():
             fn.acknowledge_wildcards()
         machine_policy = workflow.state_machine.role.node.try_find_child("DefaultPolicy")

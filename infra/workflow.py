@@ -3,6 +3,8 @@
     Normalize -> Prepare -> Choice(kind)
       exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate
       instance-credential-exfiltration: RevokeSessions -> Parallel[PreserveEvidence -> Isolate | Investigate]
+      duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
+      duplicate, nothing changed:       AlreadyHandled (no message)
       ignored / anything else:         (nothing)
     -> Report -> Choice(outcome) -> Succeed | Fail (so CloudWatch alarms on failed executions fire)
 
@@ -38,6 +40,42 @@ TRANSIENT_ERRORS = [
     "Throttling",
     "RequestLimitExceeded",
 ]
+# A function that timed out or ran out of memory: Lambda reports `Sandbox.Timedout` (current
+# runtimes) or `Lambda.Unknown` (AWS's docs: unhandled errors, "out-of-memory errors and function
+# timeouts"). Retried on the idempotent tasks only: a report task that timed out may already have
+# posted or published, and a retry would send its message twice.
+TIMEOUT_ERRORS = ["Sandbox.Timedout", "Lambda.Unknown"]
+RETRY_INTERVAL_SECONDS = 1
+RETRY_MAX_ATTEMPTS = 5
+RETRY_MAX_DELAY_SECONDS = 20
+TIMEOUT_RETRY_ATTEMPTS = 2
+DEFAULT_FUNCTION_TIMEOUT_SECONDS = 30
+# What the timeout adds on top of the worst case computed below: the transitions themselves,
+# Lambda cold starts and the Map's batching of more than ten keys are not in that sum.
+TIMEOUT_MARGIN = 1.25
+TIMEOUT_SLACK_SECONDS = 600
+
+
+def task_worst_seconds(timeout_seconds: float, *, retries_timeouts: bool = True) -> float:
+    """The longest one task can take: every attempt runs into the function's timeout and every
+    retry waits the longest backoff."""
+    attempts = 1 + RETRY_MAX_ATTEMPTS + (TIMEOUT_RETRY_ATTEMPTS if retries_timeouts else 0)
+    return attempts * timeout_seconds + (attempts - 1) * RETRY_MAX_DELAY_SECONDS
+
+
+def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_delay_minutes: int) -> int:
+    """The state machine's timeout, from the longest path through it (a TIMED_OUT execution
+    cannot be caught and sends no report: the timeout must never be the reason one ends).
+    `timeouts`: each function's timeout in seconds, by WorkflowFunctions field name."""
+
+    def worst(name: str) -> float:
+        return task_worst_seconds(timeouts[name], retries_timeouts=name not in ("notify_slack", "report"))
+
+    investigation = 2 * worst("investigate") + 60 * second_lookup_delay_minutes
+    keys = worst("contain_key") + investigation
+    sessions = worst("revoke_sessions") + max(worst("preserve_evidence") + worst("isolate_instance"), investigation)
+    longest = worst("normalize") + max(keys, sessions) + worst("notify_slack") + worst("report")
+    return int(-(-(longest * TIMEOUT_MARGIN + TIMEOUT_SLACK_SECONDS) // 60) * 60)  # whole minutes, rounded up
 
 
 @dataclass(frozen=True)
@@ -68,12 +106,20 @@ class Workflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         f = functions
+        self.timeout_seconds = state_machine_timeout_seconds(
+            {name: _timeout_seconds(getattr(f, name)) for name in WorkflowFunctions.__dataclass_fields__},
+            second_lookup_delay_minutes,
+        )
 
+        # The result replaces the input (ResultSelector wraps it): an input that is not a JSON
+        # object (an array or a string started by hand) cannot take a ResultPath, and would end
+        # the execution with States.Runtime instead of a report saying it was ignored.
         normalize = self._task(
             "Normalize",
             f.normalize,
             payload={"event.$": "$", "execution_id.$": "$$.Execution.Id"},
-            result_path="$.intake",
+            result_selector={"intake.$": "$"},
+            result_path="$",
         )
         prepare = sfn.Pass(
             self,
@@ -96,6 +142,7 @@ class Workflow(Construct):
             payload=report_input,
             result_path="$.slack",
             extra_retry=["SlackDeliveryError"],
+            retry_timeouts=False,
         )
         report = self._task(
             "Report",
@@ -103,6 +150,7 @@ class Workflow(Construct):
             payload={**report_input, "slack.$": "$.slack"},
             result_path="$.report",
             extra_retry=["EmailDeliveryError"],
+            retry_timeouts=False,
         )
         notify_slack.add_catch(report, errors=["States.ALL"], result_path="$.slack")
         notify_slack.next(report)
@@ -206,8 +254,22 @@ class Workflow(Construct):
         else:
             contain_keys.next(notify_slack)
 
+        # A GuardDuty repeat whose count rose: the credentials are still in use. Revoke again (a
+        # new cut-off, after the repeat's detection time), then report; evidence and isolation
+        # were done by the response that acted.
+        recontain = self._guarded("Recontain", f.revoke_sessions, "revoke_sessions")
+        recontain.then(notify_slack)
+
         route = sfn.Choice(self, "Route")
         route.when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.intake.status", "duplicate"),
+                sfn.Condition.is_present("$.intake.recontain"),
+                sfn.Condition.boolean_equals("$.intake.recontain", True),
+                sfn.Condition.string_equals("$.intake.incident.kind", "instance-credential-exfiltration"),
+            ),
+            recontain.task,
+        ).when(
             sfn.Condition.and_(
                 sfn.Condition.string_equals("$.intake.status", "duplicate"),
                 sfn.Condition.boolean_equals("$.intake.notify", False),
@@ -232,14 +294,14 @@ class Workflow(Construct):
                 self,
                 "NormalizeFailed",
                 parameters={
-                    "intake": {"status": "failed", "reason.$": "$.error.Cause", "incident": None},
+                    "intake": {"status": "failed", "reason.$": "$.Cause", "incident": None},
                     "results": {},
                     "failures": {},
                     "branches": [],
                 },
             ).next(notify_slack),
             errors=["States.ALL"],
-            result_path="$.error",
+            result_path="$",  # the input may be no object (see Normalize)
         )
         definition = normalize.next(prepare).next(route)
 
@@ -251,7 +313,7 @@ class Workflow(Construct):
             role=role,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             tracing_enabled=True,
-            timeout=Duration.hours(2),
+            timeout=Duration.seconds(self.timeout_seconds),
             # Every transition is logged, without execution data: state inputs carry principal
             # names and IPs, and nothing secret may reach the logs.
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
@@ -265,7 +327,9 @@ class Workflow(Construct):
         *,
         payload: dict | None = None,
         result_path: str | None = None,
+        result_selector: dict | None = None,
         extra_retry: list[str] | None = None,
+        retry_timeouts: bool = True,
     ) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             self,
@@ -275,15 +339,25 @@ class Workflow(Construct):
             payload_response_only=True,
             retry_on_service_exceptions=False,
             result_path=result_path,
+            result_selector=result_selector,
         )
         task.add_retry(
             errors=TRANSIENT_ERRORS + (extra_retry or []),
-            interval=Duration.seconds(1),
+            interval=Duration.seconds(RETRY_INTERVAL_SECONDS),
             backoff_rate=2,
-            max_attempts=5,
-            max_delay=Duration.seconds(20),
+            max_attempts=RETRY_MAX_ATTEMPTS,
+            max_delay=Duration.seconds(RETRY_MAX_DELAY_SECONDS),
             jitter_strategy=sfn.JitterType.FULL,
         )
+        if retry_timeouts:
+            task.add_retry(
+                errors=TIMEOUT_ERRORS,
+                interval=Duration.seconds(RETRY_INTERVAL_SECONDS),
+                backoff_rate=2,
+                max_attempts=TIMEOUT_RETRY_ATTEMPTS,
+                max_delay=Duration.seconds(RETRY_MAX_DELAY_SECONDS),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
         return task
 
     def _guarded(self, name: str, function: lambda_.IFunction, key: str) -> _Guarded:
@@ -336,6 +410,11 @@ class Workflow(Construct):
             second_failed.next(then)
             skip.next(then)
         return first
+
+
+def _timeout_seconds(function: lambda_.IFunction) -> float:
+    timeout = getattr(function, "timeout", None)
+    return timeout.to_seconds() if timeout is not None else DEFAULT_FUNCTION_TIMEOUT_SECONDS
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """boto3 clients, created once per execution environment and per region.
 
-Standard retry mode with more attempts than the default: containment calls must get through
-IAM/EC2 throttling (botocore backs off with jitter); Step Functions retries whatever is left.
+Standard retry mode (botocore backs off with jitter), with timeouts short enough that a call's
+worst case fits inside the shortest function timeout (30 s): a hung endpoint then ends in a
+botocore error, which the handlers report as TransientError and Step Functions retries with its
+own backoff, never in a Lambda timeout halfway through a task. Step Functions retries whatever
+is left, so botocore's own attempts stay few.
 """
 
 from __future__ import annotations
@@ -12,7 +15,23 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=20)
+CONNECT_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 5
+MAX_ATTEMPTS = 3
+RETRY_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+)
+# botocore's standard mode waits random(0, 1) x 2^retry seconds before each retry, at most 20 s.
+_BACKOFF_CAP_SECONDS = 20
+
+
+def worst_call_seconds() -> float:
+    """The longest one API call can take before botocore gives up: every attempt hangs for the
+    connect and the read timeout, and every retry waits the longest backoff."""
+    backoff = sum(min(2**retry, _BACKOFF_CAP_SECONDS) for retry in range(MAX_ATTEMPTS - 1))
+    return MAX_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) + backoff
 
 
 @cache
