@@ -9,6 +9,7 @@ Values are URL-quoted: IAM names may contain `+=,.@` and a `|` or `>` would brea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -27,7 +28,18 @@ def _q(value: str) -> str:
     return quote(value, safe="")
 
 
+# A region goes into a host name: only what a region name can be (the event's region is data).
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
+
+
+def is_region(value: Any) -> bool:
+    return isinstance(value, str) and bool(_REGION.fullmatch(value))
+
+
 def _regional(region: str, service: str, fragment: str) -> str:
+    if not is_region(region):
+        # Not a region: the global console, which opens in the reader's last region.
+        return f"{GLOBAL_CONSOLE}/{service}/home#{fragment}"
     return f"https://{region}.console.aws.amazon.com/{service}/home?region={region}#{fragment}"
 
 
@@ -61,7 +73,7 @@ def sfn_execution(execution_arn: str) -> str | None:
     parts = execution_arn.split(":")
     if len(parts) < 7 or parts[2] != "states":
         return None
-    return _regional(parts[3], "states", f"/v2/executions/details/{execution_arn}")
+    return _regional(parts[3], "states", f"/v2/executions/details/{quote(execution_arn, safe=':')}")
 
 
 def support_center() -> str:

@@ -6,6 +6,13 @@ same order, written for someone woken at 3 a.m.: outcome and why, who/what/where
 a human now (with the exact command), every step, the next steps for this kind of incident, how
 to undo what was done, and console links.
 
+Everything dynamic is data, much of it attacker-written (names, tags, CloudTrail parameters): before
+either channel renders, every string of the incident, the investigation and the steps' name,
+target and detail is made one line (no line break, no control character) and capped
+(`clean`), so the only line breaks in a message are the renderer's own (and the product's
+multi-line commands). Slack text is then escaped (`escape`) everywhere, the top-level `text` too;
+the only `<...>` in a Slack message are the renderer's own links.
+
 Limits honoured: SNS Subject < 100 chars, one line. Slack: <= 50 blocks, header plain_text <= 150,
 section text <= 3000, <= 10 fields of <= 2000, always a top-level `text` (the push-notification
 fallback). Links are mrkdwn `<url|label>`, not URL buttons: a button still sends an interaction
@@ -63,7 +70,50 @@ def one_line(text: str) -> str:
 
 
 def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most `limit` characters. Never cuts an escaped entity (`&amp;`) or a Slack link in two:
+    half of one would leave a bare `&` or `<` that Slack reads as markup."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    for opener, closer in (("&", ";"), ("<", ">")):
+        at = cut.rfind(opener)
+        if at != -1 and closer not in cut[at:]:
+            cut = cut[:at]
+    return cut + "…"
+
+
+VALUE_MAX = 300  # any one value from an event or a CloudTrail record
+
+
+def clean(value: Any, limit: int = VALUE_MAX) -> Any:
+    """Every string in `value` (keys too) made one line and capped; other values unchanged."""
+    if isinstance(value, str):
+        return truncate(one_line(value), limit)
+    if isinstance(value, dict):
+        return {clean(key, limit): clean(item, limit) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(item, limit) for item in value]
+    return value
+
+
+def clean_verdict(verdict: Verdict) -> Verdict:
+    """The verdict's reason and each step's name, target and detail, one line each. Commands
+    (manual, undo) keep their own lines: the product writes them, with every value quoted."""
+
+    def step(s: StepResult) -> StepResult:
+        return {  # type: ignore[return-value]
+            **s,
+            "name": clean(s["name"]),
+            "target": clean(s["target"]),
+            "detail": clean(s["detail"], SLACK_LINE_MAX * 2),
+        }
+
+    return Verdict(
+        verdict.outcome,
+        clean(verdict.reason, SLACK_LINE_MAX * 2),
+        [step(s) for s in verdict.steps],
+        [step(s) for s in verdict.attention],
+    )
 
 
 def summary(incident: dict[str, Any]) -> str:
@@ -292,7 +342,9 @@ def render_email(
 ) -> dict[str, str]:
     """{"subject", "text"} for SNS. `delivery`: the other channels' notification entries, so the
     reader knows whether a Slack message went out too."""
-    execution = execution or {}
+    execution = clean(execution or {})
+    incident, verdict, investigation = clean(incident), clean_verdict(verdict), clean(investigation)
+    delivery = clean(list(delivery))
     title = subject(incident, verdict)
     out: list[str] = [title, "", f"{verdict.outcome.upper()}: {verdict.reason}"]
 
@@ -385,7 +437,8 @@ def render_slack(
     execution: dict[str, Any] | None = None,
     investigation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    execution = execution or {}
+    execution = clean(execution or {})
+    incident, verdict, investigation = clean(incident), clean_verdict(verdict), clean(investigation)
     title = subject(incident, verdict)
     blocks: list[dict[str, Any]] = [
         {
@@ -462,4 +515,4 @@ def render_slack(
         blocks = [*blocks[: MAX_BLOCKS - 1], {"type": "context", "elements": [note]}]
     # The push-notification text: the subject line and why (without an incident they are the same).
     fallback = f"{title}: {verdict.reason}" if incident else f"[{verdict.outcome.upper()}] {verdict.reason}"
-    return {"text": truncate(fallback, SECTION_MAX), "blocks": blocks}
+    return {"text": escape(truncate(fallback, SECTION_MAX // 2)), "blocks": blocks}

@@ -12,7 +12,7 @@ requests instead of sending them. It uses urllib: no new dependency, short timeo
 `deliver()` sorts failures by whether a retry can help:
 * retryable (timeout, connection error, HTTP 429 or 5xx): raises SlackDeliveryError, the name
   the state machine retries on;
-* permanent (secret unreadable or not an https URL, HTTP 4xx such as invalid_payload,
+* permanent (secret unreadable or not an https://hooks.slack.com/ URL, HTTP 4xx such as invalid_payload,
   no_service, channel_is_archived): returns status "failed" with the reason, because retrying
   cannot fix configuration and would only delay the e-mail that follows.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -31,6 +32,9 @@ from common.errors import ResponderError
 
 TIMEOUT_SECONDS = 5
 SECRET_MAX_AGE_SECONDS = 300
+# Incoming webhooks live here and nowhere else: anything else in the secret (a typo, or someone
+# who could write the secret pointing it at their own server) never receives an incident.
+WEBHOOK_HOST = "hooks.slack.com"
 
 
 class SlackDeliveryError(ResponderError):
@@ -39,7 +43,7 @@ class SlackDeliveryError(ResponderError):
 
 def post_json(url: str, payload: dict[str, Any]) -> tuple[int, str]:
     """POST JSON; return (HTTP status, first bytes of the body). Network errors raise OSError."""
-    # The scheme is checked (https only) in deliver() before we get here.
+    # The URL is checked (https://hooks.slack.com/ only) in deliver() before we get here.
     request = urllib.request.Request(  # noqa: S310
         url,
         data=json.dumps(payload).encode(),
@@ -65,9 +69,9 @@ def deliver(secret_name: str, payload: dict[str, Any]) -> tuple[str, str]:
         # secret, no permission, KMS), which a Step Functions retry would not fix.
         return "failed", f"cannot read the webhook secret {secret_name}: {_one_line(str(exc))}"
     url = (url.decode() if isinstance(url, bytes) else str(url)).strip()
-    if not url.startswith("https://"):
-        # Say what is wrong without echoing the value.
-        return "failed", f"secret {secret_name} does not hold an https:// webhook URL"
+    if not is_webhook_url(url):
+        # Say what is wrong without echoing the value: it is a bearer secret.
+        return "failed", f"secret {secret_name} does not hold a Slack webhook URL (https://{WEBHOOK_HOST}/...)"
 
     try:
         status, body = post_json(url, payload)
@@ -80,6 +84,24 @@ def deliver(secret_name: str, payload: dict[str, Any]) -> tuple[str, str]:
     if status == 429 or status >= 500:
         raise SlackDeliveryError(f"Slack webhook answered HTTP {status}: {body}")
     return "failed", f"Slack rejected the message: HTTP {status}: {body}"
+
+
+def is_webhook_url(url: str) -> bool:
+    """https://hooks.slack.com/<path>, exactly that host: no user info, no other port."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "https"
+        and parts.hostname == WEBHOOK_HOST
+        and parts.netloc == WEBHOOK_HOST
+        and port is None
+        and parts.path.startswith("/")
+        and len(parts.path) > 1
+        and not any(ch.isspace() or not ch.isprintable() for ch in url)
+    )
 
 
 def _one_line(text: str) -> str:

@@ -213,6 +213,32 @@ def test_secret_that_is_not_an_https_url_is_refused_without_echoing_it(report_en
     assert recorder.requests == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/services/T/B/SECRET",
+        "https://hooks.slack.com.evil.example/services/SECRET",
+        "https://user:SECRET@hooks.slack.com/services/T/B/x",
+        "https://hooks.slack.com:8443/services/SECRET",
+        "https://hooks.slack.com/",
+        "https://hooks.slack.com/services/SECRET\nX-Injected: 1",
+        "http://hooks.slack.com/services/SECRET",
+    ],
+)
+def test_only_a_hooks_slack_com_url_receives_the_incident(report_env, monkeypatch, url):
+    boto3.client("secretsmanager").put_secret_value(SecretId=SECRET_NAME, SecretString=url)
+    recorder = Recorder()
+    monkeypatch.setattr(slack, "post_json", recorder)
+    result = handler.handler_slack(CASES["ignored"](), FakeLambdaContext())
+    assert result["status"] == "failed" and "hooks.slack.com/..." in result["detail"]
+    assert "SECRET" not in result["detail"] and "evil" not in result["detail"]
+    assert recorder.requests == []
+
+
+def test_the_real_webhook_shape_is_accepted():
+    assert slack.is_webhook_url(WEBHOOK)
+
+
 def test_sns_refusal_raises_email_delivery_error(report_env, monkeypatch):
     monkeypatch.setenv("TOPIC_ARN", report_env.replace("credential-responder-reports", "gone"))
     with pytest.raises(handler.EmailDeliveryError, match="NotFound"):
