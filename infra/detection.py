@@ -1,11 +1,19 @@
 """What starts the workflow: EventBridge rules on the default bus, with a retry policy and an
-encrypted dead-letter queue so that no event is dropped silently."""
+encrypted dead-letter queue so that no event is dropped silently.
+
+Every rule matches only the deployment's own account (the envelope's `account`, the account AWS
+delivered the event to). Events that other accounts send to this bus (an organization bus) are
+not ours: they would start executions that can only fail and raise alarms. Forwarded events keep
+their source account, so the same filter holds on the forwarders' rules and on the home rules
+that receive their copies. A delegated administrator's view of members' findings arrives with
+this account as `account` and the member in the detail: normalization deals with those.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -42,6 +50,11 @@ GUARDDUTY_PATTERN: dict[str, Any] = {
 }
 
 
+def own_account(pattern: dict[str, Any], account: str) -> dict[str, Any]:
+    """`pattern` restricted to events delivered to `account` (in CDK, the stack's account token)."""
+    return {**pattern, "account": [account]}
+
+
 class Detection(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, state_machine: sfn.IStateMachine, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
@@ -62,19 +75,20 @@ class Detection(Construct):
             retry_attempts=185,
             max_event_age=Duration.hours(24),
         )
+        account = Stack.of(self).account
         self.rules = {
             "health": events.Rule(
                 self,
                 "ExposedAccessKey",
                 description="AWS Health: an IAM access key was exposed or compromised",
-                event_pattern=events.EventPattern(**HEALTH_PATTERN),
+                event_pattern=events.EventPattern(**own_account(HEALTH_PATTERN, account)),
                 targets=[target],
             ),
             "guardduty": events.Rule(
                 self,
                 "InstanceCredentialExfiltration",
                 description="GuardDuty: EC2 instance credentials used from elsewhere",
-                event_pattern=events.EventPattern(**GUARDDUTY_PATTERN),
+                event_pattern=events.EventPattern(**own_account(GUARDDUTY_PATTERN, account)),
                 targets=[target],
             ),
         }

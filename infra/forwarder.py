@@ -25,7 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import ResponderConfig
-from infra.detection import GUARDDUTY_PATTERN, HEALTH_PATTERN
+from infra.detection import GUARDDUTY_PATTERN, HEALTH_PATTERN, own_account
 from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG
 from infra.nag import acknowledge
 
@@ -110,7 +110,8 @@ class ForwarderStack(Stack):
                 RULE_IDS[kind],
                 rule_name=RULE_NAMES[kind],
                 description=f"credential responder: forward to the home region {config.home_region}",
-                event_pattern=events.EventPattern(**pattern),
+                # Only this account's events: another account's would be forwarded, then fail at home.
+                event_pattern=events.EventPattern(**own_account(pattern, self.account)),
                 targets=[target],
             )
             for kind, pattern in forwarded_patterns(self.region, health_backup=config.health_backup_region).items()

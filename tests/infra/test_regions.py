@@ -56,7 +56,9 @@ def of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str,
 
 
 def as_pattern(pattern: dict[str, Any]) -> dict[str, Any]:
-    return {key.replace("detail_type", "detail-type"): value for key, value in pattern.items()}
+    """As the template holds it: this account's events only (issue 14, item 8)."""
+    own = {**pattern, "account": [{"Ref": "AWS::AccountId"}]}
+    return {key.replace("detail_type", "detail-type"): value for key, value in own.items()}
 
 
 def test_one_forwarder_stack_per_region_in_its_region(assembly: Any) -> None:

@@ -104,6 +104,7 @@ def test_guardduty_rule_matches_the_exfiltration_findings(cdk_template: Template
                 "source": ["aws.guardduty"],
                 "detail-type": ["GuardDuty Finding"],
                 "detail": {"type": EXFILTRATION_TYPES},
+                "account": [{"Ref": "AWS::AccountId"}],
             },
             "Targets": rule_target(),
         },
