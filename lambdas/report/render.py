@@ -96,6 +96,11 @@ def clean(value: Any, limit: int = VALUE_MAX) -> Any:
     return value
 
 
+def clean_links(links: list[Link]) -> list[Link]:
+    """A label may name what the attacker named; the URL is built from quoted values (links.py)."""
+    return [Link(clean(link.label), link.url) for link in links]
+
+
 def clean_verdict(verdict: Verdict) -> Verdict:
     """The verdict's reason and each step's name, target and detail, one line each. Commands
     (manual, undo) keep their own lines: the product writes them, with every value quoted."""
@@ -344,7 +349,7 @@ def render_email(
     reader knows whether a Slack message went out too."""
     execution = clean(execution or {})
     incident, verdict, investigation = clean(incident), clean_verdict(verdict), clean(investigation)
-    delivery = clean(list(delivery))
+    delivery, links = clean(list(delivery)), clean_links(links)
     title = subject(incident, verdict)
     out: list[str] = [title, "", f"{verdict.outcome.upper()}: {verdict.reason}"]
 
@@ -439,6 +444,7 @@ def render_slack(
 ) -> dict[str, Any]:
     execution = clean(execution or {})
     incident, verdict, investigation = clean(incident), clean_verdict(verdict), clean(investigation)
+    links = clean_links(links)
     title = subject(incident, verdict)
     blocks: list[dict[str, Any]] = [
         {

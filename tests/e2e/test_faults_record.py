@@ -57,3 +57,17 @@ def test_a_plain_duplicate_stays_silent_and_changes_nothing(synthesized) -> None
     assert result["execution"]["states"][-1] == "AlreadyHandled"
     (record,) = result["observed"]["incident_records"].values()
     assert record["status"] == "contained" and record["sightings"] == 2
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"started by hand"'])
+def test_an_input_that_is_not_an_object_ends_with_a_message(synthesized, tmp_path, content: str) -> None:
+    from drill.runner import run_event_file
+
+    path = tmp_path / "not-an-object.json"
+    path.write_text(content)
+    result = run_event_file(path, synthesized)
+    assert result["outcome"] == "ignored", result["reason"]
+    assert "expected a JSON object" in result["reason"]
+    assert result["execution"]["status"] == "SUCCEEDED"
+    assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
+    assert result["observed"]["incident_records"] == {}
