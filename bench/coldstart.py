@@ -48,7 +48,7 @@ CONTAINMENT_HANDLERS = ("contain_key.handler.handler", "revoke_sessions.handler.
 CRITICAL_PATH_HANDLERS = ("incident.handler.handler", *CONTAINMENT_HANDLERS)
 TARGET_RATIO = 1.25
 # The same settings as common.aws.RETRY_CONFIG (a unit test keeps them equal).
-FLOOR_CONFIG = {"retries": {"mode": "standard", "max_attempts": 8}, "connect_timeout": 5, "read_timeout": 20}
+FLOOR_CONFIG = {"retries": {"mode": "standard", "max_attempts": 3}, "connect_timeout": 3, "read_timeout": 5}
 
 HANDLER_SAMPLE = """\
 import time
