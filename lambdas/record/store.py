@@ -249,6 +249,10 @@ def _take_over(
     else:
         condition = "execution_arn = :held_by"
         values[":held_by"] = {"S": str(old["execution_arn"])}
+    if claim == "respond" and old.get("status") is not None:
+        # The run judged stuck or failed may have reported meanwhile: then nothing is taken over.
+        condition += " AND #status = :was"
+        values[":was"] = {"S": str(old["status"])}
     try:
         new = dynamodb.update_item(
             TableName=table,

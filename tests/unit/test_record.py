@@ -157,6 +157,19 @@ def test_only_one_of_two_concurrent_repeats_takes_over(dynamodb) -> None:
     assert loser.duplicate and "another execution" in loser.reason
 
 
+def test_a_stuck_run_that_reports_meanwhile_is_not_taken_over(dynamodb) -> None:
+    from record import store
+
+    register(dynamodb, "incidents", finding(), execution_arn="arn:exec:slow", now=T0)
+    judged_stuck = load(dynamodb, "incidents", finding()["incident_id"])
+    _finish(dynamodb, "contained")  # the slow run reports between the read and the take-over
+    late = T0 + timedelta(hours=7)
+    repeat = store._repeat(dynamodb, "incidents", finding(), judged_stuck, "arn:exec:2", "x", 1, late, 3600)
+    assert repeat.duplicate
+    record = load(dynamodb, "incidents", finding()["incident_id"])
+    assert record["status"] == "contained" and record["execution_arn"] == "arn:exec:slow"
+
+
 def test_the_timeline_stays_bounded(dynamodb) -> None:
     incident = finding()
     register(dynamodb, "incidents", incident, execution_arn="arn:exec:1", now=T0)
