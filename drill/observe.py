@@ -47,26 +47,7 @@ def observe(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
         observed["access_keys"].setdefault(key_id, "absent")
     if staged.roles or staged.instances:
         observed.update(_observe_instances(account, staged))
-    observed["incident_records"] = _observe_records(account)
     return observed
-
-
-def _observe_records(account: SimulatedAccount) -> dict[str, Any]:
-    """The incident table as the responder left it: status, who holds it, how often seen."""
-    dynamodb = account.client("dynamodb")
-    records: dict[str, Any] = {}
-    for table in dynamodb.list_tables()["TableNames"]:
-        for item in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]:
-            if not item.get("id", {}).get("S", "").startswith("incident#"):
-                continue
-            records[item["incident_id"]["S"]] = {
-                "status": item.get("status", {}).get("S"),
-                "execution_arn": item.get("execution_arn", {}).get("S"),
-                "claim": item.get("claim", {}).get("S"),
-                "sightings": int(item.get("sightings", {}).get("N", "0")),
-                "timeline": len(item.get("timeline", {}).get("L", [])),
-            }
-    return records
 
 
 def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
