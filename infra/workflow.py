@@ -69,17 +69,19 @@ class Workflow(Construct):
         super().__init__(scope, construct_id)
         f = functions
 
+        # The raw event (up to EventBridge's 256 KB) never shares the state with anything: Normalize's
+        # output replaces it (the default ResultPath "$"), and Prepare wraps that intake. Step Functions caps
+        # a state at 256 KiB and States.DataLimitExceeded cannot be caught: it would end the run unreported.
         normalize = self._task(
             "Normalize",
             f.normalize,
             payload={"event.$": "$", "execution_id.$": "$$.Execution.Id"},
-            result_path="$.intake",
         )
         prepare = sfn.Pass(
             self,
             "Prepare",
-            parameters={"intake.$": "$.intake", "results": {}, "failures": {}, "branches": []},
-            comment="Drops the raw event: later states work from the normalized incident only",
+            parameters={"intake.$": "$", "results": {}, "failures": {}, "branches": []},
+            comment="Later states work from the normalized incident only; the raw event is already gone",
         )
         report_input = {
             "intake.$": "$.intake",
@@ -232,14 +234,14 @@ class Workflow(Construct):
                 self,
                 "NormalizeFailed",
                 parameters={
-                    "intake": {"status": "failed", "reason.$": "$.error.Cause", "incident": None},
+                    "intake": {"status": "failed", "reason.$": "$.Cause", "incident": None},
                     "results": {},
                     "failures": {},
                     "branches": [],
                 },
             ).next(notify_slack),
             errors=["States.ALL"],
-            result_path="$.error",
+            result_path="$",  # the error replaces the raw event, as the result does
         )
         definition = normalize.next(prepare).next(route)
 
@@ -296,7 +298,10 @@ class Workflow(Construct):
     def _investigation(
         self, suffix: str, function: lambda_.IFunction, delay_minutes: int, then: sfn.IChainable | None = None
     ) -> sfn.IChainable:
-        """Look up CloudTrail now, and again after CloudTrail's delivery lag."""
+        """Look up CloudTrail now, and again after CloudTrail's delivery lag.
+
+        Each pass's output is bounded (a digest, at most a few steps per key: investigate/handler.py); the
+        event lists stay in the evidence bucket, and pass 2 gets only pass 1's evidence URI."""
         first = self._task(
             f"Investigate{suffix}",
             function,
@@ -317,8 +322,7 @@ class Workflow(Construct):
             payload={
                 "incident.$": "$.intake.incident",
                 "pass": 2,
-                "previous_event_ids.$": "$.results.investigate.investigation.event_ids",
-                "previous_event_ids_cutoff.$": "$.results.investigate.investigation.event_ids_cutoff",
+                "previous_evidence.$": "$.results.investigate.investigation.evidence",
             },
             result_path="$.results.investigate_again",
         )

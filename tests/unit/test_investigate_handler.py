@@ -129,7 +129,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
         "CreateAccessKey",
         "RunInstances",
     }
-    assert found["new_since_previous_pass"] is None and len(found["event_ids"]) == 5
+    assert found["new_since_previous_pass"] is None and "event_ids" not in found  # they are in the evidence
     assert {
         "type": "iam-user",
         "name": "malicious-iam-user",
@@ -150,7 +150,11 @@ def test_pass_one_then_pass_two(account, monkeypatch):
     s3 = boto3.client("s3", region_name=REGION)
     stored = s3.get_object(Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json")
     assert stored["ServerSideEncryption"] == "aws:kms"
-    assert len(json.loads(stored["Body"].read())["events"]) == 5
+    document = json.loads(stored["Body"].read())
+    assert len(document["events"]) == 5
+    # fields added for the eviction of other back doors: the full summary, back doors and steps
+    assert len(document["summary"]["event_ids"]) == 5 and document["backdoors"]["created_total"] == 2
+    assert {s["name"] for s in document["steps"]} >= {"investigate-cloudtrail", "deactivate-backdoor-key"}
 
     # the back doors: the attacker's key off, alice's keys untouched and reported
     assert (
@@ -175,8 +179,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
         {
             "incident": incident(keys),
             "pass": 2,
-            "previous_event_ids": found["event_ids"],
-            "previous_event_ids_cutoff": found["event_ids_cutoff"],
+            "previous_evidence": found["evidence"],  # pass 1's event ids are read from its evidence object
         },
         FakeLambdaContext(),
     )
@@ -289,7 +292,9 @@ def test_code_calls_exactly_the_granted_actions(account, monkeypatch):
     factory = FakeCloudTrailFactory(attack(keys))
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    first = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    previous = first["investigation"]["evidence"]
+    handler.handler({"incident": incident(keys), "pass": 2, "previous_evidence": previous}, FakeLambdaContext())
 
     calls.add("cloudtrail:LookupEvents")  # served by the fake, not botocore
     assert calls == {action for grant in GRANTS for action in grant["actions"]}
