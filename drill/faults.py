@@ -297,6 +297,62 @@ def _largest_state(account: SimulatedAccount, staged: Staged) -> None:
     _trail(account, staged, records)
 
 
+def _largest_instance_state(account: SimulatedAccount, staged: Staged) -> None:
+    """largest-state on the stolen-instance path, where every Parallel branch output is a full copy of the
+    state: a GuardDuty finding padded to 255 KB, and the thief's thousands of calls with the session."""
+    from drill.cloudtrail_fake import session_record
+
+    detail = staged.event["detail"]
+    extra = detail["service"].setdefault("additionalInfo", {})
+    index = 0
+    while (missing := LARGEST_EVENT_BYTES - len(json.dumps(staged.event).encode())) > 200:
+        for _ in range(max(1, missing // 130)):
+            extra[f"drillPadding{index:05d}"] = "x" * 100
+            index += 1
+    thief_ip = detail["service"]["action"]["awsApiCallAction"]["remoteIpDetails"]["ipAddressV4"]
+    common = {"instance_id": staged.instances[0], "role": staged.roles[0], "account_id": account.account_id}
+    records = [
+        session_record(
+            "RunInstances",
+            event_time=_trail_time(i),
+            source_ip=thief_ip,
+            event_source="ec2.amazonaws.com",
+            error_code="Client.DryRunOperation",
+            request={"instanceType": "p4d.24xlarge", "userData": "x" * 300},
+            **common,
+        )
+        for i in range(1500)
+    ]
+    for i in range(100):
+        user = f"door-{i:03d}-" + "u" * 50
+        records.append(
+            session_record(
+                "CreateUser", event_time=_trail_time(1500 + i), source_ip=thief_ip, request={"userName": user}, **common
+            )
+        )
+        records.append(
+            session_record(
+                "CreateAccessKey",
+                event_time=_trail_time(1600 + i),
+                source_ip=thief_ip,
+                request={"userName": user},
+                response=_created_key(user, f"AKIADRILLDOOR{i:07d}"),
+                **common,
+            )
+        )
+    records += [
+        session_record(
+            "GetCallerIdentity",
+            event_time=_trail_time(1700 + i),
+            source_ip=thief_ip,
+            event_source="sts.amazonaws.com",
+            **common,
+        )
+        for i in range(1000)
+    ]
+    _trail(account, staged, records)
+
+
 SCENARIOS = {
     scenario.name: scenario
     for scenario in (

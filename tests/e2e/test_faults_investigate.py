@@ -73,6 +73,40 @@ def test_largest_state_stays_under_the_step_functions_limit(synthesized, monkeyp
     assert "120 more" not in _email(result) and "110 more access key(s) done" in _email(result)
 
 
+def test_largest_state_on_the_instance_path_with_its_parallel_copies(synthesized, monkeypatch) -> None:
+    from drill.faults import EVENTS, _largest_instance_state
+    from drill.runner import run_event_file
+
+    records = []
+    original = SimulatedAccount.run
+
+    def run(self: SimulatedAccount, event: dict[str, Any], **kwargs: Any) -> Any:
+        record = original(self, event, **kwargs)
+        records.append((len(json.dumps(event).encode()), record))
+        return record
+
+    monkeypatch.setattr(SimulatedAccount, "run", run)
+    result = run_event_file(
+        EVENTS / "guardduty_exfil_outside_realistic.json",
+        synthesized,
+        time_scale=0.001,
+        setup=_largest_instance_state,
+        environment={"LOOKUP_MAX_EVENTS_PER_REGION": "10000"},
+    )
+
+    ((event_bytes, record),) = records
+    assert event_bytes > LARGEST_EVENT_BYTES - 1024
+    sizes = _sizes(record.history)
+    assert max(sizes)[0] >= event_bytes
+    assert [size for size in sizes if size[0] >= STATE_LIMIT] == []
+    assert result["investigation"]["events_found"] > 2500
+    assert "EvidenceAndInvestigation" in result["execution"]["states"]
+    assert result["outcome"] == "contained"
+    assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
+    doors = [key for key, status in result["observed"]["access_keys"].items() if status == "Inactive"]
+    assert len(doors) == 100
+
+
 def test_exempt_automation_key_stays_active(synthesized) -> None:
     result = run_scenario("exempt-automation", synthesized)
 
