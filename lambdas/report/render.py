@@ -279,14 +279,15 @@ def investigation_lines(investigation: dict[str, Any] | None, limit: int = 10) -
                 400,
             )
         )
-    total = investigation.get("persistence_total", len(persistence))
-    if total > min(limit, len(persistence)):
+    persistence_total = investigation.get("persistence_total", len(persistence))
+    if persistence_total > min(limit, len(persistence)):
         counts = investigation.get("persistence_by_name") or {}
-        names = ", ".join(
+        by_name = ", ".join(
             f"{name} {c.get('succeeded', 0)} ok/{c.get('failed', 0)} failed" for name, c in counts.items()
         )
         lines.append(
-            f"... {total} persistence call(s) in all{f' ({names})' if names else ''}; every one in the evidence file"
+            f"... {persistence_total} persistence call(s) in all{f' ({by_name})' if by_name else ''}; "
+            "every one in the evidence file"
         )
     if total := investigation.get("mutating_total"):
         names = sorted({call.get("event_name") for call in investigation.get("mutating_calls") or []})
