@@ -171,7 +171,8 @@ def iam_log_region(region: str) -> str:
 
 def event_name_lookups(incident: Incident) -> list[lookup.Lookup]:
     """The persistence calls by name, kept only when the compromised key or instance session made them."""
-    identities = tuple(incident.access_key_ids) + ((_session(incident),) if _session(incident) else ())
+    session = _session(incident)
+    identities = (*incident.access_key_ids, *([session] if session else []))
     if not identities:
         return []
     return [lookup.Lookup("EventName", name, only=identities) for name in EVENT_NAME_LOOKUPS]
