@@ -305,7 +305,7 @@ class Workflow(Construct):
         first = self._task(
             f"Investigate{suffix}",
             function,
-            payload={"incident.$": "$.intake.incident", "pass": 1, "previous_event_ids": []},
+            payload={"incident.$": "$.intake.incident", "pass": 1},
             result_path="$.results.investigate",
         )
         first_failed = sfn.Pass(self, f"Investigate{suffix}Failed")
