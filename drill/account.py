@@ -186,7 +186,14 @@ class SimulatedAccount:
             time.sleep(0.005)
         record.ended = time.perf_counter()
         record.status = description["status"]
-        history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        history: list[dict[str, Any]] = []
+        page: dict[str, Any] = {}
+        while True:  # every page: a long run has more than one
+            token = {"nextToken": page["nextToken"]} if page.get("nextToken") else {}
+            page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000, **token)
+            history.extend(page["events"])
+            if not page.get("nextToken"):
+                break
         record.history = history
         record.states = [
             event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event

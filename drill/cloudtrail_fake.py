@@ -90,6 +90,60 @@ def make_record(
     return record
 
 
+def session_record(
+    event_name: str,
+    *,
+    instance_id: str,
+    role: str,
+    event_time: datetime | str,
+    source_ip: str,
+    account_id: str = "123456789012",
+    access_key_id: str = "ASIADRILLINSTANCE001",
+    region: str = "us-east-1",
+    event_source: str = "iam.amazonaws.com",
+    request: dict[str, Any] | None = None,
+    response: dict[str, Any] | None = None,
+    error_code: str | None = None,
+    vpc_endpoint_id: str | None = None,
+) -> dict[str, Any]:
+    """A raw record of a call made with an EC2 instance's role credentials: the session is named after the
+    instance, whoever holds the credentials (the workload on the instance, or whoever stole them)."""
+    record = make_record(
+        event_name,
+        access_key_id=access_key_id,
+        event_time=event_time,
+        region=region,
+        event_source=event_source,
+        source_ip=source_ip,
+        request=request,
+        response=response,
+        error_code=error_code,
+    )
+    record["userIdentity"] = {
+        "type": "AssumedRole",
+        "principalId": f"AROADRILLROLE0000001:{instance_id}",
+        "arn": f"arn:aws:sts::{account_id}:assumed-role/{role}/{instance_id}",
+        "accountId": account_id,
+        "accessKeyId": access_key_id,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROADRILLROLE0000001",
+                "arn": f"arn:aws:iam::{account_id}:role/{role}",
+                "accountId": account_id,
+                "userName": role,
+            },
+            "attributes": {"creationDate": record["eventTime"], "mfaAuthenticated": "false"},
+            "ec2RoleDelivery": "2.0",
+        },
+    }
+    record["recipientAccountId"] = account_id
+    if vpc_endpoint_id:
+        record["vpcEndpointId"] = vpc_endpoint_id
+        record["vpcEndpointAccountId"] = account_id
+    return record
+
+
 def parse_time(value: Any) -> datetime:
     """A datetime from a record's eventTime ("2024-08-01T13:33:28Z", or Panther's "2024-06-02 20:16:22.000000000")
     or from a LookupEvents StartTime/EndTime (datetime, ISO string or epoch seconds)."""

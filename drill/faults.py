@@ -170,6 +170,239 @@ def _stuck_record(account: SimulatedAccount, staged: Staged) -> None:
     started = datetime.now(UTC) - timedelta(seconds=stale_after + 60)
     register(dynamodb, table, incident.model_dump(mode="json"), execution_arn=dead, now=started)
     staged.notes.append(f"incident record left responding by {dead} since {started:%Y-%m-%dT%H:%M:%SZ}")
+# -- investigation (issue 12 item 6: state size, exemptions; issue 14 items 1-3: what the trail can hide)
+# CloudTrail records written for these drills (no public trail shows them): the drill makes them the
+# staged incident's story (drill/scenario.py: the exposed key, its owner, times after the exposure).
+TRAIL_KEY = "AKIADRILLEXPOSED0001"  # any IAM user's AKIA key in a record becomes the staged exposed key
+EXEMPT_CREATED_KEY = "AKIADRILLCREATED0001"
+NOISY_BACKDOOR_KEY = "AKIADRILLBACKDOOR001"
+WORKLOAD_KEY = "AKIADRILLWORKLOAD001"
+THIEF_KEY = "AKIADRILLTHIEFKEY001"
+NOISE_CALLS = 1500
+LARGEST_EVENT_BYTES = 255 * 1024  # EventBridge delivers events up to 256 KB
+
+
+def _trail_time(seconds: int) -> str:
+    return f"2026-01-01T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+
+
+def _user_call(event_name: str, seconds: int, **kwargs: Any) -> dict[str, Any]:
+    from drill.cloudtrail_fake import make_record
+
+    return make_record(event_name, access_key_id=TRAIL_KEY, event_time=_trail_time(seconds), **kwargs)
+
+
+def _created_key(user: str, key_id: str) -> dict[str, Any]:
+    return {"accessKey": {"accessKeyId": key_id, "userName": user, "status": "Active"}}
+
+
+def _trail(account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]) -> None:
+    from drill.scenario import install_cloudtrail
+
+    install_cloudtrail(account, staged, records)
+
+
+def _exempt_automation_trail(account: SimulatedAccount, staged: Staged) -> None:
+    """The exempted automation user's job: creating keys for another user."""
+    _trail(
+        account,
+        staged,
+        [
+            _user_call(
+                "CreateAccessKey",
+                0,
+                request={"userName": "report-uploader"},
+                response=_created_key("report-uploader", EXEMPT_CREATED_KEY),
+            )
+        ],
+    )
+
+
+def _impostor_trail(account: SimulatedAccount, staged: Staged) -> None:
+    """AWS's real quarantine of the exposed user, and two policies only named like it."""
+    owner = staged.users[0]
+    allow_all = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    )
+    _trail(
+        account,
+        staged,
+        [
+            _user_call("CreateUser", 0, request={"userName": "backdoor-admin"}),
+            _user_call(
+                "PutUserPolicy",
+                10,
+                request={
+                    "userName": "backdoor-admin",
+                    "policyName": "AWSCompromisedKeyQuarantineV3",
+                    "policyDocument": allow_all,
+                },
+            ),
+            _user_call(
+                "AttachRolePolicy",
+                20,
+                request={
+                    "roleName": "backdoor-role",
+                    "policyArn": f"arn:aws:iam::{account.account_id}:policy/AWSCompromisedKeyQuarantineV9",
+                },
+            ),
+            _user_call(
+                "AttachUserPolicy",
+                30,
+                request={"userName": owner, "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"},
+                user_agent="aws-internal/3 aws-sdk-java/1.12.0",
+            ),
+        ],
+    )
+
+
+def _noisy_trail(account: SimulatedAccount, staged: Staged) -> None:
+    """A back-door key, then more cheap calls than one look-up reads (newest first)."""
+    backdoor = _user_call(
+        "CreateAccessKey",
+        0,
+        request={"userName": "backdoor-user"},
+        response=_created_key("backdoor-user", NOISY_BACKDOOR_KEY),
+    )
+    noise = [_user_call("GetCallerIdentity", 1 + i, event_source="sts.amazonaws.com") for i in range(NOISE_CALLS)]
+    _trail(account, staged, [backdoor, *noise])
+
+
+def _workload_key_trail(account: SimulatedAccount, staged: Staged) -> None:
+    """The instance's own process creates a key (its job), and the thief creates one from outside."""
+    from drill.cloudtrail_fake import session_record
+
+    detail = staged.event["detail"]
+    instance = detail["resource"]["instanceDetails"]
+    own_ip = instance["networkInterfaces"][0]["privateIpAddress"]
+    thief_ip = detail["service"]["action"]["awsApiCallAction"]["remoteIpDetails"]["ipAddressV4"]
+    common = {"instance_id": staged.instances[0], "role": staged.roles[0], "account_id": account.account_id}
+    _trail(
+        account,
+        staged,
+        [
+            session_record(
+                "CreateAccessKey",
+                event_time=_trail_time(0),
+                source_ip=own_ip,
+                vpc_endpoint_id="vpce-0drill0000000001",
+                request={"userName": "app-uploader"},
+                response=_created_key("app-uploader", WORKLOAD_KEY),
+                **common,
+            ),
+            session_record(
+                "CreateAccessKey",
+                event_time=_trail_time(60),
+                source_ip=thief_ip,
+                request={"userName": "thief-door"},
+                response=_created_key("thief-door", THIEF_KEY),
+                **common,
+            ),
+        ],
+    )
+
+
+def _largest_state(account: SimulatedAccount, staged: Staged) -> None:
+    """The biggest deliverable event (a Health event padded to 255 KB) with the biggest investigation:
+    thousands of persistence calls, failed and not, long names, a hundred back-door keys, more noise."""
+    metadata = staged.event["detail"].setdefault("eventMetadata", {})
+    staged.event["detail"]["eventDescription"][0]["latestDescription"] += " " + "padding " * 2000
+    index = 0
+    while (missing := LARGEST_EVENT_BYTES - len(json.dumps(staged.event).encode())) > 200:
+        for _ in range(max(1, missing // 130)):  # one key with its value is ~120 bytes of JSON
+            metadata[f"drillPadding{index:05d}"] = "x" * 100
+            index += 1
+    staged.notes.append(f"event padded to {len(json.dumps(staged.event).encode())} bytes")
+    records: list[dict[str, Any]] = []
+    for i in range(1200):  # denied by DryRun: cheap, and each one a persistence call in the summary
+        records.append(
+            _user_call(
+                "RunInstances",
+                i,
+                event_source="ec2.amazonaws.com",
+                error_code="Client.DryRunOperation",
+                request={"instanceType": "p4d.24xlarge", "imageId": "ami-0" + "f" * 16, "userData": "x" * 300},
+            )
+        )
+    for i in range(300):
+        user = f"backdoor-{i:03d}-" + "u" * 50
+        records.append(_user_call("CreateUser", 1200 + i, request={"userName": user}))
+        if i < 120:
+            records.append(
+                _user_call(
+                    "CreateAccessKey",
+                    1500 + i,
+                    request={"userName": user},
+                    response=_created_key(user, f"AKIADRILLFLOOD{i:06d}"),
+                )
+            )
+    for i in range(400):
+        records.append(
+            _user_call(
+                "PutUserPolicy",
+                1700 + i,
+                error_code="AccessDenied",
+                request={"userName": "p" * 64, "policyName": "n" * 128, "policyDocument": "{" + "d" * 2000 + "}"},
+            )
+        )
+    records += [_user_call("GetCallerIdentity", 2200 + i, event_source="sts.amazonaws.com") for i in range(1000)]
+    _trail(account, staged, records)
+
+
+def _largest_instance_state(account: SimulatedAccount, staged: Staged) -> None:
+    """largest-state on the stolen-instance path, where every Parallel branch output is a full copy of the
+    state: a GuardDuty finding padded to 255 KB, and the thief's thousands of calls with the session."""
+    from drill.cloudtrail_fake import session_record
+
+    detail = staged.event["detail"]
+    extra = detail["service"].setdefault("additionalInfo", {})
+    index = 0
+    while (missing := LARGEST_EVENT_BYTES - len(json.dumps(staged.event).encode())) > 200:
+        for _ in range(max(1, missing // 130)):
+            extra[f"drillPadding{index:05d}"] = "x" * 100
+            index += 1
+    thief_ip = detail["service"]["action"]["awsApiCallAction"]["remoteIpDetails"]["ipAddressV4"]
+    common = {"instance_id": staged.instances[0], "role": staged.roles[0], "account_id": account.account_id}
+    records = [
+        session_record(
+            "RunInstances",
+            event_time=_trail_time(i),
+            source_ip=thief_ip,
+            event_source="ec2.amazonaws.com",
+            error_code="Client.DryRunOperation",
+            request={"instanceType": "p4d.24xlarge", "userData": "x" * 300},
+            **common,
+        )
+        for i in range(1500)
+    ]
+    for i in range(100):
+        user = f"door-{i:03d}-" + "u" * 50
+        records.append(
+            session_record(
+                "CreateUser", event_time=_trail_time(1500 + i), source_ip=thief_ip, request={"userName": user}, **common
+            )
+        )
+        records.append(
+            session_record(
+                "CreateAccessKey",
+                event_time=_trail_time(1600 + i),
+                source_ip=thief_ip,
+                request={"userName": user},
+                response=_created_key(user, f"AKIADRILLDOOR{i:07d}"),
+                **common,
+            )
+        )
+    records += [
+        session_record(
+            "GetCallerIdentity",
+            event_time=_trail_time(1700 + i),
+            source_ip=thief_ip,
+            event_source="sts.amazonaws.com",
+            **common,
+        )
+        for i in range(1000)
+    ]
+    _trail(account, staged, records)
 
 
 SCENARIOS = {
@@ -323,6 +556,51 @@ SCENARIOS = {
             "the incident record was left responding by an execution that died, longer ago than the "
             "workflow's timeout: the repeat takes the response over and contains",
             setup=_stuck_record,
+        ),
+        # -- investigation (issue 12 item 6, issue 14 items 1-3)
+        Scenario(
+            "exempt-automation",
+            "health_exposed_key_2025_event_metadata.json",
+            "failed",
+            "the exposed key belongs to an exempted automation user whose trail shows it creating a key for "
+            "another user: nothing is changed, the created key stays Active, the exemption is named",
+            setup=_exempt_automation_trail,
+            environment={"EXEMPT_PRINCIPAL_ARNS": "arn:aws:iam::123456789012:user/test-1"},
+        ),
+        Scenario(
+            "largest-state",
+            "health_exposed_key_2025_event_metadata.json",
+            "contained",
+            "the biggest deliverable event (255 KB) with the biggest investigation (thousands of persistence "
+            "calls, a hundred back-door keys): every state stays under 256 KiB and a report is sent; the "
+            "look-up reads every event (its cap raised), so the summary holds every persistence call",
+            setup=_largest_state,
+            environment={"LOOKUP_MAX_EVENTS_PER_REGION": "10000"},
+        ),
+        Scenario(
+            "quarantine-impostor",
+            "health_exposed_key_2025_event_metadata.json",
+            "contained",
+            "the trail shows policies named like AWS's quarantine (an inline Allow *:* on a back-door user, a "
+            "customer policy AWSCompromisedKeyQuarantineV9 on a role): reported as persistence; AWS's real "
+            "attach to the exposed user is not",
+            setup=_impostor_trail,
+        ),
+        Scenario(
+            "noisy-trail",
+            "health_exposed_key_2025_event_metadata.json",
+            "partial",
+            f"{NOISE_CALLS} calls after a back-door key push it out of the key's look-up: the look-up by "
+            "event name finds it and it is deactivated; the capped look-up makes the investigation partial",
+            setup=_noisy_trail,
+        ),
+        Scenario(
+            "workload-key",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "the instance's own process created a key with the instance session (from the instance's own "
+            "address): reported, not deactivated; the key the thief created from outside is deactivated",
+            setup=_workload_key_trail,
         ),
     )
 }

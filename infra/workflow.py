@@ -111,21 +111,21 @@ class Workflow(Construct):
             second_lookup_delay_minutes,
         )
 
-        # The result replaces the input (ResultSelector wraps it): an input that is not a JSON
-        # object (an array or a string started by hand) cannot take a ResultPath, and would end
-        # the execution with States.Runtime instead of a report saying it was ignored.
+        # The raw event (up to EventBridge's 256 KB) never shares the state with anything: Normalize's
+        # output replaces it (the default ResultPath "$"), and Prepare wraps that intake. Step Functions caps
+        # a state at 256 KiB and States.DataLimitExceeded cannot be caught: it would end the run unreported.
+        # Replacing the input also copes with an input that is not a JSON object (an array or a string
+        # started by hand), which cannot take a ResultPath and would end in States.Runtime, unreported.
         normalize = self._task(
             "Normalize",
             f.normalize,
             payload={"event.$": "$", "execution_id.$": "$$.Execution.Id"},
-            result_selector={"intake.$": "$"},
-            result_path="$",
         )
         prepare = sfn.Pass(
             self,
             "Prepare",
-            parameters={"intake.$": "$.intake", "results": {}, "failures": {}, "branches": []},
-            comment="Drops the raw event: later states work from the normalized incident only",
+            parameters={"intake.$": "$", "results": {}, "failures": {}, "branches": []},
+            comment="Later states work from the normalized incident only; the raw event is already gone",
         )
         report_input = {
             "intake.$": "$.intake",
@@ -301,7 +301,7 @@ class Workflow(Construct):
                 },
             ).next(notify_slack),
             errors=["States.ALL"],
-            result_path="$",  # the input may be no object (see Normalize)
+            result_path="$",  # the error replaces the raw event (which may be no object), as the result does
         )
         definition = normalize.next(prepare).next(route)
 
@@ -370,11 +370,14 @@ class Workflow(Construct):
     def _investigation(
         self, suffix: str, function: lambda_.IFunction, delay_minutes: int, then: sfn.IChainable | None = None
     ) -> sfn.IChainable:
-        """Look up CloudTrail now, and again after CloudTrail's delivery lag."""
+        """Look up CloudTrail now, and again after CloudTrail's delivery lag.
+
+        Each pass's output is bounded (a digest, at most a few steps per key: investigate/handler.py); the
+        event lists stay in the evidence bucket, and pass 2 gets only pass 1's evidence URI."""
         first = self._task(
             f"Investigate{suffix}",
             function,
-            payload={"incident.$": "$.intake.incident", "pass": 1, "previous_event_ids": []},
+            payload={"incident.$": "$.intake.incident", "pass": 1},
             result_path="$.results.investigate",
         )
         first_failed = sfn.Pass(self, f"Investigate{suffix}Failed")
@@ -391,8 +394,7 @@ class Workflow(Construct):
             payload={
                 "incident.$": "$.intake.incident",
                 "pass": 2,
-                "previous_event_ids.$": "$.results.investigate.investigation.event_ids",
-                "previous_event_ids_cutoff.$": "$.results.investigate.investigation.event_ids_cutoff",
+                "previous_evidence.$": "$.results.investigate.investigation.evidence",
             },
             result_path="$.results.investigate_again",
         )

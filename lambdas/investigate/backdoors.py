@@ -6,12 +6,19 @@ Takes an IAM client; no other AWS calls. Rules, in order of importance:
 - deactivate only keys the look-up attributes to the compromised credential (a successful CreateAccessKey
   it made); deactivate, never delete: the key stays as evidence and one command re-enables it;
 - keys nobody can attribute (made before the exposure, or after it but not in CloudTrail yet) are reported
-  only: the second pass, after CloudTrail has caught up, attributes the late ones.
+  only: the second pass, after CloudTrail has caught up, attributes the late ones;
+- keys an exempted principal created (an automation user whose job is creating keys) are reported only:
+  an exemption means the responder does not undo what that principal does;
+- keys the workload itself created with its own instance session (from the instance's own addresses) are
+  reported only: EC2 gives every session of an instance the same name, so the look-up by instance id finds
+  the workload's calls too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from shlex import quote as shell_quote
 from typing import Any
 from urllib.parse import quote
 
@@ -72,6 +79,34 @@ def attacker_keys(persistence_calls: list[dict[str, Any]], incident_keys: set[st
     return list(keys.values())
 
 
+Guard = Callable[[str, str], Any]  # common.guards.principal_guard: (arn, name) -> Refusal | None
+
+
+def held_back(key: dict[str, Any], guard: Guard) -> str | None:
+    """Why a key the compromised credential's session created must NOT be deactivated, or None."""
+    if key.get("source") == "workload":
+        return (
+            f"created from the instance's own address {key.get('source_ip')}: the workload's own key "
+            "(same instance session), reported, not deactivated"
+        )
+    caller = key.get("caller") or {}
+    refusal = guard(caller["arn"], caller.get("name") or "") if caller.get("arn") else None
+    if refusal is not None:
+        return f"created by {caller['arn']}: {refusal.detail}; reported, not deactivated"
+    return None
+
+
+def report_key(key: dict[str, Any], reason: str) -> StepResult:
+    """A key left as it is, on purpose: reported with the command to deactivate it if that was wrong."""
+    key_id, user = key["access_key_id"], key["user"]
+    manual = (
+        f"aws iam update-access-key --user-name {shell_quote(user)} --access-key-id {shell_quote(key_id)}"
+        " --status Inactive"
+    )
+    detail = f"{reason}; user {user}; created at {key.get('time')}"
+    return step(DEACTIVATE_STEP, Status.SKIPPED, key_id, detail, manual=manual, data={"user": user, "reason": reason})
+
+
 def key_owner(iam: Any, access_key_id: str) -> str | None:
     """The IAM user of a long-term key, when the event did not name it (classic Health events)."""
     try:
@@ -128,11 +163,16 @@ def deactivate_key(
     """Deactivate one attacker key and read it back. Idempotent: an Inactive or deleted key is
     already-done, so the second pass can run this again."""
     key_id, user = key["access_key_id"], key["user"]
-    undo = f"aws iam update-access-key --user-name {user} --access-key-id {key_id} --status Active"
-    manual = f"aws iam update-access-key --user-name {user} --access-key-id {key_id} --status Inactive"
+    names = f"--user-name {shell_quote(user)} --access-key-id {shell_quote(key_id)}"
+    undo = f"aws iam update-access-key {names} --status Active"
+    manual = f"aws iam update-access-key {names} --status Inactive"
     origin = f"user {user}; created by {key.get('caller_key') or 'the compromised credential'} at {key.get('time')}"
     if key.get("time") and key["time"] < exposed_at.strftime("%Y-%m-%dT%H:%M:%SZ"):
         origin += " (before the first sighting: check it was not the owner)"
+    if key.get("source") == "attacker":
+        origin += f", from {key.get('source_ip')}: the finding's remote caller"
+    elif key.get("source") == "unknown":
+        origin += f", from {key.get('source_ip')}: not one of the instance's own addresses"
 
     def result(status: Status, detail: str, **extra: Any) -> StepResult:
         return step(DEACTIVATE_STEP, status, key_id, f"{detail}; {origin}", containment=True, **extra)

@@ -8,8 +8,13 @@ exactly where an attacker starts instances. Global services (IAM, STS without a 
 log in us-east-1, which is always enabled.
 
 LookupEvents facts that shape this code:
-- one lookup attribute per call, so each (AccessKeyId=..., Username=...) is its own paged query;
-- at most 50 events per page, newest first, NextToken until the end;
+- one lookup attribute per call, so each (AccessKeyId=..., Username=..., EventName=...) is its own paged query;
+- at most 50 events per page, newest first, NextToken until the end: a cap on what is read keeps the
+  newest events, so noise made after a back door pushes the back door out. The caller therefore also
+  looks up the persistence calls by EventName (lists an attacker cannot pad without making persistence
+  calls), filtered here to the compromised credential (`Lookup.only`), and every capped look-up is named;
+- LookupEvents returns management events only: data events (S3 object reads, Lambda invokes, ...) are not
+  in it, whatever the trail records;
 - "limited to two per second, per account, per Region": calls in one region are spaced by
   `min_interval` and a ThrottlingException is retried with exponential backoff;
 - a region that is not enabled answers UnrecognizedClientException (the caller's token is unknown
@@ -21,9 +26,10 @@ Output events are the API's `Events[]` entries made JSON-safe (EventTime as ISO-
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,10 +49,14 @@ CloudTrailFactory = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class Lookup:
-    """One LookupAttributes value: `AccessKeyId` or `Username` (the API allows one per call)."""
+    """One LookupAttributes value: `AccessKeyId`, `Username` or `EventName` (the API allows one per call).
+
+    `only`: keep only the events made by one of these access key ids or session/user names (an EventName
+    look-up returns every principal's calls of that name; only the compromised credential's are kept)."""
 
     key: str
     value: str
+    only: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -59,7 +69,13 @@ class RegionResult:
     events: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0  # pages received: 0 with an error means the region was not searched at all
     error: str | None = None  # why the search stopped early
-    capped: bool = False  # stopped at max_events
+    capped_lookups: list[str] = field(default_factory=list)  # look-ups stopped at max_events, by label
+    read: int = 0  # events the API returned, before `Lookup.only` filtering
+    cap: int = 0  # the max_events the search ran with
+
+    @property
+    def capped(self) -> bool:
+        return bool(self.capped_lookups)
 
     @property
     def status(self) -> str:
@@ -71,7 +87,8 @@ class RegionResult:
     def note(self) -> str | None:
         notes = [self.error] if self.error else []
         if self.capped:
-            notes.append(f"capped at {len(self.events)} events")
+            labels = ", ".join(self.capped_lookups)
+            notes.append(f"capped at {self.cap} events per look-up ({labels}): older events unread")
         return "; ".join(notes) or None
 
 
@@ -109,6 +126,25 @@ def _json_safe(event: dict[str, Any], region: str, label: str) -> dict[str, Any]
     return safe
 
 
+def made_by(event: dict[str, Any], identities: Sequence[str]) -> bool:
+    """Whether the event's caller is one of `identities` (access key ids, user or role-session names), from
+    the record CloudTrail wrote (userIdentity), not from anything the caller sent."""
+    wanted = set(identities)
+    if event.get("AccessKeyId") in wanted or event.get("Username") in wanted:
+        return True
+    raw = event.get("CloudTrailEvent")
+    try:
+        record = raw if isinstance(raw, dict) else json.loads(raw or "{}")
+    except (TypeError, ValueError):
+        return False
+    identity = record.get("userIdentity") if isinstance(record, dict) else None
+    if not isinstance(identity, dict):
+        return False
+    session = str(identity.get("arn") or "").rpartition("/")[2]
+    principal = str(identity.get("principalId") or "").rpartition(":")[2]
+    return bool({identity.get("accessKeyId"), identity.get("userName"), session, principal} & wanted)
+
+
 def lookup_region(
     client: Any,
     region: str,
@@ -123,7 +159,7 @@ def lookup_region(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> RegionResult:
-    """Run every look-up in one region, paged to the end or to `max_events` distinct events.
+    """Run every look-up in one region, each paged to the end or to `max_events` events read.
 
     `deadline` is a `clock()` value after which no call is started, so the Lambda can still store what
     it found before it times out. Throttling backoff scales with `min_interval` (so 0 turns off every
@@ -151,35 +187,39 @@ def lookup_region(
                 sleep(min_interval * 2 ** (attempt + 1) + random.uniform(0, min_interval))  # noqa: S311
         raise AssertionError("unreachable")
 
+    result.cap = max_events
     try:
         for lookup in lookups:
             token = None
+            read = 0
             while True:
-                if len(found) >= max_events:  # more pages (or look-ups) were left unread
-                    result.capped = True
+                if read >= max_events:  # more pages were left unread: the oldest events
+                    result.capped_lookups.append(lookup.label)
                     break
                 kwargs: dict[str, Any] = {
                     "LookupAttributes": [{"AttributeKey": lookup.key, "AttributeValue": lookup.value}],
                     "StartTime": start,
                     "EndTime": end,
-                    "MaxResults": min(PAGE_SIZE, max_events - len(found)),
+                    "MaxResults": min(PAGE_SIZE, max_events - read),
                 }
                 if token:
                     kwargs["NextToken"] = token
                 page = call(**kwargs)
                 result.pages += 1
                 for event in page.get("Events", []):
+                    read += 1
+                    result.read += 1
+                    if lookup.only and not made_by(event, lookup.only):
+                        continue
                     if event["EventId"] in found:  # found by an earlier look-up: note this one too
                         matched = found[event["EventId"]]["MatchedBy"]
                         if lookup.label not in matched:
                             matched.append(lookup.label)
-                    elif len(found) < max_events:
+                    else:
                         found[event["EventId"]] = _json_safe(event, region, lookup.label)
                 token = page.get("NextToken")
                 if not token:
                     break
-            if result.capped:
-                break
     except _Stop as stop:
         result.error = str(stop)
     except ClientError as exc:
@@ -198,9 +238,12 @@ def lookup_all_regions(
     end: datetime,
     *,
     max_workers: int = 8,
+    extra: Mapping[str, Sequence[Lookup]] | None = None,
     **options: Any,
 ) -> list[RegionResult]:
-    """`lookup_region` for every region, `max_workers` at a time; results in region order.
+    """`lookup_region` for every region, `max_workers` at a time; results in region order. `extra`: more
+    look-ups for some regions (the EventName look-ups in the region where IAM logs), run after `lookups`
+    under the same pacing.
 
     The rate limit is per region, so regions run in parallel while each region's calls stay paced.
     Clients are created here, in the calling thread: creating boto3 clients from several threads
@@ -216,7 +259,9 @@ def lookup_all_regions(
     if clients:
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(clients)))) as pool:
             futures = {
-                region: pool.submit(lookup_region, client, region, lookups, start, end, **options)
+                region: pool.submit(
+                    lookup_region, client, region, [*lookups, *(extra or {}).get(region, ())], start, end, **options
+                )
                 for region, client in clients.items()
             }
             results.update({region: future.result() for region, future in futures.items()})

@@ -4,7 +4,8 @@ test checks the code calls no other. Placeholders: {partition}, {account}, {evid
 
 INDIRECT_GRANTS are not called by the code but made by AWS with the function's permissions: an SSE-KMS
 PutObject has S3 ask KMS for a data key as the caller, so the role needs kms:GenerateDataKey on the
-evidence bucket's customer-managed key (EVIDENCE_KMS_KEY_ARN). The AWS managed key aws/s3 needs no grant.
+evidence bucket's customer-managed key (EVIDENCE_KMS_KEY_ARN), and a GetObject has S3 ask KMS to decrypt
+that data key (kms:Decrypt). The AWS managed key aws/s3 needs no grant.
 """
 
 GRANTS = (
@@ -25,16 +26,19 @@ GRANTS = (
         "key created (for any user: the attacker picks the user)",
     },
     {
-        "actions": ["s3:PutObject"],
+        "actions": ["s3:PutObject", "s3:GetObject"],
         "resources": ["{evidence_bucket_arn}/investigations/*"],
-        "why": "store the full event list as evidence: investigations/<incident_id>/pass-<n>.json",
+        "why": "store the full event list as evidence: investigations/<incident_id>/pass-<n>.json; pass 2 "
+        "reads pass 1's event ids back from it (the state carries only its URI)",
     },
 )
 
 INDIRECT_GRANTS = (
     {
-        "actions": ["kms:GenerateDataKey"],
+        "actions": ["kms:GenerateDataKey", "kms:Decrypt"],
         "resources": ["{evidence_key_arn}"],
-        "why": "S3 encrypts the evidence object (SSE-KMS) with a data key it requests as this function",
+        "conditions": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+        "why": "S3 encrypts the evidence object (SSE-KMS) with a data key it requests as this function, and "
+        "decrypts it when pass 2 reads pass 1's object",
     },
 )

@@ -318,15 +318,32 @@ def investigation_lines(investigation: dict[str, Any] | None, limit: int = 10) -
         )
     persistence = investigation.get("persistence_calls") or []
     for call in persistence[:limit]:
+        # Everything here came from CloudTrail records, whose request parameters the caller wrote.
         created = ", ".join(f"{key} {value}" for key, value in (call.get("created") or {}).items())
         outcome = "succeeded" if call.get("succeeded") else f"failed ({call.get('error_code', 'error')})"
         new = " [new in the second look-up]" if call.get("new") else ""
-        lines.append(
-            f"PERSISTENCE {call.get('event_name')} {created} in {call.get('region')} at "
-            f"{call.get('time')}: {outcome}{new}"
+        by = {"workload": " [by the instance's own workload]", "unknown": " [source unknown]"}.get(
+            call.get("source"), ""
         )
-    if len(persistence) > limit:
-        lines.append(f"... and {len(persistence) - limit} more persistence call(s) in the evidence file")
+        lines.append(
+            truncate(
+                one_line(
+                    f"PERSISTENCE {call.get('event_name')} {created} in {call.get('region')} at "
+                    f"{call.get('time')}: {outcome}{new}{by}"
+                ),
+                400,
+            )
+        )
+    persistence_total = investigation.get("persistence_total", len(persistence))
+    if persistence_total > min(limit, len(persistence)):
+        counts = investigation.get("persistence_by_name") or {}
+        by_name = ", ".join(
+            f"{name} {c.get('succeeded', 0)} ok/{c.get('failed', 0)} failed" for name, c in counts.items()
+        )
+        lines.append(
+            f"... {persistence_total} persistence call(s) in all{f' ({by_name})' if by_name else ''}; "
+            "every one in the evidence file"
+        )
     if total := investigation.get("mutating_total"):
         names = sorted({call.get("event_name") for call in investigation.get("mutating_calls") or []})
         lines.append(f"{total} mutating call(s): {', '.join(str(name) for name in names)}")
@@ -334,6 +351,10 @@ def investigation_lines(investigation: dict[str, Any] | None, limit: int = 10) -
         lines.append(f"second look-up (after CloudTrail's delivery lag): {late.get('count', 0)} new call(s)")
     if evidence := investigation.get("evidence"):
         lines.append(f"every event: {evidence}")
+    lines.append(
+        "not covered: LookupEvents returns management events only; S3 object reads and other data events "
+        "(a trail with data events, or S3 server access logs, has them)"
+    )
     return lines
 
 

@@ -226,3 +226,59 @@ def test_created_entities_have_console_links():
         },
     ]
     assert backdoors.console_host("us-gov-west-1") == "console.amazonaws-us-gov.com"
+
+
+# -- keys reported, not deactivated ------------------------------------------------------------------
+
+
+def test_an_exempted_principals_key_is_held_back(monkeypatch):
+    from common.guards import principal_guard
+
+    monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", "arn:aws:iam::123456789012:user/automation")
+    record = make_record(
+        "CreateAccessKey",
+        access_key_id="AKIAAUTOMATION00001",
+        event_time="2026-11-22T10:00:00Z",
+        user_name="automation",
+        request={"userName": "uploader"},
+        response={"accessKey": {"accessKeyId": "AKIACREATED000000001", "userName": "uploader"}},
+    )
+    calls = summarize([to_event(record)])["persistence_calls"]
+    (key,) = backdoors.attacker_keys(calls, {"AKIAAUTOMATION00001"})
+
+    reason = backdoors.held_back(key, principal_guard)
+    assert reason and "exempted by configuration" in reason
+    reported = backdoors.report_key(key, reason)
+    assert reported["status"] == "skipped" and reported["containment"] is False
+    assert reported["manual"].endswith("--status Inactive")
+
+    monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", "arn:aws:iam::123456789012:user/someone-else")
+    assert backdoors.held_back(key, principal_guard) is None
+
+
+def test_the_workloads_own_key_is_held_back():
+    assert "workload's own key" in backdoors.held_back({"source": "workload", "source_ip": "10.0.1.5"}, lambda *_: None)
+    assert backdoors.held_back({"source": "attacker"}, lambda *_: None) is None
+    assert backdoors.held_back({"source": "unknown"}, lambda *_: None) is None  # not proven the workload's
+
+
+def test_many_key_steps_are_folded_so_the_state_stays_bounded():
+    from common.steps import Status, step
+    from investigate.handler import MAX_KEY_STEPS, bound_steps
+
+    steps = [step("investigate-cloudtrail", Status.DONE, "AKIA", "pass 1")]
+    steps += [
+        step(backdoors.DEACTIVATE_STEP, Status.DONE, f"AKIAKEY{i:04d}", "off", containment=True) for i in range(100)
+    ]
+    steps += [step(backdoors.DEACTIVATE_STEP, Status.FAILED, "AKIAKEYBAD", "denied", containment=True)]
+
+    bounded = bound_steps(steps, "s3://b/investigations/x/pass-1.json")
+
+    keys = [s for s in bounded if s["name"] == backdoors.DEACTIVATE_STEP]
+    assert len(keys) == MAX_KEY_STEPS + 2
+    folded = {s["status"]: s for s in keys[MAX_KEY_STEPS:]}
+    assert folded["done"]["target"] == "90 more key(s)" and folded["done"]["containment"] is True
+    assert (
+        folded["failed"]["target"] == "1 more key(s)"
+        and "s3://b/investigations/x/pass-1.json" in folded["failed"]["manual"]
+    )

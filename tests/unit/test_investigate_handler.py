@@ -129,7 +129,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
         "CreateAccessKey",
         "RunInstances",
     }
-    assert found["new_since_previous_pass"] is None and len(found["event_ids"]) == 5
+    assert found["new_since_previous_pass"] is None and "event_ids" not in found  # they are in the evidence
     assert {
         "type": "iam-user",
         "name": "malicious-iam-user",
@@ -150,7 +150,11 @@ def test_pass_one_then_pass_two(account, monkeypatch):
     s3 = boto3.client("s3", region_name=REGION)
     stored = s3.get_object(Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json")
     assert stored["ServerSideEncryption"] == "aws:kms"
-    assert len(json.loads(stored["Body"].read())["events"]) == 5
+    document = json.loads(stored["Body"].read())
+    assert len(document["events"]) == 5
+    # fields added for the eviction of other back doors: the full summary, back doors and steps
+    assert len(document["summary"]["event_ids"]) == 5 and document["backdoors"]["created_total"] == 2
+    assert {s["name"] for s in document["steps"]} >= {"investigate-cloudtrail", "deactivate-backdoor-key"}
 
     # the back doors: the attacker's key off, alice's keys untouched and reported
     assert (
@@ -175,8 +179,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
         {
             "incident": incident(keys),
             "pass": 2,
-            "previous_event_ids": found["event_ids"],
-            "previous_event_ids_cutoff": found["event_ids_cutoff"],
+            "previous_evidence": found["evidence"],  # pass 1's event ids are read from its evidence object
         },
         FakeLambdaContext(),
     )
@@ -289,7 +292,9 @@ def test_code_calls_exactly_the_granted_actions(account, monkeypatch):
     factory = FakeCloudTrailFactory(attack(keys))
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    first = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    previous = first["investigation"]["evidence"]
+    handler.handler({"incident": incident(keys), "pass": 2, "previous_evidence": previous}, FakeLambdaContext())
 
     calls.add("cloudtrail:LookupEvents")  # served by the fake, not botocore
     assert calls == {action for grant in GRANTS for action in grant["actions"]}
@@ -307,3 +312,57 @@ def test_evidence_is_encrypted_with_the_buckets_key_when_named(account, monkeypa
         Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json"
     )
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == key_arn
+
+
+def test_noise_after_the_backdoor_neither_hides_it_nor_reads_as_done(account, monkeypatch):
+    iam, keys = account
+    monkeypatch.setenv("LOOKUP_MAX_EVENTS_PER_REGION", "50")
+    backdoor = make_record(
+        "CreateAccessKey",
+        access_key_id=keys["exposed"],
+        event_time=NOW - timedelta(minutes=200),
+        request={"userName": "malicious-iam-user"},
+        response={"accessKey": {"accessKeyId": keys["planted"], "userName": "malicious-iam-user"}},
+    )
+    noise = [
+        make_record("GetCallerIdentity", access_key_id=keys["exposed"], event_time=NOW - timedelta(minutes=100 - i))
+        for i in range(80)
+    ]
+    factory = FakeCloudTrailFactory([backdoor, *noise])
+    monkeypatch.setattr(handler, "cloudtrail_client", factory)
+
+    result = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+
+    main = by_name(result["steps"])["investigate-cloudtrail"]
+    assert (
+        main["status"] == "failed"
+        and f"capped at 50 events per look-up (AccessKeyId={keys['exposed']})" in main["detail"]
+    )
+    assert status(iam, "malicious-iam-user", keys["planted"]) == "Inactive"  # found by EventName=CreateAccessKey
+    names = [c["LookupAttributes"][0]["AttributeValue"] for c in factory.clients[REGION].calls]
+    assert "CreateAccessKey" in names and "eu-west-1" not in {
+        r
+        for r, c in factory.clients.items()
+        if any(x["LookupAttributes"][0]["AttributeKey"] == "EventName" for x in c.calls)
+    }
+
+
+def test_iam_logs_in_the_partitions_first_region():
+    assert [handler.iam_log_region(r) for r in ("eu-west-1", "us-gov-east-1", "cn-northwest-1")] == [
+        "us-east-1",
+        "us-gov-west-1",
+        "cn-north-1",
+    ]
+
+
+def test_pass_two_without_pass_one_evidence_says_so(account, monkeypatch):
+    _, keys = account
+    monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
+    elsewhere = "s3://another-bucket/investigations/x/pass-1.json"
+
+    result = handler.handler(
+        {"incident": incident(keys), "pass": 2, "previous_evidence": elsewhere}, FakeLambdaContext()
+    )
+
+    assert result["investigation"]["new_since_previous_pass"] is None
+    assert "pass 1's evidence is not available" in by_name(result["steps"])["investigate-cloudtrail"]["detail"]

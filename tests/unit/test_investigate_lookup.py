@@ -77,7 +77,40 @@ def test_cap_is_respected_and_reported():
 
     assert len(result.events) == 70 and result.capped
     assert [call["MaxResults"] for call in fake.calls] == [50, 20]  # never asks for more than the cap
-    assert result.status == "searched" and result.note == "capped at 70 events"
+    assert result.status == "searched" and result.capped_lookups == [f"AccessKeyId={KEY}"]
+    assert result.note == f"capped at 70 events per look-up (AccessKeyId={KEY}): older events unread"
+
+
+def test_each_lookup_has_its_own_cap_and_event_name_lookups_keep_only_the_credential():
+    """Noise after the back door fills the key's look-up; the EventName look-up still finds the back door,
+    and keeps only the compromised key's calls of that name (another principal's are dropped)."""
+    backdoor = make_record(
+        "CreateAccessKey", access_key_id=KEY, event_time=NOW - timedelta(hours=2), event_id="backdoor"
+    )
+    someone_else = make_record(
+        "CreateAccessKey", access_key_id="AKIAOTHERPRINCIPAL01", event_time=NOW - timedelta(hours=3), event_id="ci"
+    )
+    fake = FakeCloudTrail([*calls(120, name="GetCallerIdentity"), backdoor, someone_else])
+    lookups = [*BY_KEY, Lookup("EventName", "CreateAccessKey", only=(KEY,))]
+
+    result = lookup_region(fake, "us-east-1", lookups, START, NOW, max_events=100, **FAST)
+
+    ids = {event["EventId"] for event in result.events}
+    assert "backdoor" in ids and "ci" not in ids
+    assert result.capped_lookups == [f"AccessKeyId={KEY}"]  # the EventName look-up was not capped
+    assert result.read == 100 + 2
+
+
+def test_made_by_reads_the_record_identity():
+    from investigate.lookup import made_by
+
+    role = {
+        "EventId": "1",
+        "CloudTrailEvent": '{"userIdentity": {"type": "AssumedRole", "principalId": "AROAX:i-0abc",'
+        ' "arn": "arn:aws:sts::123456789012:assumed-role/web/i-0abc", "accessKeyId": "ASIAX"}}',
+    }
+    assert made_by(role, ["i-0abc"]) and made_by(role, ["ASIAX"]) and not made_by(role, ["i-0def"])
+    assert not made_by({"EventId": "2", "CloudTrailEvent": "not json"}, ["i-0abc"])
 
 
 def test_window_is_passed_and_honoured():

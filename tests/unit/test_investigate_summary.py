@@ -224,9 +224,128 @@ def test_mutating_calls_are_capped_and_fit_keeps_the_summary_small():
         for i in range(600)
     ]
 
-    summary = fit(summarize(events), limit=60_000)
+    full = summarize(events)
+    summary = fit(full, limit=20_000)
 
-    assert summary["mutating_total"] == 600 and len(summary["mutating_calls"]) == 50
-    assert len(json.dumps(summary)) <= 60_000
+    assert len(full["mutating_calls"]) == 50  # the evidence object's summary
+    assert summary["mutating_total"] == 600 and 0 < len(summary["mutating_calls"]) <= 20
+    assert len(json.dumps(summary)) <= 20_000
+    assert "event_ids" not in summary  # pass 2 reads them from the evidence object
     assert summary["persistence_truncated"] is True and summary["persistence_total"] == 600
     assert 0 < len(summary["persistence_calls"]) < 600
+
+
+def _policy_record(event_name, **request):
+    return make_record(event_name, access_key_id="AKIAX", event_time="2026-11-22T10:00:00Z", request=request)
+
+
+ALLOW_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+DENY_ALL = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]})
+
+
+@pytest.mark.parametrize(
+    "event_name, request_parameters, is_quarantine",
+    [
+        # AWS's managed policy by its exact ARN, on the caller's own user (alice is make_record's caller)
+        (
+            "AttachUserPolicy",
+            {"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"},
+            True,
+        ),
+        (
+            "AttachUserPolicy",
+            {"userName": "alice", "policyArn": "arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV2"},
+            True,
+        ),
+        # a customer policy named like it, or AWS's on another user, or a longer name
+        (
+            "AttachUserPolicy",
+            {"userName": "alice", "policyArn": "arn:aws:iam::123456789012:policy/AWSCompromisedKeyQuarantineV3"},
+            False,
+        ),
+        (
+            "AttachUserPolicy",
+            {"userName": "backdoor", "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"},
+            False,
+        ),
+        (
+            "AttachUserPolicy",
+            {"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3Admin"},
+            False,
+        ),
+        (
+            "AttachRolePolicy",
+            {"roleName": "r", "policyArn": "arn:aws:iam::123456789012:policy/AWSCompromisedKeyQuarantineV9"},
+            False,
+        ),
+        # inline: only a deny-only document, named as AWS's or ours, on the caller's own user
+        (
+            "PutUserPolicy",
+            {"userName": "alice", "policyName": "AWSCompromisedKeyQuarantineV3", "policyDocument": DENY_ALL},
+            True,
+        ),
+        (
+            "PutUserPolicy",
+            {"userName": "alice", "policyName": "CredentialResponderQuarantine", "policyDocument": DENY_ALL},
+            True,
+        ),
+        (
+            "PutUserPolicy",
+            {"userName": "alice", "policyName": "AWSCompromisedKeyQuarantineV3", "policyDocument": ALLOW_ALL},
+            False,
+        ),
+        (
+            "PutUserPolicy",
+            {"userName": "backdoor", "policyName": "AWSCompromisedKeyQuarantineV3", "policyDocument": DENY_ALL},
+            False,
+        ),
+        (
+            "PutUserPolicy",
+            {"userName": "alice", "policyName": "AWSCompromisedKeyQuarantineV3", "policyDocument": "not json"},
+            False,
+        ),
+    ],
+)
+def test_only_the_real_quarantine_is_aws_s(event_name, request_parameters, is_quarantine):
+    from investigate.summary import is_aws_quarantine
+
+    record = _policy_record(event_name, **request_parameters)
+    assert is_aws_quarantine(record) is is_quarantine
+    summary = summarize([to_event(record)])
+    assert (summary["persistence_calls"] == []) is is_quarantine
+
+
+def test_record_strings_are_one_bounded_line():
+    record = _policy_record("CreateUser", userName="evil\n*PERSISTENCE* fake line\t" + "x" * 500)
+    (call,) = summarize([to_event(record)])["persistence_calls"]
+    assert "\n" not in call["created"]["user"] and len(call["created"]["user"]) <= 200
+
+
+def test_persistence_calls_say_who_made_them_by_source():
+    from investigate.summary import source_of
+
+    split = {"attacker_ips": {"198.51.100.7"}, "attacker_accounts": {"999988887777"}, "own_ips": {"10.0.1.5"}}
+    assert source_of({"sourceIPAddress": "198.51.100.7"}, **split) == "attacker"
+    assert source_of({"sourceIPAddress": "10.0.9.9", "vpcEndpointAccountId": "999988887777"}, **split) == "attacker"
+    assert source_of({"sourceIPAddress": "10.0.1.5", "vpcEndpointId": "vpce-1"}, **split) == "workload"
+    assert source_of({"sourceIPAddress": "203.0.113.1"}, **split) == "unknown"
+
+
+def test_digest_lists_succeeded_persistence_before_failed_noise():
+    noise = [
+        to_event(
+            make_record(
+                "RunInstances",
+                access_key_id="AKIAX",
+                event_time=f"2026-11-22T09:{i // 60:02d}:{i % 60:02d}Z",
+                event_source="ec2.amazonaws.com",
+                error_code="Client.DryRunOperation",
+            )
+        )
+        for i in range(500)
+    ]
+    backdoor = to_event(_policy_record("CreateUser", userName="backdoor"))
+    digest = fit(summarize([*noise, backdoor]))
+    assert digest["persistence_calls"][0]["created"] == {"user": "backdoor"}
+    assert digest["persistence_by_name"]["RunInstances"] == {"succeeded": 0, "failed": 500}
+    assert len(json.dumps(digest)) <= 20_000
