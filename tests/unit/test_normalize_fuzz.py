@@ -26,6 +26,7 @@ REASON_CODES = (
     "archived-finding",
     "no-principal",
     "not-an-event-envelope",
+    "invalid-field",
 )
 
 junk = st.recursive(
