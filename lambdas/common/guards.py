@@ -23,6 +23,7 @@ class Refusal:
     manual: str
 
 
+# What IAM calls the account's root user (credential report; GetAccessKeyLastUsed of a root key).
 ROOT_USER_NAME = "<root_account>"
 _IAM_ARN = re.compile(
     r"^arn:(?P<partition>[\w-]+):iam::(?P<account>\d{12}):(?P<kind>user|role)(?P<path>/(?:.*/)?)(?P<name>[^/]+)$"

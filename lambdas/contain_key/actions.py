@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.guards import ROOT_USER_NAME
 from common.steps import Status, StepResult, step
 
 DEACTIVATE = "deactivate-access-key"
@@ -27,8 +28,6 @@ USER_SESSIONS = "revoke-user-sessions"
 # The name the IAM console gives the same deny on a role ("Revoke active sessions").
 OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-# What IAM calls the account's root user (credential report; GetAccessKeyLastUsed of a root key).
-ROOT_USER_NAME = "<root_account>"
 FALLBACK_POLICY_NAME = "CredentialResponderQuarantine"
 # A compact stand-in for AWSCompromisedKeyQuarantineV3 for when the managed policy cannot be
 # attached (the user already has 10 managed policies, or a partition without it). It denies the
