@@ -56,6 +56,9 @@ _IAM_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 _PAGE = re.compile(r"^\d{1,4}$")
+# The parts of the incident id (the record's key, shown in messages): AWS's ids are plain tokens.
+_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_HEALTH_EVENT_ARN = re.compile(r"^arn:[a-z-]+:health:[a-z0-9-]*::event/[A-Za-z0-9_./-]{1,200}$")
 # What a value from the event may show of itself in a reason: nothing a channel would interpret.
 _SAFE_CHARACTER = re.compile(r"[A-Za-z0-9 _.:/=+@,-]")
 
@@ -136,6 +139,10 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
     )
     region = _region(parsed.region, "region")
     page, total_pages = _page(detail.page, "detail.page"), _page(detail.total_pages, "detail.totalPages")
+    if detail.communication_id is not None and not _TOKEN.match(detail.communication_id):
+        raise _Invalid("detail.communicationId", "a Health communication id", detail.communication_id)
+    if detail.event_arn is not None and not _HEALTH_EVENT_ARN.match(detail.event_arn):
+        raise _Invalid("detail.eventArn", "a Health event ARN", detail.event_arn)
     dedupe = detail.communication_id or f"{detail.event_arn}:{','.join(sorted(key_ids))}"
     if (total_pages or 1) > 1 or (page or 1) > 1:
         # Each page is its own delivery with its own keys; backup-region copies of one page still
@@ -232,6 +239,8 @@ def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: 
         raise _Invalid("detail.resource.instanceDetails.instanceId", "an EC2 instance id", instance_id)
     if not role_name and not instance_id:
         return _ignored("no-principal: the finding names neither the role nor the instance")
+    if not _TOKEN.match(finding.id):
+        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
     account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
     region = _region(parsed.region, "region")
     service = finding.service

@@ -123,11 +123,14 @@ HEALTH_FIELDS = [
     ("detail", "eventMetadata", "publicKey"),
     ("detail", "eventMetadata", "userName"),
     ("detail", "eventMetadata", "accountId"),
+    ("detail", "communicationId"),
+    ("detail", "eventArn"),
 ]
 GUARDDUTY_FIELDS = [
     ("account",),
     ("region",),
     ("detail", "type"),
+    ("detail", "id"),
     ("detail", "accountId"),
     ("detail", "resource", "accessKeyDetails", "accessKeyId"),
     ("detail", "resource", "accessKeyDetails", "userName"),
@@ -165,5 +168,6 @@ def test_an_attackers_string_in_any_field_is_validated_or_shown_safely(seed_and_
     for text in [incident.account, incident.region, *incident.access_key_ids, *incident.user_names]:
         assert re.fullmatch(r"[A-Za-z0-9_+=,.@-]+", text), text
     assert re.fullmatch(r"\d{12}", incident.account)
+    assert not UNSAFE.search(incident.incident_id), incident.incident_id
     for name in filter(None, [incident.role_name, incident.instance_id, *incident.user_names]):
         assert len(name) <= 64 and not UNSAFE.search(name)
