@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from common.aws import client, error_code
 from common.errors import is_transient, transient_errors
-from common.guards import Refusal, own_account, principal_guard
+from common.guards import Refusal, is_root, own_account, principal_guard
 from common.settings import env_bool, env_str
 from common.steps import Status, StepResult, step
 from contain_key.actions import (
@@ -63,9 +63,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # IAM itself says the key is gone. Sessions minted from it before the deletion still
         # carry its user's permissions; only when the event names a user can they be denied.
         return {"steps": [key_gone(access_key_id), *_after_deletion(iam, incident, named, access_key_id)]}
-    if owner == ROOT_USER_NAME:
-        # IAM's name for the root user: never acted on (principal_guard's first rule).
-        root = principal_guard(f"arn:aws:iam::{account}:root", ROOT_USER_NAME) or Refusal("root", "")
+    if is_root(owner, owner):
+        # IAM names a root key's owner <root_account> (or by its ARN, ending ":root"): never acted on.
+        root = principal_guard(owner, ROOT_USER_NAME) or Refusal("root", "")
         return {"steps": [_skipped(access_key_id, root.detail, root.manual)]}
     mismatch = ""
     if named and named.lower() != owner.lower():

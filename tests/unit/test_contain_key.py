@@ -313,6 +313,16 @@ class TestHandler:
         (step,) = self.invoke(lambda_context, key, "rooty")
         assert step["status"] == "skipped" and "root" in step["detail"]
 
+    def test_a_root_key_named_by_its_arn_is_never_acted_on(self, iam, exposed, lambda_context, monkeypatch) -> None:
+        from common.aws import client
+
+        monkeypatch.setattr(
+            client("iam"), "get_access_key_last_used", lambda **kw: {"UserName": "arn:aws:iam::123456789012:root"}
+        )
+        (step,) = self.invoke(lambda_context, exposed[0])
+        assert step["status"] == "skipped" and "root" in step["detail"]
+        assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
+
     def test_a_user_merely_named_root_is_contained(self, iam, lambda_context) -> None:
         iam.create_user(UserName="root")
         key = iam.create_access_key(UserName="root")["AccessKey"]["AccessKeyId"]
