@@ -77,9 +77,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if is_transient(exc):
             raise
         return {"steps": [_lookup_failed(access_key_id, f"GetUser {owner}: {error_code(exc)}")]}
-    refusal = principal_guard(arn, owner)
-    if refusal:
-        return {"steps": [_skipped(access_key_id, mismatch + refusal.detail, refusal.manual)]}
+    guard = principal_guard(arn, owner)
+    if guard:
+        return {"steps": [_skipped(access_key_id, mismatch + guard.detail, guard.manual)]}
     return {"steps": _contain(iam, incident, owner, access_key_id, prefix=mismatch)}
 
 
