@@ -28,7 +28,8 @@ NORMALIZE_HANDLER = "incident.handler.handler"
 # listed here shows up as "(no note)" in the report, so a new one does not go unnoticed).
 WHY = {
     ("dynamodb", "PutItem"): "Normalize records the incident (conditional put: the dedupe key)",
-    ("iam", "GetAccessKeyLastUsed"): "the Health event names no user: resolves the key's owner",
+    ("iam", "GetAccessKeyLastUsed"): "IAM names the key's owner (a user named by the event is verified, never trusted)",
+    ("iam", "GetUser"): "the owner's ARN as IAM returns it (path, partition), to match exemptions",
     ("iam", "ListAccessKeys"): "reads the key's status first, so a repeat reports already-done",
     ("iam", "GetRole"): "the guards: refuses service-linked roles and the responder's own (path, exemptions)",
     ("iam", "GetRolePolicy"): "an existing revocation with a cut-off at or after detection is kept as is",

@@ -403,6 +403,75 @@ def _largest_instance_state(account: SimulatedAccount, staged: Staged) -> None:
         for i in range(1000)
     ]
     _trail(account, staged, records)
+# -- exposed key (contain_key)
+
+ROOT_USER_NAME = "<root_account>"  # what IAM names the root user (credential report, GetAccessKeyLastUsed)
+
+
+def _key_of_root(account: SimulatedAccount, staged: Staged) -> None:
+    """moto has no root access keys: make the staged user's keys read as IAM reports a root key's
+    (GetAccessKeyLastUsed names the owner <root_account>). A drill-side stand-in, as the quarantine
+    policies are; the event still names the user "root", which proves nothing by itself."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account.account_id]["global"]
+    for name in list(staged.users):
+        user = backend.users.pop(name)
+        user.name = ROOT_USER_NAME
+        backend.users[ROOT_USER_NAME] = user
+        for key in user.access_keys:
+            key.user_name = ROOT_USER_NAME
+    staged.users = [ROOT_USER_NAME]
+    staged.notes.append("the staged key made to read as the root user's (<root_account>)")
+
+
+def _key_of_another_user(account: SimulatedAccount, staged: Staged) -> None:
+    """The event names test-1, but the exposed key is bob's."""
+    iam = account.client("iam")
+    iam.create_user(UserName="bob")
+    key = iam.create_access_key(UserName="bob")["AccessKey"]["AccessKeyId"]
+    text = json.dumps(staged.event)
+    for named in staged.access_key_ids:
+        text = text.replace(named, key)
+    staged.event = json.loads(text)
+    staged.users.append("bob")
+    staged.access_key_ids = [key]
+    staged.notes.append(f"the event's key is {key}, a key of bob; the event still names test-1")
+
+
+def _session_minted_from_the_key(account: SimulatedAccount, staged: Staged) -> None:
+    """The attacker turned the key into a session (GetSessionToken) before containment."""
+    credentials = account.client("sts").get_session_token(DurationSeconds=3600)["Credentials"]
+    issued = credentials["Expiration"] - timedelta(seconds=3600)
+    staged.notes.append(f"session {credentials['AccessKeyId']} issued at {issued.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+
+
+class _TwoPages:
+    """A Health event in two pages with the same communicationId, one key on each."""
+
+    second_key = ""
+
+    def setup(self, account: SimulatedAccount, staged: Staged) -> None:
+        iam = account.client("iam")
+        iam.create_user(UserName="deploy-bot")
+        self.second_key = iam.create_access_key(UserName="deploy-bot")["AccessKey"]["AccessKeyId"]
+        staged.event["detail"]["totalPages"] = "2"
+        staged.users.append("deploy-bot")
+        staged.access_key_ids.append(self.second_key)
+        staged.notes.append(f"page 1 names {staged.access_key_ids[0]}; page 2 names {self.second_key} of deploy-bot")
+
+    def redeliver(self, event: Any) -> Any:
+        event = json.loads(json.dumps(event))
+        event["id"] = "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d"
+        detail = event["detail"]
+        detail["page"] = "2"
+        detail["affectedEntities"] = [{"entityValue": self.second_key}]
+        detail["eventMetadata"].update(publicKey=self.second_key, userName="deploy-bot")
+        event["resources"] = [self.second_key]
+        return event
+
+
+_PAGES = _TwoPages()
 
 
 SCENARIOS = {
@@ -440,9 +509,10 @@ SCENARIOS = {
         Scenario(
             "unknown-key",
             "health_exposed_key_classic.json",
-            "failed",
-            "no user in the account owns the key (deleted, or another account's): containment cannot be "
-            "verified, so the report says failed and gives the lookup command",
+            "partial",
+            "IAM answers NoSuchEntity for the key (deleted with its user) and the event names no user: the key "
+            "cannot authenticate, but the sessions minted from it cannot be tied to a user, so the report "
+            "says partial and gives the CloudTrail lookup",
             setup=_delete_user,
         ),
         Scenario(
@@ -476,7 +546,8 @@ SCENARIOS = {
             "root-key",
             "crafted/health_root_key_exposed.json",
             "failed",
-            "a root user's key: never acted on; the report gives the manual steps",
+            "a root user's key (as IAM names it, <root_account>): never acted on; the report gives the manual steps",
+            setup=_key_of_root,
         ),
         Scenario(
             "exempted-principal",
@@ -601,6 +672,47 @@ SCENARIOS = {
             "the instance's own process created a key with the instance session (from the instance's own "
             "address): reported, not deactivated; the key the thief created from outside is deactivated",
             setup=_workload_key_trail,
+        ),
+        # -- exposed key (contain_key)
+        Scenario(
+            "org-view-member-key",
+            "crafted/health_org_view_member_key.json",
+            "failed",
+            "Health's organizational view delivers a member account's key (210987654321) to this account: "
+            "nothing is changed here; the report names the member account and the commands to run there",
+        ),
+        Scenario(
+            "wrong-owner",
+            "health_exposed_key_2025_event_metadata.json",
+            "contained",
+            "the event names a user who does not own the key: IAM names the real owner, whose key is "
+            "deactivated; the named user is left alone",
+            setup=_key_of_another_user,
+        ),
+        Scenario(
+            "user-sessions",
+            "health_exposed_key_2025_event_metadata.json",
+            "contained",
+            "a session minted from the key (GetSessionToken) before containment: the user carries a deny of "
+            "every session issued before the cut-off",
+            setup=_session_minted_from_the_key,
+        ),
+        Scenario(
+            "health-pages",
+            "health_exposed_key_2025_event_metadata.json",
+            "contained",
+            "a Health event in two pages (same communicationId), one key on each: each page is its own "
+            "incident and both keys are deactivated",
+            setup=_PAGES.setup,
+            deliveries=2,
+            redeliver=_PAGES.redeliver,
+        ),
+        Scenario(
+            "forged-names",
+            "crafted/health_forged_names.json",
+            "ignored",
+            "the event's user name carries Slack markup, a newline and $(...): ignored naming the field, "
+            "before any action; nothing of it reaches a message unescaped",
         ),
     )
 }

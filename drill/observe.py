@@ -28,11 +28,12 @@ def revoke_cutoff(account: SimulatedAccount, role: str) -> str | None:
         if value:
             return str(value)
     return None
+USER_SESSIONS_POLICY = "AWSRevokeOlderSessions"  # the user's deny of sessions issued before a cut-off
 
 
 def observe(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
     iam = account.client("iam")
-    observed: dict[str, Any] = {"access_keys": {}, "user_policies": {}}
+    observed: dict[str, Any] = {"access_keys": {}, "user_policies": {}, "user_session_denies": {}}
     for user in staged.users:
         try:
             keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
@@ -43,6 +44,12 @@ def observe(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
         attached = [p["PolicyName"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]]
         inline = iam.list_user_policies(UserName=user)["PolicyNames"]
         observed["user_policies"][user] = attached + inline
+        if USER_SESSIONS_POLICY in inline:
+            document = iam.get_user_policy(UserName=user, PolicyName=USER_SESSIONS_POLICY)["PolicyDocument"]
+            observed["user_session_denies"][user] = [
+                {"effect": s.get("Effect"), "action": s.get("Action"), "condition": s.get("Condition")}
+                for s in document.get("Statement", [])
+            ]
     for key_id in staged.access_key_ids:
         observed["access_keys"].setdefault(key_id, "absent")
     if staged.roles or staged.instances:

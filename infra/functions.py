@@ -121,9 +121,14 @@ class ResponderFunction(Construct):
             resource_arns = [template.format(**placeholders) for template in grant["resources"]]
             if not all(resource_arns):
                 continue  # an optional resource this deployment does not have (e.g. no Slack secret)
+            # Condition values take the same placeholders (e.g. the configured quarantine policy).
+            conditions = {
+                operator: {key: _format(value, placeholders) for key, value in pairs.items()}
+                for operator, pairs in (grant.get("conditions") or {}).items()
+            }
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(
-                    actions=list(grant["actions"]), resources=resource_arns, conditions=grant.get("conditions")
+                    actions=list(grant["actions"]), resources=resource_arns, conditions=conditions or None
                 )
             )
             for action in grant["actions"]:
@@ -146,6 +151,14 @@ class ResponderFunction(Construct):
         """Call once every grant is in place; returns the wildcards no declaration explains."""
         policy = self.role.node.try_find_child("DefaultPolicy")
         return acknowledge_policy_wildcards(policy, self.why) if policy else []
+
+
+def _format(value: Any, placeholders: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**placeholders)
+    if isinstance(value, list):
+        return [_format(item, placeholders) for item in value]
+    return value
 
 
 def depend_on_policy_only(resource: CfnResource, role: iam.Role) -> None:

@@ -93,6 +93,8 @@ class ResponderStack(Stack):
                     "QUARANTINE_USER": _flag(config.quarantine_user),
                     "QUARANTINE_POLICY_ARN": config.quarantine_policy_arn,
                 },
+                # iam:AttachUserPolicy is conditioned on this ARN (iam:PolicyARN).
+                resources={"quarantine_policy_arn": config.quarantine_policy_arn},
             ),
             "revoke_sessions": function(
                 "RevokeSessions",

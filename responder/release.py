@@ -23,7 +23,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common.aws import error_code
-from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, QUARANTINE
+from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, OLDER_SESSIONS_POLICY, QUARANTINE, USER_SESSIONS
 from investigate.backdoors import DEACTIVATE_STEP as BACKDOOR_KEY
 from isolate_instance.actions import ISOLATE, ORIGINAL_TAG, read_original_groups
 from preserve_evidence.actions import AUTOSCALING, IMAGE, PROTECT
@@ -32,7 +32,7 @@ from revoke_sessions.actions import REVOKE
 
 # Network first, so that the instance passes its health checks when it rejoins its group; the
 # protection last of the instance steps, so it is never terminable while still detached.
-ORDER = [ISOLATE, AUTOSCALING, PROTECT, REVOKE, QUARANTINE, DEACTIVATE, BACKDOOR_KEY]
+ORDER = [ISOLATE, AUTOSCALING, PROTECT, REVOKE, USER_SESSIONS, QUARANTINE, DEACTIVATE, BACKDOOR_KEY]
 
 
 class ReleaseError(Exception):
@@ -77,6 +77,8 @@ def plan(
             reversals.append(_unquarantine(iam, step))
         elif name == REVOKE:
             reversals.append(_delete_revoke_policy(iam, step))
+        elif name == USER_SESSIONS:
+            reversals.append(_delete_user_sessions_policy(iam, step))
         elif name in (PROTECT, AUTOSCALING, ISOLATE) and ec2 is None:
             notes.append(
                 f"{name} {target}: not reversed, the incident's region is unknown; by hand: {step.get('undo')}"
@@ -201,6 +203,24 @@ def _delete_revoke_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
         return f"{policy} is gone from role {role} (read back)"
 
     return Reversal(step["name"], role, f"delete the inline policy {policy} of role {role} (sessions work again)", run)
+
+
+def _delete_user_sessions_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
+    user = _data(step).get("user_name") or step["target"]
+    policy = _data(step).get("policy_name") or _argument(step, "--policy-name") or OLDER_SESSIONS_POLICY
+
+    def run() -> str:
+        _tolerate_missing(lambda: iam.delete_user_policy(UserName=user, PolicyName=policy))
+        if policy in iam.list_user_policies(UserName=user)["PolicyNames"]:
+            raise ReleaseError(f"{policy} still reads back on user {user}")
+        return f"{policy} is gone from user {user} (read back)"
+
+    return Reversal(
+        step["name"],
+        user,
+        f"delete the inline policy {policy} of user {user} (its sessions issued before the cut-off work again)",
+        run,
+    )
 
 
 def _unprotect(ec2: Any, step: Mapping[str, Any]) -> Reversal | None:

@@ -1,11 +1,16 @@
 """Principals and instances the responder must never act on, decided before any write.
 
 Exemptions are by ARN or instance id from configuration, never by a tag: whoever holds the
-stolen credentials may be able to set tags.
+stolen credentials may be able to set tags. A principal is matched on the ARN IAM returns for it
+(partition, account, path), its name compared without case, as IAM compares names; an exemption
+written without a path matches the name at any path, since a name is unique in an account.
+The root user is recognised by what IAM returns for it (`<root_account>`, an ARN ending
+`:root`), never by a user that merely calls itself root.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,17 +23,49 @@ class Refusal:
     manual: str
 
 
+# What IAM calls the account's root user (credential report; GetAccessKeyLastUsed of a root key).
+ROOT_USER_NAME = "<root_account>"
+_IAM_ARN = re.compile(
+    r"^arn:(?P<partition>[\w-]+):iam::(?P<account>\d{12}):(?P<kind>user|role)(?P<path>/(?:.*/)?)(?P<name>[^/]+)$"
+)
+
+
+def is_root(principal_arn: str, name: str) -> bool:
+    return name == ROOT_USER_NAME or principal_arn.endswith(":root")
+
+
 def principal_guard(principal_arn: str, name: str) -> Refusal | None:
-    if name == "root" or principal_arn.endswith(":root"):
+    """Why the responder must not act on this principal (root, or exempted), or None.
+    `principal_arn` is the ARN IAM returns (GetUser, GetRole), with its path and partition."""
+    if is_root(principal_arn, name):
         return Refusal(
             "root user's key: the responder never acts on root; a person must",
             "Sign in as root, open Security credentials, deactivate the access key, then enable MFA and delete it",
         )
-    if principal_arn in env_list("EXEMPT_PRINCIPAL_ARNS"):
+    exemption = matching_exemption(principal_arn, env_list("EXEMPT_PRINCIPAL_ARNS"))
+    if exemption:
         return Refusal(
-            f"{principal_arn} is exempted by configuration (exemptPrincipalArns)",
+            f"{principal_arn} is exempted by configuration (exemptPrincipalArns: {exemption})",
             "Contain it by hand if the alert is real; exempted principals are only reported",
         )
+    return None
+
+
+def matching_exemption(principal_arn: str, exemptions: list[str]) -> str | None:
+    """The configured exemption that names this principal, if any."""
+    principal = _IAM_ARN.match(principal_arn)
+    for exemption in exemptions:
+        if exemption == principal_arn:
+            return exemption
+        exempt = _IAM_ARN.match(exemption)
+        if not principal or not exempt:
+            continue
+        if any(principal[part] != exempt[part] for part in ("partition", "account", "kind")):
+            continue
+        if principal["name"].lower() != exempt["name"].lower():
+            continue
+        if exempt["path"] in ("/", principal["path"]):
+            return exemption
     return None
 
 
@@ -52,6 +89,12 @@ def instance_refusal(incident: dict[str, Any], context: Any, by_hand: str) -> Re
     account = own_account(context)
     if not instance_id:
         return Refusal("the finding names no instance", "")
+    if incident.get("account_conflict"):
+        # The event's own account fields disagree: which account it is about is not known.
+        return Refusal(
+            f"the event's accounts disagree ({incident['account_conflict']}); nothing is changed",
+            f"in account {incident['account']}: {by_hand} {instance_id} by hand",
+        )
     if incident["account"] != account:
         return Refusal(
             f"the instance is in account {incident['account']}; this responder runs in {account}",

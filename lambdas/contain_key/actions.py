@@ -1,23 +1,33 @@
-"""Contain one exposed IAM user access key: deactivate it, then quarantine its owner.
+"""Contain one exposed IAM user access key: deactivate it, quarantine its owner, and deny the
+sessions minted from it before now.
 
 Deactivate, never delete: the key is evidence and the alert may be false. Each function is
 idempotent (an inactive key or an attached policy is "already-done") and reads back what it set
-before reporting "done". Input: an IAM client and the key (and owner, when the event names it).
+before reporting "done". A key counts as gone only when IAM answers NoSuchEntity for that very
+key (GetAccessKeyLastUsed); a key missing from a user's list is not a deleted key. Input: an IAM
+client and the key and its owner as IAM names it. Every value placed in a command is shell-quoted.
 IAM needs: see contain_key.permissions.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.guards import ROOT_USER_NAME
 from common.steps import Status, StepResult, step
 
 DEACTIVATE = "deactivate-access-key"
 QUARANTINE = "quarantine-user"
+USER_SESSIONS = "revoke-user-sessions"
+# The name the IAM console gives the same deny on a role ("Revoke active sessions").
+OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 FALLBACK_POLICY_NAME = "CredentialResponderQuarantine"
 # A compact stand-in for AWSCompromisedKeyQuarantineV3 for when the managed policy cannot be
 # attached (the user already has 10 managed policies, or a partition without it). It denies the
@@ -76,43 +86,35 @@ FALLBACK_POLICY: dict[str, Any] = {
 }
 
 
-class KeyNotFound(Exception):
-    """No user in this account owns the key."""
-
-
-def resolve_owner(iam: Any, access_key_id: str) -> str:
-    """The user that owns the key: the one lookup the event may not have answered."""
+def key_owner(iam: Any, access_key_id: str) -> str | None:
+    """The key's owner as IAM names it, or None when IAM answers NoSuchEntity for the key: the only
+    answer that means the key no longer exists. Anything else (AccessDenied too) raises."""
     try:
-        return str(iam.get_access_key_last_used(AccessKeyId=access_key_id)["UserName"])
+        response = iam.get_access_key_last_used(AccessKeyId=access_key_id)
     except ClientError as exc:
-        if error_code(exc) in ("NoSuchEntity", "AccessDenied", "InvalidClientTokenId"):
-            raise KeyNotFound(access_key_id) from exc
+        if error_code(exc) == "NoSuchEntity":
+            return None
         raise
+    # A root key is named <root_account>, or not at all: never mistake it for a user.
+    return str(response.get("UserName") or ROOT_USER_NAME)
+
+
+def user_arn(iam: Any, user_name: str) -> str:
+    """The user's ARN as IAM returns it, with its path and partition (for exemptions)."""
+    return str(iam.get_user(UserName=user_name)["User"]["Arn"])
 
 
 def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: bool = False) -> StepResult:
-    undo = f"aws iam update-access-key --user-name {user_name} --access-key-id {access_key_id} --status Active"
-    manual = f"aws iam update-access-key --user-name {user_name} --access-key-id {access_key_id} --status Inactive"
+    undo = _update_key_command(user_name, access_key_id, "Active")
+    manual = _update_key_command(user_name, access_key_id, "Inactive")
     try:
         status = _key_status(iam, user_name, access_key_id)
     except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return step(
-                DEACTIVATE,
-                Status.ALREADY_DONE,
-                access_key_id,
-                f"user {user_name} no longer exists; its keys were deleted with it",
-                containment=True,
-            )
-        raise
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        status = None  # the user is gone: only IAM's answer for the key itself says the key is
     if status is None:
-        return step(
-            DEACTIVATE,
-            Status.ALREADY_DONE,
-            access_key_id,
-            f"key no longer exists on user {user_name}: a deleted key cannot authenticate",
-            containment=True,
-        )
+        return _absent_from_list(iam, user_name, access_key_id)
     if status == "Inactive":
         return step(
             DEACTIVATE,
@@ -154,9 +156,35 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
     )
 
 
+def key_gone(access_key_id: str) -> StepResult:
+    return step(
+        DEACTIVATE,
+        Status.ALREADY_DONE,
+        access_key_id,
+        "IAM answers NoSuchEntity for this key: it no longer exists, and a deleted key cannot authenticate",
+        containment=True,
+    )
+
+
+def _absent_from_list(iam: Any, user_name: str, access_key_id: str) -> StepResult:
+    """Not in the user's list (or the user is gone) is not "deleted": ask IAM about the key."""
+    owner = key_owner(iam, access_key_id)
+    if owner is None:
+        return key_gone(access_key_id)
+    return step(
+        DEACTIVATE,
+        Status.FAILED,
+        access_key_id,
+        f"the key is not among the keys of {user_name}, but IAM says it exists and belongs to {owner}",
+        containment=True,
+        manual=_update_key_command(owner, access_key_id, "Inactive"),
+    )
+
+
 def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool = False) -> StepResult:
     """Attach AWS's quarantine policy; fall back to an equivalent inline deny, and say so."""
     policy_name = policy_arn.rsplit("/", 1)[-1]
+    attach = _attach_command(user_name, policy_arn)
     try:
         if _has_managed_policy(iam, user_name, policy_arn):
             return step(
@@ -174,15 +202,17 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
                 user_name,
                 f"inline {FALLBACK_POLICY_NAME} already in place",
                 containment=True,
-                undo=_delete_inline_command(user_name),
+                undo=_delete_inline_command(user_name, FALLBACK_POLICY_NAME),
             )
     except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
+            # IAM says the user does not exist: deleting a user needs its policies gone first, so
+            # nothing is left that a credential of it could use.
             return step(
                 QUARANTINE,
                 Status.ALREADY_DONE,
                 user_name,
-                f"user {user_name} no longer exists: nothing is left to quarantine",
+                f"IAM answers NoSuchEntity for user {user_name}: nothing is left to quarantine",
                 containment=True,
             )
         raise
@@ -193,7 +223,7 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
             user_name,
             f"dry-run: would attach {policy_name}",
             containment=True,
-            manual=f"aws iam attach-user-policy --user-name {user_name} --policy-arn {policy_arn}",
+            manual=attach,
         )
     try:
         iam.attach_user_policy(UserName=user_name, PolicyArn=policy_arn)
@@ -210,7 +240,7 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
             user_name,
             f"{policy_name} does not read back as attached",
             containment=True,
-            manual=f"aws iam attach-user-policy --user-name {user_name} --policy-arn {policy_arn}",
+            manual=attach,
         )
     return step(
         QUARANTINE,
@@ -224,10 +254,16 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
 
 
 def _quarantine_inline(iam: Any, user_name: str, policy_name: str, *, reason: str) -> StepResult:
-    iam.put_user_policy(UserName=user_name, PolicyName=FALLBACK_POLICY_NAME, PolicyDocument=json.dumps(FALLBACK_POLICY))
+    document = json.dumps(FALLBACK_POLICY, separators=(",", ":"))
+    iam.put_user_policy(UserName=user_name, PolicyName=FALLBACK_POLICY_NAME, PolicyDocument=document)
     if not _has_inline_policy(iam, user_name):
         return step(
-            QUARANTINE, Status.FAILED, user_name, f"inline {FALLBACK_POLICY_NAME} does not read back", containment=True
+            QUARANTINE,
+            Status.FAILED,
+            user_name,
+            f"inline {FALLBACK_POLICY_NAME} does not read back",
+            containment=True,
+            manual=_put_user_policy_command(user_name, FALLBACK_POLICY_NAME, FALLBACK_POLICY),
         )
     return step(
         QUARANTINE,
@@ -236,9 +272,152 @@ def _quarantine_inline(iam: Any, user_name: str, policy_name: str, *, reason: st
         f"could not attach {policy_name} ({reason}); attached the equivalent inline deny "
         f"{FALLBACK_POLICY_NAME} instead (read back)",
         containment=True,
-        undo=_delete_inline_command(user_name),
+        undo=_delete_inline_command(user_name, FALLBACK_POLICY_NAME),
         data={"inline_policy": FALLBACK_POLICY_NAME},
     )
+
+
+# -- the sessions minted from the key ----------------------------------------------------------
+
+SESSIONS_COVERAGE = (
+    "sessions from GetSessionToken and GetFederationToken carry the user's permissions and outlive "
+    "the key's deactivation; long-term keys carry no aws:TokenIssueTime, so the user's other keys "
+    "keep working"
+)
+
+
+def older_sessions_policy(cutoff: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenySessionsIssuedBeforeContainment",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
+            }
+        ],
+    }
+
+
+def revoke_user_sessions(
+    iam: Any, user_name: str, *, detected_at: str, dry_run: bool = False, now: datetime | None = None
+) -> StepResult:
+    """Deny every request signed by a temporary credential of the user issued before now."""
+    cutoff = _cutoff(now)
+    policy = older_sessions_policy(cutoff)
+    undo = _delete_inline_command(user_name, OLDER_SESSIONS_POLICY)
+    manual = _put_user_policy_command(user_name, OLDER_SESSIONS_POLICY, policy)
+    existing = _cutoff_of(_user_policy(iam, user_name, OLDER_SESSIONS_POLICY))
+    # An existing cut-off at or after detection already denies every session the attacker could
+    # have minted before containment; moving it would only cut off more legitimate sessions.
+    if existing is not None and existing >= _parse_time(detected_at):
+        return step(
+            USER_SESSIONS,
+            Status.ALREADY_DONE,
+            user_name,
+            f"{OLDER_SESSIONS_POLICY} already denies sessions issued before {existing.strftime(TIME_FORMAT)}",
+            containment=True,
+            undo=undo,
+            data={"user_name": user_name, "policy_name": OLDER_SESSIONS_POLICY},
+        )
+    if dry_run:
+        return step(
+            USER_SESSIONS,
+            Status.SKIPPED,
+            user_name,
+            f"dry-run: would put {OLDER_SESSIONS_POLICY} on {user_name}, denying sessions issued before {cutoff}",
+            containment=True,
+            manual=manual,
+        )
+    try:
+        iam.put_user_policy(
+            UserName=user_name,
+            PolicyName=OLDER_SESSIONS_POLICY,
+            PolicyDocument=json.dumps(policy, separators=(",", ":")),
+        )
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        # PutUserPolicy answers NoSuchEntity only for the user: deleting a user needs its policies
+        # gone first, and a session has no permissions but its user's.
+        return step(
+            USER_SESSIONS,
+            Status.ALREADY_DONE,
+            user_name,
+            f"IAM answers NoSuchEntity for user {user_name}: its sessions have no permissions left",
+            containment=True,
+        )
+    if _user_policy(iam, user_name, OLDER_SESSIONS_POLICY) != policy:
+        return step(
+            USER_SESSIONS,
+            Status.FAILED,
+            user_name,
+            f"PutUserPolicy returned but {OLDER_SESSIONS_POLICY} does not read back as written",
+            containment=True,
+            manual=manual,
+        )
+    return step(
+        USER_SESSIONS,
+        Status.DONE,
+        user_name,
+        f"{OLDER_SESSIONS_POLICY} denies every request of {user_name}'s sessions issued before {cutoff} "
+        f"(read back; IAM applies it within minutes): {SESSIONS_COVERAGE}",
+        containment=True,
+        undo=undo,
+        data={"user_name": user_name, "policy_name": OLDER_SESSIONS_POLICY, "cutoff": cutoff},
+    )
+
+
+def _user_policy(iam: Any, user_name: str, policy_name: str) -> dict[str, Any] | None:
+    try:
+        document = iam.get_user_policy(UserName=user_name, PolicyName=policy_name)["PolicyDocument"]
+    except ClientError as exc:
+        # NoSuchEntity: no such policy, or no such user (PutUserPolicy then tells them apart).
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    return json.loads(document) if isinstance(document, str) else dict(document)
+
+
+def _cutoff_of(policy: dict[str, Any] | None) -> datetime | None:
+    if not policy:
+        return None
+    statements = policy.get("Statement", [])
+    for statement in [statements] if isinstance(statements, dict) else statements:
+        if (
+            not isinstance(statement, dict)
+            or statement.get("Effect") != "Deny"
+            or statement.get("Action") not in ("*", ["*"])
+        ):
+            continue
+        for operator, pairs in (statement.get("Condition") or {}).items():
+            if operator.lower() != "datelessthan" or not isinstance(pairs, dict):
+                continue
+            for key, value in pairs.items():
+                if key.lower() == "aws:tokenissuetime":
+                    try:
+                        return _parse_time(str(value[0] if isinstance(value, list) else value))
+                    except ValueError:
+                        return None
+    return None
+
+
+def _cutoff(now: datetime | None) -> str:
+    now = now or datetime.now(UTC)
+    # Round up, never down: every session issued up to this call must be before the cut-off.
+    if now.microsecond:
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
+    return now.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -- reads and commands ------------------------------------------------------------------------
 
 
 def _key_status(iam: Any, user_name: str, access_key_id: str) -> str | None:
@@ -270,9 +449,31 @@ def _has_inline_policy(iam: Any, user_name: str) -> bool:
     return True
 
 
+def _q(value: str) -> str:
+    return shlex.quote(value)
+
+
+def _update_key_command(user_name: str, access_key_id: str, status: str) -> str:
+    return (
+        f"aws iam update-access-key --user-name {_q(user_name)} --access-key-id {_q(access_key_id)} --status {status}"
+    )
+
+
+def _attach_command(user_name: str, policy_arn: str) -> str:
+    return f"aws iam attach-user-policy --user-name {_q(user_name)} --policy-arn {_q(policy_arn)}"
+
+
 def _detach_command(user_name: str, policy_arn: str) -> str:
-    return f"aws iam detach-user-policy --user-name {user_name} --policy-arn {policy_arn}"
+    return f"aws iam detach-user-policy --user-name {_q(user_name)} --policy-arn {_q(policy_arn)}"
 
 
-def _delete_inline_command(user_name: str) -> str:
-    return f"aws iam delete-user-policy --user-name {user_name} --policy-name {FALLBACK_POLICY_NAME}"
+def _delete_inline_command(user_name: str, policy_name: str) -> str:
+    return f"aws iam delete-user-policy --user-name {_q(user_name)} --policy-name {_q(policy_name)}"
+
+
+def _put_user_policy_command(user_name: str, policy_name: str, policy: dict[str, Any]) -> str:
+    document = json.dumps(policy, separators=(",", ":"))
+    return (
+        f"aws iam put-user-policy --user-name {_q(user_name)} --policy-name {_q(policy_name)} "
+        f"--policy-document {_q(document)}"
+    )

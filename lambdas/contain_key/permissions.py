@@ -4,14 +4,24 @@ GRANTS = (
     {
         "actions": [
             "iam:GetAccessKeyLastUsed",
+            "iam:GetUser",
             "iam:ListAccessKeys",
             "iam:UpdateAccessKey",
             "iam:ListAttachedUserPolicies",
-            "iam:AttachUserPolicy",
             "iam:GetUserPolicy",
             "iam:PutUserPolicy",
         ],
         "resources": ["arn:{partition}:iam::{account}:user/*"],
-        "why": "deactivate the exposed key and quarantine its owner; any user can be the owner",
+        "why": "name the key's owner (and its ARN, for exemptions), deactivate the key, put the deny-only "
+        "inline policies (quarantine fallback, older sessions); any user can be the owner. IAM offers no "
+        "condition on an inline policy's content, so iam:PutUserPolicy cannot be fenced to the two "
+        "deny-only documents the code writes",
+    },
+    {
+        "actions": ["iam:AttachUserPolicy"],
+        "resources": ["arn:{partition}:iam::{account}:user/*"],
+        # Fenced: without it, code execution in this function could attach AdministratorAccess.
+        "conditions": {"ArnEquals": {"iam:PolicyARN": "{quarantine_policy_arn}"}},
+        "why": "attach the configured quarantine policy to the key's owner, and no other policy",
     },
 )

@@ -57,6 +57,12 @@ class HealthDetail(_Lenient):
     start_time: str | None = Field(default=None, alias="startTime")
     affected_entities: list[HealthEntity] | None = Field(default=None, alias="affectedEntities")
     event_metadata: HealthMetadata | None = Field(default=None, alias="eventMetadata")
+    # Organizational view: the member account the event is about (the envelope's `account` is
+    # then the management or delegated-admin account that received it).
+    affected_account: str | None = Field(default=None, alias="affectedAccount")
+    # A large entity list is split into pages that share the communicationId; strings in real data.
+    page: str | int | None = None
+    total_pages: str | int | None = Field(default=None, alias="totalPages")
 
 
 class HealthEvent(EventBridgeModel):

@@ -56,13 +56,21 @@ class Incident(_Frozen):
     event_type: str
     event_id: str = Field(description="the EventBridge envelope id")
     event_arn: str | None = None
-    account: str
+    account: str = Field(description="the account of the credential: where to act")
+    delivered_to: str | None = Field(
+        default=None, description="the account the event was delivered to (envelope), when it differs from `account`"
+    )
+    account_conflict: str | None = Field(
+        default=None, description="set when the event's account fields disagree: nothing may be changed"
+    )
     region: str = Field(description="where to act: the finding's region; the delivery region for Health")
     detected_at: str = Field(description="ISO-8601 time AWS emitted the event")
     first_seen: str | None = Field(default=None, description="ISO-8601 start of the activity, when known")
     affected_keys: list[AffectedKey] = Field(default_factory=list)
     # AWS Health
     communication_id: str | None = None
+    page: int | None = None
+    total_pages: int | None = None
     exposed_url: str | None = None
     # GuardDuty
     finding_id: str | None = None

@@ -43,10 +43,31 @@ EXFILTRATION_FINDING_TYPES = frozenset(
         "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",
     }
 )
-# IAM's own constraint on access key ids is [\w]+, 16-128 chars; sanitised public samples are
-# shorter, so accept word characters only (that rules out instance ids, ARNs and prose).
-_ACCESS_KEY_ID = re.compile(r"^\w{8,128}$")
-_ACCOUNT_ID = re.compile(r"^\d{1,12}$")
+# What AWS itself issues: a long-term (AKIA) or temporary (ASIA) key id, 20 characters
+# (review L11: the old `\w{8,128}` was Unicode-aware and also took account ids and names).
+_ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
+# Public samples carry placeholders (ACCESS_KEY_ID_HERE, GeneratedFindingAccessKeyId); accepted
+# only when the deployment opts in to sample findings.
+_SAMPLE_ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9_]{8,128}$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+# IAM's own pattern for user and role names, ASCII (IAM's \w is not Unicode's), 64 characters.
+_IAM_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
+# Every partition's regions: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-iso-east-1.
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+_PAGE = re.compile(r"^\d{1,4}$")
+# The parts of the incident id (the record's key, shown in messages): AWS's ids are plain tokens.
+_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_HEALTH_EVENT_ARN = re.compile(r"^arn:[a-z-]+:health:[a-z0-9-]*::event/[A-Za-z0-9_./-]{1,200}$")
+# What a value from the event may show of itself in a reason: nothing a channel would interpret.
+_SAFE_CHARACTER = re.compile(r"[A-Za-z0-9 _.:/=+@,-]")
+
+
+class _Invalid(Exception):
+    """A field holds what AWS would never put there: the event is ignored, naming the field."""
+
+    def __init__(self, field: str, what: str, value: Any) -> None:
+        super().__init__(f"invalid-field: {field} is not {what} (got {_safe(value)})")
 
 
 def _ignored(reason: str) -> Intake:
@@ -57,26 +78,30 @@ def normalize(event: Any, *, accept_samples: bool = False) -> Intake:
     if not isinstance(event, dict):
         return _ignored(f"malformed-event: expected a JSON object, got {type(event).__name__}")
     source = event.get("source")
-    if source == "aws.health":
-        return _normalize_health(event)
-    if source == "aws.guardduty":
-        return _normalize_guardduty(event, accept_samples=accept_samples)
+    try:
+        if source == "aws.health":
+            return _normalize_health(event, accept_samples=accept_samples)
+        if source == "aws.guardduty":
+            return _normalize_guardduty(event, accept_samples=accept_samples)
+    except _Invalid as exc:
+        # Before any action and before any text of the event reaches a message.
+        return _ignored(str(exc))
     if "source" not in event and "detail" not in event and "type" in event and "service" in event:
         return _ignored("not-an-event-envelope: a bare GuardDuty finding body; EventBridge always wraps findings")
-    return _ignored(f"unsupported-source: {_short(source)} is neither aws.health nor aws.guardduty")
+    return _ignored(f"unsupported-source: {_safe(source)} is neither aws.health nor aws.guardduty")
 
 
-def _normalize_health(event: dict[str, Any]) -> Intake:
+def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
     try:
         parsed = HealthEvent.model_validate(event)
     except ValidationError as exc:
         return _ignored(f"malformed-event: AWS Health event does not parse ({_first_error(exc)})")
     detail = parsed.detail
     if parsed.detail_type != "AWS Health Event":
-        return _ignored(f"unsupported-detail-type: {_short(parsed.detail_type)}")
+        return _ignored(f"unsupported-detail-type: {_safe(parsed.detail_type)}")
     if detail.service != "RISK" or detail.event_type_code not in HEALTH_CREDENTIAL_CODES:
         return _ignored(
-            f"not-a-credential-event: Health {_short(detail.service)}/{_short(detail.event_type_code)} "
+            f"not-a-credential-event: Health {_safe(detail.service)}/{_safe(detail.event_type_code)} "
             "is not an exposed-credential risk event"
         )
     metadata = detail.event_metadata
@@ -84,20 +109,45 @@ def _normalize_health(event: dict[str, Any]) -> Intake:
     candidates += list(parsed.resources or [])
     if metadata and metadata.public_key:
         candidates.append(metadata.public_key)
-    key_ids = _unique(candidate for candidate in candidates if candidate and _ACCESS_KEY_ID.match(candidate))
+    pattern = _SAMPLE_ACCESS_KEY_ID if accept_samples else _ACCESS_KEY_ID
+    key_ids = _unique(candidate for candidate in candidates if candidate and pattern.match(candidate))
     if not key_ids:
+        if any(candidates):
+            # resources[] may also hold ARNs; say which field held the nearest thing to a key.
+            raise _Invalid(
+                "detail.affectedEntities[].entityValue",
+                "an access key id (AKIA/ASIA + 16)",
+                next(filter(None, candidates)),
+            )
         return _ignored("no-access-key: the event names no access key id (affectedEntities, resources, eventMetadata)")
     # eventMetadata.userName names the owner of publicKey; other keys get resolved by IAM later.
+    # Either way ContainKey verifies the owner with IAM: a name from the event is never trusted.
     owner = metadata.user_name if metadata and metadata.user_name else None
+    if owner is not None and not _IAM_NAME.match(owner):
+        raise _Invalid("detail.eventMetadata.userName", "an IAM user name", owner)
     named_key = metadata.public_key if metadata else None
     keys = [
         AffectedKey(access_key_id=key_id, user_name=owner if (key_id == named_key or len(key_ids) == 1) else None)
         for key_id in key_ids
     ]
-    account = parsed.account if _ACCOUNT_ID.match(parsed.account) else (metadata.account_id if metadata else None)
-    if not account:
-        return _ignored("malformed-event: no account id")
+    account, delivered_to, conflict = _accounts(
+        parsed.account,
+        [
+            ("detail.affectedAccount", detail.affected_account),
+            ("detail.eventMetadata.accountId", metadata.account_id if metadata else None),
+        ],
+    )
+    region = _region(parsed.region, "region")
+    page, total_pages = _page(detail.page, "detail.page"), _page(detail.total_pages, "detail.totalPages")
+    if detail.communication_id is not None and not _TOKEN.match(detail.communication_id):
+        raise _Invalid("detail.communicationId", "a Health communication id", detail.communication_id)
+    if detail.event_arn is not None and not _HEALTH_EVENT_ARN.match(detail.event_arn):
+        raise _Invalid("detail.eventArn", "a Health event ARN", detail.event_arn)
     dedupe = detail.communication_id or f"{detail.event_arn}:{','.join(sorted(key_ids))}"
+    if (total_pages or 1) > 1 or (page or 1) > 1:
+        # Each page is its own delivery with its own keys; backup-region copies of one page still
+        # carry the same communicationId and page, so they still collapse into one incident.
+        dedupe += f":page-{page or 1}"
     return Intake(
         status=IntakeStatus.ACCEPTED,
         reason=f"{detail.event_type_code}: {len(keys)} exposed access key(s)",
@@ -109,14 +159,49 @@ def _normalize_health(event: dict[str, Any]) -> Intake:
             event_id=parsed.id,
             event_arn=detail.event_arn,
             account=account,
-            region=parsed.region,
+            delivered_to=delivered_to,
+            account_conflict=conflict,
+            region=region,
             detected_at=_iso(parsed.time),
             first_seen=_rfc1123_to_iso(detail.start_time),
             affected_keys=keys,
             communication_id=detail.communication_id,
+            page=page,
+            total_pages=total_pages,
             exposed_url=metadata.exposed_url if metadata else None,
         ),
     )
+
+
+def _accounts(envelope: str, detail: list[tuple[str, str | None]]) -> tuple[str, str | None, str | None]:
+    """The credential's account, the account the event was delivered to, and any disagreement.
+
+    The detail's fields name the account the credential is in (organizational view and delegated
+    administrators deliver members' events to another account) and win over the envelope. Values
+    that are not account ids (the 2025 sample holds a key id in affectedAccount) are not accounts
+    and take no part."""
+    if not _ACCOUNT_ID.match(envelope):
+        # EventBridge itself sets the envelope's account: anything else was made by hand.
+        raise _Invalid("account", "a 12-digit account id", envelope)
+    named = [(field, value) for field, value in detail if value and _ACCOUNT_ID.match(value)]
+    account = named[0][1] if named else envelope
+    disagreeing = sorted({f"{field} {value}" for field, value in [*named, ("account", envelope)] if value != account})
+    conflict = f"{named[0][0]} names account {account}, but " + ", ".join(disagreeing) if disagreeing else None
+    return str(account), envelope if envelope != account else None, conflict
+
+
+def _region(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not _REGION.match(value):
+        raise _Invalid(field, "an AWS region", value)
+    return value
+
+
+def _page(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if not _PAGE.match(str(value)):
+        raise _Invalid(field, "a page number", value)
+    return int(value)
 
 
 def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool) -> Intake:
@@ -126,33 +211,48 @@ def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool) -> Inta
         return _ignored(f"malformed-event: GuardDuty event does not parse ({_first_error(exc)})")
     finding = parsed.detail
     if parsed.detail_type != "GuardDuty Finding":
-        return _ignored(f"unsupported-detail-type: {_short(parsed.detail_type)}")
+        return _ignored(f"unsupported-detail-type: {_safe(parsed.detail_type)}")
     if finding.type not in EXFILTRATION_FINDING_TYPES:
-        return _ignored(f"unsupported-finding-type: {_short(finding.type)} is not instance credential exfiltration")
+        return _ignored(f"unsupported-finding-type: {_safe(finding.type)} is not instance credential exfiltration")
     service = finding.service
-    if service and service.additional_info and service.additional_info.get("sample") is True and not accept_samples:
+    sample = bool(service and service.additional_info and service.additional_info.get("sample") is True)
+    if sample and not accept_samples:
         return _ignored(
             "sample-finding: GuardDuty sample findings carry placeholder ids (service.additionalInfo.sample)"
         )
     if service and service.archived:
         return _ignored("archived-finding: the finding was archived in GuardDuty")
-    return _exfiltration_incident(parsed, finding)
+    return _exfiltration_incident(parsed, finding, sample=sample)
 
 
-def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding) -> Intake:
+def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: bool) -> Intake:
     resource = finding.resource
     key_details = resource.access_key_details if resource else None
     instance = resource.instance_details if resource else None
     role_name = None
     if key_details and key_details.user_type == "AssumedRole" and key_details.user_name:
         role_name = key_details.user_name
+        if not _IAM_NAME.match(role_name):
+            raise _Invalid("detail.resource.accessKeyDetails.userName", "an IAM role name", role_name)
     instance_id = instance.instance_id if instance and instance.instance_id else None
+    if instance_id and not _INSTANCE_ID.match(instance_id):
+        raise _Invalid("detail.resource.instanceDetails.instanceId", "an EC2 instance id", instance_id)
     if not role_name and not instance_id:
         return _ignored("no-principal: the finding names neither the role nor the instance")
-    account = finding.account_id or parsed.account
+    if not _TOKEN.match(finding.id):
+        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
+    account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
+    region = _region(parsed.region, "region")
     service = finding.service
     keys = []
-    if key_details and key_details.access_key_id and _ACCESS_KEY_ID.match(key_details.access_key_id):
+    if key_details and key_details.access_key_id:
+        pattern = _SAMPLE_ACCESS_KEY_ID if sample else _ACCESS_KEY_ID
+        if not pattern.match(key_details.access_key_id):
+            raise _Invalid(
+                "detail.resource.accessKeyDetails.accessKeyId",
+                "an access key id (ASIA + 16)",
+                key_details.access_key_id,
+            )
         keys.append(AffectedKey(access_key_id=key_details.access_key_id, user_name=None))
     return Intake(
         status=IntakeStatus.ACCEPTED,
@@ -165,9 +265,11 @@ def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding) -> Intake:
             event_id=parsed.id,
             event_arn=finding.arn,
             account=account,
+            delivered_to=delivered_to,
+            account_conflict=conflict,
             # The envelope region is where EventBridge delivered it, which is the finding's
             # region even after cross-region forwarding; detail.region disagrees in real data.
-            region=parsed.region,
+            region=region,
             detected_at=_iso(parsed.time),
             first_seen=service.event_first_seen if service else None,
             affected_keys=keys,
@@ -175,7 +277,7 @@ def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding) -> Intake:
             severity=finding.severity,
             updated_at=finding.updated_at,
             count=service.count if service else None,
-            sample=bool(service and service.additional_info and service.additional_info.get("sample") is True),
+            sample=sample,
             role_name=role_name,
             principal_id=key_details.principal_id if key_details else None,
             instance_id=instance_id,
@@ -239,12 +341,15 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _short(value: Any, limit: int = 120) -> str:
-    text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= limit else text[:limit] + "…"
+def _safe(value: Any, limit: int = 40) -> str:
+    """A value from the event as a reason may show it: quoted, every character a channel could
+    read as markup, a command or a line break shown as '?', truncated."""
+    text = value if isinstance(value, str) else repr(value)
+    shown = "".join(ch if _SAFE_CHARACTER.fullmatch(ch) else "?" for ch in text[:limit])
+    return f"'{shown}'" + ("…" if len(text) > limit else "")
 
 
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error.get("loc", ()))
-    return _short(f"{location}: {error.get('msg', 'invalid')}")
+    return f"{_safe(location, 80)}: {_safe(error.get('msg', 'invalid'), 80)}"

