@@ -48,6 +48,7 @@ class WorkflowFunctions:
     preserve_evidence: lambda_.IFunction
     isolate_instance: lambda_.IFunction
     investigate: lambda_.IFunction
+    evict: lambda_.IFunction
     notify_slack: lambda_.IFunction
     report: lambda_.IFunction
 
@@ -184,7 +185,7 @@ class Workflow(Construct):
                 earlier.then(later.task)
             branches.append(evidence_steps[0].task)
         if investigate:
-            branches.append(self._investigation("OfSession", f.investigate, second_lookup_delay_minutes))
+            branches.append(self._investigation("OfSession", f.investigate, second_lookup_delay_minutes, evict=f.evict))
 
         if branches:
             after_revoke = sfn.Parallel(self, "EvidenceAndInvestigation", result_path="$.branches")
@@ -200,7 +201,7 @@ class Workflow(Construct):
 
         if investigate:
             key_investigation = self._investigation(
-                "OfKey", f.investigate, second_lookup_delay_minutes, then=notify_slack
+                "OfKey", f.investigate, second_lookup_delay_minutes, then=notify_slack, evict=f.evict
             )
             contain_keys.next(key_investigation)
         else:
@@ -294,9 +295,15 @@ class Workflow(Construct):
         return _Guarded(task, failed)
 
     def _investigation(
-        self, suffix: str, function: lambda_.IFunction, delay_minutes: int, then: sfn.IChainable | None = None
+        self,
+        suffix: str,
+        function: lambda_.IFunction,
+        delay_minutes: int,
+        then: sfn.IChainable | None = None,
+        evict: lambda_.IFunction | None = None,
     ) -> sfn.IChainable:
-        """Look up CloudTrail now, and again after CloudTrail's delivery lag."""
+        """Look up CloudTrail now, and again after CloudTrail's delivery lag; after each look-up, evict the
+        back doors it found (Evict reads the pass's evidence object, so it takes only the pass number)."""
         first = self._task(
             f"Investigate{suffix}",
             function,
@@ -328,14 +335,33 @@ class Workflow(Construct):
         check = sfn.Choice(self, f"FirstLookupSucceeded{suffix}")
         check.when(sfn.Condition.is_present("$.results.investigate.investigation"), wait)
         check.otherwise(skip)
-        first.next(check)
+        after_first: sfn.IChainable = check
+        after_second: sfn.IChainable | None = then
+        if evict is not None:
+            after_first = self._evict(f"Evict{suffix}", evict, 1, "evict", check)
+            after_second = self._evict(f"EvictAgain{suffix}", evict, 2, "evict_again", then)
+        first.next(after_first)
         first_failed.next(check)
         wait.next(second)
+        if after_second is not None:
+            second.next(after_second)
         if then is not None:
-            second.next(then)
             second_failed.next(then)
             skip.next(then)
         return first
+
+    def _evict(
+        self, name: str, function: lambda_.IFunction, pass_no: int, key: str, then: sfn.IChainable | None
+    ) -> sfn.IChainable:
+        task = self._task(
+            name, function, payload={"incident.$": "$.intake.incident", "pass": pass_no}, result_path=f"$.results.{key}"
+        )
+        failed = sfn.Pass(self, f"{name}Failed", comment="eviction failed: recorded for the report")
+        task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{key}")
+        if then is not None:
+            task.next(then)
+            failed.next(then)
+        return task
 
 
 @dataclass

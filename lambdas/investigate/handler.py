@@ -199,6 +199,8 @@ def _backdoor_steps(
 ) -> tuple[list[StepResult], dict[str, Any]]:
     incident_keys = set(incident.access_key_ids)
     new_keys = backdoors.attacker_keys(persistence, incident_keys)
+    # Keys made before the exposure may be the owner's: lambdas/evict decides those by the source rule.
+    new_keys = [key for key in new_keys if not key.get("time") or key["time"] >= lookup.iso(exposed_at)]
     steps: list[StepResult] = []
     user_keys: dict[str, Any] = {}
     # The exposed user's other keys: only a long-term user key has an owner with keys to sweep.
