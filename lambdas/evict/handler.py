@@ -154,12 +154,14 @@ def _created_role(role: str, decision: Decision, c: Context) -> StepResult:
 
 
 def _rewritten_trust(role: str, rewrites: list[Decision], earlier: list[Decision], c: Context) -> StepResult:
+    iam, config = c.iam, c.config
+
     def from_config() -> tuple[Any, str]:
         try:
-            role_id = c.iam.get_role(RoleName=role)["Role"]["RoleId"]
+            role_id = iam.get_role(RoleName=role)["Role"]["RoleId"]
         except ClientError as exc:
             return None, f"role unreadable ({aws.error_code(exc)})"
-        return actions.previous_trust_from_config(c.config, role_id, rewrites[0].call.time)
+        return actions.previous_trust_from_config(config, role_id, rewrites[0].call.time)
 
     note, data = actions.trust_report(role, rewrites, earlier, from_config)
     return actions.quarantine_role(

@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
-from drill.cloudtrail_fake import make_record
 from evict import actions
 from evict.actions import EVICTION_POLICY, EVICTION_POLICY_NAME, Switch
 from evict.attribution import calls_of, decide
+
+from drill.cloudtrail_fake import make_record
 
 KEY = "AKIAEXPOSEDKEY000001"
 EXPOSED = "2026-11-20T12:00:00Z"
@@ -168,7 +168,8 @@ def test_the_previous_trust_comes_from_aws_config_history_before_the_rewrite() -
             configuration = {
                 "assumeRolePolicyDocument": "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D"
             }
-            return {"configurationItems": [{"configuration": json.dumps(configuration), "configurationItemCaptureTime": "t0"}]}  # fmt: skip
+            item = {"configuration": json.dumps(configuration), "configurationItemCaptureTime": "t0"}
+            return {"configurationItems": [item]}
 
     config = Config()
     document, source = actions.previous_trust_from_config(config, "AROAEXAMPLE", "2026-11-20T12:05:00Z")

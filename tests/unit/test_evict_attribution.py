@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from drill.cloudtrail_fake import make_record
 from evict.attribution import RULE, calls_of, decide
 from evict.plan import plan
+
+from drill.cloudtrail_fake import make_record
 
 KEY = "AKIAEXPOSEDKEY000001"
 EXPOSED = "2026-11-20T12:00:00Z"
@@ -88,18 +89,24 @@ def test_the_rule_says_both_clauses() -> None:
 
 def test_plan_collects_what_the_attackers_successful_calls_left() -> None:
     after = "2026-11-20T12:0{}:00Z"
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    aws_quarantine = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
     events = [
         event("CreateUser", after.format(1), request={"userName": "malicious"}),
-        event("AttachUserPolicy", after.format(2), request={"userName": "malicious", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
-        event("AttachUserPolicy", after.format(3), request={"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        event("AttachUserPolicy", after.format(2), request={"userName": "malicious", "policyArn": admin}),
+        event("AttachUserPolicy", after.format(3), request={"userName": "bob", "policyArn": admin}),
         event("CreateLoginProfile", after.format(4), request={"userName": "bob"}),
         event("CreateRole", after.format(5), request={"roleName": "evil"}, error_code="AccessDenied"),
         event("UpdateAssumeRolePolicy", after.format(6), request={"roleName": "prod", "policyDocument": "{}"}),
         event("GetFederationToken", after.format(7), request={"name": "fed"}),
         # AWS's own quarantine of the exposed user (exact AWS-managed ARN), and an attacker's look-alike
-        event("AttachUserPolicy", after.format(8), request={"userName": "ci-deployer", "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}),
-        event("PutUserPolicy", after.format(9), request={"userName": "bob", "policyName": "AWSCompromisedKeyQuarantineV3"}),
-    ]  # fmt: skip
+        event("AttachUserPolicy", after.format(8), request={"userName": "ci-deployer", "policyArn": aws_quarantine}),
+        event(
+            "PutUserPolicy",
+            after.format(9),
+            request={"userName": "bob", "policyName": aws_quarantine.rpartition("/")[2]},
+        ),
+    ]
     found = plan(decide(calls_of(events), EXPOSED))
     assert list(found.created_users) == ["malicious"]
     assert not found.created_roles  # the CreateRole failed: nothing to evict

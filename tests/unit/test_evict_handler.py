@@ -8,10 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-
-from drill.cloudtrail_fake import make_record
 from evict import handler
 from evict.actions import EVICTION_POLICY_NAME
+
+from drill.cloudtrail_fake import make_record
 from responder.release import plan as release_plan
 from responder.release import release
 
@@ -73,7 +73,7 @@ def account(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
             "CreateRole",
             "2026-11-20T12:06:00Z",
             request={"roleName": "evil", "assumeRolePolicyDocument": json.dumps(TRUST)},
-        ),  # fmt: skip
+        ),
     ]
     put(1, events)
     return iam
