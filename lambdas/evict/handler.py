@@ -154,7 +154,8 @@ def _created_role(role: str, decision: Decision, c: Context) -> StepResult:
 
 
 def _rewritten_trust(role: str, rewrites: list[Decision], earlier: list[Decision], c: Context) -> StepResult:
-    iam, config = c.iam, c.config
+    iam = c.iam
+    config = c.config
 
     def from_config() -> tuple[Any, str]:
         try:
