@@ -209,3 +209,16 @@ def test_federation_tokens_are_reported_as_covered_by_the_user_level_revocation(
     result = actions.minted_sessions(minted, "why")
     assert result["status"] == "skipped" and not result["containment"] and result["target"] == "ASIAFEDERATED0000001"
     assert "revoke-user-sessions" in result["detail"] and "AWSRevokeOlderSessions" in result["manual"]
+
+
+def test_the_email_shows_the_full_restore_command_of_a_rewritten_trust() -> None:
+    from report.outcome import decide as verdict_of
+    from report.render import render_email
+
+    restore = 'aws iam update-assume-role-policy --role-name prod --policy-document \'{"Version": "2012-10-17"}\''
+    quarantined = actions.step(
+        actions.QUARANTINE_TRUST, actions.Status.DONE, "prod", "deny-all in place", containment=True,
+        data={"restore_trust": restore},
+    )  # fmt: skip
+    text = render_email(None, verdict_of("accepted", "", [quarantined]), [])["text"]
+    assert "restore the previous trust policy:\n      " + restore in text
