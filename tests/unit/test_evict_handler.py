@@ -143,3 +143,28 @@ def test_release_undoes_each_eviction_and_says_a_password_cannot_come_back(accou
     assert len(iam.list_attached_user_policies(UserName="malicious")["AttachedPolicies"]) == 1
     assert iam.list_role_policies(RoleName="evil")["PolicyNames"] == []
     assert any("remove-login-profile bob: not reversible, a password cannot be restored" in note for note in notes)
+
+
+def test_a_stolen_instance_role_sessions_back_doors_fall_under_the_same_rule(account: Any, lambda_context: Any) -> None:
+    from tests.factories import exfiltration_incident
+
+    iam = account
+    incident = exfiltration_incident(first_seen="2026-11-20T12:00:00Z")
+    session = {"type": "AssumedRole", "accessKeyId": "ASIASTOLENSESSION001", "accountId": "123456789012"}
+
+    def as_session(entry: dict[str, Any]) -> dict[str, Any]:
+        record = json.loads(entry["CloudTrailEvent"])
+        record["userIdentity"] = {**session, "arn": "arn:aws:sts::123456789012:assumed-role/web-app-role/i-0abc"}
+        return {**entry, "CloudTrailEvent": json.dumps(record)}
+
+    events = [
+        as_session(event("ListRoles", "2026-11-20T11:00:00Z")),  # the instance's own work, from its address
+        as_session(event("CreateUser", "2026-11-20T12:10:00Z", request={"userName": "malicious"})),
+    ]
+    document = {"window": {"first_sighting": incident["first_seen"]}, "events": events}
+    key = handler.evidence_key(incident["incident_id"], 1)
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=json.dumps(document).encode())
+    result = handler.handler({"incident": incident, "pass": 1}, lambda_context)
+    evicted = [s for s in result["steps"] if s["name"] == "evict-created-user"]
+    assert [s["status"] for s in evicted] == ["done"] and "attacker's: CreateUser" in evicted[0]["detail"]
+    assert iam.list_user_policies(UserName="malicious")["PolicyNames"] == [EVICTION_POLICY_NAME]
