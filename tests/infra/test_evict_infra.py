@@ -1,4 +1,5 @@
-"""The evict function's role: IAM writes fenced to what each eviction does, never the responder's own roles."""
+"""The evict function in the template: IAM writes fenced to what each eviction does, never the responder's own
+roles; its switches; and its place after each investigation pass."""
 
 from __future__ import annotations
 
@@ -50,3 +51,36 @@ def test_no_iam_wildcard_action(template: dict[str, Any]) -> None:
         for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     ]
     assert actions and not [action for action in actions if "*" in action]
+
+
+def test_evict_runs_after_each_investigation_pass_with_its_switches(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    (function,) = [
+        resource
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"]["Handler"] == "evict.handler.handler"
+    ]
+    env = function["Properties"]["Environment"]["Variables"]
+    for switch in ("EVICT_CREATED_USERS", "REMOVE_LOGIN_PROFILES", "QUARANTINE_CREATED_ROLES", "DRY_RUN"):
+        assert env[switch] in ("true", "false")
+    (machine,) = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    definition = json.loads("".join(p if isinstance(p, str) else '"ARN"' for p in parts).replace('""ARN""', '"ARN"'))
+
+    def states(node: Any) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if isinstance(node, dict):
+            found.update(node.get("States") or {})
+            for value in node.values():
+                found.update(states(value))
+        elif isinstance(node, list):
+            for value in node:
+                found.update(states(value))
+        return found
+
+    every = states(definition)
+    for suffix in ("OfKey", "OfSession"):
+        assert every[f"Investigate{suffix}"]["Next"] == f"Evict{suffix}"
+        assert every[f"InvestigateAgain{suffix}"]["Next"] == f"EvictAgain{suffix}"
+        assert every[f"Evict{suffix}"]["Parameters"]["pass"] == 1
+        assert every[f"EvictAgain{suffix}"]["Parameters"]["pass"] == 2
