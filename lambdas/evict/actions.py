@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from common.aws import error_code
 from common.errors import TransientError
 from common.steps import Status, StepResult, step
-from evict.attribution import Decision
+from evict.attribution import Decision, as_dict
 from evict.plan import ROLE_POLICY_CALLS, USER_POLICY_CALLS, target_user
 from revoke_sessions.actions import OLDER_SESSIONS_POLICY
 
@@ -472,7 +472,7 @@ def _has_policy(iam: Any, kind: str, principal: str, policy: str, attached: bool
 
 def minted_sessions(decision: Decision, why: str) -> StepResult:
     call = decision.call
-    credentials = call.response.get("credentials") if isinstance(call.response.get("credentials"), dict) else {}
+    credentials = as_dict(call.response.get("credentials"))
     key = credentials.get("accessKeyId") or "?"
     user = target_user(decision) or "the compromised user"
     if call.event_name == "AssumeRole":

@@ -112,6 +112,11 @@ def _record(event: dict[str, Any]) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """A record's object field, or {} when the attacker's record has anything else there."""
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) and value else "unknown"
 
@@ -123,7 +128,7 @@ def calls_of(events: Iterable[dict[str, Any]]) -> list[Call]:
         if not isinstance(event, dict):
             continue
         record = _record(event)
-        identity = record.get("userIdentity") if isinstance(record.get("userIdentity"), dict) else {}
+        identity = as_dict(record.get("userIdentity"))
         request = record.get("requestParameters")
         response = record.get("responseElements")
         calls.append(

@@ -32,7 +32,7 @@ from common.settings import env_bool, env_str
 from common.steps import Status, StepResult, step
 from evict import actions
 from evict.actions import Switch
-from evict.attribution import RULE, Decision, calls_of, decide, iso
+from evict.attribution import RULE, Decision, as_dict, calls_of, decide, iso
 from evict.plan import Plan, plan
 from incident.model import Incident
 from investigate.backdoors import deactivate_key
@@ -73,7 +73,7 @@ def read_evidence(s3: Any, bucket: str, key: str) -> dict[str, Any]:
 
 
 def _exposure(document: dict[str, Any], incident: Incident) -> str:
-    window = document.get("window") if isinstance(document.get("window"), dict) else {}
+    window = as_dict(document.get("window"))
     moment = window.get("first_sighting") or incident.first_seen or incident.detected_at
     return iso(moment)
 
@@ -231,8 +231,8 @@ def _work(found: Plan, decisions: list[Decision]) -> list[tuple[str, Work]]:
         work.append((label, partial(_policy, decision, found.created_principal(decision))))
     for decision in found.keys:
         response = decision.call.response
-        key = response.get("accessKey") if isinstance(response.get("accessKey"), dict) else {}
-        user = key.get("userName") or decision.call.request.get("userName") or decision.call.caller_user
+        key = as_dict(response.get("accessKey"))
+        user = str(key.get("userName") or decision.call.request.get("userName") or decision.call.caller_user or "")
         if decision.after_exposure or not key.get("accessKeyId") or not user:
             continue  # after the exposure: the investigation deactivates it (step deactivate-backdoor-key)
         record = {
