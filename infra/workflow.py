@@ -1,8 +1,9 @@
 """The response workflow: one state machine, a Choice on the incident kind.
 
     Normalize -> Prepare -> Choice(kind)
-      exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate
-      instance-credential-exfiltration: RevokeSessions -> Parallel[PreserveEvidence -> Isolate | Investigate]
+      exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate -> Evict
+      instance-credential-exfiltration: RevokeSessions -> Parallel[PreserveEvidence -> Isolate | Investigate -> Evict]
+    (Investigate -> Evict runs twice: now, and again after CloudTrail's delivery lag.)
       ignored / anything else:         (nothing)
     -> Report -> Choice(outcome) -> Succeed | Fail (so CloudWatch alarms on failed executions fire)
 

@@ -168,3 +168,16 @@ def test_a_stolen_instance_role_sessions_back_doors_fall_under_the_same_rule(acc
     evicted = [s for s in result["steps"] if s["name"] == "evict-created-user"]
     assert [s["status"] for s in evicted] == ["done"] and "attacker's: CreateUser" in evicted[0]["detail"]
     assert iam.list_user_policies(UserName="malicious")["PolicyNames"] == [EVICTION_POLICY_NAME]
+
+
+def test_one_action_in_dry_run_changes_nothing_of_its_own_and_says_so(
+    account: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    iam = account
+    monkeypatch.setenv("DRY_RUN_EVICT_CREATED_USERS", "true")
+    steps = {(s["name"], s["target"]): s for s in run(lambda_context)["steps"]}
+    user = steps[("evict-created-user", "malicious")]
+    assert user["status"] == "skipped" and user["detail"].startswith("dry-run: would")
+    assert iam.list_user_policies(UserName="malicious")["PolicyNames"] == []
+    assert {k["Status"] for k in iam.list_access_keys(UserName="malicious")["AccessKeyMetadata"]} == {"Active"}
+    assert steps[("quarantine-created-role", "evil")]["status"] == "done"  # the others still act
