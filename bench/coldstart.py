@@ -35,6 +35,7 @@ CLIENTS: dict[str, tuple[str, ...]] = {
     "isolate_instance.handler.handler": ("ec2",),
     # cloudtrail: one client per enabled region in fact; one is measured (the service model loads once).
     "investigate.handler.handler": ("ec2", "s3", "iam", "cloudtrail"),
+    "evict.handler.handler": ("s3", "iam", "config"),
     # secretsmanager is built by Powertools Parameters (get_secret), not common.aws.client.
     "report.handler.handler_slack": ("secretsmanager",),
     "report.handler.handler_sns": ("sns", "dynamodb"),

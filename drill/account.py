@@ -38,6 +38,7 @@ PRODUCT_PACKAGES = (
     "preserve_evidence",
     "isolate_instance",
     "investigate",
+    "evict",
     "report",
 )
 HOME_REGION = "us-east-1"

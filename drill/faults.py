@@ -472,6 +472,60 @@ class _TwoPages:
 
 
 _PAGES = _TwoPages()
+# -- evict (issue 18): the back doors an attacker leaves, and the owner's own changes
+
+
+def _backdoor_trail(account: SimulatedAccount, staged: Staged) -> None:
+    """The bundled back-door trail, staged as what the exposed key did after the exposure."""
+    from drill.scenario import install_cloudtrail, load_records
+
+    install_cloudtrail(account, staged, load_records(EVENTS / "cloudtrail" / "leaked_user_key_backdoor.json"))
+
+
+def _owner_activity(account: SimulatedAccount, staged: Staged) -> None:
+    """The key's owner, hours before the exposure and from its usual address and client, created a role and
+    a key for a release bot: what a CI key does all day. The calls are in CloudTrail and in the account."""
+    from datetime import timedelta
+
+    from drill.cloudtrail_fake import FakeCloudTrailFactory, make_record
+    from drill.scenario import _exposure_time
+    from investigate import handler  # the fresh module of this simulated account
+
+    iam = account.client("iam")
+    exposed = _exposure_time(staged.event)
+    usual = {"source_ip": "198.51.100.7", "user_agent": "aws-cli/2.15.0 Python/3.11 exec-env/ci-runner"}
+    owner, key = staged.users[0], staged.access_key_ids[0]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName="ci-deploy-role", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_user(UserName="release-bot")
+    minted = iam.create_access_key(UserName="release-bot")["AccessKey"]["AccessKeyId"]
+    staged.users.append("release-bot")
+    staged.created.setdefault("roles", []).append("ci-deploy-role")
+    staged.notes.append(f"the owner's role ci-deploy-role and release-bot's key {minted}, made before the exposure")
+
+    def call(name: str, hours: float, **kwargs: Any) -> dict[str, Any]:
+        moment = exposed - timedelta(hours=hours)
+        return make_record(name, access_key_id=key, event_time=moment, user_name=owner, **usual, **kwargs)
+
+    records = [
+        call("GetCallerIdentity", 3, event_source="sts.amazonaws.com"),
+        call(
+            "CreateRole",
+            2,
+            request={"roleName": "ci-deploy-role", "assumeRolePolicyDocument": json.dumps(trust)},
+            response={"role": {"roleName": "ci-deploy-role"}},
+        ),
+        call(
+            "CreateAccessKey",
+            1,
+            request={"userName": "release-bot"},
+            response={"accessKey": {"accessKeyId": minted, "userName": "release-bot", "status": "Active"}},
+        ),
+    ]
+    handler.cloudtrail_client = FakeCloudTrailFactory(records)  # type: ignore[assignment]
 
 
 SCENARIOS = {
@@ -713,6 +767,23 @@ SCENARIOS = {
             "ignored",
             "the event's user name carries Slack markup, a newline and $(...): ignored naming the field, "
             "before any action; nothing of it reaches a message unescaped",
+        ),
+        # -- evict (issue 18)
+        Scenario(
+            "backdoor-eviction",
+            "health_exposed_key_classic.json",
+            "contained",
+            "the bundled back-door trail: the users, roles, console passwords, trust policy and admin policies the "
+            "attacker left are each evicted (or reported, as the attacker-or-owner rule decides)",
+            setup=_backdoor_trail,
+        ),
+        Scenario(
+            "owner-activity",
+            "health_exposed_key_classic.json",
+            "contained",
+            "the key's owner created a role and a key before the exposure, from its usual address: both are left "
+            "untouched and reported as the owner's",
+            setup=_owner_activity,
         ),
     )
 }

@@ -102,10 +102,37 @@ def shutdown_behavior_attribute() -> Iterator[None]:
 
 
 @contextmanager
+def config_history_needs_a_recorder() -> Iterator[None]:
+    """AWS Config's GetResourceConfigHistory.
+
+    AWS returns what a configuration recorder recorded, before `laterTime`; with no recorder, nothing was
+    recorded (ResourceNotDiscoveredException). moto 5.2.5 ignores the times and returns the resource as it
+    is now, and its IAM role item does not even parse in botocore. The patch answers as AWS does when
+    nothing records: the drill's account has no recorder.
+    """
+    from moto.config.exceptions import ResourceNotDiscoveredException
+    from moto.config.models import ConfigBackend
+
+    original = ConfigBackend.get_resource_config_history
+
+    def history(self: Any, resource_type: str, resource_id: str, backend_region: str) -> Any:
+        if not self.recorders:
+            raise ResourceNotDiscoveredException(resource_type, resource_id)
+        return original(self, resource_type, resource_id, backend_region)
+
+    ConfigBackend.get_resource_config_history = history  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ConfigBackend.get_resource_config_history = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def aws_semantics() -> Iterator[None]:
     """Every patch above."""
     with ExitStack() as stack:
         stack.enter_context(snapshot_tag_specifications())
         stack.enter_context(eni_groups_are_their_own())
         stack.enter_context(shutdown_behavior_attribute())
+        stack.enter_context(config_history_needs_a_recorder())
         yield

@@ -54,7 +54,24 @@ def observe(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
         observed["access_keys"].setdefault(key_id, "absent")
     if staged.roles or staged.instances:
         observed.update(_observe_instances(account, staged))
+    observed["login_profiles"] = {user: _has_login_profile(iam, user) for user in staged.users}
+    for role in staged.created.get("roles", []):
+        policies = observed.setdefault("role_policies", {})
+        try:
+            inline = iam.list_role_policies(RoleName=role)["PolicyNames"]
+            attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        except iam.exceptions.NoSuchEntityException:
+            continue
+        policies[role] = inline + [p["PolicyName"] for p in attached]
     return observed
+
+
+def _has_login_profile(iam: Any, user: str) -> bool:
+    try:
+        iam.get_login_profile(UserName=user)
+    except iam.exceptions.NoSuchEntityException:
+        return False
+    return True
 
 
 def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:

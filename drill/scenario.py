@@ -5,7 +5,8 @@ invented regions. The drill makes them one consistent story about the staged inc
 long-term key that an IAM user used becomes the incident's key and its user the staged owner,
 times are shifted to start four minutes after the exposure (the real case), invented regions
 become the incident's region, and what the records say the attacker created (users, access
-keys) is created in the simulated account so the responder can find and deactivate it.
+keys, admin policies, console passwords, roles and rewritten trust policies) is created in the simulated
+account so the responder can find and evict it.
 The seam is the investigation's client factory; the product's own code path is unchanged.
 """
 
@@ -83,6 +84,7 @@ def _stage_what_it_created(
     response = record.get("responseElements") or {}
     if record.get("eventName") == "CreateUser" and request.get("userName"):
         ensure_user(request["userName"])
+    _stage_iam_backdoor(iam, record, staged, ensure_user)
     if record.get("eventName") == "CreateAccessKey" and isinstance(response.get("accessKey"), dict):
         key = response["accessKey"]
         user = key.get("userName") or request.get("userName") or staged.users[0]
@@ -93,6 +95,65 @@ def _stage_what_it_created(
         staged.notes.append(f"the scenario's CreateAccessKey for {user} staged as {minted}")
         key["accessKeyId"] = minted
         key["userName"] = user
+
+
+# The trust policy of a role the scenario rewrites, before the rewrite: what an instance role has.
+PREVIOUS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _stage_iam_backdoor(iam: Any, record: dict[str, Any], staged: Staged, ensure_user: Callable[[str], None]) -> None:
+    """What the record's IAM call left in the account: the admin policy it attached, the console password it
+    set, the role it created or whose trust it rewrote. The roles are listed in `staged.created["roles"]`
+    for `observed` (the scenario's permissions boundary is left out: moto lacks AWSDenyAll)."""
+    name, request = record.get("eventName"), record.get("requestParameters") or {}
+    user, role = request.get("userName"), request.get("roleName")
+    if str(request.get("policyArn", "")).startswith("arn:aws:iam::aws:policy/"):
+        _aws_managed_policy(iam, request["policyArn"])
+    roles = staged.created.setdefault("roles", [])
+    if name == "AttachUserPolicy" and user:
+        ensure_user(user)
+        iam.attach_user_policy(UserName=user, PolicyArn=request["policyArn"])
+    elif name in ("CreateLoginProfile", "UpdateLoginProfile") and user:
+        ensure_user(user)
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_login_profile(UserName=user, Password="Drill-staged-password-1!")
+    elif name == "CreateRole" and role:
+        try:
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=request["assumeRolePolicyDocument"])
+        except iam.exceptions.EntityAlreadyExistsException:  # an AttachRolePolicy of the same second came first
+            iam.update_assume_role_policy(RoleName=role, PolicyDocument=request["assumeRolePolicyDocument"])
+        roles.append(role)
+    elif name == "AttachRolePolicy" and role:
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(PREVIOUS_TRUST))
+            roles.append(role)
+        iam.attach_role_policy(RoleName=role, PolicyArn=request["policyArn"])
+    elif name == "UpdateAssumeRolePolicy" and role:
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(PREVIOUS_TRUST))
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=request["policyDocument"])
+        roles.append(role)
+    staged.created["roles"] = list(dict.fromkeys(roles))
+
+
+def _aws_managed_policy(iam: Any, arn: str) -> None:
+    """moto knows AWS's managed policies (AdministratorAccess, ...) only when told to load all of them: add
+    the one the scenario attaches, from moto's own copy of AWS's documents (a drill-side stand-in)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[_account_of(iam)]["global"]
+    name = arn.rsplit("/", 1)[-1]
+    data = json.loads(aws_managed_policies_data).get(name)
+    if arn not in backend.managed_policies and data:
+        backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, backend.account_id, "us-east-1", data)
+
+
+def _account_of(iam: Any) -> str:
+    return str(boto3.client("sts", region_name=iam.meta.region_name).get_caller_identity()["Account"])
 
 
 def _ensure_user(iam: Any, staged: Staged) -> Callable[[str], None]:

@@ -41,6 +41,7 @@ class Staged:
     roles: list[str] = field(default_factory=list)
     instances: list[str] = field(default_factory=list)
     region: str = "us-east-1"
+    created: dict[str, list[str]] = field(default_factory=dict)  # what a CloudTrail scenario staged: "roles"
 
 
 def event_account(event: Any) -> str:

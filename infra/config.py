@@ -26,6 +26,20 @@ DRY_RUN_ACTIONS = {
     "preserveEvidence": "DRY_RUN_PRESERVE_EVIDENCE",
     "isolateInstance": "DRY_RUN_ISOLATE_INSTANCE",
     "deactivateBackdoorKeys": "DRY_RUN_BACKDOOR_KEYS",
+    "evictCreatedUsers": "DRY_RUN_EVICT_CREATED_USERS",
+    "removeLoginProfiles": "DRY_RUN_REMOVE_LOGIN_PROFILES",
+    "quarantineCreatedRoles": "DRY_RUN_QUARANTINE_CREATED_ROLES",
+    "quarantineRewrittenTrust": "DRY_RUN_QUARANTINE_REWRITTEN_TRUST",
+    "detachAttackerPolicies": "DRY_RUN_DETACH_ATTACKER_POLICIES",
+}
+
+# The evictions' own switches (cdk.json key = the action's name in DRY_RUN_ACTIONS): environment -> attribute.
+EVICTION_SWITCHES = {
+    "EVICT_CREATED_USERS": "evict_created_users",
+    "REMOVE_LOGIN_PROFILES": "remove_login_profiles",
+    "QUARANTINE_CREATED_ROLES": "quarantine_created_roles",
+    "QUARANTINE_REWRITTEN_TRUST": "quarantine_rewritten_trust",
+    "DETACH_ATTACKER_POLICIES": "detach_attacker_policies",
 }
 
 
@@ -46,6 +60,11 @@ class ResponderConfig:
     isolate_instances: bool = True
     investigate: bool = True
     deactivate_backdoor_keys: bool = True
+    evict_created_users: bool = True
+    remove_login_profiles: bool = True
+    quarantine_created_roles: bool = True
+    quarantine_rewritten_trust: bool = True
+    detach_attacker_policies: bool = True
     accept_sample_findings: bool = False
     exempt_principal_arns: tuple[str, ...] = ()
     exempt_instance_ids: tuple[str, ...] = ()
@@ -82,6 +101,10 @@ class ResponderConfig:
             deactivate_backdoor_keys=_bool(
                 "deactivateBackdoorKeys", value("deactivateBackdoorKeys", defaults.deactivate_backdoor_keys)
             ),
+            **{
+                attribute: _bool(_camel(attribute), value(_camel(attribute), getattr(defaults, attribute)))
+                for attribute in EVICTION_SWITCHES.values()
+            },
             accept_sample_findings=_bool(
                 "acceptSampleFindings", value("acceptSampleFindings", defaults.accept_sample_findings)
             ),
@@ -162,6 +185,11 @@ class ResponderConfig:
                 f"regions: {', '.join(foreign)} not in the partition of homeRegion "
                 f"{self.home_region} ({partition_of(self.home_region)})"
             )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def partition_of(region: str) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.config import DRY_RUN_ACTIONS, ResponderConfig
+from infra.config import DRY_RUN_ACTIONS, EVICTION_SWITCHES, ResponderConfig
 from infra.detection import Detection
 from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
 from infra.monitoring import Monitoring
@@ -118,6 +119,17 @@ class ResponderStack(Stack):
                 },
                 resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
             ),
+            "evict": function(
+                "Evict",
+                "evict",
+                timeout=Duration.minutes(2),
+                env={
+                    "EVIDENCE_BUCKET": storage.evidence.bucket_name,
+                    "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
+                    **{switch: _flag(getattr(config, attribute)) for switch, attribute in EVICTION_SWITCHES.items()},
+                },
+                resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
+            ),
             "notify_slack": function(
                 "NotifySlack", "report", handler="handler.handler_slack", env=slack_env, resources=slack_resources
             ),
@@ -130,6 +142,7 @@ class ResponderStack(Stack):
             ),
         }
         self.functions = functions
+        _deny(functions["evict"], "evict", {"partition": self.partition, "account": self.account})
 
         workflow = Workflow(
             self,
@@ -204,6 +217,19 @@ class ResponderStack(Stack):
 # at the containing call get it, because their cold start (imports) is the product's speed; at a
 # few invocations per incident the cost stays a fraction of a cent.
 CRITICAL_PATH_MEMORY = 1769
+
+
+def _deny(fn: ResponderFunction, package: str, placeholders: dict[str, str]) -> None:
+    """The package's explicit Deny statements (permissions.DENIES) on its function's role."""
+    module = importlib.import_module(f"{package}.permissions")
+    for deny in getattr(module, "DENIES", ()):
+        fn.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=list(deny["actions"]),
+                resources=[template.format(**placeholders) for template in deny["resources"]],
+            )
+        )
 
 
 def _camel(name: str) -> str:

@@ -1,10 +1,11 @@
 """The response workflow: one state machine, a Choice on the incident kind.
 
     Normalize -> Prepare -> Choice(kind)
-      exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate
-      instance-credential-exfiltration: RevokeSessions -> Parallel[PreserveEvidence -> Isolate | Investigate]
+      exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate -> Evict
+      instance-credential-exfiltration: RevokeSessions -> Parallel[PreserveEvidence -> Isolate | Investigate -> Evict]
       duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
       duplicate, nothing changed:       AlreadyHandled (no message)
+    (Investigate -> Evict runs twice: now, and again after CloudTrail's delivery lag.)
       ignored / anything else:         (nothing)
     -> Report -> Choice(outcome) -> Succeed | Fail (so CloudWatch alarms on failed executions fire)
 
@@ -71,7 +72,7 @@ def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_dela
     def worst(name: str) -> float:
         return task_worst_seconds(timeouts[name], retries_timeouts=name not in ("notify_slack", "report"))
 
-    investigation = 2 * worst("investigate") + 60 * second_lookup_delay_minutes
+    investigation = 2 * (worst("investigate") + worst("evict")) + 60 * second_lookup_delay_minutes
     keys = worst("contain_key") + investigation
     sessions = worst("revoke_sessions") + max(worst("preserve_evidence") + worst("isolate_instance"), investigation)
     longest = worst("normalize") + max(keys, sessions) + worst("notify_slack") + worst("report")
@@ -86,6 +87,7 @@ class WorkflowFunctions:
     preserve_evidence: lambda_.IFunction
     isolate_instance: lambda_.IFunction
     investigate: lambda_.IFunction
+    evict: lambda_.IFunction
     notify_slack: lambda_.IFunction
     report: lambda_.IFunction
 
@@ -232,7 +234,7 @@ class Workflow(Construct):
                 earlier.then(later.task)
             branches.append(evidence_steps[0].task)
         if investigate:
-            branches.append(self._investigation("OfSession", f.investigate, second_lookup_delay_minutes))
+            branches.append(self._investigation("OfSession", f.investigate, second_lookup_delay_minutes, evict=f.evict))
 
         if branches:
             after_revoke = sfn.Parallel(self, "EvidenceAndInvestigation", result_path="$.branches")
@@ -248,7 +250,7 @@ class Workflow(Construct):
 
         if investigate:
             key_investigation = self._investigation(
-                "OfKey", f.investigate, second_lookup_delay_minutes, then=notify_slack
+                "OfKey", f.investigate, second_lookup_delay_minutes, then=notify_slack, evict=f.evict
             )
             contain_keys.next(key_investigation)
         else:
@@ -368,9 +370,15 @@ class Workflow(Construct):
         return _Guarded(task, failed)
 
     def _investigation(
-        self, suffix: str, function: lambda_.IFunction, delay_minutes: int, then: sfn.IChainable | None = None
+        self,
+        suffix: str,
+        function: lambda_.IFunction,
+        delay_minutes: int,
+        then: sfn.IChainable | None = None,
+        evict: lambda_.IFunction | None = None,
     ) -> sfn.IChainable:
-        """Look up CloudTrail now, and again after CloudTrail's delivery lag.
+        """Look up CloudTrail now, and again after CloudTrail's delivery lag; after each look-up, evict the
+        back doors it found (Evict reads the pass's evidence object, so it takes only the pass number).
 
         Each pass's output is bounded (a digest, at most a few steps per key: investigate/handler.py); the
         event lists stay in the evidence bucket, and pass 2 gets only pass 1's evidence URI."""
@@ -404,14 +412,33 @@ class Workflow(Construct):
         check = sfn.Choice(self, f"FirstLookupSucceeded{suffix}")
         check.when(sfn.Condition.is_present("$.results.investigate.investigation"), wait)
         check.otherwise(skip)
-        first.next(check)
+        after_first: sfn.IChainable = check
+        after_second: sfn.IChainable | None = then
+        if evict is not None:
+            after_first = self._evict(f"Evict{suffix}", evict, 1, "evict", check)
+            after_second = self._evict(f"EvictAgain{suffix}", evict, 2, "evict_again", then)
+        first.next(after_first)
         first_failed.next(check)
         wait.next(second)
+        if after_second is not None:
+            second.next(after_second)
         if then is not None:
-            second.next(then)
             second_failed.next(then)
             skip.next(then)
         return first
+
+    def _evict(
+        self, name: str, function: lambda_.IFunction, pass_no: int, key: str, then: sfn.IChainable | None
+    ) -> sfn.IChainable:
+        task = self._task(
+            name, function, payload={"incident.$": "$.intake.incident", "pass": pass_no}, result_path=f"$.results.{key}"
+        )
+        failed = sfn.Pass(self, f"{name}Failed", comment="eviction failed: recorded for the report")
+        task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{key}")
+        if then is not None:
+            task.next(then)
+            failed.next(then)
+        return task
 
 
 def _timeout_seconds(function: lambda_.IFunction) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
+from evict.actions import DETACH_POLICY, EVICT_USER, QUARANTINE_ROLE, QUARANTINE_TRUST, REMOVE_LOGIN_PROFILE
 
 from common.aws import error_code
 from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, OLDER_SESSIONS_POLICY, QUARANTINE, USER_SESSIONS
@@ -33,6 +34,8 @@ from revoke_sessions.actions import REVOKE
 # Network first, so that the instance passes its health checks when it rejoins its group; the
 # protection last of the instance steps, so it is never terminable while still detached.
 ORDER = [ISOLATE, AUTOSCALING, PROTECT, REVOKE, USER_SESSIONS, QUARANTINE, DEACTIVATE, BACKDOOR_KEY]
+# Evictions after the incident's own steps: the policies come back before the users and roles are let go.
+ORDER += [DETACH_POLICY, EVICT_USER, QUARANTINE_ROLE, QUARANTINE_TRUST, REMOVE_LOGIN_PROFILE]
 
 
 class ReleaseError(Exception):
@@ -91,6 +94,27 @@ def plan(
             reversals.append(_reattach(autoscaling, step))
         elif name == ISOLATE:
             reversals.append(_restore_groups(ec2, step))
+        elif name == EVICT_USER:
+            reversals.append(_release_user(iam, step))
+        elif name in (QUARANTINE_ROLE, QUARANTINE_TRUST):
+            reversals.append(_release_role(iam, step))
+            restore = _data(step).get("restore_trust")
+            if name == QUARANTINE_TRUST:
+                notes.append(
+                    f"{name} {target}: the trust policy stays as the attacker left it; restoring it is a person's "
+                    + (
+                        f"decision, once checked: {restore}"
+                        if restore
+                        else "decision: its previous document is unknown"
+                    )
+                )
+        elif name == DETACH_POLICY:
+            reversals.append(_restore_policy(iam, step))
+        elif name == REMOVE_LOGIN_PROFILE:
+            notes.append(
+                f"{name} {target}: not reversible, a password cannot be restored, only reset; the user sets a new "
+                f"one: {step.get('undo')}"
+            )
         elif step.get("undo"):
             notes.append(f"{name} {target}: no automatic reversal; by hand: {step['undo']}")
     return reversals, notes
@@ -298,6 +322,76 @@ def _restore_groups(ec2: Any, step: Mapping[str, Any]) -> Reversal:
     described = "; ".join(f"{eni} -> {', '.join(groups)}" for eni, groups in sorted(recorded.items()))
     source = described or f"as recorded in its {ORIGINAL_TAG} tag"
     return Reversal(step["name"], instance_id, f"restore the security groups of {instance_id} ({source})", run)
+
+
+def _release_user(iam: Any, step: Mapping[str, Any]) -> Reversal:
+    user = _data(step).get("user") or step["target"]
+    policy = _data(step).get("policy_name")
+    keys = list(_data(step).get("deactivated_keys") or [])
+
+    def run() -> str:
+        if policy:
+            _tolerate_missing(lambda: iam.delete_user_policy(UserName=user, PolicyName=policy))
+            if policy in iam.list_user_policies(UserName=user)["PolicyNames"]:
+                raise ReleaseError(f"{policy} still reads back on user {user}")
+        for key in keys:
+            iam.update_access_key(UserName=user, AccessKeyId=key, Status="Active")
+        status = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+        inactive = [key for key in keys if status.get(key) != "Active"]
+        if inactive:
+            raise ReleaseError(f"key(s) {', '.join(inactive)} of {user} do not read back Active")
+        return f"user {user}: {policy or 'no policy'} removed, {len(keys)} key(s) Active (read back)"
+
+    what = f"let user {user} go: delete {policy or 'nothing'}, re-activate {', '.join(keys) or 'no key'}"
+    return Reversal(step["name"], user, what + " (it was evicted as the attacker's)", run)
+
+
+def _release_role(iam: Any, step: Mapping[str, Any]) -> Reversal:
+    role = _data(step).get("role") or step["target"]
+    policies = list(_data(step).get("policies") or [])
+
+    def run() -> str:
+        for policy in policies:
+            _tolerate_missing(lambda policy=policy: iam.delete_role_policy(RoleName=role, PolicyName=policy))
+        left = set(policies) & set(iam.list_role_policies(RoleName=role)["PolicyNames"])
+        if left:
+            raise ReleaseError(f"{', '.join(sorted(left))} still read back on role {role}")
+        return f"role {role}: {', '.join(policies)} gone (read back)"
+
+    return Reversal(step["name"], role, f"let role {role} go: delete {', '.join(policies)}", run)
+
+
+def _restore_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
+    data = _data(step)
+    kind, principal, policy = data.get("kind"), data.get("principal"), data.get("policy")
+    attached, document = bool(data.get("attached")), data.get("document")
+
+    def run() -> str:
+        if kind not in ("user", "role"):
+            raise ReleaseError(f"no {kind} to put {policy} back on")
+        if attached:
+            if kind == "user":
+                iam.attach_user_policy(UserName=principal, PolicyArn=policy)
+                listed = iam.list_attached_user_policies(UserName=principal)["AttachedPolicies"]
+            else:
+                iam.attach_role_policy(RoleName=principal, PolicyArn=policy)
+                listed = iam.list_attached_role_policies(RoleName=principal)["AttachedPolicies"]
+            if policy not in {item["PolicyArn"] for item in listed}:
+                raise ReleaseError(f"{policy} does not read back on {kind} {principal}")
+        else:
+            if not isinstance(document, str):
+                raise ReleaseError(f"the document of {policy} was not recorded; by hand: {step.get('undo')}")
+            if kind == "user":
+                iam.put_user_policy(UserName=principal, PolicyName=policy, PolicyDocument=document)
+                names = iam.list_user_policies(UserName=principal)["PolicyNames"]
+            else:
+                iam.put_role_policy(RoleName=principal, PolicyName=policy, PolicyDocument=document)
+                names = iam.list_role_policies(RoleName=principal)["PolicyNames"]
+            if policy not in names:
+                raise ReleaseError(f"{policy} does not read back on {kind} {principal}")
+        return f"{policy} is back on {kind} {principal} (read back)"
+
+    return Reversal(step["name"], step["target"], f"put {policy} back on {kind} {principal}", run)
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS = ROOT / "lambdas"
 START, END = "<!-- permissions:start -->", "<!-- permissions:end -->"
-KINDS = {"GRANTS": "", "INDIRECT_GRANTS": "(made by AWS for the function) "}
+KINDS = {"GRANTS": "", "INDIRECT_GRANTS": "(made by AWS for the function) ", "DENIES": "(explicit Deny) "}
 FOOTER = (
     "Placeholders: `{region}` is `*` (a function acts in whichever region the incident is in); the others "
     "are this deployment's partition, account and resources. Every function also writes its own log group "

@@ -311,6 +311,8 @@ def _backdoor_steps(
 ) -> tuple[list[StepResult], dict[str, Any]]:
     incident_keys = set(incident.access_key_ids)
     created_keys = backdoors.attacker_keys(persistence, incident_keys)
+    # Keys made before the exposure may be the owner's: lambdas/evict decides those by the source rule.
+    created_keys = [key for key in created_keys if not key.get("time") or key["time"] >= lookup.iso(exposed_at)]
     kept = {key["access_key_id"]: backdoors.held_back(key, principal_guard) for key in created_keys}
     new_keys = [key for key in created_keys if not kept[key["access_key_id"]]]
     steps: list[StepResult] = []

@@ -12,7 +12,8 @@ Rules (StepResult.containment marks the steps containment depends on):
   already-done, and no step at all failed. Never success after a failure.
 * PARTIAL when some containment succeeded but another containment step failed or was skipped,
   or when containment succeeded and a non-containment step (evidence, investigation) failed.
-* FAILED when no containment step succeeded, or an accepted incident has no containment step.
+* FAILED when no containment step succeeded, or an accepted incident has no containment step, or only
+  back-door evictions (BACKDOOR_STEPS) succeeded: the credential itself is still live.
 
 Skipped containment (dry-run, or an action that chose not to act) counts as *not done*: the
 credentials are still live, which is what FAILED means to the reader. So a dry-run reports
@@ -37,6 +38,20 @@ from report import links
 # Tasks whose failure leaves the credentials live. A caught failure of one of these becomes a
 # failed *containment* step. Prefix match: "contain", "contain_key", "revoke_sessions".
 CONTAINMENT_TASKS = ("contain", "revoke")
+# Back doors the attacker left (lambdas/evict, lambdas/investigate): containment steps, so one left failed or
+# skipped makes the incident PARTIAL, but evicting them alone does not contain the credential itself.
+BACKDOOR_STEPS = frozenset(
+    {
+        "deactivate-backdoor-key",
+        "evict-created-user",
+        "remove-login-profile",
+        "quarantine-created-role",
+        "quarantine-rewritten-trust",
+        "detach-attacker-policy",
+        "minted-session-tokens",
+        "evict-backdoors",
+    }
+)
 _KNOWN_STATUSES = {str(status) for status in Status}
 
 
@@ -76,12 +91,13 @@ def decide(intake_status: str, intake_reason: str, steps: list[StepResult]) -> V
 
     if not containment:
         return Verdict(Outcome.FAILED, _join("no containment step ran", attention), steps, attention)
-    if not contained:
+    if not [s for s in contained if s["name"] not in BACKDOOR_STEPS]:
         skipped = [s for s in containment if s["status"] == Status.SKIPPED]
         if len(skipped) == len(containment):
             details = sorted({s["detail"] for s in skipped})
             return Verdict(Outcome.FAILED, f"containment skipped: {'; '.join(details)}", steps, attention)
-        return Verdict(Outcome.FAILED, _join("no containment step succeeded", attention), steps, attention)
+        lead = "the credential itself was not contained" if contained else "no containment step succeeded"
+        return Verdict(Outcome.FAILED, _join(lead, attention), steps, attention)
     if attention:
         if len(contained) == len(containment):
             lead = f"contained ({_names(contained)}), but a follow-up step did not finish"

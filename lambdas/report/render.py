@@ -391,6 +391,8 @@ def render_email(
             mark = s["status"].upper() if s["status"] != Status.DONE else s["status"]
             tag = " [containment]" if s["containment"] else ""
             out.append(f"  [{mark}] {s['name']}{tag} on {s['target']}: {s['detail']}")
+            if restore := (s.get("data") or {}).get("restore_trust"):  # lambdas/evict: a rewritten trust policy
+                out += ["    Once a person has checked it, restore the previous trust policy:", *_indent(restore, 6)]
 
     if found := investigation_lines(investigation):
         out += ["", "WHAT THE CREDENTIAL DID (CloudTrail)"] + [f"  {line}" for line in found]

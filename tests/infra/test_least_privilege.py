@@ -400,6 +400,8 @@ def granted_actions(template: dict[str, Any], function: DeployedFunction) -> set
     own_log_group = {"Fn::GetAtt": [function.log_group, "Arn"]}
     actions = set()
     for statement in role_statements(template, function.role):
+        if statement["Effect"] == "Deny" and _declared_deny(function, statement):
+            continue  # an explicit Deny grants nothing (permissions.DENIES)
         assert statement["Effect"] == "Allow", f"{function.role}: unexpected {statement['Effect']} statement"
         for action in as_list(statement["Action"]):
             if action.startswith("logs:") and as_list(statement["Resource"]) == [own_log_group]:
@@ -408,6 +410,12 @@ def granted_actions(template: dict[str, Any], function: DeployedFunction) -> set
                 continue
             actions.add(action)
     return actions
+
+
+def _declared_deny(function: DeployedFunction, statement: dict[str, Any]) -> bool:
+    package = function.handler.split(".", 1)[0]
+    denies = getattr(importlib.import_module(f"{package}.permissions"), "DENIES", ())
+    return any(set(as_list(statement["Action"])) == set(deny["actions"]) for deny in denies)
 
 
 def policy_documents(value: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
