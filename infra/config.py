@@ -67,6 +67,12 @@ class ResponderConfig:
             raw = get(key)
             return default if raw is None else raw
 
+        # With forwarders, the home region is baked into every forwarder's target ARN: it must be
+        # said, not taken from whichever profile runs the deploy (a second operator's profile would
+        # move the home and orphan the forwarders).
+        if _str_list("regions", value("regions", [])) and not _optional_str("homeRegion", value("homeRegion", None)):
+            raise ConfigError("homeRegion: required when regions is set (e.g. -c homeRegion=eu-west-1)")
+
         config = cls(
             notification_emails=_str_list("notificationEmails", value("notificationEmails", [])),
             slack_secret_name=_optional_str("slackWebhookSecretName", value("slackWebhookSecretName", None)),
@@ -113,10 +119,19 @@ class ResponderConfig:
         for email in self.notification_emails:
             if not _EMAIL.match(email):
                 raise ConfigError(f"notificationEmails: {email!r} is not an email address")
+        # Never echo this value: given by mistake, it is the webhook URL, a secret (terminal, CI logs).
+        if self.slack_secret_name is not None and (
+            "://" in self.slack_secret_name or "hooks.slack.com" in self.slack_secret_name
+        ):
+            raise ConfigError(
+                "slackWebhookSecretName: this looks like the webhook URL itself; store the URL in Secrets "
+                "Manager and give the secret's NAME (e.g. responder/slack), never the URL"
+            )
         if self.slack_secret_name is not None and not _SECRET_NAME.match(self.slack_secret_name):
-            raise ConfigError(f"slackWebhookSecretName: {self.slack_secret_name!r} is not a Secrets Manager name")
-        if self.slack_secret_name is not None and self.slack_secret_name.startswith("https://"):
-            raise ConfigError("slackWebhookSecretName: give the secret's NAME, never the webhook URL itself")
+            raise ConfigError(
+                "slackWebhookSecretName: not a Secrets Manager name (letters, digits and /_+=.@-, "
+                "1-512 characters; the value is not shown in case it is a secret)"
+            )
         if not _POLICY_ARN.match(self.quarantine_policy_arn):
             raise ConfigError(f"quarantinePolicyArn: {self.quarantine_policy_arn!r} is not an IAM policy ARN")
         if self.revoke_scope not in ("role", "instance"):
@@ -144,6 +159,11 @@ class ResponderConfig:
             raise ConfigError(
                 f"regions: {self.home_region!r} is the home region; list only the other regions "
                 "(the home stack already has the rules)"
+            )
+        if self.health_backup_region and "us-west-2" not in (self.home_region, *self.regions):
+            raise ConfigError(
+                "healthBackupRegion: true forwards AWS Health's backup copy from us-west-2, which is not "
+                "covered: add us-west-2 to regions (or set healthBackupRegion=false)"
             )
         duplicates = sorted({region for region in self.regions if self.regions.count(region) > 1})
         if duplicates:

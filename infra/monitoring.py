@@ -23,6 +23,7 @@ class Monitoring(Construct):
         state_machine: sfn.StateMachine,
         dead_letters: sqs.IQueue,
         functions: dict[str, lambda_.IFunction],
+        email_dead_letters: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         notify = actions.SnsAction(topic)
@@ -64,6 +65,13 @@ class Monitoring(Construct):
             "EventBridge could not start the workflow for an event: it waits in the dead-letter queue; "
             "start an execution with it by hand (python -m responder try)",
         )
+        if email_dead_letters is not None:
+            alarm(
+                "EmailDeadLetters",
+                email_dead_letters.metric_approximate_number_of_messages_visible(period=minute, statistic="Maximum"),
+                "SNS could not deliver a report e-mail (bounced or refused address): the report waits in the "
+                "e-mail dead-letter queue; read it there and fix the subscription",
+            )
         for name, function in functions.items():
             alarm(
                 f"Errors{name}",

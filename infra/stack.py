@@ -173,6 +173,7 @@ class ResponderStack(Stack):
             state_machine=workflow.state_machine,
             dead_letters=detection.dead_letters,
             functions={_camel(name): fn.function for name, fn in functions.items()},
+            email_dead_letters=notification.dead_letters,
         )
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
             acknowledge(

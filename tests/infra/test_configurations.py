@@ -1,0 +1,146 @@
+"""Every realistic configuration synthesizes clean: cdk-nag (both packs) and cfn-lint, zero open findings.
+
+The suite's shared synth (tests/conftest.py) has no e-mail and one Slack secret; a deployment
+almost always has e-mails, often forwarders and switches. Each configuration here is synthesized
+once per session (module-scoped, parametrized fixture: 5-10 s each), every stack of it (the home
+stack and each forwarder) goes through cfn-lint, and the validation report must show both packs
+ran with no violation. tests/infra/test_documented_commands.py runs the README's own deploy
+arguments through `make synth`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.test_cfn_lint import findings
+from tests.infra.test_nag import PACKS, plugin_reports, report, violations
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+pytestmark = pytest.mark.xdist_group("synth")
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+EMAILS = ["secops@example.com", "soc-oncall@example.com", "ciso+alerts@example.org"]
+
+# name -> context overrides (as `-c key=value` gives them: strings)
+CONFIGURATIONS: dict[str, dict[str, str]] = {
+    "emails-no-slack": {"notificationEmails": json.dumps(EMAILS)},
+    "one-email-slack": {
+        "notificationEmails": json.dumps(EMAILS[:1]),
+        "slackWebhookSecretName": "responder/slack",
+    },
+    # Forwarders: us-east-1 (Health), us-west-2 with the Health backup, and a GuardDuty-only region.
+    "forwarders-health-backup": {
+        "homeRegion": "eu-west-1",
+        "regions": json.dumps(["us-east-1", "us-west-2", "ap-northeast-1"]),
+        "healthBackupRegion": "true",
+        "notificationEmails": json.dumps(EMAILS[:2]),
+        "slackWebhookSecretName": "responder/slack",
+    },
+    # Home in us-east-1 (Health lands at home), the backup region as the only forwarder.
+    "home-us-east-1": {
+        "homeRegion": "us-east-1",
+        "regions": "us-west-2",
+        "healthBackupRegion": "true",
+        "notificationEmails": "secops@example.com",
+    },
+    "dry-run-exemptions-instance-scope": {
+        "dryRun": "true",
+        "revokeScope": "instance",
+        "exemptPrincipalArns": json.dumps(
+            ["arn:aws:iam::123456789012:user/ops/breakglass", "arn:aws:iam::123456789012:role/Admin"]
+        ),
+        "exemptInstanceIds": json.dumps(["i-0123456789abcdef0"]),
+        "notificationEmails": json.dumps(EMAILS),
+        "slackWebhookSecretName": "responder/slack",
+    },
+    "per-action-switches": {
+        "dryRunActions": json.dumps(["isolateInstance", "deactivateBackdoorKeys"]),
+        "quarantineUser": "false",
+        "preserveEvidence": "false",
+        "isolateInstances": "false",
+        "investigate": "false",
+        "deactivateBackdoorKeys": "false",
+        "notificationEmails": json.dumps(EMAILS[:1]),
+    },
+}
+
+
+def context(**overrides: str) -> dict[str, Any]:
+    return {**json.loads(CDK_JSON.read_text())["context"], **overrides}
+
+
+class Synth:
+    def __init__(self, name: str, outdir: Path, error: Exception | None) -> None:
+        self.name = name
+        self.outdir = outdir
+        self.error = error
+
+    @property
+    def templates(self) -> list[Path]:
+        return sorted(self.outdir.glob("*.template.json"))
+
+    def template(self, stack: str = "CredentialResponder") -> dict[str, Any]:
+        return json.loads((self.outdir / f"{stack}.template.json").read_text())
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGURATIONS))
+def synth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    from app import build_app
+
+    outdir = tmp_path_factory.mktemp(request.param)
+    error = None
+    try:
+        build_app(context=context(**CONFIGURATIONS[request.param]), outdir=str(outdir)).synth()
+    except Exception as exc:  # cdk-nag's ValidationFailed: the report below says which finding
+        error = exc
+    return Synth(request.param, outdir, error)
+
+
+def test_cdk_nag_has_no_open_finding(synth: Synth) -> None:
+    plugins = plugin_reports(report(synth.outdir))
+    open_findings = [finding for pack in PACKS if pack in plugins for finding in violations(plugins[pack])]
+    assert not open_findings, "cdk-nag:\n  " + "\n  ".join(open_findings)
+    assert set(PACKS) <= set(plugins), f"a pack did not run: {sorted(plugins)}"
+    assert synth.error is None, synth.error
+
+
+def test_cfn_lint_has_no_finding_in_any_stack(synth: Synth) -> None:
+    assert synth.templates, f"nothing synthesized in {synth.outdir}: {synth.error}"
+    found = [finding for template in synth.templates for finding in findings(template)]
+    assert not found, "cfn-lint:\n  " + "\n  ".join(found)
+
+
+def test_every_email_subscription_redrives_to_the_encrypted_dead_letter_queue_with_an_alarm(synth: Synth) -> None:
+    resources = synth.template()["Resources"]
+    subscriptions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
+    emails = CONFIGURATIONS[synth.name]["notificationEmails"]
+    expected = json.loads(emails) if emails.startswith("[") else emails.split(",")
+    assert sorted(s["Endpoint"] for s in subscriptions) == sorted(expected)
+    queues = {key: r for key, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    for subscription in subscriptions:
+        assert subscription["Protocol"] == "email"
+        (queue_id,) = {subscription["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]}
+        assert queues[queue_id]["Properties"]["KmsMasterKeyId"], "the e-mail dead-letter queue is not encrypted"
+    (queue_id,) = {s["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for s in subscriptions}
+    alarms = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and r["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    ]
+    assert len(alarms) == 1 and alarms[0]["AlarmActions"], "no alarm (with an action) on the e-mail dead letters"
+    # SNS may use the key to write into the queue; CDK's queue policy admits only this topic.
+    policies = [r for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    assert any(
+        {"Ref": queue_id} in p["Properties"]["Queues"]
+        and any(
+            st["Principal"] == {"Service": "sns.amazonaws.com"} for st in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+        for p in policies
+    )
