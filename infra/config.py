@@ -29,6 +29,12 @@ DRY_RUN_ACTIONS = {
 }
 
 
+# What cdk.json's @aws-cdk/core:target-partitions says too. aws-cn and aws-us-gov are not supported:
+# the console links, the Powertools public SSM parameter and AWSCompromisedKeyQuarantineV3 are
+# not verified there (README "Supported partitions").
+SUPPORTED_PARTITIONS = ("aws",)
+
+
 class ConfigError(ValueError):
     """A context value is invalid; the message names the key."""
 
@@ -147,6 +153,17 @@ class ResponderConfig:
         for key, region in [("homeRegion", self.home_region), *[("regions", r) for r in self.regions]]:
             if region is not None and not _REGION.match(region):
                 raise ConfigError(f"{key}: {region!r} is not an AWS region name")
+        if self.home_region is not None and partition_of(self.home_region) not in SUPPORTED_PARTITIONS:
+            raise ConfigError(
+                f"homeRegion: {self.home_region} is in the {partition_of(self.home_region)} partition; the "
+                f"responder supports {', '.join(SUPPORTED_PARTITIONS)} only (console links, the Powertools "
+                "layer parameter and the quarantine policy are commercial-partition facts)"
+            )
+        if self.health_backup_region and "us-west-2" not in (self.home_region, *self.regions):
+            raise ConfigError(
+                "healthBackupRegion: true forwards AWS Health's backup copy from us-west-2, which is not "
+                "covered: add us-west-2 to regions (or set healthBackupRegion=false)"
+            )
         self._validate_regions()
 
     def _validate_regions(self) -> None:
@@ -159,11 +176,6 @@ class ResponderConfig:
             raise ConfigError(
                 f"regions: {self.home_region!r} is the home region; list only the other regions "
                 "(the home stack already has the rules)"
-            )
-        if self.health_backup_region and "us-west-2" not in (self.home_region, *self.regions):
-            raise ConfigError(
-                "healthBackupRegion: true forwards AWS Health's backup copy from us-west-2, which is not "
-                "covered: add us-west-2 to regions (or set healthBackupRegion=false)"
             )
         duplicates = sorted({region for region in self.regions if self.regions.count(region) > 1})
         if duplicates:
