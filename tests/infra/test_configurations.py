@@ -12,93 +12,20 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.infra.configurations import CONFIGURATIONS, Synth, synth_configuration
 from tests.infra.test_cfn_lint import findings
 from tests.infra.test_nag import PACKS, plugin_reports, report, violations
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 pytestmark = pytest.mark.xdist_group("synth")
 
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
-EMAILS = ["secops@example.com", "soc-oncall@example.com", "ciso+alerts@example.org"]
-
-# name -> context overrides (as `-c key=value` gives them: strings)
-CONFIGURATIONS: dict[str, dict[str, str]] = {
-    "emails-no-slack": {"notificationEmails": json.dumps(EMAILS)},
-    "one-email-slack": {
-        "notificationEmails": json.dumps(EMAILS[:1]),
-        "slackWebhookSecretName": "responder/slack",
-    },
-    # Forwarders: us-east-1 (Health), us-west-2 with the Health backup, and a GuardDuty-only region.
-    "forwarders-health-backup": {
-        "homeRegion": "eu-west-1",
-        "regions": json.dumps(["us-east-1", "us-west-2", "ap-northeast-1"]),
-        "healthBackupRegion": "true",
-        "notificationEmails": json.dumps(EMAILS[:2]),
-        "slackWebhookSecretName": "responder/slack",
-    },
-    # Home in us-east-1 (Health lands at home), the backup region as the only forwarder.
-    "home-us-east-1": {
-        "homeRegion": "us-east-1",
-        "regions": "us-west-2",
-        "healthBackupRegion": "true",
-        "notificationEmails": "secops@example.com",
-    },
-    "dry-run-exemptions-instance-scope": {
-        "dryRun": "true",
-        "revokeScope": "instance",
-        "exemptPrincipalArns": json.dumps(
-            ["arn:aws:iam::123456789012:user/ops/breakglass", "arn:aws:iam::123456789012:role/Admin"]
-        ),
-        "exemptInstanceIds": json.dumps(["i-0123456789abcdef0"]),
-        "notificationEmails": json.dumps(EMAILS),
-        "slackWebhookSecretName": "responder/slack",
-    },
-    "per-action-switches": {
-        "dryRunActions": json.dumps(["isolateInstance", "deactivateBackdoorKeys"]),
-        "quarantineUser": "false",
-        "preserveEvidence": "false",
-        "isolateInstances": "false",
-        "investigate": "false",
-        "deactivateBackdoorKeys": "false",
-        "notificationEmails": json.dumps(EMAILS[:1]),
-    },
-}
-
-
-def context(**overrides: str) -> dict[str, Any]:
-    return {**json.loads(CDK_JSON.read_text())["context"], **overrides}
-
-
-class Synth:
-    def __init__(self, name: str, outdir: Path, error: Exception | None) -> None:
-        self.name = name
-        self.outdir = outdir
-        self.error = error
-
-    @property
-    def templates(self) -> list[Path]:
-        return sorted(self.outdir.glob("*.template.json"))
-
-    def template(self, stack: str = "CredentialResponder") -> dict[str, Any]:
-        return json.loads((self.outdir / f"{stack}.template.json").read_text())
-
 
 @pytest.fixture(scope="module", params=sorted(CONFIGURATIONS))
-def synth(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    from app import build_app
-
-    outdir = tmp_path_factory.mktemp(request.param)
-    error = None
-    try:
-        build_app(context=context(**CONFIGURATIONS[request.param]), outdir=str(outdir)).synth()
-    except Exception as exc:  # cdk-nag's ValidationFailed: the report below says which finding
-        error = exc
-    return Synth(request.param, outdir, error)
+def synth(request: pytest.FixtureRequest) -> Synth:
+    return synth_configuration(request.param)
 
 
 def test_cdk_nag_has_no_open_finding(synth: Synth) -> None:
