@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the stubs (types-boto3, dev only) cost nothing at run time
     from types_boto3_s3 import S3Client
     from types_boto3_secretsmanager import SecretsManagerClient
     from types_boto3_sns import SNSClient
+    from types_boto3_stepfunctions import SFNClient
     from types_boto3_sts import STSClient
 
 RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=20)
@@ -45,6 +46,10 @@ def client(service: Literal["s3"], region: str | None = None) -> S3Client: ...
 def client(service: Literal["secretsmanager"], region: str | None = None) -> SecretsManagerClient: ...
 @overload
 def client(service: Literal["sts"], region: str | None = None) -> STSClient: ...
+@overload
+def client(service: Literal["stepfunctions"], region: str | None = None) -> SFNClient: ...
+@overload
+def client(service: str, region: str | None = None) -> Any: ...  # a service without stubs here
 @cache  # type: ignore[misc]
 def client(service: str, region: str | None = None) -> Any:
     """A cached client; `region=None` uses the function's own region (IAM is global)."""

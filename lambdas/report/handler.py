@@ -61,7 +61,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common.aws import client, error_code
 from common.errors import ResponderError, transient_errors
 from record.store import finish, note
-from report import slack
+from report import metrics, slack
 from report.links import Link, incident_links
 from report.outcome import Verdict, collect_steps, decide, error_text
 from report.render import render_email, render_slack, subject
@@ -168,6 +168,7 @@ def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "notifications": [email_entry, slack_entry],
     }
     report["record"] = record_outcome(incident, report)
+    metrics.emit(incident, str(verdict.outcome), verdict.steps, execution.get("id"))
     return report
 
 
