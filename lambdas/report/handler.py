@@ -107,6 +107,13 @@ def with_resolved_principals(
     users = sorted({s["data"]["user_name"] for s in steps if s.get("data", {}).get("user_name")})
     if users and not incident.get("user_names"):
         resolved["user_names"] = users
+    # Each key's owner as its own step resolved it (the next steps' delete-access-key command).
+    owners = {s["target"]: s["data"]["user_name"] for s in steps if s.get("data", {}).get("user_name")}
+    if incident.get("affected_keys"):
+        resolved["affected_keys"] = [
+            {**key, "user_name": key.get("user_name") or owners.get(key.get("access_key_id"))}
+            for key in incident["affected_keys"]
+        ]
     roles = [s["data"]["role_name"] for s in steps if s.get("data", {}).get("role_name")]
     if roles and not incident.get("role_name"):
         resolved["role_name"] = roles[0]
