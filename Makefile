@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
+# SETUP= (empty) takes $(VENV) as it is, without installing into it (a virtualenv set up elsewhere).
+SETUP ?= $(VENV)/.stamp
 PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -11,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup drill test lint synth deploy destroy bootstrap check bench try release clean
 
-setup: $(VENV)/.stamp
+setup: $(SETUP)
 
 $(VENV)/.stamp: requirements.txt requirements-dev.txt
 	@echo "make setup: creating $(VENV) (Python packages, once)" >&2
