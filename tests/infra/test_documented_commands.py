@@ -9,9 +9,9 @@
 - The fault drills and the burst (`make drill ARGS="--fault all"`, `--burst 100`) are not run here:
   tests/e2e runs each fault scenario and the burst.
 
-When the tests run in a virtualenv other than the checkout's own `.venv` (a developer's shared one,
-or a `.venv` symlink to it), make is told to use it as it is (`VENV=... SETUP=`, see the Makefile); on a clean clone `make test`
-has made `.venv` and the commands run unchanged.
+When the tests run in a virtualenv other than the checkout's own `.venv` (a developer's shared
+one, or a `.venv` symlink to it), make is told to use it as it is (`VENV=... SETUP=`, see the
+Makefile); on a clean clone `make test` has made `.venv` and the commands run unchanged.
 """
 
 from __future__ import annotations
