@@ -71,3 +71,23 @@ def test_every_email_subscription_redrives_to_the_encrypted_dead_letter_queue_wi
         )
         for p in policies
     )
+
+
+def test_outputs_give_make_check_and_the_runbook_what_they_read(synth: Synth) -> None:
+    home = synth.template()["Outputs"]
+    assert {"DeadLetterQueueUrl", "EmailDeadLetterQueueUrl", "CoveredRegions", "PowertoolsLayerParameter"} <= set(home)
+    regions = CONFIGURATIONS[synth.name].get("regions", "")
+    expected = json.loads(regions) if regions.startswith("[") else [r for r in regions.split(",") if r]
+    # CDK folds the join: a literal when every region is known at synth, a bare Ref for one region.
+    value = home["CoveredRegions"]["Value"]
+    if isinstance(value, str):
+        value = {"Fn::Join": [",", value.split(",")]}
+    delimiter, (home_region, *others) = value.get("Fn::Join", (",", [value]))
+    assert (delimiter, others) == (",", expected)
+    assert home_region == CONFIGURATIONS[synth.name].get("homeRegion", {"Ref": "AWS::Region"})
+    forwarders = [t for t in synth.templates if "Forwarder" in t.name]
+    assert len(forwarders) == len(expected)
+    for path in forwarders:
+        template = json.loads(path.read_text())
+        (queue,) = [key for key, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"]
+        assert template["Outputs"]["DeadLetterQueueUrl"]["Value"] == {"Ref": queue}
