@@ -402,3 +402,31 @@ def test_check_help_documents_every_check(capsys) -> None:
         "dead-letters",
     ):
         assert f"  {name} " in out, name
+
+
+def test_commands_take_the_region_from_aws_region(monkeypatch, capsys) -> None:
+    """boto3 reads AWS_DEFAULT_REGION only; the commands also honour AWS_REGION, as the AWS CLI does."""
+    seen = {}
+
+    def fake_checks(client: Any, *, stack_name: str, region: str, probe: bool) -> list[check.Check]:
+        seen["region"] = region
+        return [check.Check("stack", "PASS", "ok")]
+
+    monkeypatch.setattr(check, "run_checks", fake_checks)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
+    assert main(["check"]) == 0
+    assert seen["region"] == "ap-southeast-2"
+    assert main(["check", "--region", "eu-north-1"]) == 0
+    assert seen["region"] == "eu-north-1"
+
+
+@pytest.mark.parametrize("command", [["check"], ["release", "123456789012:guardduty:abc"], ["try", "event.json"]])
+def test_without_any_region_the_commands_say_how_to_give_one(monkeypatch, capsys, command: list[str]) -> None:
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert "--region" in err and "AWS_REGION" in err and "You must specify a region" not in err
