@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,9 +99,15 @@ def environment() -> dict[str, str]:
 def run(command: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     if not own_venv():
         command = command.replace(".venv/bin/python", f"{sys.prefix}/bin/python")
-    return subprocess.run(
-        ["bash", "-c", command], cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=timeout
-    )
+    for _ in range(6):
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=timeout
+        )
+        # The CDK CLI locks cdk.out; the previous command's CLI may still be releasing it.
+        if "Another CLI" not in result.stderr + result.stdout:
+            return result
+        time.sleep(10)
+    return result
 
 
 def test_the_docs_have_the_commands_this_module_runs() -> None:
