@@ -1,31 +1,37 @@
 # Every README command is a target here. The first run of any target sets everything up.
+# Recipes are silent (@), and set-up messages go to stderr, so that `make drill ARGS="... --json"`
+# prints only the JSON.
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
+# SETUP= (empty) takes $(VENV) as it is, without installing into it (a virtualenv set up elsewhere).
+SETUP ?= $(VENV)/.stamp
 PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup drill test lint synth deploy destroy bootstrap bench try release clean
+.PHONY: setup drill test lint synth deploy destroy bootstrap check bench try release clean
 
-setup: $(VENV)/.stamp
+setup: $(SETUP)
 
 $(VENV)/.stamp: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $@
+	@echo "make setup: creating $(VENV) (Python packages, once)" >&2
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip >&2
+	@$(PY) -m pip install --quiet -r requirements-dev.txt >&2
+	@touch $@
 
 node_modules/.stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
-	touch $@
+	@echo "make: installing the pinned CDK CLI (npm ci, once)" >&2
+	@npm ci --no-audit --no-fund --silent >&2
+	@touch $@
 
 drill: setup ## the real response, synthesized by CDK, against a simulated account
-	$(PY) -m drill $(ARGS)
+	@$(PY) -m drill $(ARGS)
 
 test: setup ## the whole test suite (what CI runs)
-	$(PY) -m pytest -q -n 2 --dist loadgroup $(ARGS)
+	@$(PY) -m pytest -q -n 2 --dist loadgroup $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -33,25 +39,28 @@ lint: setup
 	$(VENV)/bin/mypy
 
 synth: setup node_modules/.stamp
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) synth $(ARGS)
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(CDK) synth $(ARGS)
 
 deploy: setup node_modules/.stamp
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) deploy --all $(ARGS)
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(CDK) deploy --all $(ARGS)
 
 destroy: setup node_modules/.stamp
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) destroy --all $(ARGS)
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(CDK) destroy --all $(ARGS)
 
 bootstrap: setup node_modules/.stamp ## once per account and region: ARGS="aws://ACCOUNT/REGION ..."
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CDK) bootstrap $(ARGS)
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(CDK) bootstrap $(ARGS)
+
+check: setup ## after every deploy: prove permissions, layer, Slack, GuardDuty, CloudTrail, alarms: ARGS="--region HOME"
+	@$(PY) -m responder check $(ARGS)
 
 try: setup ## start the deployed workflow on a sample event (dry-run deployments only): ARGS="EVENT.json"
-	$(PY) -m responder try $(ARGS)
+	@$(PY) -m responder try $(ARGS)
 
 release: setup ## undo an incident's recorded actions: ARGS="INCIDENT_ID"
-	$(PY) -m responder release $(ARGS)
+	@$(PY) -m responder release $(ARGS)
 
 bench: setup ## speed of containment: writes docs/benchmarks.md and bench.json
-	$(PY) -m bench $(ARGS)
+	@$(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache .ruff_cache .mypy_cache

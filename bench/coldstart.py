@@ -43,6 +43,7 @@ CLIENTS: dict[str, tuple[str, ...]] = {
 # Built only on some paths, so not measured: listed so that the declaration stays complete.
 CONDITIONAL_CLIENTS: dict[str, dict[str, str]] = {
     "revoke_sessions.handler.handler": {"ec2": "when the finding names no role; the drill's finding names one"},
+    "report.handler.handler_sns": {"stepfunctions": "metrics: time to containment, after the e-mail, when contained"},
 }
 CONTAINMENT_HANDLERS = ("contain_key.handler.handler", "revoke_sessions.handler.handler")
 # Every cold start on the way to containment: normalization, then the containing task.

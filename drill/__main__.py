@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -44,8 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         help="factor applied to Retry intervals and Wait states (default 0.001)",
     )
     args = parser.parse_args(argv)
+    missing = [
+        path for path in [*args.events, *([args.cloudtrail] if args.cloudtrail else [])] if not Path(path).is_file()
+    ]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)}")
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     sys.path.insert(0, str(ROOT))
+    # moto's Step Functions interpreter logs every caught task failure (the fault drills cause them
+    # on purpose) with its internal state; the drill reports each failure itself.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
     from drill.runner import run_event_file
     from drill.template import synthesize

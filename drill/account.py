@@ -134,6 +134,7 @@ class SimulatedAccount:
                 "AWS_REGION": HOME_REGION,
                 "MOTO_ACCOUNT_ID": self.account_id,
                 "POWERTOOLS_METRICS_NAMESPACE": "CredentialResponder",
+                "POWERTOOLS_METRICS_DISABLED": "true",  # the Report's EMF lines would break --json
                 "POWERTOOLS_LOG_LEVEL": "WARNING",
                 # LookupEvents pacing (2 calls/s/region in AWS), scaled like every other wait.
                 "LOOKUP_MIN_INTERVAL_SECONDS": str(0.5 * self.time_scale),

@@ -43,6 +43,12 @@ EVICTION_SWITCHES = {
 }
 
 
+# What cdk.json's @aws-cdk/core:target-partitions says too. aws-cn and aws-us-gov are not supported:
+# the console links, the Powertools public SSM parameter and AWSCompromisedKeyQuarantineV3 are
+# not verified there (README "Supported partitions").
+SUPPORTED_PARTITIONS = ("aws",)
+
+
 class ConfigError(ValueError):
     """A context value is invalid; the message names the key."""
 
@@ -86,6 +92,12 @@ class ResponderConfig:
         def value(key: str, default: Any) -> Any:
             raw = get(key)
             return default if raw is None else raw
+
+        # With forwarders, the home region is baked into every forwarder's target ARN: it must be
+        # said, not taken from whichever profile runs the deploy (a second operator's profile would
+        # move the home and orphan the forwarders).
+        if _str_list("regions", value("regions", [])) and not _optional_str("homeRegion", value("homeRegion", None)):
+            raise ConfigError("homeRegion: required when regions is set (e.g. -c homeRegion=eu-west-1)")
 
         config = cls(
             notification_emails=_str_list("notificationEmails", value("notificationEmails", [])),
@@ -143,10 +155,19 @@ class ResponderConfig:
         for email in self.notification_emails:
             if not _EMAIL.match(email):
                 raise ConfigError(f"notificationEmails: {email!r} is not an email address")
+        # Never echo this value: given by mistake, it is the webhook URL, a secret (terminal, CI logs).
+        if self.slack_secret_name is not None and (
+            "://" in self.slack_secret_name or "hooks.slack.com" in self.slack_secret_name
+        ):
+            raise ConfigError(
+                "slackWebhookSecretName: this looks like the webhook URL itself; store the URL in Secrets "
+                "Manager and give the secret's NAME (e.g. responder/slack), never the URL"
+            )
         if self.slack_secret_name is not None and not _SECRET_NAME.match(self.slack_secret_name):
-            raise ConfigError(f"slackWebhookSecretName: {self.slack_secret_name!r} is not a Secrets Manager name")
-        if self.slack_secret_name is not None and self.slack_secret_name.startswith("https://"):
-            raise ConfigError("slackWebhookSecretName: give the secret's NAME, never the webhook URL itself")
+            raise ConfigError(
+                "slackWebhookSecretName: not a Secrets Manager name (letters, digits and /_+=.@-, "
+                "1-512 characters; the value is not shown in case it is a secret)"
+            )
         if not _POLICY_ARN.match(self.quarantine_policy_arn):
             raise ConfigError(f"quarantinePolicyArn: {self.quarantine_policy_arn!r} is not an IAM policy ARN")
         if self.revoke_scope not in ("role", "instance"):
@@ -162,6 +183,17 @@ class ResponderConfig:
         for key, region in [("homeRegion", self.home_region), *[("regions", r) for r in self.regions]]:
             if region is not None and not _REGION.match(region):
                 raise ConfigError(f"{key}: {region!r} is not an AWS region name")
+        if self.home_region is not None and partition_of(self.home_region) not in SUPPORTED_PARTITIONS:
+            raise ConfigError(
+                f"homeRegion: {self.home_region} is in the {partition_of(self.home_region)} partition; the "
+                f"responder supports {', '.join(SUPPORTED_PARTITIONS)} only (console links, the Powertools "
+                "layer parameter and the quarantine policy are commercial-partition facts)"
+            )
+        if self.health_backup_region and "us-west-2" not in (self.home_region, *self.regions):
+            raise ConfigError(
+                "healthBackupRegion: true forwards AWS Health's backup copy from us-west-2, which is not "
+                "covered: add us-west-2 to regions (or set healthBackupRegion=false)"
+            )
         self._validate_regions()
 
     def _validate_regions(self) -> None:

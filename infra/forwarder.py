@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -100,6 +100,9 @@ class ForwarderStack(Stack):
                 rule,
                 "this queue is the dead-letter queue of the forwarding targets; it has none of its own",
             )
+
+        # The runbook's dead-letter check (an alarm here could not notify the home topic).
+        CfnOutput(self, "DeadLetterQueueUrl", value=self.dead_letters.queue_url)
 
         target = targets.EventBus(
             events.EventBus.from_event_bus_arn(self, "HomeBus", bus_arn), role=role, dead_letter_queue=self.dead_letters

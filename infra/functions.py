@@ -50,10 +50,8 @@ class SharedCode(Construct):
             str(LAMBDAS_DIR), exclude=["**/__pycache__", "**/*.pyc", "requirements.txt"]
         )
         # Resolved by CloudFormation at deploy time in the deployment's own region.
-        layer_arn = ssm.StringParameter.value_for_string_parameter(
-            self,
-            f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{powertools_version}",
-        )
+        self.powertools_parameter = f"/aws/service/powertools/python/arm64/{RUNTIME.name}/{powertools_version}"
+        layer_arn = ssm.StringParameter.value_for_string_parameter(self, self.powertools_parameter)
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn)
 
 

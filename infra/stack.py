@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack, Tags
+from aws_cdk import CfnOutput, Duration, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -197,6 +197,7 @@ class ResponderStack(Stack):
             state_machine=workflow.state_machine,
             dead_letters=detection.dead_letters,
             functions={_camel(name): fn.function for name, fn in functions.items()},
+            email_dead_letters=notification.dead_letters,
         )
         for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
             acknowledge(
@@ -211,6 +212,12 @@ class ResponderStack(Stack):
         CfnOutput(self, "TopicArn", value=notification.topic.topic_arn)
         CfnOutput(self, "IncidentTableName", value=storage.table.table_name)
         CfnOutput(self, "EvidenceBucketName", value=storage.evidence.bucket_name)
+        # For `python -m responder check` and the runbook's dead-letter checks.
+        CfnOutput(self, "DeadLetterQueueUrl", value=detection.dead_letters.queue_url)
+        if notification.dead_letters is not None:
+            CfnOutput(self, "EmailDeadLetterQueueUrl", value=notification.dead_letters.queue_url)
+        CfnOutput(self, "CoveredRegions", value=Fn.join(",", [self.region, *config.regions]))
+        CfnOutput(self, "PowertoolsLayerParameter", value=shared.powertools_parameter)
 
 
 # Lambda gives CPU in proportion to memory, one full vCPU at 1,769 MB. The functions before and

@@ -1,27 +1,49 @@
-"""python -m responder try EVENT.json [--stack NAME] [--region R] [--i-understand-this-acts] [--timeout S]
+"""python -m responder check [--stack NAME] [--region R] [--no-probe]
+python -m responder try EVENT.json [--stack NAME] [--region R] [--i-understand-this-acts] [--timeout S]
 python -m responder release INCIDENT_ID [--yes] [--stack NAME] [--region R]
 
-`--region` is the home region (where the stack is); by default boto3's (AWS_REGION, profile).
+`--region` is the home region (where the stack is); by default AWS_REGION, then
+AWS_DEFAULT_REGION, then the profile's region.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from responder import HOME_STACK, stack_outputs
+from responder import check as deployment
 from responder.release import ReleaseError, Reversal, load_incident, plan, record_timeline, release
 from responder.try_event import Refused, try_event
 
 
 def main(argv: list[str] | None = None, *, ask: Any = input) -> int:
     args = _parser().parse_args(argv)
-    session = boto3.session.Session(region_name=args.region)
+    # boto3 reads AWS_DEFAULT_REGION but not AWS_REGION, which the AWS CLI and the SDKs honour.
+    region = args.region or os.environ.get("AWS_REGION") or None
+    session = boto3.session.Session(region_name=region)
+    if not session.region_name:
+        print(
+            "no region: pass --region HOME_REGION (where the CredentialResponder stack is), "
+            "or set AWS_REGION, or configure one in your profile (aws configure set region ...)",
+            file=sys.stderr,
+        )
+        return 2
     try:
+        if args.command == "check":
+            checks = deployment.run_checks(
+                lambda service, region=None: session.client(service, region_name=region),
+                stack_name=args.stack,
+                region=session.region_name,
+                probe=args.probe,
+            )
+            print(deployment.render(checks))
+            return 1 if any(result.status == deployment.FAIL for result in checks) else 0
         if args.command == "try":
             return try_event(
                 args.event,
@@ -35,6 +57,9 @@ def main(argv: list[str] | None = None, *, ask: Any = input) -> int:
         return _release(args, session, ask)
     except (Refused, ReleaseError) as exc:
         print(f"refused: {exc}" if isinstance(exc, Refused) else str(exc), file=sys.stderr)
+        return 2
+    except NoRegionError:
+        print("no region: pass --region HOME_REGION or set AWS_REGION", file=sys.stderr)
         return 2
     except (ClientError, BotoCoreError) as exc:
         print(f"AWS error: {exc}", file=sys.stderr)
@@ -79,6 +104,18 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m responder", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser(
+        "check",
+        help="prove a deployment before the first incident: permissions, layer, Slack, GuardDuty, ...",
+        description=check_doc(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "--no-probe",
+        dest="probe",
+        action="store_false",
+        help="skip the dry invocation in a temporary twin of each function (needs lambda:CreateFunction, iam:PassRole)",
+    )
     try_ = commands.add_parser("try", help="start the deployed workflow with an event file and print its report")
     try_.add_argument("event", help="an EventBridge event (AWS Health or GuardDuty), or a bare GuardDuty finding")
     try_.add_argument(
@@ -94,12 +131,23 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds to wait for the execution (default 1800; 0: start it and print its status)",
     )
     release_ = commands.add_parser("release", help="reverse what the responder did for an incident (false alarm)")
-    release_.add_argument("incident_id", help="as in the report, e.g. 123456789012:<finding id>")
+    release_.add_argument(
+        "incident_id",
+        help="as in the report: 123456789012:guardduty:<finding id> or 123456789012:health:<event id>",
+    )
     release_.add_argument("--yes", action="store_true", help="do not ask before each reversal")
-    for command in (try_, release_):
+    for command in (check, try_, release_):
         command.add_argument("--stack", default=HOME_STACK, help=f"the home stack's name (default {HOME_STACK})")
-        command.add_argument("--region", help="the home region (default: boto3's)")
+        command.add_argument(
+            "--region", help="the home region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's)"
+        )
     return parser
+
+
+def check_doc() -> str:
+    from responder import check
+
+    return str(check.__doc__)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,22 @@ is left, so botocore's own attempts stay few.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:  # the stubs (types-boto3, dev only) cost nothing at run time
+    from types_boto3_autoscaling import AutoScalingClient
+    from types_boto3_cloudtrail import CloudTrailClient
+    from types_boto3_dynamodb import DynamoDBClient
+    from types_boto3_ec2 import EC2Client
+    from types_boto3_iam import IAMClient
+    from types_boto3_s3 import S3Client
+    from types_boto3_secretsmanager import SecretsManagerClient
+    from types_boto3_sns import SNSClient
+    from types_boto3_stepfunctions import SFNClient
+    from types_boto3_sts import STSClient
 
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 5
@@ -34,10 +46,33 @@ def worst_call_seconds() -> float:
     return MAX_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) + backoff
 
 
-@cache
+# Typed clients for callers: mypy then checks each operation and parameter name.
+@overload
+def client(service: Literal["iam"], region: str | None = None) -> IAMClient: ...
+@overload
+def client(service: Literal["ec2"], region: str | None = None) -> EC2Client: ...
+@overload
+def client(service: Literal["autoscaling"], region: str | None = None) -> AutoScalingClient: ...
+@overload
+def client(service: Literal["cloudtrail"], region: str | None = None) -> CloudTrailClient: ...
+@overload
+def client(service: Literal["dynamodb"], region: str | None = None) -> DynamoDBClient: ...
+@overload
+def client(service: Literal["sns"], region: str | None = None) -> SNSClient: ...
+@overload
+def client(service: Literal["s3"], region: str | None = None) -> S3Client: ...
+@overload
+def client(service: Literal["secretsmanager"], region: str | None = None) -> SecretsManagerClient: ...
+@overload
+def client(service: Literal["sts"], region: str | None = None) -> STSClient: ...
+@overload
+def client(service: Literal["stepfunctions"], region: str | None = None) -> SFNClient: ...
+@overload
+def client(service: str, region: str | None = None) -> Any: ...  # a service without stubs here
+@cache  # type: ignore[misc]
 def client(service: str, region: str | None = None) -> Any:
     """A cached client; `region=None` uses the function's own region (IAM is global)."""
-    return boto3.client(service, region_name=region, config=RETRY_CONFIG)
+    return boto3.client(service, region_name=region, config=RETRY_CONFIG)  # type: ignore[call-overload]
 
 
 def error_code(exc: Exception) -> str:

@@ -61,7 +61,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common.aws import client, error_code
 from common.errors import ResponderError, transient_errors
 from record.store import finish, note
-from report import slack
+from report import metrics, slack
 from report.links import Link, incident_links
 from report.outcome import Verdict, collect_steps, decide, error_text
 from report.render import render_email, render_slack, subject
@@ -107,6 +107,13 @@ def with_resolved_principals(
     users = sorted({s["data"]["user_name"] for s in steps if s.get("data", {}).get("user_name")})
     if users and not incident.get("user_names"):
         resolved["user_names"] = users
+    # Each key's owner as its own step resolved it (the next steps' delete-access-key command).
+    owners = {s["target"]: s["data"]["user_name"] for s in steps if s.get("data", {}).get("user_name")}
+    if incident.get("affected_keys"):
+        resolved["affected_keys"] = [
+            {**key, "user_name": key.get("user_name") or owners.get(key.get("access_key_id"))}
+            for key in incident["affected_keys"]
+        ]
     roles = [s["data"]["role_name"] for s in steps if s.get("data", {}).get("role_name")]
     if roles and not incident.get("role_name"):
         resolved["role_name"] = roles[0]
@@ -168,6 +175,7 @@ def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "notifications": [email_entry, slack_entry],
     }
     report["record"] = record_outcome(incident, report)
+    metrics.emit(incident, str(verdict.outcome), verdict.steps, execution.get("id"))
     return report
 
 

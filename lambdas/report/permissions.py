@@ -31,6 +31,14 @@ GRANTS = (
         "resources": ["{slack_secret_arn}"],
         "why": "read the Slack webhook URL at run time; it is a secret and never sits in an env value",
     },
+    # -- metrics (report/metrics.py): time to containment, read from this execution's history
+    {
+        "handler": "report.handler.handler_sns",
+        "actions": ["states:GetExecutionHistory"],
+        "resources": ["arn:{partition}:states:{region}:{account}:execution:*"],
+        "why": "time to containment: when the containing state ended in this execution (metrics); "
+        "the state machine's name is not known to its own functions",
+    },
 )
 
 INDIRECT_GRANTS = (

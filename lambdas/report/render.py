@@ -290,7 +290,15 @@ def undo_steps(steps: list[StepResult]) -> list[StepResult]:
     """Steps that changed something and say how to reverse it. `already-done` counts too: after a
     Step Functions retry our own earlier change reads back as already done, and its undo must
     not disappear from the report."""
-    return [s for s in steps if s.get("undo") and succeeded(s)]
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for s in steps:
+        # The second CloudTrail pass finds the first pass's back-door keys already done: one undo each.
+        key = (s["name"], s["target"], s.get("undo") or "")
+        if s.get("undo") and succeeded(s) and key not in seen:
+            seen.add(key)
+            unique.append(s)
+    return unique
 
 
 # -- e-mail -------------------------------------------------------------------------------------

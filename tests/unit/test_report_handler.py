@@ -143,7 +143,7 @@ def test_email_and_slack_delivered_and_webhook_never_leaks(report_env, monkeypat
 
 def test_logs_carry_the_incident_id_as_correlation_id(report_env, monkeypatch, logs):
     run_both(CASES["exfil_contained"](), Recorder(), monkeypatch)
-    lines = [json.loads(line) for line in logs.readouterr().out.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in logs.readouterr().out.splitlines() if line.startswith('{"level"')]
     assert lines and {line.get("correlation_id") for line in lines} == {
         "111122223333:guardduty:60c5c8a1e3b34f0e9d2a7b6c5d4e3f21"
     }
