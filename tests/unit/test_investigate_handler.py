@@ -320,12 +320,17 @@ def test_noise_after_the_backdoor_neither_hides_it_nor_reads_as_done(account, mo
     backdoor = make_record(
         "CreateAccessKey",
         access_key_id=keys["exposed"],
-        event_time=NOW - timedelta(minutes=200),
+        # after the exposure (detected_at): a key made before it is left to lambdas/evict's source rule
+        event_time=NOW - timedelta(minutes=59),
         request={"userName": "malicious-iam-user"},
         response={"accessKey": {"accessKeyId": keys["planted"], "userName": "malicious-iam-user"}},
     )
     noise = [
-        make_record("GetCallerIdentity", access_key_id=keys["exposed"], event_time=NOW - timedelta(minutes=100 - i))
+        make_record(
+            "GetCallerIdentity",
+            access_key_id=keys["exposed"],
+            event_time=NOW - timedelta(minutes=50) + timedelta(seconds=10 * i),
+        )
         for i in range(80)
     ]
     factory = FakeCloudTrailFactory([backdoor, *noise])
