@@ -96,6 +96,15 @@ class ResponderStack(Stack):
                 env={"REVOKE_SCOPE": config.revoke_scope},
             ),
             "preserve_evidence": function("PreserveEvidence", "preserve_evidence", timeout=Duration.seconds(120)),
+            "cut_off_instance": function(
+                "CutOffInstance",
+                "cut_off_instance",
+                timeout=Duration.seconds(60),
+                env={
+                    "DETACH_LOAD_BALANCERS": _flag(config.detach_load_balancers),
+                    "REMOVE_INSTANCE_PROFILE": _flag(config.remove_instance_profile),
+                },
+            ),
             "isolate_instance": function("IsolateInstance", "isolate_instance", timeout=Duration.seconds(60)),
             "investigate": function(
                 "Investigate",
@@ -131,6 +140,7 @@ class ResponderStack(Stack):
             log_retention_days=config.log_retention_days,
             preserve_evidence=config.preserve_evidence,
             isolate_instances=config.isolate_instances,
+            cut_off_instances=config.detach_load_balancers or config.remove_instance_profile,
             investigate=config.investigate,
             second_lookup_delay_minutes=config.second_lookup_delay_minutes,
         )

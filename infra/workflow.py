@@ -2,7 +2,8 @@
 
     Normalize -> Prepare -> Choice(kind)
       exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate
-      instance-credential-exfiltration: RevokeSessions -> Parallel[PreserveEvidence -> Isolate | Investigate]
+      instance-credential-exfiltration: RevokeSessions ->
+          Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate]
       ignored / anything else:         (nothing)
     -> Report -> Choice(outcome) -> Succeed | Fail (so CloudWatch alarms on failed executions fire)
 
@@ -46,6 +47,7 @@ class WorkflowFunctions:
     contain_key: lambda_.IFunction
     revoke_sessions: lambda_.IFunction
     preserve_evidence: lambda_.IFunction
+    cut_off_instance: lambda_.IFunction
     isolate_instance: lambda_.IFunction
     investigate: lambda_.IFunction
     notify_slack: lambda_.IFunction
@@ -65,6 +67,7 @@ class Workflow(Construct):
         isolate_instances: bool,
         investigate: bool,
         second_lookup_delay_minutes: int,
+        cut_off_instances: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         f = functions
@@ -176,6 +179,9 @@ class Workflow(Construct):
         evidence_steps = []
         if preserve_evidence:
             evidence_steps.append(self._guarded("PreserveEvidence", f.preserve_evidence, "preserve_evidence"))
+        if cut_off_instances:
+            # After the image (evidence first): out of its load balancers, and no new role credentials.
+            evidence_steps.append(self._guarded("CutOffInstance", f.cut_off_instance, "cut_off_instance"))
         if isolate_instances:
             # After PreserveEvidence: the image and the protections come before touching the network.
             evidence_steps.append(self._guarded("IsolateInstance", f.isolate_instance, "isolate_instance"))

@@ -147,7 +147,7 @@ def respond(acct: Account, staged: Staged) -> list[dict[str, Any]]:
         protect_instance(acct.ec2, staged.guarded_instance, REGION),
         protect_from_autoscaling(acct.autoscaling, staged.asg_instance, REGION),
         create_evidence_image(acct.ec2, {"instance_id": staged.instance, "incident_id": INCIDENT_ID, "region": REGION}),
-        isolate_instance(acct.ec2, staged.instance, REGION),
+        isolate_instance(acct.ec2, staged.instance, REGION, incident_id=INCIDENT_ID),
     ]
     assert [s["status"] for s in steps] == ["done"] * len(steps), steps
     incident = {
