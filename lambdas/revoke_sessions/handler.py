@@ -3,11 +3,13 @@
 Input:  {"incident": Incident.model_dump(mode="json")}  (role_name, instance_id, region, account,
         detected_at, instance_profile_arn are read)
 Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
-Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_PATH (the responder's own roles).
+Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_PATH (the responder's own roles),
+        EXEMPT_INSTANCE_IDS (stops a revoke scoped to that instance).
 """
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -40,12 +42,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                     f"the role is in account {incident['account']}; this responder runs in {account}",
                     containment=True,
                     manual=f"in account {incident['account']}: aws iam put-role-policy --role-name "
-                    f"{target} --policy-name AWSRevokeOlderSessions --policy-document ...",
+                    f"{shlex.quote(target)} --policy-name AWSRevokeOlderSessions --policy-document ...",
                 )
             ]
         }
     scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
-    ec2 = None if incident.get("role_name") else client("ec2", incident["region"])
+    # Also with a role named: after the revoke, the step reports a profile that now points elsewhere.
+    ec2 = client("ec2", incident["region"]) if incident.get("instance_id") else None
     result = revoke(
         client("iam"),
         ec2,
