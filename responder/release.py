@@ -222,9 +222,14 @@ def _delete_revoke_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
 
 def _unprotect(ec2: Any, step: Mapping[str, Any]) -> Reversal | None:
     instance_id = step["target"]
-    # Only what the responder changed: each change is in the undo only if it made it.
-    termination_was_off = "--no-disable-api-termination" in _words(step)
-    shutdown = _argument(step, "--instance-initiated-shutdown-behavior")
+    # Only what the responder changed, as its step data records it (older records: their undo command).
+    data = _data(step)
+    if "termination_protection_was_off" in data:
+        termination_was_off = bool(data["termination_protection_was_off"])
+        shutdown = data.get("shutdown_behavior_before")
+    else:
+        termination_was_off = "--no-disable-api-termination" in _words(step)
+        shutdown = _argument(step, "--instance-initiated-shutdown-behavior")
     if not termination_was_off and not shutdown:
         return None
     changes = (["turn termination protection off"] if termination_was_off else []) + (
