@@ -26,10 +26,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
-from cut_off_instance.actions import LOAD_BALANCERS, PROFILE, associated_profiles, target_description
 
 from common.aws import error_code
 from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, QUARANTINE
+from cut_off_instance.actions import LOAD_BALANCERS, PROFILE, associated_profiles, target_description
 from investigate.backdoors import DEACTIVATE_STEP as BACKDOOR_KEY
 from isolate_instance.actions import GROUP_ID, ISOLATE, ORIGINAL_TAG
 from preserve_evidence.actions import AUTOSCALING, IMAGE, PROTECT

@@ -246,7 +246,7 @@ def target_description(target: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _addresses(instance: Mapping[str, Any]) -> set[str]:
-    addresses = set()
+    addresses: set[str] = set()
     for eni in instance.get("NetworkInterfaces", []):
         addresses.update(
             ip["PrivateIpAddress"] for ip in eni.get("PrivateIpAddresses", []) if ip.get("PrivateIpAddress")

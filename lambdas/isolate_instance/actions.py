@@ -150,9 +150,9 @@ def _isolate(ec2: Any, instance: Mapping[str, Any], region: str, incident_id: st
     # A retry after a Lambda timeout: an interface left on the all-open group goes straight to isolation.
     for eni in stray:
         ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=[isolation[enis[eni][0]]])
-    for group in untrack.values():
-        if group:
-            _revoke_all(ec2, group)
+    for left_open in untrack.values():
+        if left_open:
+            _revoke_all(ec2, left_open)
     pending = [eni for eni in pending if eni not in stray]
     detour = {vpc: untrack[vpc] or _create_untrack_group(ec2, vpc) for vpc in sorted({enis[e][0] for e in pending})}
     _swap_through(ec2, pending, {eni: enis[eni][0] for eni in pending}, detour, isolation, originals)

@@ -67,7 +67,7 @@ def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
             )
         undo = []
         # What release needs to put back exactly what this step changed, and nothing else.
-        changed = {"termination_protection_was_off": not termination, "shutdown_behavior_before": None}
+        changed: dict[str, Any] = {"termination_protection_was_off": not termination, "shutdown_behavior_before": None}
         if not termination:
             ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True})
             undo.append(f"{cli} --no-disable-api-termination")

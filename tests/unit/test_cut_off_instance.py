@@ -10,6 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from common.aws import client
 from cut_off_instance import handler
 from cut_off_instance.actions import (
     associated_profiles,
@@ -18,9 +21,6 @@ from cut_off_instance.actions import (
     registered_targets,
     remove_instance_profile,
 )
-from moto import mock_aws
-
-from common.aws import client
 from drill.moto_quirks import aws_semantics
 from tests.factories import exfiltration_incident
 
