@@ -92,20 +92,26 @@ def revoke(
         dry_run=dry_run,
         now=now,
     )
-    # After the containing call, never before it: is the instance's profile pointing at another role now?
     if ec2 is not None and instance_id:
-        try:
-            current = current_profile_role(ec2, iam, instance_id)
-        except ClientError as exc:
-            current = None
-            result["detail"] += f"; the instance's current profile could not be read ({error_code(exc)})"
-        if current and current[1] != role_name:
-            profile_arn, other = current
-            result["detail"] += (
-                f"; the instance's current profile {profile_arn} points at role {other}, not the finding's role "
-                f"{role_name}: {role_name} was revoked, {other} was not (check who replaced the profile)"
-            )
-            result.setdefault("data", {})["current_profile_role"] = other
+        note_current_profile(result, ec2, iam, instance_id, role_name)
+    return result
+
+
+def note_current_profile(result: StepResult, ec2: Any, iam: Any, instance_id: str, role_name: str) -> StepResult:
+    """After the containing call, never before it: does the instance's profile point at another role now?
+    Both are reported; the finding's role is the one revoked."""
+    try:
+        current = current_profile_role(ec2, iam, instance_id)
+    except ClientError as exc:
+        result["detail"] += f"; the instance's current profile could not be read ({error_code(exc)})"
+        return result
+    if current and current[1] != role_name:
+        profile_arn, other = current
+        result["detail"] += (
+            f"; the instance's current profile {profile_arn} points at role {other}, not the finding's role "
+            f"{role_name}: {role_name} was revoked, {other} was not (check who replaced the profile)"
+        )
+        result.setdefault("data", {})["current_profile_role"] = other
     return result
 
 

@@ -19,7 +19,7 @@ from common.errors import transient_errors
 from common.guards import own_account
 from common.settings import env_bool, env_str
 from common.steps import Status, step
-from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, revoke
+from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, note_current_profile, revoke
 
 logger = Logger(service="credential-responder")
 
@@ -47,8 +47,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             ]
         }
     scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
-    # Also with a role named: after the revoke, the step reports a profile that now points elsewhere.
-    ec2 = client("ec2", incident["region"]) if incident.get("instance_id") else None
+    # Built before the revoke only when the role must be found from the instance: the EC2 client's
+    # cold start would otherwise delay the containing call.
+    ec2 = None if incident.get("role_name") else client("ec2", incident["region"])
     result = revoke(
         client("iam"),
         ec2,
@@ -57,5 +58,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH),
         dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_REVOKE_SESSIONS"),
     )
+    if ec2 is None and incident.get("instance_id") and result["status"] in ("done", "already-done"):
+        note_current_profile(
+            result, client("ec2", incident["region"]), client("iam"), incident["instance_id"], incident["role_name"]
+        )
     logger.info("role sessions", extra={"role": result["target"], "status": result["status"]})
     return {"steps": [result]}
