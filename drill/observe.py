@@ -95,7 +95,7 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
 
 
 def _load_balancers(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
-    """Per instance: the target groups it is registered in (receiving new requests) and its Classic
+    """Per instance: the target groups it is registered in (not draining out of) and its Classic
     Load Balancers, read from Elastic Load Balancing."""
     elbv2 = account.client("elbv2", staged.region)
     elb = account.client("elb", staged.region)
@@ -104,7 +104,7 @@ def _load_balancers(account: SimulatedAccount, staged: Staged) -> dict[str, Any]
         health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
         for description in health:
             target = description["Target"]["Id"]
-            if target in found and description.get("TargetHealth", {}).get("State") not in ("draining", "unused"):
+            if target in found and description.get("TargetHealth", {}).get("State") != "draining":
                 found[target]["target_groups"].append(group["TargetGroupArn"])
     for balancer in elb.describe_load_balancers()["LoadBalancerDescriptions"]:
         for member in balancer.get("Instances", []):

@@ -358,7 +358,7 @@ def _reregister(elbv2: Any, elb: Any, step: Mapping[str, Any]) -> Reversal:
             elbv2.register_targets(TargetGroupArn=target["target_group_arn"], Targets=[description])
             health = elbv2.describe_target_health(TargetGroupArn=target["target_group_arn"], Targets=[description])
             states = [d.get("TargetHealth", {}).get("State") for d in health["TargetHealthDescriptions"]]
-            if not states or any(state in ("unused", "draining") for state in states):
+            if not states or "draining" in states:
                 raise ReleaseError(f"{target['id']} reads back as {states or 'absent'} in {target['target_group_arn']}")
             done.append(f"{target['target_group_arn']} ({', '.join(map(str, states))})")
         for name in classic:

@@ -31,8 +31,9 @@ from common.steps import Status, StepResult, step
 LOAD_BALANCERS = "deregister-from-load-balancers"
 PROFILE = "remove-instance-profile"
 GONE_STATES = ("shutting-down", "terminated")
-# Target health states of a target that receives no new requests: deregistration under way, or none.
-LEFT_STATES = ("draining", "unused")
+# The target health state of a target on its way out (deregistration under way). "unused" is not
+# out: a registered target of a group no listener uses receives requests once one does.
+LEFT_STATES = ("draining",)
 # Association states in which the metadata service can hand out the profile's role credentials.
 ASSOCIATED_STATES = ("associating", "associated")
 
