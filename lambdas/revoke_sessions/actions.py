@@ -134,15 +134,21 @@ def current_profile_role(ec2: Any, iam: Any, instance_id: str) -> tuple[str, str
 
 def resolve_role_name(ec2: Any, iam: Any, instance_id: str, profile_arn: str | None = None) -> str:
     """The role behind the finding's instance profile; the instance's current profile only when the
-    finding names none (whoever holds the instance may have replaced its profile since)."""
-    if not profile_arn:
-        associations = ec2.describe_iam_instance_profile_associations(
-            Filters=[{"Name": "instance-id", "Values": [instance_id]}, {"Name": "state", "Values": ["associated"]}]
-        )["IamInstanceProfileAssociations"]
-        if associations:
-            profile_arn = associations[0]["IamInstanceProfile"]["Arn"]
-    if not profile_arn:
+    finding names none that IAM knows (whoever holds the instance may have replaced its profile since)."""
+    if profile_arn and ":instance-profile/" in profile_arn:
+        try:
+            return _profile_role(iam, instance_id, profile_arn)
+        except RoleNotResolved:
+            pass  # deleted since, or not a profile of this account: what the instance has now
+    associations = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance_id]}, {"Name": "state", "Values": ["associated"]}]
+    )["IamInstanceProfileAssociations"]
+    if not associations:
         raise RoleNotResolved(f"instance {instance_id} has no instance profile, so no role to revoke")
+    return _profile_role(iam, instance_id, associations[0]["IamInstanceProfile"]["Arn"])
+
+
+def _profile_role(iam: Any, instance_id: str, profile_arn: str) -> str:
     profile_name = profile_arn.rsplit("/", 1)[-1]
     try:
         roles = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]

@@ -282,3 +282,12 @@ def test_commands_are_shell_quoted(iam: Any) -> None:
     result = revoke(iam, None, make_incident(), now=NOW, dry_run=True)
     words = shlex.split(result["manual"])
     assert words[-2] == "--policy-document" and json.loads(words[-1])["Statement"][0]["Effect"] == "Deny"
+
+
+def test_a_findings_profile_iam_does_not_know_falls_back_to_the_current_one(iam: Any) -> None:
+    ec2, instance, _ = swapped_profile(iam)
+    gone = f"arn:aws:iam::{ACCOUNT}:instance-profile/deleted-since"
+
+    result = revoke(iam, ec2, make_incident(instance_id=instance, role_name=None, instance_profile_arn=gone), now=NOW)
+
+    assert result["status"] == "done" and result["target"] == "decoy-role"
