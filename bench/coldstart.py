@@ -32,6 +32,7 @@ CLIENTS: dict[str, tuple[str, ...]] = {
     "contain_key.handler.handler": ("iam",),
     "revoke_sessions.handler.handler": ("iam",),
     "preserve_evidence.handler.handler": ("ec2", "autoscaling"),
+    "cut_off_instance.handler.handler": ("ec2", "elbv2", "elb"),
     "isolate_instance.handler.handler": ("ec2",),
     # cloudtrail: one client per enabled region in fact; one is measured (the service model loads once).
     "investigate.handler.handler": ("ec2", "s3", "iam", "cloudtrail"),
@@ -42,7 +43,10 @@ CLIENTS: dict[str, tuple[str, ...]] = {
 }
 # Built only on some paths, so not measured: listed so that the declaration stays complete.
 CONDITIONAL_CLIENTS: dict[str, dict[str, str]] = {
-    "revoke_sessions.handler.handler": {"ec2": "when the finding names no role; the drill's finding names one"},
+    "revoke_sessions.handler.handler": {
+        "ec2": "before the revoke only when the finding names no role (the drill's finding names one); "
+        "after it, to report an instance profile that now points at another role"
+    },
     "report.handler.handler_sns": {"stepfunctions": "metrics: time to containment, after the e-mail, when contained"},
 }
 CONTAINMENT_HANDLERS = ("contain_key.handler.handler", "revoke_sessions.handler.handler")

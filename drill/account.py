@@ -37,6 +37,7 @@ PRODUCT_PACKAGES = (
     "revoke_sessions",
     "preserve_evidence",
     "isolate_instance",
+    "cut_off_instance",
     "investigate",
     "evict",
     "report",

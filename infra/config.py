@@ -25,6 +25,8 @@ DRY_RUN_ACTIONS = {
     "revokeSessions": "DRY_RUN_REVOKE_SESSIONS",
     "preserveEvidence": "DRY_RUN_PRESERVE_EVIDENCE",
     "isolateInstance": "DRY_RUN_ISOLATE_INSTANCE",
+    "detachLoadBalancers": "DRY_RUN_LOAD_BALANCERS",
+    "removeInstanceProfile": "DRY_RUN_INSTANCE_PROFILE",
     "deactivateBackdoorKeys": "DRY_RUN_BACKDOOR_KEYS",
     "evictCreatedUsers": "DRY_RUN_EVICT_CREATED_USERS",
     "removeLoginProfiles": "DRY_RUN_REMOVE_LOGIN_PROFILES",
@@ -64,6 +66,8 @@ class ResponderConfig:
     revoke_scope: str = "role"
     preserve_evidence: bool = True
     isolate_instances: bool = True
+    detach_load_balancers: bool = True
+    remove_instance_profile: bool = True
     investigate: bool = True
     deactivate_backdoor_keys: bool = True
     evict_created_users: bool = True
@@ -109,6 +113,12 @@ class ResponderConfig:
             revoke_scope=str(value("revokeScope", defaults.revoke_scope)),
             preserve_evidence=_bool("preserveEvidence", value("preserveEvidence", defaults.preserve_evidence)),
             isolate_instances=_bool("isolateInstances", value("isolateInstances", defaults.isolate_instances)),
+            detach_load_balancers=_bool(
+                "detachLoadBalancers", value("detachLoadBalancers", defaults.detach_load_balancers)
+            ),
+            remove_instance_profile=_bool(
+                "removeInstanceProfile", value("removeInstanceProfile", defaults.remove_instance_profile)
+            ),
             investigate=_bool("investigate", value("investigate", defaults.investigate)),
             deactivate_backdoor_keys=_bool(
                 "deactivateBackdoorKeys", value("deactivateBackdoorKeys", defaults.deactivate_backdoor_keys)

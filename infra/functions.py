@@ -132,6 +132,17 @@ class ResponderFunction(Construct):
             for action in grant["actions"]:
                 # An action in several grants (e.g. CreateTags on two kinds of resource) keeps every reason.
                 self.why[action] = "; ".join(filter(None, (self.why.get(action), grant["why"])))
+        fenced = own_role_writes(declared_grants(package, handler))
+        if fenced:
+            # Code execution in this function must not become account admin: whatever it may write on
+            # roles, never on the responder's own (the code refuses them too; this holds if the code does not).
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    effect=iam.Effect.DENY,
+                    actions=fenced,
+                    resources=[OWN_ROLES.format(**placeholders)],
+                )
+            )
         # Added by CDK for active tracing: X-Ray offers no resource-level scoping.
         self.why["xray:PutTraceSegments"] = "X-Ray accepts no resource scope"
         self.why["xray:PutTelemetryRecords"] = "X-Ray accepts no resource scope"
@@ -157,6 +168,24 @@ def _format(value: Any, placeholders: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [_format(item, placeholders) for item in value]
     return value
+
+
+OWN_ROLES = "arn:{partition}:iam::{account}:role" + RESPONDER_ROLE_PATH + "*"
+IAM_READS = ("Get", "List", "Simulate", "Generate")
+
+
+def own_role_writes(grants: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[str]:
+    """The IAM write actions `grants` allow on roles: each function that holds one gets an explicit
+    Deny of exactly those on the responder's own roles (path /credential-responder/)."""
+    return sorted(
+        {
+            action
+            for grant in grants
+            if any(":role/" in resource or resource == "*" for resource in grant["resources"])
+            for action in grant["actions"]
+            if action.startswith("iam:") and not action.split(":", 1)[1].startswith(IAM_READS)
+        }
+    )
 
 
 def depend_on_policy_only(resource: CfnResource, role: iam.Role) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Fn, Stack, Tags
@@ -105,6 +104,15 @@ class ResponderStack(Stack):
                 env={"REVOKE_SCOPE": config.revoke_scope},
             ),
             "preserve_evidence": function("PreserveEvidence", "preserve_evidence", timeout=Duration.seconds(120)),
+            "cut_off_instance": function(
+                "CutOffInstance",
+                "cut_off_instance",
+                timeout=Duration.seconds(60),
+                env={
+                    "DETACH_LOAD_BALANCERS": _flag(config.detach_load_balancers),
+                    "REMOVE_INSTANCE_PROFILE": _flag(config.remove_instance_profile),
+                },
+            ),
             "isolate_instance": function("IsolateInstance", "isolate_instance", timeout=Duration.seconds(60)),
             "investigate": function(
                 "Investigate",
@@ -142,7 +150,6 @@ class ResponderStack(Stack):
             ),
         }
         self.functions = functions
-        _deny(functions["evict"], "evict", {"partition": self.partition, "account": self.account})
 
         workflow = Workflow(
             self,
@@ -152,6 +159,7 @@ class ResponderStack(Stack):
             log_retention_days=config.log_retention_days,
             preserve_evidence=config.preserve_evidence,
             isolate_instances=config.isolate_instances,
+            cut_off_instances=config.detach_load_balancers or config.remove_instance_profile,
             investigate=config.investigate,
             second_lookup_delay_minutes=config.second_lookup_delay_minutes,
         )
@@ -224,19 +232,6 @@ class ResponderStack(Stack):
 # at the containing call get it, because their cold start (imports) is the product's speed; at a
 # few invocations per incident the cost stays a fraction of a cent.
 CRITICAL_PATH_MEMORY = 1769
-
-
-def _deny(fn: ResponderFunction, package: str, placeholders: dict[str, str]) -> None:
-    """The package's explicit Deny statements (permissions.DENIES) on its function's role."""
-    module = importlib.import_module(f"{package}.permissions")
-    for deny in getattr(module, "DENIES", ()):
-        fn.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                effect=iam.Effect.DENY,
-                actions=list(deny["actions"]),
-                resources=[template.format(**placeholders) for template in deny["resources"]],
-            )
-        )
 
 
 def _camel(name: str) -> str:

@@ -2,7 +2,8 @@
 
     Normalize -> Prepare -> Choice(kind)
       exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate -> Evict
-      instance-credential-exfiltration: RevokeSessions -> Parallel[PreserveEvidence -> Isolate | Investigate -> Evict]
+      instance-credential-exfiltration: RevokeSessions ->
+          Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate -> Evict]
       duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
       duplicate, nothing changed:       AlreadyHandled (no message)
     (Investigate -> Evict runs twice: now, and again after CloudTrail's delivery lag.)
@@ -74,7 +75,9 @@ def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_dela
 
     investigation = 2 * (worst("investigate") + worst("evict")) + 60 * second_lookup_delay_minutes
     keys = worst("contain_key") + investigation
-    sessions = worst("revoke_sessions") + max(worst("preserve_evidence") + worst("isolate_instance"), investigation)
+    sessions = worst("revoke_sessions") + max(
+        worst("preserve_evidence") + worst("cut_off_instance") + worst("isolate_instance"), investigation
+    )
     longest = worst("normalize") + max(keys, sessions) + worst("notify_slack") + worst("report")
     return int(-(-(longest * TIMEOUT_MARGIN + TIMEOUT_SLACK_SECONDS) // 60) * 60)  # whole minutes, rounded up
 
@@ -85,6 +88,7 @@ class WorkflowFunctions:
     contain_key: lambda_.IFunction
     revoke_sessions: lambda_.IFunction
     preserve_evidence: lambda_.IFunction
+    cut_off_instance: lambda_.IFunction
     isolate_instance: lambda_.IFunction
     investigate: lambda_.IFunction
     evict: lambda_.IFunction
@@ -105,6 +109,7 @@ class Workflow(Construct):
         isolate_instances: bool,
         investigate: bool,
         second_lookup_delay_minutes: int,
+        cut_off_instances: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         f = functions
@@ -226,6 +231,9 @@ class Workflow(Construct):
         evidence_steps = []
         if preserve_evidence:
             evidence_steps.append(self._guarded("PreserveEvidence", f.preserve_evidence, "preserve_evidence"))
+        if cut_off_instances:
+            # After the image (evidence first): out of its load balancers, and no new role credentials.
+            evidence_steps.append(self._guarded("CutOffInstance", f.cut_off_instance, "cut_off_instance"))
         if isolate_instances:
             # After PreserveEvidence: the image and the protections come before touching the network.
             evidence_steps.append(self._guarded("IsolateInstance", f.isolate_instance, "isolate_instance"))

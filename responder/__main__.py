@@ -81,6 +81,8 @@ def _release(args: argparse.Namespace, session: Any, ask: Any) -> int:
         # EC2 and Auto Scaling act in the incident's region, which may not be the home region.
         ec2=session.client("ec2", region_name=region) if region else None,
         autoscaling=session.client("autoscaling", region_name=region) if region else None,
+        elbv2=session.client("elbv2", region_name=region) if region else None,
+        elb=session.client("elb", region_name=region) if region else None,
     )
     for note in notes:
         print(f"  note: {note}")

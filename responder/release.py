@@ -6,8 +6,13 @@ responder did not make it), "skipped" and "failed" changed nothing, or left a fi
 The evidence image is kept: deleting evidence is a decision for a person, not for an undo.
 The recorded `undo` strings are never executed; a few values are only recorded there (the
 quarantine policy ARN, the shutdown behaviour before), so they are read from them as arguments.
+The instance steps read only their step `data`, which the Report stored in the incident record:
+never a tag on the instance, which whoever holds the instance may have written.
 
-    reversals, notes = plan(steps, iam=..., ec2=..., autoscaling=...)   # ec2/autoscaling: incident region
+Re-associating the instance profile needs iam:PassRole on its role, with the operator's own
+credentials (the responder's functions never hold it).
+
+    reversals, notes = plan(steps, iam=..., ec2=..., autoscaling=..., elbv2=..., elb=...)  # incident region
     outcomes = release(reversals, confirm=ask, record=lambda what: record_timeline(...))
 """
 
@@ -21,19 +26,22 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
-from evict.actions import DETACH_POLICY, EVICT_USER, QUARANTINE_ROLE, QUARANTINE_TRUST, REMOVE_LOGIN_PROFILE
 
 from common.aws import error_code
 from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, OLDER_SESSIONS_POLICY, QUARANTINE, USER_SESSIONS
+from cut_off_instance.actions import LOAD_BALANCERS, PROFILE, associated_profiles, target_description
+from evict.actions import DETACH_POLICY, EVICT_USER, QUARANTINE_ROLE, QUARANTINE_TRUST, REMOVE_LOGIN_PROFILE
 from investigate.backdoors import DEACTIVATE_STEP as BACKDOOR_KEY
-from isolate_instance.actions import ISOLATE, ORIGINAL_TAG, read_original_groups
+from isolate_instance.actions import GROUP_ID, ISOLATE, ORIGINAL_TAG
 from preserve_evidence.actions import AUTOSCALING, IMAGE, PROTECT
 from record.store import load, record_key
 from revoke_sessions.actions import REVOKE
 
-# Network first, so that the instance passes its health checks when it rejoins its group; the
+# Network first, so that the instance passes its health checks when it rejoins its load balancers
+# and its group; the profile before the load balancers, so it serves with its credentials; the
 # protection last of the instance steps, so it is never terminable while still detached.
-ORDER = [ISOLATE, AUTOSCALING, PROTECT, REVOKE, USER_SESSIONS, QUARANTINE, DEACTIVATE, BACKDOOR_KEY]
+ORDER = [ISOLATE, PROFILE, LOAD_BALANCERS, AUTOSCALING, PROTECT, REVOKE, USER_SESSIONS, QUARANTINE, DEACTIVATE]
+ORDER += [BACKDOOR_KEY]
 # Evictions after the incident's own steps: the policies come back before the users and roles are let go.
 ORDER += [DETACH_POLICY, EVICT_USER, QUARANTINE_ROLE, QUARANTINE_TRUST, REMOVE_LOGIN_PROFILE]
 
@@ -58,7 +66,13 @@ class Outcome:
 
 
 def plan(
-    steps: list[Mapping[str, Any]], *, iam: Any, ec2: Any = None, autoscaling: Any = None
+    steps: list[Mapping[str, Any]],
+    *,
+    iam: Any,
+    ec2: Any = None,
+    autoscaling: Any = None,
+    elbv2: Any = None,
+    elb: Any = None,
 ) -> tuple[list[Reversal], list[str]]:
     """The reversals for the steps that changed something, in ORDER; and notes on the others."""
     reversals: list[Reversal] = []
@@ -82,7 +96,7 @@ def plan(
             reversals.append(_delete_revoke_policy(iam, step))
         elif name == USER_SESSIONS:
             reversals.append(_delete_user_sessions_policy(iam, step))
-        elif name in (PROTECT, AUTOSCALING, ISOLATE) and ec2 is None:
+        elif name in (PROTECT, AUTOSCALING, ISOLATE, PROFILE, LOAD_BALANCERS) and ec2 is None:
             notes.append(
                 f"{name} {target}: not reversed, the incident's region is unknown; by hand: {step.get('undo')}"
             )
@@ -115,6 +129,10 @@ def plan(
                 f"{name} {target}: not reversible, a password cannot be restored, only reset; the user sets a new "
                 f"one: {step.get('undo')}"
             )
+        elif name == PROFILE:
+            reversals.append(_reassociate_profile(ec2, step))
+        elif name == LOAD_BALANCERS:
+            reversals.append(_reregister(elbv2, elb, step))
         elif step.get("undo"):
             notes.append(f"{name} {target}: no automatic reversal; by hand: {step['undo']}")
     return reversals, notes
@@ -249,9 +267,14 @@ def _delete_user_sessions_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
 
 def _unprotect(ec2: Any, step: Mapping[str, Any]) -> Reversal | None:
     instance_id = step["target"]
-    # Only what the responder changed: each change is in the undo only if it made it.
-    termination_was_off = "--no-disable-api-termination" in _words(step)
-    shutdown = _argument(step, "--instance-initiated-shutdown-behavior")
+    # Only what the responder changed, as its step data records it (older records: their undo command).
+    data = _data(step)
+    if "termination_protection_was_off" in data:
+        termination_was_off = bool(data["termination_protection_was_off"])
+        shutdown = data.get("shutdown_behavior_before")
+    else:
+        termination_was_off = "--no-disable-api-termination" in _words(step)
+        shutdown = _argument(step, "--instance-initiated-shutdown-behavior")
     if not termination_was_off and not shutdown:
         return None
     changes = (["turn termination protection off"] if termination_was_off else []) + (
@@ -295,15 +318,29 @@ def _reattach(autoscaling: Any, step: Mapping[str, Any]) -> Reversal:
 
 
 def _restore_groups(ec2: Any, step: Mapping[str, Any]) -> Reversal:
+    """The groups recorded in the step's data (the incident record), onto the instance's own interfaces.
+
+    The prompt names exactly what `run` applies: the same dictionary. An interface that is no longer
+    attached to the instance, or a group id that is not one, is left out, and the prompt says so."""
     instance_id = step["target"]
-    recorded = {eni: list(groups) for eni, groups in (_data(step).get("original_groups") or {}).items()}
+    recorded = _data(step).get("original_groups") or {}
+    restore: dict[str, list[str]] = {}
+    refused: list[str] = []
+    for eni, groups in sorted(recorded.items()) if isinstance(recorded, dict) else []:
+        valid = [g for g in groups if isinstance(g, str) and GROUP_ID.fullmatch(g)] if isinstance(groups, list) else []
+        if valid and len(valid) == len(groups):
+            restore[str(eni)] = valid
+        else:
+            refused.append(f"{eni} (no valid original groups recorded)")
 
     def run() -> str:
         reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-        tags = reservations[0]["Instances"][0].get("Tags", []) if reservations else []
-        # The tag was written on the instance before anything changed: it wins over the step's copy.
-        originals = read_original_groups(tags) or recorded
-        restore = {eni: groups for eni, groups in originals.items() if groups}  # an ENI needs at least one group
+        instance = reservations[0]["Instances"][0] if reservations and reservations[0]["Instances"] else {}
+        attached = {eni["NetworkInterfaceId"] for eni in instance.get("NetworkInterfaces", [])}
+        foreign = sorted(set(restore) - attached)
+        if foreign:
+            # Never change an interface that is not this instance's, whatever the record says.
+            raise ReleaseError(f"{', '.join(foreign)} not attached to {instance_id} now; nothing changed")
         if not restore:
             raise ReleaseError(f"no original security groups recorded for {instance_id}")
         for eni, groups in sorted(restore.items()):
@@ -313,15 +350,74 @@ def _restore_groups(ec2: Any, step: Mapping[str, Any]) -> Reversal:
         wrong = [eni for eni, groups in restore.items() if now.get(eni) != sorted(groups)]
         if wrong:
             raise ReleaseError("read back: " + "; ".join(f"{eni} has {now.get(eni)}" for eni in wrong))
-        # Without the record, a later incident records the groups of that day, not these.
-        ec2.delete_tags(
-            Resources=[instance_id], Tags=[{"Key": tag["Key"]} for tag in tags if tag["Key"].startswith(ORIGINAL_TAG)]
-        )
+        # The instance's copy of the record goes too: a later incident records the groups of that day.
+        tags = [tag["Key"] for tag in instance.get("Tags", []) if tag["Key"].startswith(ORIGINAL_TAG)]
+        if tags:
+            ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": key} for key in tags])
         return "; ".join(f"{eni}: {', '.join(groups)}" for eni, groups in sorted(now.items())) + " (read back)"
 
-    described = "; ".join(f"{eni} -> {', '.join(groups)}" for eni, groups in sorted(recorded.items()))
-    source = described or f"as recorded in its {ORIGINAL_TAG} tag"
-    return Reversal(step["name"], instance_id, f"restore the security groups of {instance_id} ({source})", run)
+    described = "; ".join(f"{eni} -> {', '.join(groups)}" for eni, groups in sorted(restore.items()))
+    left_out = f"; left as they are: {', '.join(refused)}" if refused else ""
+    return Reversal(
+        step["name"],
+        instance_id,
+        f"restore the security groups of {instance_id}'s own interfaces: {described or 'none recorded'}{left_out}",
+        run,
+    )
+
+
+def _reassociate_profile(ec2: Any, step: Mapping[str, Any]) -> Reversal:
+    instance_id, arn = step["target"], _data(step).get("instance_profile_arn")
+
+    def run() -> str:
+        if not arn:
+            raise ReleaseError(f"no instance profile recorded for {instance_id}")
+        current = associated_profiles(ec2, instance_id)
+        if not current:
+            ec2.associate_iam_instance_profile(InstanceId=instance_id, IamInstanceProfile={"Arn": arn})
+            current = associated_profiles(ec2, instance_id)
+        if not current or current[0]["IamInstanceProfile"]["Arn"] != arn:
+            found = current[0]["IamInstanceProfile"]["Arn"] if current else "none"
+            raise ReleaseError(f"{instance_id} reads back with instance profile {found}, expected {arn}")
+        return f"{instance_id} has instance profile {arn} ({current[0]['State']}, read back)"
+
+    return Reversal(
+        step["name"],
+        instance_id,
+        f"re-associate instance profile {arn} with {instance_id} (needs iam:PassRole on its role)",
+        run,
+    )
+
+
+def _reregister(elbv2: Any, elb: Any, step: Mapping[str, Any]) -> Reversal:
+    instance_id = step["target"]
+    targets = [t for t in _data(step).get("target_groups") or [] if isinstance(t, dict) and t.get("target_group_arn")]
+    classic = [str(name) for name in _data(step).get("classic_load_balancers") or []]
+
+    def run() -> str:
+        if elbv2 is None or elb is None:
+            raise ReleaseError("no Elastic Load Balancing client for the incident's region")
+        done = []
+        for target in targets:
+            description = target_description(target)
+            elbv2.register_targets(TargetGroupArn=target["target_group_arn"], Targets=[description])
+            health = elbv2.describe_target_health(TargetGroupArn=target["target_group_arn"], Targets=[description])
+            states = [d.get("TargetHealth", {}).get("State") for d in health["TargetHealthDescriptions"]]
+            if not states or "draining" in states:
+                raise ReleaseError(f"{target['id']} reads back as {states or 'absent'} in {target['target_group_arn']}")
+            done.append(f"{target['target_group_arn']} ({', '.join(map(str, states))})")
+        for name in classic:
+            elb.register_instances_with_load_balancer(LoadBalancerName=name, Instances=[{"InstanceId": instance_id}])
+            members = elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"][0]["Instances"]
+            if instance_id not in {m["InstanceId"] for m in members}:
+                raise ReleaseError(f"{instance_id} does not read back as a member of {name}")
+            done.append(name)
+        return f"{instance_id} registered again in {', '.join(done)} (read back)"
+
+    where = [f"target group {t['target_group_arn']} as {t.get('id')}:{t.get('port')}" for t in targets] + [
+        f"Classic Load Balancer {name}" for name in classic
+    ]
+    return Reversal(step["name"], instance_id, f"register {instance_id} again in {'; '.join(where)}", run)
 
 
 def _release_user(iam: Any, step: Mapping[str, Any]) -> Reversal:

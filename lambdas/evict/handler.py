@@ -11,7 +11,7 @@ MAX_STEPS steps per pass; what is over is named in one failed step (the evidence
 Environment: EVIDENCE_BUCKET; per-action switches EVICT_CREATED_USERS, REMOVE_LOGIN_PROFILES,
 QUARANTINE_CREATED_ROLES, QUARANTINE_REWRITTEN_TRUST, DETACH_ATTACKER_POLICIES (default true) and
 DEACTIVATE_BACKDOOR_KEYS; DRY_RUN and the per-action DRY_RUN_* (infra.config.DRY_RUN_ACTIONS);
-PROTECTED_ROLE_PATH. IAM: permissions.GRANTS (and DENIES).
+PROTECTED_ROLE_PATH. IAM: permissions.GRANTS (and the explicit Deny on the responder's own roles, infra/functions.py).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 the code calls no other. No iam:*: each eviction has its few actions. Placeholders: {partition}, {account},
 {evidence_bucket_arn}, {evidence_key_arn}.
 
-DENIES are explicit Deny statements on the same role: the responder's own roles (path
-/credential-responder/) can never be written by this function, whatever an attacker put in CloudTrail.
-The code refuses them too (by path); the Deny holds even if that code were wrong.
+The responder's own roles (path /credential-responder/) can never be written by this function, whatever an
+attacker put in CloudTrail: infra/functions.py adds an explicit Deny of every role write it holds on them
+(own_role_writes). The code refuses them too (by path); the Deny holds even if that code were wrong.
 """
 
 GRANTS = (
@@ -56,19 +56,5 @@ INDIRECT_GRANTS = (
         "resources": ["{evidence_key_arn}"],
         "conditions": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
         "why": "S3 decrypts the evidence object (SSE-KMS) with the evidence key as this function",
-    },
-)
-
-DENIES = (
-    {
-        "actions": [
-            "iam:PutRolePolicy",
-            "iam:DeleteRolePolicy",
-            "iam:DetachRolePolicy",
-            "iam:AttachRolePolicy",
-            "iam:UpdateAssumeRolePolicy",
-        ],
-        "resources": ["arn:{partition}:iam::{account}:role/credential-responder/*"],
-        "why": "never write the responder's own roles, whatever the attacker's calls name",
     },
 )

@@ -1,9 +1,10 @@
 """Lambda: isolate the instance named by an instance-credential-exfiltration finding.
 
-Input:  {"incident": Incident.model_dump(mode="json")}  (instance_id, region, account are read;
-        the finding's network_interfaces are a snapshot, so the instance is read afresh)
+Input:  {"incident": Incident.model_dump(mode="json")}  (instance_id, region, account, incident_id are
+        read; the finding's network_interfaces are a snapshot, so the instance is read afresh)
 Output: {"steps": [StepResult]}  (one step, "isolate-instance", containment=False, data
-        {"original_groups": {eni: [sg, ...]}, "isolation_groups": {vpc: sg}})
+        {"incident_id": id, "original_groups": {eni: [sg, ...]}, "isolation_groups": {vpc: sg}}: the record
+        `responder release` restores from)
 Settings: DRY_RUN.
 """
 
@@ -35,7 +36,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             ]
         }
     result = isolate_instance(
-        client("ec2", region), instance_id, region, dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_ISOLATE_INSTANCE")
+        client("ec2", region),
+        instance_id,
+        region,
+        incident_id=incident["incident_id"],
+        dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_ISOLATE_INSTANCE"),
     )
     logger.info("isolation", extra={"instance_id": instance_id, "status": result["status"]})
     return {"steps": [result]}

@@ -36,18 +36,32 @@ GRANTS = (
         },
         "why": "record the original groups on the instance, in the responder's own tag keys only",
     },
+    # Rule changes only on the responder's own groups: a group carries its purpose tag from its
+    # creation (above). A group named like ours but without the tag (pre-created by someone else)
+    # fails closed, and the function cannot open any other group of the account.
+    {
+        "actions": ["ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress"],
+        "resources": ["arn:{partition}:ec2:{region}:{account}:security-group/*"],
+        "conditions": {"StringEquals": {"aws:ResourceTag/credential-responder:purpose": "untrack"}},
+        "why": "open the all-open group just before the swaps; only a group tagged purpose=untrack",
+    },
+    {
+        "actions": ["ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"],
+        "resources": ["arn:{partition}:ec2:{region}:{account}:security-group/*"],
+        "conditions": {"StringEquals": {"aws:ResourceTag/credential-responder:purpose": ["untrack", "isolation"]}},
+        "why": "strip every rule from the isolation group, and from the all-open group right after the swaps; "
+        "only groups tagged purpose=isolation or purpose=untrack",
+    },
     {
         "actions": [
-            "ec2:RevokeSecurityGroupEgress",
-            "ec2:RevokeSecurityGroupIngress",
             "ec2:AuthorizeSecurityGroupEgress",
             "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:RevokeSecurityGroupEgress",
+            "ec2:RevokeSecurityGroupIngress",
         ],
-        "resources": [
-            "arn:{partition}:ec2:{region}:{account}:security-group/*",
-            "arn:{partition}:ec2:{region}:{account}:security-group-rule/*",
-        ],
-        "why": "strip every rule from the isolation group; open the all-open group",
+        "resources": ["arn:{partition}:ec2:{region}:{account}:security-group-rule/*"],
+        "why": "the rules themselves (revoked by rule id); a rule carries no purpose tag, and every such request "
+        "also names its group, which the two statements above fence",
     },
     {
         "actions": ["ec2:ModifyNetworkInterfaceAttribute"],

@@ -11,6 +11,7 @@ None of them is containment. EC2/Auto Scaling needs: see preserve_evidence.permi
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ IMAGE = "create-evidence-image"
 TAG = "credential-responder:"
 INCIDENT_TAG = TAG + "incident-id"
 GONE_STATES = ("shutting-down", "terminated")
-UNUSABLE_IMAGE_STATES = ("invalid", "deregistered", "failed", "error")
+UNUSABLE_IMAGE_STATES = ("invalid", "deregistered", "failed", "error", "disabled")
 
 
 def instance_state(ec2: Any, instance_id: str) -> str | None:
@@ -42,7 +43,7 @@ def instance_state(ec2: Any, instance_id: str) -> str | None:
 
 
 def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool = False) -> StepResult:
-    cli = f"aws ec2 modify-instance-attribute --region {region} --instance-id {instance_id}"
+    cli = f"aws ec2 modify-instance-attribute --region {shlex.quote(region)} --instance-id {shlex.quote(instance_id)}"
     manual = f"{cli} --disable-api-termination && {cli} --instance-initiated-shutdown-behavior stop"
     try:
         state = instance_state(ec2, instance_id)
@@ -65,12 +66,15 @@ def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
                 manual=manual,
             )
         undo = []
+        # What release needs to put back exactly what this step changed, and nothing else.
+        changed: dict[str, Any] = {"termination_protection_was_off": not termination, "shutdown_behavior_before": None}
         if not termination:
             ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": True})
             undo.append(f"{cli} --no-disable-api-termination")
         if shutdown != "stop":
             ec2.modify_instance_attribute(InstanceId=instance_id, InstanceInitiatedShutdownBehavior={"Value": "stop"})
-            undo.append(f"{cli} --instance-initiated-shutdown-behavior {shutdown}")
+            undo.append(f"{cli} --instance-initiated-shutdown-behavior {shlex.quote(shutdown)}")
+            changed["shutdown_behavior_before"] = shutdown
         termination, shutdown = _protection(ec2, instance_id)
     except ClientError as exc:
         return _failed(PROTECT, instance_id, exc, manual)
@@ -88,6 +92,7 @@ def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
         instance_id,
         "termination protection on, shutdown behaviour 'stop' (read back)",
         undo=" && ".join(undo),
+        data=changed,
     )
 
 
@@ -106,8 +111,8 @@ def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool =
 def protect_from_autoscaling(autoscaling: Any, instance_id: str, region: str, *, dry_run: bool = False) -> StepResult:
     def detach_command(group: str) -> str:
         return (
-            f"aws autoscaling detach-instances --region {region} --auto-scaling-group-name {group} "
-            f"--instance-ids {instance_id} --no-should-decrement-desired-capacity"
+            f"aws autoscaling detach-instances --region {shlex.quote(region)} --auto-scaling-group-name "
+            f"{shlex.quote(group)} --instance-ids {shlex.quote(instance_id)} --no-should-decrement-desired-capacity"
         )
 
     group = "<group>"
@@ -159,8 +164,8 @@ def protect_from_autoscaling(autoscaling: Any, instance_id: str, region: str, *,
         instance_id,
         f"detached from {group}, which launches a replacement (read back)",
         data=data,
-        undo=f"aws autoscaling attach-instances --region {region} --auto-scaling-group-name {group} "
-        f"--instance-ids {instance_id}",
+        undo=f"aws autoscaling attach-instances --region {shlex.quote(region)} --auto-scaling-group-name "
+        f"{shlex.quote(group)} --instance-ids {shlex.quote(instance_id)}",
     )
 
 
@@ -183,9 +188,12 @@ def create_evidence_image(
         if value
     ]
     manual = (
-        f"aws ec2 create-image --region {region} --instance-id {instance_id} --name {name} --no-reboot "
-        f"--tag-specifications 'ResourceType=image,Tags=[{{Key={INCIDENT_TAG},Value={incident_id}}}]' "
-        f"'ResourceType=snapshot,Tags=[{{Key={INCIDENT_TAG},Value={incident_id}}}]'"
+        f"aws ec2 create-image --region {shlex.quote(region)} --instance-id {shlex.quote(instance_id)} --name "
+        f"{shlex.quote(name)} --no-reboot --tag-specifications "
+        + " ".join(
+            shlex.quote(f"ResourceType={kind},Tags=[{{Key={INCIDENT_TAG},Value={incident_id}}}]")
+            for kind in ("image", "snapshot")
+        )
     )
     try:
         existing = [
@@ -232,7 +240,7 @@ def create_evidence_image(
             instance_id,
             f"CreateImage returned {image_id} but it does not read back yet; a re-run finds it by its incident tag",
             data={"image_id": image_id},
-            manual=f"aws ec2 describe-images --region {region} --image-ids {image_id}",
+            manual=f"aws ec2 describe-images --region {shlex.quote(region)} --image-ids {shlex.quote(image_id)}",
         )
     except ClientError as exc:
         if error_code(exc) == "InvalidInstanceID.NotFound":
@@ -254,7 +262,8 @@ def create_evidence_image(
         f"image {image_id} ({name}) is {images[0]['State']}, without reboot "
         "(read back; snapshots complete in the background)",
         data={"image_id": image_id},
-        undo=f"aws ec2 deregister-image --region {region} --image-id {image_id} --delete-associated-snapshots",
+        undo=f"aws ec2 deregister-image --region {shlex.quote(region)} --image-id {shlex.quote(image_id)} "
+        "--delete-associated-snapshots",
     )
 
 

@@ -232,8 +232,15 @@ def _manual_for_task(task: str, containment: bool, incident: dict[str, Any], exe
         return f"aws ec2 create-image --region {region} --instance-id {instance} --name forensic-{instance} --no-reboot"
     if task.startswith("isolate") and instance:
         return (
-            "Replace the instance's security groups with one that has no inbound and no outbound rules: "
-            + links.ec2_instance(region, instance)
+            "Replace the instance's security groups with one that has no inbound and no outbound rules; an "
+            "interface may have been left on the all-open group credential-responder-untrack (and that group "
+            "may still have rules): check both first: " + links.ec2_instance(region, instance)
+        )
+    if task.startswith("cut_off") and instance:
+        return (
+            "Deregister the instance from its target groups and Classic Load Balancers, and remove its instance "
+            "profile association (aws ec2 describe-iam-instance-profile-associations, then "
+            "disassociate-iam-instance-profile): " + links.ec2_instance(region, instance)
         )
     where = links.sfn_execution(execution_arn) if execution_arn else None
     return (

@@ -21,6 +21,7 @@ payload, and there is no endpoint to acknowledge it.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -270,11 +271,38 @@ def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextSt
             "activity). Other instances using this role may get AccessDenied until they receive fresh "
             "credentials from the instance metadata service."
         ),
+        _what_isolation_leaves(incident, region, instance),
         NextStep(
             "Keep the isolated instance and its evidence AMI until the investigation is done; then terminate "
             "the instance or restore its security groups (see Undo)."
         ),
     ]
+
+
+def _what_isolation_leaves(incident: dict[str, Any], region: str, instance: str) -> NextStep:
+    """Security groups do not end tracked connections and do not filter DNS, IMDS or Time Sync."""
+    remote = (incident.get("remote") or {}).get("ip")
+    quoted = {"region": shlex.quote(region), "instance": shlex.quote(instance)}
+    commands = [
+        f"aws ec2 modify-instance-metadata-options --region {quoted['region']} --instance-id {quoted['instance']} "
+        "--http-endpoint disabled"
+    ]
+    if remote:
+        cidr = shlex.quote(f"{remote}/32" if ":" not in remote else f"{remote}/128")
+        flag = "--cidr-block" if ":" not in remote else "--ipv6-cidr-block"
+        commands += [
+            f"aws ec2 create-network-acl-entry --region {quoted['region']} --network-acl-id <acl of the subnet> "
+            f"--{direction} --rule-number 1 --protocol -1 --rule-action deny {flag} {cidr}"
+            for direction in ("ingress", "egress")
+        ]
+    return NextStep(
+        "Isolation replaced the security groups, which does not end connections already tracked (the detour "
+        "through the all-open group helps only flows that were untracked), and security groups never filter DNS "
+        "to the VPC resolver, the instance metadata service or Time Sync. To end existing connections, add a "
+        "network ACL deny (stateless: it ends them, for the whole subnet); turn the metadata service off while "
+        "you investigate (no new role credentials); block DNS exfiltration with Route 53 Resolver DNS Firewall.",
+        "\n".join(commands),
+    )
 
 
 def _lookup_all_regions(attribute: str, value: str) -> str:

@@ -15,6 +15,7 @@ revoke_sessions.permissions.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
-from common.guards import principal_guard
+from common.guards import instance_guard, principal_guard
 from common.steps import Status, StepResult, step
 
 REVOKE = "revoke-role-sessions"
@@ -49,9 +50,16 @@ def revoke(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> StepResult:
-    """Revoke for one incident; `ec2` (of the incident's region) is only used when the finding has no role name."""
+    """Revoke for one incident: the role the finding names. `ec2` (of the incident's region) finds the
+    role when the finding names none, and tells whether the instance's profile now points elsewhere."""
     instance_id = incident.get("instance_id")
     role_name = incident.get("role_name")
+    region = incident.get("region") or ""
+    if scope == "instance" and instance_id and (refusal := instance_guard(instance_id)):
+        # A revoke scoped to the instance acts on exactly that instance: its exemption applies.
+        return step(
+            REVOKE, Status.SKIPPED, role_name or instance_id, refusal.detail, containment=True, manual=refusal.manual
+        )
     if not role_name:
         if ec2 is None or not instance_id:
             return step(
@@ -71,10 +79,10 @@ def revoke(
                 instance_id,
                 str(exc),
                 containment=True,
-                manual=f"aws ec2 describe-iam-instance-profile-associations --region {incident.get('region')} "
-                f"--filters Name=instance-id,Values={instance_id}",
+                manual=f"aws ec2 describe-iam-instance-profile-associations --region {shlex.quote(region)} "
+                f"--filters {shlex.quote(f'Name=instance-id,Values={instance_id}')}",
             )
-    return revoke_role_sessions(
+    result = revoke_role_sessions(
         iam,
         role_name,
         detected_at=incident["detected_at"],
@@ -84,17 +92,63 @@ def revoke(
         dry_run=dry_run,
         now=now,
     )
+    if ec2 is not None and instance_id:
+        note_current_profile(result, ec2, iam, instance_id, role_name)
+    return result
 
 
-def resolve_role_name(ec2: Any, iam: Any, instance_id: str, profile_arn: str | None = None) -> str:
-    """The role behind the instance's current profile; the finding's profile ARN if none is associated now."""
+def note_current_profile(result: StepResult, ec2: Any, iam: Any, instance_id: str, role_name: str) -> StepResult:
+    """After the containing call, never before it: does the instance's profile point at another role now?
+    Both are reported; the finding's role is the one revoked."""
+    try:
+        current = current_profile_role(ec2, iam, instance_id)
+    except ClientError as exc:
+        result["detail"] += f"; the instance's current profile could not be read ({error_code(exc)})"
+        return result
+    if current and current[1] != role_name:
+        profile_arn, other = current
+        result["detail"] += (
+            f"; the instance's current profile {profile_arn} points at role {other}, not the finding's role "
+            f"{role_name}: {role_name} was revoked, {other} was not (check who replaced the profile)"
+        )
+        result.setdefault("data", {})["current_profile_role"] = other
+    return result
+
+
+def current_profile_role(ec2: Any, iam: Any, instance_id: str) -> tuple[str, str] | None:
+    """(profile ARN, role name) of the instance's profile association now, or None."""
     associations = ec2.describe_iam_instance_profile_associations(
         Filters=[{"Name": "instance-id", "Values": [instance_id]}, {"Name": "state", "Values": ["associated"]}]
     )["IamInstanceProfileAssociations"]
-    if associations:
-        profile_arn = associations[0]["IamInstanceProfile"]["Arn"]
-    if not profile_arn:
+    if not associations:
+        return None
+    profile_arn = associations[0]["IamInstanceProfile"]["Arn"]
+    try:
+        roles = iam.get_instance_profile(InstanceProfileName=profile_arn.rsplit("/", 1)[-1])["InstanceProfile"]["Roles"]
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return None
+        raise
+    return (profile_arn, str(roles[0]["RoleName"])) if roles else None
+
+
+def resolve_role_name(ec2: Any, iam: Any, instance_id: str, profile_arn: str | None = None) -> str:
+    """The role behind the finding's instance profile; the instance's current profile only when the
+    finding names none that IAM knows (whoever holds the instance may have replaced its profile since)."""
+    if profile_arn and ":instance-profile/" in profile_arn:
+        try:
+            return _profile_role(iam, instance_id, profile_arn)
+        except RoleNotResolved:
+            pass  # deleted since, or not a profile of this account: what the instance has now
+    associations = ec2.describe_iam_instance_profile_associations(
+        Filters=[{"Name": "instance-id", "Values": [instance_id]}, {"Name": "state", "Values": ["associated"]}]
+    )["IamInstanceProfileAssociations"]
+    if not associations:
         raise RoleNotResolved(f"instance {instance_id} has no instance profile, so no role to revoke")
+    return _profile_role(iam, instance_id, associations[0]["IamInstanceProfile"]["Arn"])
+
+
+def _profile_role(iam: Any, instance_id: str, profile_arn: str) -> str:
     profile_name = profile_arn.rsplit("/", 1)[-1]
     try:
         roles = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
@@ -129,7 +183,7 @@ def revoke_role_sessions(
                 f"role {role_name} does not exist (deleted since the "
                 "finding?); its sessions cannot be revoked this way",
                 containment=True,
-                manual=f"aws iam get-role --role-name {role_name}",
+                manual=f"aws iam get-role --role-name {shlex.quote(role_name)}",
             )
         raise
     refusal = _refusal(role, protected_path)
@@ -161,7 +215,7 @@ def revoke_role_sessions(
             cutoff = existing.strftime(TIME_FORMAT)  # type: ignore[union-attr]
         what = f"denies sessions issued before {cutoff}"
     data = {"role_name": role_name, "policy_name": policy_name, "cutoff": cutoff}
-    undo = f"aws iam delete-role-policy --role-name {role_name} --policy-name {policy_name}"
+    undo = f"aws iam delete-role-policy --role-name {shlex.quote(role_name)} --policy-name {shlex.quote(policy_name)}"
     manual = _put_command(role_name, policy_name, policy)
     if covered:
         return step(
@@ -238,7 +292,7 @@ def _refusal(role: Mapping[str, Any], protected_path: str) -> StepResult | None:
             f"{name} is a service-linked role: IAM does not allow inline "
             "policies on it, so its sessions cannot be revoked; contain through the owning service",
             containment=True,
-            manual=f"aws iam get-role --role-name {name}  # find the service that owns it",
+            manual=f"aws iam get-role --role-name {shlex.quote(name)}  # find the service that owns it",
         )
     if role.get("Path", "/").startswith(protected_path):
         return step(
@@ -316,6 +370,6 @@ def _parse_time(value: str) -> datetime:
 
 def _put_command(role_name: str, policy_name: str, policy: Mapping[str, Any]) -> str:
     return (
-        f"aws iam put-role-policy --role-name {role_name} --policy-name {policy_name} "
-        f"--policy-document '{json.dumps(policy, separators=(',', ':'))}'"
+        f"aws iam put-role-policy --role-name {shlex.quote(role_name)} --policy-name {shlex.quote(policy_name)} "
+        f"--policy-document {shlex.quote(json.dumps(policy, separators=(',', ':')))}"
     )

@@ -3,11 +3,13 @@
 Input:  {"incident": Incident.model_dump(mode="json")}  (role_name, instance_id, region, account,
         detected_at, instance_profile_arn are read)
 Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
-Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_PATH (the responder's own roles).
+Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_PATH (the responder's own roles),
+        EXEMPT_INSTANCE_IDS (stops a revoke scoped to that instance).
 """
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -17,7 +19,7 @@ from common.errors import transient_errors
 from common.guards import own_account
 from common.settings import env_bool, env_str
 from common.steps import Status, step
-from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, revoke
+from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, note_current_profile, revoke
 
 logger = Logger(service="credential-responder")
 
@@ -40,11 +42,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                     f"the role is in account {incident['account']}; this responder runs in {account}",
                     containment=True,
                     manual=f"in account {incident['account']}: aws iam put-role-policy --role-name "
-                    f"{target} --policy-name AWSRevokeOlderSessions --policy-document ...",
+                    f"{shlex.quote(target)} --policy-name AWSRevokeOlderSessions --policy-document ...",
                 )
             ]
         }
     scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
+    # Built before the revoke only when the role must be found from the instance: the EC2 client's
+    # cold start would otherwise delay the containing call.
     ec2 = None if incident.get("role_name") else client("ec2", incident["region"])
     result = revoke(
         client("iam"),
@@ -54,5 +58,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH),
         dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_REVOKE_SESSIONS"),
     )
+    if ec2 is None and incident.get("instance_id") and result["status"] in ("done", "already-done"):
+        note_current_profile(
+            result, client("ec2", incident["region"]), client("iam"), incident["instance_id"], incident["role_name"]
+        )
     logger.info("role sessions", extra={"role": result["target"], "status": result["status"]})
     return {"steps": [result]}

@@ -27,6 +27,8 @@ def release_incident(account: Any, staged: Any) -> dict[str, Any]:
         iam=account.client("iam"),
         ec2=account.client("ec2", staged.region),
         autoscaling=account.client("autoscaling", staged.region),
+        elbv2=account.client("elbv2", staged.region),
+        elb=account.client("elb", staged.region),
     )
     outcomes = release(
         reversals,
@@ -59,6 +61,7 @@ def test_release_restores_an_instance_incident(synthesized) -> None:
     assert after["role_policies"] == before["role_policies"]
     assert after["instance_network"] == before["instance_network"]
     assert after["instance_protection"] == before["instance_protection"]
+    assert after["instance_profiles"] == before["instance_profiles"] and all(before["instance_profiles"].values())
     # The evidence image is kept on purpose (deleting evidence is a person's decision).
     assert len(after["images"]) == 1 and before["images"] == []
     assert all(status == "released" for _, status in result["after"]["outcomes"])

@@ -400,8 +400,8 @@ def granted_actions(template: dict[str, Any], function: DeployedFunction) -> set
     own_log_group = {"Fn::GetAtt": [function.log_group, "Arn"]}
     actions = set()
     for statement in role_statements(template, function.role):
-        if statement["Effect"] == "Deny" and _declared_deny(function, statement):
-            continue  # an explicit Deny grants nothing (permissions.DENIES)
+        if statement["Effect"] == "Deny":
+            continue  # a fence takes away, never grants: the fence tests below check them
         assert statement["Effect"] == "Allow", f"{function.role}: unexpected {statement['Effect']} statement"
         for action in as_list(statement["Action"]):
             if action.startswith("logs:") and as_list(statement["Resource"]) == [own_log_group]:
@@ -410,12 +410,6 @@ def granted_actions(template: dict[str, Any], function: DeployedFunction) -> set
                 continue
             actions.add(action)
     return actions
-
-
-def _declared_deny(function: DeployedFunction, statement: dict[str, Any]) -> bool:
-    package = function.handler.split(".", 1)[0]
-    denies = getattr(importlib.import_module(f"{package}.permissions"), "DENIES", ())
-    return any(set(as_list(statement["Action"])) == set(deny["actions"]) for deny in denies)
 
 
 def policy_documents(value: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -619,3 +613,99 @@ def test_the_attach_fence_check_can_fail(template: dict[str, Any]) -> None:
     wildcard = {"Effect": "Allow", "Action": ["iam:Attach*"], "Resource": "*"}
     for probe in (unconditioned, other_policy, any_policy, wildcard):
         assert attach_user_policy_unfenced([probe], QUARANTINE_POLICY), probe
+
+
+# --- fences: code execution in one function must not become account admin ----------------------
+
+SG_RULE_ACTIONS = {
+    "ec2:AuthorizeSecurityGroupEgress": {"untrack"},
+    "ec2:AuthorizeSecurityGroupIngress": {"untrack"},
+    "ec2:RevokeSecurityGroupEgress": {"untrack", "isolation"},
+    "ec2:RevokeSecurityGroupIngress": {"untrack", "isolation"},
+}
+PURPOSE_KEY = "aws:ResourceTag/credential-responder:purpose"
+
+
+def _text(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def own_role_fence_problems(statements: list[dict[str, Any]], writes: list[str]) -> list[str]:
+    """Each IAM write on roles must be explicitly denied on role/credential-responder/*."""
+    denies = [s for s in statements if s.get("Effect") == "Deny" and not s.get("Condition")]
+    return [
+        f"{action} is not explicitly denied on the responder's own roles (role/credential-responder/*)"
+        for action in writes
+        if not any(
+            action in as_list(s["Action"]) and ":role/credential-responder/*" in _text(s["Resource"]) for s in denies
+        )
+    ]
+
+
+def security_group_fence_problems(statements: list[dict[str, Any]]) -> list[str]:
+    """Rule changes on security groups only where the responder's purpose tag says so."""
+    problems = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow" or ":security-group/" not in _text(statement["Resource"]):
+            continue
+        for action in set(as_list(statement["Action"])) & set(SG_RULE_ACTIONS):
+            allowed = (statement.get("Condition") or {}).get("StringEquals", {}).get(PURPOSE_KEY)
+            purposes = set(as_list(allowed)) if allowed else set()
+            if not purposes or not purposes <= SG_RULE_ACTIONS[action]:
+                problems.append(f"{action} on security groups not limited to {sorted(SG_RULE_ACTIONS[action])}")
+    return problems
+
+
+def test_every_iam_write_on_roles_is_denied_on_the_responders_own_roles(template: dict[str, Any]) -> None:
+    from infra.functions import own_role_writes
+
+    fenced, problems = [], []
+    for fn in deployed_functions(template):
+        writes = own_role_writes(declared(fn.handler))
+        if writes:
+            fenced.append(fn.handler)
+        problems += [f"{fn.role}: {p}" for p in own_role_fence_problems(role_statements(template, fn.role), writes)]
+    assert "revoke_sessions.handler.handler" in fenced  # PutRolePolicy on role/*: the check is not vacuous
+    assert not problems, "\n".join(problems)
+
+
+def test_the_own_role_fence_check_can_fail(template: dict[str, Any]) -> None:
+    from infra.functions import own_role_writes
+
+    probe = [{"actions": ["iam:GetRole", "iam:PutRolePolicy", "ec2:CreateTags"], "resources": ["arn:x:iam::1:role/*"]}]
+    assert own_role_writes(probe) == ["iam:PutRolePolicy"]
+    (fn,) = [f for f in deployed_functions(template) if f.handler == "revoke_sessions.handler.handler"]
+    without_deny = [s for s in role_statements(template, fn.role) if s["Effect"] != "Deny"]
+    assert own_role_fence_problems(without_deny, ["iam:PutRolePolicy"])
+
+
+def test_security_group_rule_changes_only_on_the_responders_groups(template: dict[str, Any]) -> None:
+    (fn,) = [f for f in deployed_functions(template) if f.handler == "isolate_instance.handler.handler"]
+    statements = role_statements(template, fn.role)
+    assert any(set(as_list(s["Action"])) & set(SG_RULE_ACTIONS) for s in statements)
+    assert not security_group_fence_problems(statements)
+    for grant in declared("isolate_instance.handler.handler"):
+        if set(grant["actions"]) & set(SG_RULE_ACTIONS) and any(":security-group/" in r for r in grant["resources"]):
+            assert not security_group_fence_problems(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Action": grant["actions"],
+                        "Resource": grant["resources"],
+                        "Condition": grant.get("conditions"),
+                    }
+                ]
+            )
+
+
+def test_the_security_group_fence_check_can_fail() -> None:
+    open_any = {
+        "Effect": "Allow",
+        "Action": ["ec2:AuthorizeSecurityGroupIngress"],
+        "Resource": "arn:x:security-group/*",
+    }
+    assert security_group_fence_problems([open_any])
+    wrong_purpose = {**open_any, "Condition": {"StringEquals": {PURPOSE_KEY: ["untrack", "isolation"]}}}
+    assert security_group_fence_problems([wrong_purpose])  # Authorize on the isolation group: refused

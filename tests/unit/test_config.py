@@ -54,6 +54,8 @@ def test_home_region_defaults_to_the_cli_region_and_the_key_wins() -> None:
     [
         ({"dryRun": "maybe"}, "dryRun"),
         ({"healthBackupRegion": "yes"}, "healthBackupRegion"),
+        ({"detachLoadBalancers": "yes"}, "detachLoadBalancers"),
+        ({"removeInstanceProfile": 1}, "removeInstanceProfile"),
         ({"lookbackHours": "0"}, "lookbackHours"),
         ({"secondLookupDelayMinutes": "x"}, "secondLookupDelayMinutes"),
         ({"logRetentionDays": 5000}, "logRetentionDays"),

@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
+from drill.cloudtrail_fake import make_record
 from evict import actions
 from evict.actions import EVICTION_POLICY, EVICTION_POLICY_NAME, Switch
 from evict.attribution import calls_of, decide
-
-from drill.cloudtrail_fake import make_record
 
 KEY = "AKIAEXPOSEDKEY000001"
 EXPOSED = "2026-11-20T12:00:00Z"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from drill.cloudtrail_fake import make_record
 from evict.attribution import RULE, calls_of, decide
 from evict.plan import plan
-
-from drill.cloudtrail_fake import make_record
 
 KEY = "AKIAEXPOSEDKEY000001"
 EXPOSED = "2026-11-20T12:00:00Z"

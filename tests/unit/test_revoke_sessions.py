@@ -220,3 +220,74 @@ def test_handler_skips_another_accounts_role(iam: Any, lambda_context: Any) -> N
 
     assert output["steps"][0]["status"] == "skipped"
     assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == []
+
+
+def swapped_profile(iam: Any) -> tuple[Any, str, str]:
+    """An instance launched with web-app-role's profile, whose profile was then replaced by another role's."""
+    ec2 = boto3.client("ec2", region_name=REGION)
+    iam.create_role(RoleName="decoy-role", AssumeRolePolicyDocument=TRUST)
+    for profile, role in (("web-app-profile", "web-app-role"), ("decoy-profile", "decoy-role")):
+        iam.create_instance_profile(InstanceProfileName=profile)
+        iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    instance = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, IamInstanceProfile={"Name": "web-app-profile"}
+    )["Instances"][0]["InstanceId"]
+    (association,) = ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"]
+    ec2.replace_iam_instance_profile_association(
+        AssociationId=association["AssociationId"], IamInstanceProfile={"Name": "decoy-profile"}
+    )
+    web_arn = iam.get_instance_profile(InstanceProfileName="web-app-profile")["InstanceProfile"]["Arn"]
+    return ec2, instance, web_arn
+
+
+def test_the_finding_role_is_revoked_and_a_swapped_profile_reported(iam: Any) -> None:
+    ec2, instance, _ = swapped_profile(iam)
+
+    result = revoke(iam, ec2, make_incident(instance_id=instance), now=NOW)
+
+    assert result["status"] == "done" and result["target"] == "web-app-role"
+    assert OLDER_SESSIONS_POLICY in iam.list_role_policies(RoleName="web-app-role")["PolicyNames"]
+    assert iam.list_role_policies(RoleName="decoy-role")["PolicyNames"] == []
+    assert "points at role decoy-role" in result["detail"] and "web-app-role was revoked" in result["detail"]
+    assert result["data"]["current_profile_role"] == "decoy-role"
+
+
+def test_without_a_role_name_the_findings_profile_wins_over_the_current_one(iam: Any) -> None:
+    ec2, instance, web_arn = swapped_profile(iam)
+
+    result = revoke(
+        iam, ec2, make_incident(instance_id=instance, role_name=None, instance_profile_arn=web_arn), now=NOW
+    )
+
+    assert result["target"] == "web-app-role" and result["status"] == "done"
+    assert iam.list_role_policies(RoleName="decoy-role")["PolicyNames"] == []
+    assert "decoy-role" in result["detail"]
+
+
+def test_an_exempted_instance_stops_a_revoke_scoped_to_it(iam: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    incident = make_incident()
+    monkeypatch.setenv("EXEMPT_INSTANCE_IDS", incident["instance_id"])
+
+    result = revoke(iam, None, incident, scope="instance", now=NOW)
+
+    assert result["status"] == "skipped" and "exemptInstanceIds" in result["detail"]
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == []
+    # The whole-role revoke is not about the instance: the exemption does not stop it.
+    assert revoke(iam, None, incident, now=NOW)["status"] == "done"
+
+
+def test_commands_are_shell_quoted(iam: Any) -> None:
+    import shlex
+
+    result = revoke(iam, None, make_incident(), now=NOW, dry_run=True)
+    words = shlex.split(result["manual"])
+    assert words[-2] == "--policy-document" and json.loads(words[-1])["Statement"][0]["Effect"] == "Deny"
+
+
+def test_a_findings_profile_iam_does_not_know_falls_back_to_the_current_one(iam: Any) -> None:
+    ec2, instance, _ = swapped_profile(iam)
+    gone = f"arn:aws:iam::{ACCOUNT}:instance-profile/deleted-since"
+
+    result = revoke(iam, ec2, make_incident(instance_id=instance, role_name=None, instance_profile_arn=gone), now=NOW)
+
+    assert result["status"] == "done" and result["target"] == "decoy-role"
