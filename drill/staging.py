@@ -7,6 +7,7 @@ normalizer missed still shows up, unchanged, in `observed`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -41,6 +42,8 @@ class Staged:
     roles: list[str] = field(default_factory=list)
     instances: list[str] = field(default_factory=list)
     region: str = "us-east-1"
+    bystanders: dict[str, str] = field(default_factory=dict)  # key id -> its user
+    declared_users: set[str] = field(default_factory=set)  # declared by an account file
 
 
 def event_account(event: Any) -> str:
@@ -88,6 +91,10 @@ def stage(account: SimulatedAccount, event: Any, *, include_samples: bool = Fals
     return staged
 
 
+IAM_KEYS_PER_USER = 2  # IAM's quota (moto raises LimitExceeded past it, as AWS does)
+IAM_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+
+
 def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
     detail = staged.event.get("detail")
     if not isinstance(detail, dict) or detail.get("eventTypeCode") not in HEALTH_CODES:
@@ -99,21 +106,90 @@ def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
             keys.append(entity["entityValue"])
     keys += [value for value in staged.event.get("resources") or [] if isinstance(value, str)]
     if isinstance(metadata.get("publicKey"), str):
-        keys.append(metadata["publicKey"])
-    keys = list(dict.fromkeys(keys))
+        # The key eventMetadata.userName owns: staged first, so it lands on that user.
+        keys.insert(0, metadata["publicKey"])
+    keys = [key for key in dict.fromkeys(keys) if key]
     if not keys:
         return
     user = metadata.get("userName") if isinstance(metadata.get("userName"), str) else "ci-deployer"
+    if not IAM_USER_NAME.fullmatch(user):
+        staged.notes.append(f"the event names user {user!r}, a name IAM does not allow: keys staged on ci-deployer")
+        user = "ci-deployer"
     iam = account.client("iam")
-    iam.create_user(UserName=user)
-    staged.users.append(user)
+    _ensure_user(iam, staged, user)
+    placed: dict[str, list[str]] = {}
     for key in keys:
-        minted = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+        if key in staged.mapping:
+            # Staged before (an earlier event of the sequence, or the account file): the same key.
+            if staged.mapping[key] not in staged.access_key_ids:
+                staged.access_key_ids.append(staged.mapping[key])
+            continue
+        owner = _owner_with_room(iam, staged, user)
+        minted = iam.create_access_key(UserName=owner)["AccessKey"]["AccessKeyId"]
         staged.mapping[key] = minted
         staged.access_key_ids.append(minted)
+        placed.setdefault(owner, []).append(minted)
+    for owner, minted in placed.items():
+        if owner != user:
+            staged.notes.append(
+                f"IAM allows {IAM_KEYS_PER_USER} access keys per user: the event's key(s) {', '.join(minted)} "
+                f"staged on {owner} instead of {user} (the responder resolves their owner through IAM)"
+            )
+    if user in staged.declared_users:
+        return  # the account file says what else the user holds
+    if any(owner in (user, f"{user}-bystander") for owner in staged.bystanders.values()):
+        return
     # A second, legitimate key of the same user: containment must leave it alone.
-    bystander = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
-    staged.notes.append(f"staged user {user} with the event's key(s) and a bystander key {bystander}")
+    holder = user if _key_count(iam, user) < IAM_KEYS_PER_USER else f"{user}-bystander"[:64]
+    if holder != user:
+        _ensure_user(iam, staged, holder)
+    bystander = iam.create_access_key(UserName=holder)["AccessKey"]["AccessKeyId"]
+    staged.bystanders[bystander] = holder
+    if holder == user:
+        staged.notes.append(f"staged user {user} with the event's key(s) and a bystander key {bystander}")
+    else:
+        staged.notes.append(
+            f"staged user {user} with the event's key(s); {user} has no room for a bystander key "
+            f"(IAM's quota of {IAM_KEYS_PER_USER}), so bystander key {bystander} is on {holder}"
+        )
+
+
+def _ensure_user(iam: Any, staged: Staged, user: str) -> None:
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName=user)
+    if user not in staged.users:
+        staged.users.append(user)
+
+
+def _key_count(iam: Any, user: str) -> int:
+    return len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"])
+
+
+def _owner_with_room(iam: Any, staged: Staged, user: str) -> str:
+    """The named user while it has room; else the drill's own bystander key makes way; else another
+    staged owner (`<user>-key-owner-N`), as a real account would need to hold that many keys."""
+    if _key_count(iam, user) < IAM_KEYS_PER_USER:
+        return user
+    for bystander, holder in list(staged.bystanders.items()):
+        if holder == user:
+            iam.delete_access_key(UserName=user, AccessKeyId=bystander)
+            del staged.bystanders[bystander]
+            moved_to = f"{user}-bystander"[:64]
+            _ensure_user(iam, staged, moved_to)
+            moved = iam.create_access_key(UserName=moved_to)["AccessKey"]["AccessKeyId"]
+            staged.bystanders[moved] = moved_to
+            staged.notes.append(
+                f"the drill's bystander key {bystander} of {user} made room for the event's key: "
+                f"deleted, and bystander key {moved} staged on {moved_to}"
+            )
+            return user
+    index = 1
+    while True:
+        owner = f"{user[:48]}-key-owner-{index}"
+        _ensure_user(iam, staged, owner)
+        if _key_count(iam, owner) < IAM_KEYS_PER_USER:
+            return owner
+        index += 1
 
 
 def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_samples: bool) -> None:

@@ -128,3 +128,28 @@ def test_slack_webhook_never_leaves_the_secret(synthesized) -> None:
     (request,) = result["slack_requests"]
     assert request["url_is_the_secret"]
     assert "hooks.slack.com" not in repr({k: v for k, v in result.items() if k != "slack_requests"})
+
+
+@pytest.mark.parametrize(
+    ("name", "count"), [("crafted/health_two_keys_one_user.json", 2), ("crafted/health_twenty_keys.json", 20)]
+)
+def test_many_keys_in_one_health_event_stage_within_iam_quota_and_are_contained(synthesized, name, count) -> None:
+    result = drill(synthesized, name)
+    assert result["outcome"] == "contained", result["reason"]
+    event_keys = [result["staged"][k] for k in result["staged"] if k.startswith("AKIAEXPOSED")]
+    assert len(event_keys) == count
+    assert sorted(result["incident"]["access_key_ids"]) == sorted(event_keys)
+    observed = result["observed"]["access_keys"]
+    assert all(observed[k] == "Inactive" for k in event_keys)
+    bystanders = [k for k in observed if k not in event_keys]
+    assert len(bystanders) == 1 and observed[bystanders[0]] == "Active"
+    assert any("bystander" in note for note in result["staging_notes"])
+    if count > 2:
+        assert any("key-owner" in note for note in result["staging_notes"])
+
+
+def test_two_keys_of_one_user_stay_on_that_user(synthesized) -> None:
+    result = drill(synthesized, "crafted/health_two_keys_one_user.json")
+    assert result["incident"]["user_names"] == ["deploy-bot"]
+    assert "AWSCompromisedKeyQuarantineV3" in result["observed"]["user_policies"]["deploy-bot"]
+    assert result["observed"]["user_policies"]["deploy-bot-bystander"] == []
