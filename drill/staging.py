@@ -46,14 +46,50 @@ class Staged:
     declared_users: set[str] = field(default_factory=set)  # declared by an account file
 
 
+ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def named_accounts(event: Any) -> list[str]:
+    """The account ids the event's body names (the envelope's `account` aside)."""
+    if not isinstance(event, dict):
+        return []
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else event
+    metadata = detail.get("eventMetadata") if isinstance(detail.get("eventMetadata"), dict) else {}
+    values = (metadata.get("accountId"), detail.get("affectedAccount"), detail.get("accountId"))
+    return list(dict.fromkeys(v for v in values if isinstance(v, str) and v.isdigit()))
+
+
 def event_account(event: Any) -> str:
-    """The account the simulated account should be: the event's, when moto can take it."""
+    """The simulated account: the envelope's (the deployment's: a delegated administrator receives
+    its members' findings), or the account the event names when the envelope's is a placeholder."""
     if isinstance(event, dict):
-        detail = event.get("detail") if isinstance(event.get("detail"), dict) else event
-        for candidate in (detail.get("accountId"), event.get("account")):
-            if isinstance(candidate, str) and re.fullmatch(r"\d{12}", candidate):
+        for candidate in (event.get("account"), *named_accounts(event)):
+            if isinstance(candidate, str) and ACCOUNT_ID.fullmatch(candidate):
                 return candidate
     return DEFAULT_ACCOUNT
+
+
+def kept_accounts(event: Any) -> list[str]:
+    """Named accounts that differ from a valid envelope account: the responder must see them."""
+    envelope = event.get("account") if isinstance(event, dict) else None
+    if not (isinstance(envelope, str) and ACCOUNT_ID.fullmatch(envelope)):
+        return []
+    return [n for n in named_accounts(event) if ACCOUNT_ID.fullmatch(n) and n != envelope]
+
+
+def _map_accounts(account: SimulatedAccount, staged: Staged) -> None:
+    kept = kept_accounts(staged.event)
+    envelope = staged.event.get("account")
+    for other in kept:
+        staged.mapping[other] = other
+        staged.notes.append(
+            f"the envelope's account {envelope} differs from the account the event names, {other}: kept "
+            f"(a delegated administrator or an organizational view); the simulated account is {envelope}"
+        )
+    # Placeholders (sanitized samples) and equal ids map consistently onto the simulated account.
+    for value in (envelope, *named_accounts(staged.event)):
+        if isinstance(value, str) and value.isdigit() and value not in kept and value != account.account_id:
+            staged.mapping[value] = account.account_id
 
 
 def wrap_bare_finding(event: Any, notes: list[str]) -> Any:
@@ -79,8 +115,7 @@ def stage(account: SimulatedAccount, event: Any, *, include_samples: bool = Fals
     staged.event = wrap_bare_finding(event, staged.notes)
     if not isinstance(staged.event, dict):
         return staged
-    if isinstance(staged.event.get("account"), str) and staged.event["account"] != account.account_id:
-        staged.mapping[staged.event["account"]] = account.account_id
+    _map_accounts(account, staged)
     _install_aws_managed_quarantine_policies(account)
     source = staged.event.get("source")
     if source == "aws.health":
@@ -297,6 +332,11 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
         staged.mapping[principal.split(":", 1)[0]] = role_id
     staged.mapping.pop("", None)
     staged.notes.append(f"staged role {role} (profile {profile}) and instance {instance_id} in {region}")
+    for other in kept_accounts(staged.event):
+        staged.notes.append(
+            f"the finding places them in account {other}; staged in the simulated account {account.account_id} "
+            "(declare `second_account` in an --account file to stage them there)"
+        )
 
 
 def _rewrite(event: Any, mapping: dict[str, str]) -> Any:

@@ -153,3 +153,21 @@ def test_two_keys_of_one_user_stay_on_that_user(synthesized) -> None:
     assert result["incident"]["user_names"] == ["deploy-bot"]
     assert "AWSCompromisedKeyQuarantineV3" in result["observed"]["user_policies"]["deploy-bot"]
     assert result["observed"]["user_policies"]["deploy-bot-bystander"] == []
+
+
+def test_delegated_administrator_envelope_is_kept(synthesized) -> None:
+    result = drill(synthesized, "crafted/guardduty_exfil_delegated_admin.json")
+    # The simulated account is the envelope's (the deployment's); the member account stays named.
+    assert result["staged"]["111122223333"] == "111122223333"
+    assert "999988887777" not in result["staged"]
+    assert result["incident"]["account"] == "111122223333"
+    assert any("delegated administrator" in note for note in result["staging_notes"])
+    assert result["outcome"] != "contained", "a member's finding cannot be contained from another account"
+    assert result["observed"]["role_policies"]["web-app-role"] == []
+    assert result["observed"]["isolation_groups"] == {}
+
+
+def test_placeholder_accounts_map_onto_the_simulated_account(synthesized) -> None:
+    result = drill(synthesized, "health_exposed_key_2025_event_metadata.json")
+    assert result["staged"]["1234567890"] == "123456789012"
+    assert result["incident"]["account"] == "123456789012"
