@@ -74,6 +74,43 @@ def run_event_file(
     return result
 
 
+def run_sequence(
+    paths: list[str | Path],
+    synthesized: Synthesized,
+    *,
+    include_samples: bool = False,
+    time_scale: float = 0.001,
+    environment: dict[str, str] | None = None,
+    cloudtrail: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Deliver the events in order to ONE simulated account and deployment (one incident table),
+    as a real account sees a finding's life: one result per delivery, each with the state read
+    back after it. Staging of a later event reuses what earlier ones staged (same ids, same objects)."""
+    raws = [json.loads(Path(path).read_text()) for path in paths]
+    env = dict(environment or {})
+    if include_samples:
+        env["ACCEPT_SAMPLE_FINDINGS"] = "true"
+    account_id = event_account(wrap_bare_finding(raws[0], []))
+    results = []
+    with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
+        base: Staged | None = None
+        handlers = {name: f"{module}.{attribute}" for name, (module, attribute) in account.functions.items()}
+        recorders: dict[str, Any] | None = None
+        for path, raw in zip(paths, raws, strict=True):
+            staged = stage(account, raw, include_samples=include_samples, base=base)
+            if recorders is None:
+                recorders = _install_recorders(account, staged, load_records(cloudtrail) if cloudtrail else [])
+            already_posted = len(recorders["slack"])
+            record = account.run(staged.event)
+            observed = observe(account, staged)
+            delivered = {"slack": recorders["slack"][already_posted:]}
+            result = describe(Path(path).name, staged, record, observed, delivered, handlers)
+            result["delivery"] = len(results) + 1
+            results.append(result)
+            base = staged
+    return results
+
+
 def describe_outcome(record: ExecutionRecord, handlers: dict[str, str]) -> tuple[str, str, list[Any], list[Any]]:
     """The workflow's own account of what happened: its report, or the intake when no report ran."""
     intake = _result_of(record, handlers, "incident.handler.handler") or {}

@@ -45,6 +45,20 @@ class Staged:
     bystanders: dict[str, str] = field(default_factory=dict)  # key id -> its user
     declared_users: set[str] = field(default_factory=set)  # declared by an account file
 
+    def continued(self, event: Any) -> Staged:
+        """The same account's staging, for the next event: shared ids and owners, fresh notes."""
+        return Staged(
+            event=event,
+            mapping=dict(self.mapping),
+            users=list(self.users),
+            access_key_ids=list(self.access_key_ids),
+            roles=list(self.roles),
+            instances=list(self.instances),
+            region=self.region,
+            bystanders=self.bystanders,
+            declared_users=self.declared_users,
+        )
+
 
 ACCOUNT_ID = re.compile(r"\d{12}")
 
@@ -110,8 +124,12 @@ def wrap_bare_finding(event: Any, notes: list[str]) -> Any:
     return event
 
 
-def stage(account: SimulatedAccount, event: Any, *, include_samples: bool = False) -> Staged:
-    staged = Staged(event=event)
+def stage(
+    account: SimulatedAccount, event: Any, *, include_samples: bool = False, base: Staged | None = None
+) -> Staged:
+    """Stage one event; with `base` (what earlier events of a sequence, or an account file, staged),
+    reuse it: the same ids the events share name the same users, keys, roles and instances."""
+    staged = Staged(event=event) if base is None else base.continued(event)
     staged.event = wrap_bare_finding(event, staged.notes)
     if not isinstance(staged.event, dict):
         return staged
@@ -247,26 +265,45 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     role = role or "drill-instance-role"
     profile_arn = (instance.get("iamInstanceProfile") or {}).get("arn") or ""
     profile = profile_arn.rsplit("/", 1)[-1] if ":instance-profile/" in profile_arn else f"{role}-profile"
-    # Service-linked roles live under /aws-service-role/ and are named AWSServiceRoleFor*.
-    path = "/aws-service-role/ecs.amazonaws.com/" if role.startswith("AWSServiceRoleFor") else "/"
-    role_id = iam.create_role(
-        RoleName=role,
-        Path=path,
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                ],
-            }
-        ),
-    )["Role"]["RoleId"]
-    iam.create_instance_profile(InstanceProfileName=profile)
-    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
-    staged.roles.append(role)
+    try:
+        # Staged before (an earlier event of the sequence, or the account file): the same role.
+        role_id = iam.get_role(RoleName=role)["Role"]["RoleId"]
+        profiles = iam.list_instance_profiles_for_role(RoleName=role)["InstanceProfiles"]
+        profile = profiles[0]["InstanceProfileName"] if profiles else profile
+        if not profiles:
+            iam.create_instance_profile(InstanceProfileName=profile)
+            iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    except iam.exceptions.NoSuchEntityException:
+        # Service-linked roles live under /aws-service-role/ and are named AWSServiceRoleFor*.
+        path = "/aws-service-role/ecs.amazonaws.com/" if role.startswith("AWSServiceRoleFor") else "/"
+        role_id = iam.create_role(
+            RoleName=role,
+            Path=path,
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+        )["Role"]["RoleId"]
+        iam.create_instance_profile(InstanceProfileName=profile)
+        iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    if role not in staged.roles:
+        staged.roles.append(role)
+    principal = key_details.get("principalId")
+    if isinstance(principal, str) and ":" in principal:
+        staged.mapping.setdefault(principal.split(":", 1)[0], role_id)
 
     interfaces = [eni for eni in instance.get("networkInterfaces") or [] if isinstance(eni, dict)]
     if not instance.get("instanceId"):
+        return
+    if instance["instanceId"] in staged.mapping:
+        instance_id = staged.mapping[instance["instanceId"]]
+        if instance_id not in staged.instances:
+            staged.instances.append(instance_id)
+        staged.notes.append(f"instance {instance['instanceId']} is {instance_id}, staged before")
         return
     if not interfaces:
         interfaces = [
@@ -283,20 +320,27 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     for index, eni in enumerate(interfaces):
         vpc_key = eni.get("vpcId") or f"vpc-drill{index}"
         if vpc_key not in vpcs:
-            vpc = ec2.create_vpc(CidrBlock=f"10.{len(vpcs)}.0.0/16")["Vpc"]["VpcId"]
-            vpcs[vpc_key] = vpc
+            vpcs[vpc_key] = (
+                staged.mapping.get(vpc_key) or ec2.create_vpc(CidrBlock=f"10.{len(vpcs)}.0.0/16")["Vpc"]["VpcId"]
+            )
         subnet_key = eni.get("subnetId") or f"subnet-drill{index}"
         if subnet_key not in subnets:
-            subnets[subnet_key] = ec2.create_subnet(
-                VpcId=vpcs[vpc_key], CidrBlock=f"10.{list(vpcs).index(vpc_key)}.{len(subnets)}.0/24"
-            )["Subnet"]["SubnetId"]
+            subnets[subnet_key] = (
+                staged.mapping.get(subnet_key)
+                or ec2.create_subnet(
+                    VpcId=vpcs[vpc_key], CidrBlock=f"10.{list(vpcs).index(vpc_key)}.{len(subnets)}.0/24"
+                )["Subnet"]["SubnetId"]
+            )
         for group in eni.get("securityGroups") or []:
             if group.get("groupId") and group["groupId"] not in groups:
-                groups[group["groupId"]] = ec2.create_security_group(
-                    GroupName=group.get("groupName") or group["groupId"],
-                    Description="staged by the drill",
-                    VpcId=vpcs[vpc_key],
-                )["GroupId"]
+                groups[group["groupId"]] = (
+                    staged.mapping.get(group["groupId"])
+                    or ec2.create_security_group(
+                        GroupName=group.get("groupName") or group["groupId"],
+                        Description="staged by the drill",
+                        VpcId=vpcs[vpc_key],
+                    )["GroupId"]
+                )
     image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     first = interfaces[0]
     launched = ec2.run_instances(
@@ -327,9 +371,6 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     staged.mapping.update(vpcs)
     staged.mapping.update(subnets)
     staged.mapping.update(groups)
-    principal = key_details.get("principalId")
-    if isinstance(principal, str) and ":" in principal:
-        staged.mapping[principal.split(":", 1)[0]] = role_id
     staged.mapping.pop("", None)
     staged.notes.append(f"staged role {role} (profile {profile}) and instance {instance_id} in {region}")
     for other in kept_accounts(staged.event):
