@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="deliver the event files in order to ONE simulated account and deployment (a finding's life)",
     )
+    parser.add_argument(
+        "--account",
+        metavar="STATE.json",
+        help="stage this declarative account state before the first event (README: the drill's account file)",
+    )
     parser.add_argument("--include-samples", action="store_true", help="act on GuardDuty sample findings")
     parser.add_argument(
         "--cloudtrail",
@@ -53,7 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
 
     from drill.runner import run_event_file
+    from drill.state import AccountStateError, load_account_state
     from drill.template import synthesize
+
+    state = None
+    if args.account:
+        if args.fault or args.burst:
+            parser.error("--account stages event files; fault drills and bursts stage their own accounts")
+        try:
+            state = load_account_state(args.account)
+        except AccountStateError as exc:
+            parser.error(f"--account {exc}")
 
     synthesized = synthesize(DRILL_CONTEXT)
     if args.burst:
@@ -89,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             include_samples=args.include_samples,
             time_scale=args.time_scale,
             cloudtrail=args.cloudtrail,
+            account_state=state,
         )
         _print(results, args.json)
         return 0
@@ -99,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             include_samples=args.include_samples,
             time_scale=args.time_scale,
             cloudtrail=args.cloudtrail,
+            account_state=state,
         )
         for path in (args.events or BUNDLED)
     ]

@@ -45,6 +45,7 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
         "instance_network": {},
         "isolation_groups": {},
         "instance_protection": {},
+        "auto_scaling": {},
     }
     for role in staged.roles:
         inline = iam.list_role_policies(RoleName=role)["PolicyNames"]
@@ -74,6 +75,11 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
             "termination": termination["DisableApiTermination"]["Value"],
             "shutdown_behavior": shutdown["InstanceInitiatedShutdownBehavior"]["Value"],
         }
+    if staged.instances:
+        autoscaling = account.client("autoscaling", staged.region)
+        members = autoscaling.describe_auto_scaling_instances(InstanceIds=staged.instances)["AutoScalingInstances"]
+        groups_of = {m["InstanceId"]: m["AutoScalingGroupName"] for m in members}
+        result["auto_scaling"] = {instance_id: groups_of.get(instance_id) for instance_id in staged.instances}
     groups = ec2.describe_security_groups(Filters=[{"Name": f"tag:{ISOLATION_TAG}", "Values": ["isolation"]}])
     for group in groups["SecurityGroups"]:
         rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])

@@ -13,6 +13,7 @@ from drill.account import ExecutionRecord, Fault, SimulatedAccount
 from drill.observe import observe
 from drill.scenario import install_cloudtrail, load_records
 from drill.staging import Staged, event_account, stage, wrap_bare_finding
+from drill.state import AccountState, apply_account_state, load_account_state
 from drill.template import Synthesized
 
 # Never contacted: the drill replaces the transport and records what would have been posted.
@@ -37,6 +38,7 @@ def run_event_file(
     redeliver: Callable[[Any], Any] | None = None,
     between: Setup | None = None,
     after: Callable[[SimulatedAccount, Staged], Any] | None = None,
+    account_state: str | Path | AccountState | None = None,
 ) -> dict[str, Any]:
     """Stage what the event names, deliver it `deliveries` times (a re-delivery, as EventBridge and
     GuardDuty do), and describe the last delivery with the state read back afterwards."""
@@ -44,9 +46,11 @@ def run_event_file(
     env = dict(environment or {})
     if include_samples:
         env["ACCEPT_SAMPLE_FINDINGS"] = "true"
-    account_id = event_account(wrap_bare_finding(raw, []))
+    state = _state(account_state)
+    account_id = (state.account_id if state else None) or event_account(wrap_bare_finding(raw, []))
     with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
-        staged = stage(account, raw, include_samples=include_samples)
+        base = apply_account_state(account, state) if state else None
+        staged = stage(account, raw, include_samples=include_samples, base=base)
         recorders = _install_recorders(account, staged, load_records(cloudtrail) if cloudtrail else [])
         if setup is not None:
             setup(account, staged)
@@ -82,6 +86,7 @@ def run_sequence(
     time_scale: float = 0.001,
     environment: dict[str, str] | None = None,
     cloudtrail: str | Path | None = None,
+    account_state: str | Path | AccountState | None = None,
 ) -> list[dict[str, Any]]:
     """Deliver the events in order to ONE simulated account and deployment (one incident table),
     as a real account sees a finding's life: one result per delivery, each with the state read
@@ -90,10 +95,11 @@ def run_sequence(
     env = dict(environment or {})
     if include_samples:
         env["ACCEPT_SAMPLE_FINDINGS"] = "true"
-    account_id = event_account(wrap_bare_finding(raws[0], []))
+    state = _state(account_state)
+    account_id = (state.account_id if state else None) or event_account(wrap_bare_finding(raws[0], []))
     results = []
     with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
-        base: Staged | None = None
+        base = apply_account_state(account, state) if state else None
         handlers = {name: f"{module}.{attribute}" for name, (module, attribute) in account.functions.items()}
         recorders: dict[str, Any] | None = None
         for path, raw in zip(paths, raws, strict=True):
@@ -109,6 +115,12 @@ def run_sequence(
             results.append(result)
             base = staged
     return results
+
+
+def _state(account_state: str | Path | AccountState | None) -> AccountState | None:
+    if account_state is None or isinstance(account_state, AccountState):
+        return account_state
+    return load_account_state(account_state)
 
 
 def describe_outcome(record: ExecutionRecord, handlers: dict[str, str]) -> tuple[str, str, list[Any], list[Any]]:

@@ -57,6 +57,8 @@ class Staged:
             region=self.region,
             bystanders=self.bystanders,
             declared_users=self.declared_users,
+            # An account file's notes belong to the first delivery's result.
+            notes=list(self.notes) if self.event is None else [],
         )
 
 
@@ -169,7 +171,10 @@ def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
         staged.notes.append(f"the event names user {user!r}, a name IAM does not allow: keys staged on ci-deployer")
         user = "ci-deployer"
     iam = account.client("iam")
-    _ensure_user(iam, staged, user)
+    if user not in staged.declared_users:
+        _ensure_user(iam, staged, user)
+    elif user not in staged.users:
+        staged.users.append(user)
     placed: dict[str, list[str]] = {}
     for key in keys:
         if key in staged.mapping:
@@ -215,7 +220,10 @@ def _ensure_user(iam: Any, staged: Staged, user: str) -> None:
 
 
 def _key_count(iam: Any, user: str) -> int:
-    return len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"])
+    try:
+        return len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"])
+    except iam.exceptions.NoSuchEntityException:
+        return IAM_KEYS_PER_USER  # a user the account file deleted holds no room
 
 
 def _owner_with_room(iam: Any, staged: Staged, user: str) -> str:
