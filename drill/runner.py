@@ -39,6 +39,7 @@ def run_event_file(
     between: Setup | None = None,
     after: Callable[[SimulatedAccount, Staged], Any] | None = None,
     account_state: str | Path | AccountState | None = None,
+    on_record: Callable[[ExecutionRecord, dict[str, str]], None] | None = None,
 ) -> dict[str, Any]:
     """Stage what the event names, deliver it `deliveries` times (a re-delivery, as EventBridge and
     GuardDuty do), and describe the last delivery with the state read back afterwards."""
@@ -67,6 +68,8 @@ def run_event_file(
                 between(account, staged)
         record = account.run(event)
         observed = observe(account, staged)
+        if on_record is not None:
+            on_record(record, handlers)
         if after is not None:
             after_result = after(account, staged)
             observed_after = observe(account, staged)
@@ -214,6 +217,12 @@ def _investigation(record: ExecutionRecord, handlers: dict[str, str]) -> dict[st
         "new_since_first_pass": (last.get("new_since_previous_pass") or {}).get("count") if len(passes) > 1 else None,
         "evidence": last.get("evidence"),
     }
+
+
+def report_input(record: ExecutionRecord, handlers: dict[str, str]) -> Any:
+    """The exact state the workflow passed to the e-mail report (None when no report ran)."""
+    events = [inv.event for inv in record.invocations if handlers.get(inv.function) == "report.handler.handler_sns"]
+    return events[-1] if events else None
 
 
 def _result_of(record: ExecutionRecord, handlers: dict[str, str], handler: str) -> Any:

@@ -356,6 +356,9 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
         MinCount=1,
         MaxCount=1,
         InstanceType="t3.micro",
+        # As many fleet instances are: an OS shutdown would destroy the disks, unless the
+        # response sets "stop" (and so `observed` shows that it did).
+        InstanceInitiatedShutdownBehavior="terminate",
         IamInstanceProfile={"Name": profile},
         NetworkInterfaces=[
             {
@@ -380,7 +383,10 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     staged.mapping.update(subnets)
     staged.mapping.update(groups)
     staged.mapping.pop("", None)
-    staged.notes.append(f"staged role {role} (profile {profile}) and instance {instance_id} in {region}")
+    staged.notes.append(
+        f"staged role {role} (profile {profile}) and instance {instance_id} in {region}, "
+        "shutdown behaviour terminate"
+    )
     for other in kept_accounts(staged.event):
         staged.notes.append(
             f"the finding places them in account {other}; staged in the simulated account {account.account_id} "
