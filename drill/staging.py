@@ -44,6 +44,7 @@ class Staged:
     region: str = "us-east-1"
     bystanders: dict[str, str] = field(default_factory=dict)  # key id -> its user
     declared_users: set[str] = field(default_factory=set)  # declared by an account file
+    elsewhere: dict[str, str] = field(default_factory=dict)  # principal name -> the second account holding it
 
     def continued(self, event: Any) -> Staged:
         """The same account's staging, for the next event: shared ids and owners, fresh notes."""
@@ -57,6 +58,7 @@ class Staged:
             region=self.region,
             bystanders=self.bystanders,
             declared_users=self.declared_users,
+            elsewhere=self.elsewhere,
             # An account file's notes belong to the first delivery's result.
             notes=list(self.notes) if self.event is None else [],
         )
@@ -171,6 +173,13 @@ def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
         staged.notes.append(f"the event names user {user!r}, a name IAM does not allow: keys staged on ci-deployer")
         user = "ci-deployer"
     iam = account.client("iam")
+    if user in staged.elsewhere:
+        staged.access_key_ids += [staged.mapping[k] for k in keys if k in staged.mapping]
+        staged.notes.append(
+            f"user {user} is in account {staged.elsewhere[user]} (the account file's second_account): "
+            f"nothing staged for it in the simulated account {account.account_id}"
+        )
+        return
     if user not in staged.declared_users:
         _ensure_user(iam, staged, user)
     elif user not in staged.users:
@@ -271,6 +280,12 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
 
     role = key_details.get("userName") if key_details.get("userType") == "AssumedRole" else None
     role = role or "drill-instance-role"
+    if role in staged.elsewhere:
+        staged.notes.append(
+            f"role {role} is in account {staged.elsewhere[role]} (the account file's second_account): "
+            f"nothing staged for it or its instance in the simulated account {account.account_id}"
+        )
+        return
     profile_arn = (instance.get("iamInstanceProfile") or {}).get("arn") or ""
     profile = profile_arn.rsplit("/", 1)[-1] if ":instance-profile/" in profile_arn else f"{role}-profile"
     try:
@@ -384,8 +399,7 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     staged.mapping.update(groups)
     staged.mapping.pop("", None)
     staged.notes.append(
-        f"staged role {role} (profile {profile}) and instance {instance_id} in {region}, "
-        "shutdown behaviour terminate"
+        f"staged role {role} (profile {profile}) and instance {instance_id} in {region}, shutdown behaviour terminate"
     )
     for other in kept_accounts(staged.event):
         staged.notes.append(

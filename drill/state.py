@@ -349,6 +349,7 @@ def apply_account_state(account: SimulatedAccount, state: AccountState) -> Stage
         with _in_account(second.account_id):
             _stage_iam(account.client("iam"), second.account_id, second.policies, second.users, second.roles, other)
         staged.mapping.update(other.mapping)
+        staged.elsewhere.update({name: second.account_id for name in (*other.users, *other.roles)})
         staged.notes.append(
             f"second account {second.account_id}: users {[u.name for u in second.users]}, "
             f"roles {[r.name for r in second.roles]} (not read back in `observed`)"

@@ -40,7 +40,8 @@ def test_classic_exposed_key_is_contained(synthesized) -> None:
     others = [k for k, status in result["observed"]["access_keys"].items() if k != key]
     assert others and all(result["observed"]["access_keys"][k] == "Active" for k in others)
     assert result["execution"]["status"] == "SUCCEEDED"
-    assert result["timings_ms"]["to_containment"] is not None
+    timings = result["timings_ms"]
+    assert timings["to_containment"] is not None and 0 < timings["to_containment"] < timings["total"]
     email = next(n for n in result["notifications"] if n["channel"] == "email")
     assert email["subject"].startswith(f"[CONTAINED] Exposed access key {key} of user ci-deployer in ")
     # The containing call is the first change to the account; before it, only the incident

@@ -181,3 +181,21 @@ def test_the_example_declares_every_section() -> None:
 
     assert set(state) == set(AccountState.model_fields)
     load_account_state(ACCOUNTS / "example.json")
+
+
+def test_delegated_administrator_with_the_principal_in_the_member_account(synthesized) -> None:
+    """The deployment is the GuardDuty administrator (999988887777); the role is the member's."""
+    from drill.state import _in_account
+
+    def member_role_policies(account, staged):
+        with _in_account("111122223333"):
+            return account.client("iam").list_role_policies(RoleName="web-app-role")["PolicyNames"]
+
+    event = EVENTS / "crafted" / "guardduty_exfil_delegated_admin.json"
+    result = drill(synthesized, event, "delegated_admin.json", after=member_role_policies)
+    assert result["incident"]["account"] == "111122223333"
+    assert result["staged"]["111122223333"] == "111122223333"
+    assert any("second_account" in note for note in result["staging_notes"])
+    assert "role_policies" not in result["observed"]  # nothing of the member's staged in the administrator
+    assert result["after"] == []  # the member's role is untouched: this responder cannot act there
+    assert result["outcome"] != "contained"
