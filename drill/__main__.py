@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     from drill.state import AccountStateError, load_account_state
     from drill.template import synthesize
 
+    if args.sequence and not args.events:
+        parser.error("--sequence needs the event files to deliver, in order")
     state = None
     if args.account:
         if args.fault or args.burst:
@@ -96,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.sequence:
         from drill.runner import run_sequence
 
-        if not args.events:
-            parser.error("--sequence needs the event files to deliver, in order")
         results = run_sequence(
             args.events,
             synthesized,

@@ -68,3 +68,11 @@ def test_two_health_events_for_one_users_two_keys_contain_both(synthesized) -> N
     assert [keys[k] for k in bystanders] == ["Active"]
     assert any("made room" in note for note in second["staging_notes"])
     assert "AWSCompromisedKeyQuarantineV3" in second["observed"]["user_policies"]["deploy-bot"]
+
+
+def test_the_cli_needs_the_events_of_a_sequence(capsys) -> None:
+    from drill.__main__ import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--sequence"])
+    assert exited.value.code == 2 and "--sequence needs the event files" in capsys.readouterr().err
