@@ -100,7 +100,7 @@ def run_sequence(
         env["ACCEPT_SAMPLE_FINDINGS"] = "true"
     state = _state(account_state)
     account_id = (state.account_id if state else None) or event_account(wrap_bare_finding(raws[0], []))
-    results = []
+    results: list[dict[str, Any]] = []
     with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
         base = apply_account_state(account, state) if state else None
         handlers = {name: f"{module}.{attribute}" for name, (module, attribute) in account.functions.items()}

@@ -210,10 +210,10 @@ def load_account_state(path: str | Path) -> AccountState:
     try:
         state = AccountState.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
+        summary = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}" for error in exc.errors()
         )
-        raise AccountStateError(f"{path}: {problems}") from None
+        raise AccountStateError(f"{path}: {summary}") from None
     problems = check_references(state)
     if problems:
         raise AccountStateError(f"{path}: " + "; ".join(problems))
@@ -284,25 +284,25 @@ def check_references(state: AccountState) -> list[str]:
         for eni_index, eni in enumerate(instance.network_interfaces):
             eni_where = f"{where}.network_interfaces[{eni_index}]"
             refer(f"{eni_where}.subnet", eni.subnet, subnets, "subnets")
-            for group in eni.groups:
-                refer(f"{eni_where}.groups", group, groups, "security_groups")
-                if group in group_vpc and eni.subnet in subnet_vpc and group_vpc[group] != subnet_vpc[eni.subnet]:
+            for group_id in eni.groups:
+                refer(f"{eni_where}.groups", group_id, groups, "security_groups")
+                if group_id in group_vpc and eni.subnet in subnet_vpc and group_vpc[group_id] != subnet_vpc[eni.subnet]:
                     problems.append(
-                        f"{eni_where}.groups: {group} is in {group_vpc[group]}, the subnet in "
+                        f"{eni_where}.groups: {group_id} is in {group_vpc[group_id]}, the subnet in "
                         f"{subnet_vpc[eni.subnet]} (a group must be in the ENI's VPC)"
                     )
     for index, tg in enumerate(state.target_groups):
         refer(f"target_groups[{index}].vpc", tg.vpc, vpcs, "vpcs")
     for index, lb in enumerate(state.load_balancers):
-        for subnet in lb.subnets:
-            refer(f"load_balancers[{index}].subnets", subnet, subnets, "subnets")
-        for group in lb.groups:
-            refer(f"load_balancers[{index}].groups", group, groups, "security_groups")
+        for subnet_id in lb.subnets:
+            refer(f"load_balancers[{index}].subnets", subnet_id, subnets, "subnets")
+        for group_id in lb.groups:
+            refer(f"load_balancers[{index}].groups", group_id, groups, "security_groups")
         for name in lb.target_groups:
             refer(f"load_balancers[{index}].target_groups", name, target_groups, "target_groups")
     for index, asg in enumerate(state.auto_scaling_groups):
-        for subnet in asg.subnets:
-            refer(f"auto_scaling_groups[{index}].subnets", subnet, subnets, "subnets")
+        for subnet_id in asg.subnets:
+            refer(f"auto_scaling_groups[{index}].subnets", subnet_id, subnets, "subnets")
         for name in asg.target_groups:
             refer(f"auto_scaling_groups[{index}].target_groups", name, target_groups, "target_groups")
     if state.second_account:
