@@ -1,4 +1,4 @@
-"""python -m drill EVENT.json ... [--json] [--include-samples] [--time-scale X] [--burst N]"""
+"""python -m drill EVENT.json ... [--json] [--sequence] [--include-samples] [--time-scale X] [--burst N]"""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drill", description=__doc__)
     parser.add_argument("events", nargs="*", help="event files (default: every bundled sample event)")
     parser.add_argument("--json", action="store_true", help="print a JSON array, one object per event")
+    parser.add_argument(
+        "--sequence",
+        action="store_true",
+        help="deliver the event files in order to ONE simulated account and deployment (a finding's life)",
+    )
+    parser.add_argument(
+        "--account",
+        metavar="STATE.json",
+        help="stage this declarative account state before the first event (README: the drill's account file)",
+    )
     parser.add_argument("--include-samples", action="store_true", help="act on GuardDuty sample findings")
     parser.add_argument(
         "--cloudtrail",
@@ -57,7 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
     from drill.runner import run_event_file
+    from drill.state import AccountStateError, load_account_state
     from drill.template import synthesize
+
+    if args.sequence and not args.events:
+        parser.error("--sequence needs the event files to deliver, in order")
+    state = None
+    if args.account:
+        if args.fault or args.burst:
+            parser.error("--account stages event files; fault drills and bursts stage their own accounts")
+        try:
+            state = load_account_state(args.account)
+        except AccountStateError as exc:
+            parser.error(f"--account {exc}")
 
     synthesized = synthesize(DRILL_CONTEXT)
     if args.burst:
@@ -82,6 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         results = [run_scenario(name, synthesized, time_scale=args.time_scale) for name in names]
         _print(results, args.json)
         return 0 if all(r["outcome"] == r["fault"]["expected"] for r in results) else 1
+    if args.sequence:
+        from drill.runner import run_sequence
+
+        results = run_sequence(
+            args.events,
+            synthesized,
+            include_samples=args.include_samples,
+            time_scale=args.time_scale,
+            cloudtrail=args.cloudtrail,
+            account_state=state,
+        )
+        _print(results, args.json)
+        return 0
     results = [
         run_event_file(
             path,
@@ -89,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             include_samples=args.include_samples,
             time_scale=args.time_scale,
             cloudtrail=args.cloudtrail,
+            account_state=state,
         )
         for path in (args.events or BUNDLED)
     ]
@@ -105,7 +141,8 @@ def _print(results: list[dict[str, Any]], as_json: bool) -> None:
 
 
 def render(result: dict[str, Any]) -> str:
-    lines = [f"== {result['event_file']}: {result['outcome'].upper()} — {result['reason']}"]
+    delivery = f"delivery {result['delivery']}, " if "delivery" in result else ""
+    lines = [f"== {delivery}{result['event_file']}: {result['outcome'].upper()} — {result['reason']}"]
     if "fault" in result:
         fault = result["fault"]
         verdict = "as expected" if fault["expected"] == result["outcome"] else f"EXPECTED {fault['expected'].upper()}"

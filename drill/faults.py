@@ -923,7 +923,7 @@ SCENARIOS = {
 }
 
 
-def run_scenario(name: str, synthesized: Any, *, time_scale: float = 0.001) -> dict[str, Any]:
+def run_scenario(name: str, synthesized: Any, *, time_scale: float = 0.001, **drill: Any) -> dict[str, Any]:
     from drill.runner import run_event_file
 
     scenario = SCENARIOS[name]
@@ -937,6 +937,7 @@ def run_scenario(name: str, synthesized: Any, *, time_scale: float = 0.001) -> d
         deliveries=scenario.deliveries,
         redeliver=scenario.redeliver,
         between=scenario.between,
+        **drill,
     )
     result["fault"] = {"scenario": name, "what": scenario.what, "expected": scenario.expected}
     return result

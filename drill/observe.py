@@ -89,6 +89,7 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
         "instance_protection": {},
         "load_balancers": {},
         "instance_profiles": {},
+        "auto_scaling": {},
     }
     result["revoke_cutoffs"] = {}
     for role in staged.roles:
@@ -128,6 +129,11 @@ def _observe_instances(account: SimulatedAccount, staged: Staged) -> dict[str, A
         )["IamInstanceProfileAssociations"]
         current = [a for a in associations if a.get("State") in ("associating", "associated")]
         result["instance_profiles"][instance_id] = current[0]["IamInstanceProfile"]["Arn"] if current else None
+    if staged.instances:
+        autoscaling = account.client("autoscaling", staged.region)
+        members = autoscaling.describe_auto_scaling_instances(InstanceIds=staged.instances)["AutoScalingInstances"]
+        groups_of = {m["InstanceId"]: m["AutoScalingGroupName"] for m in members}
+        result["auto_scaling"] = {instance_id: groups_of.get(instance_id) for instance_id in staged.instances}
     groups = ec2.describe_security_groups(Filters=[{"Name": f"tag:{ISOLATION_TAG}", "Values": ["isolation"]}])
     for group in groups["SecurityGroups"]:
         rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])

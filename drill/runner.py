@@ -13,6 +13,7 @@ from drill.account import ExecutionRecord, Fault, SimulatedAccount
 from drill.observe import observe
 from drill.scenario import install_cloudtrail, load_records
 from drill.staging import Staged, event_account, stage, wrap_bare_finding
+from drill.state import AccountState, apply_account_state, load_account_state
 from drill.template import Synthesized
 
 # Never contacted: the drill replaces the transport and records what would have been posted.
@@ -37,6 +38,8 @@ def run_event_file(
     redeliver: Callable[[Any], Any] | None = None,
     between: Setup | None = None,
     after: Callable[[SimulatedAccount, Staged], Any] | None = None,
+    account_state: str | Path | AccountState | None = None,
+    on_record: Callable[[ExecutionRecord, dict[str, str]], None] | None = None,
 ) -> dict[str, Any]:
     """Stage what the event names, deliver it `deliveries` times (a re-delivery, as EventBridge and
     GuardDuty do), and describe the last delivery with the state read back afterwards."""
@@ -44,9 +47,11 @@ def run_event_file(
     env = dict(environment or {})
     if include_samples:
         env["ACCEPT_SAMPLE_FINDINGS"] = "true"
-    account_id = event_account(wrap_bare_finding(raw, []))
+    state = _state(account_state)
+    account_id = (state.account_id if state else None) or event_account(wrap_bare_finding(raw, []))
     with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
-        staged = stage(account, raw, include_samples=include_samples)
+        base = apply_account_state(account, state) if state else None
+        staged = stage(account, raw, include_samples=include_samples, base=base)
         recorders = _install_recorders(account, staged, load_records(cloudtrail) if cloudtrail else [])
         if setup is not None:
             setup(account, staged)
@@ -63,6 +68,8 @@ def run_event_file(
                 between(account, staged)
         record = account.run(event)
         observed = observe(account, staged)
+        if on_record is not None:
+            on_record(record, handlers)
         if after is not None:
             after_result = after(account, staged)
             observed_after = observe(account, staged)
@@ -72,6 +79,51 @@ def run_event_file(
     if after is not None:
         result.update(observed_before=observed_before, after=after_result, observed_after=observed_after)
     return result
+
+
+def run_sequence(
+    paths: list[str | Path],
+    synthesized: Synthesized,
+    *,
+    include_samples: bool = False,
+    time_scale: float = 0.001,
+    environment: dict[str, str] | None = None,
+    cloudtrail: str | Path | None = None,
+    account_state: str | Path | AccountState | None = None,
+) -> list[dict[str, Any]]:
+    """Deliver the events in order to ONE simulated account and deployment (one incident table),
+    as a real account sees a finding's life: one result per delivery, each with the state read
+    back after it. Staging of a later event reuses what earlier ones staged (same ids, same objects)."""
+    raws = [json.loads(Path(path).read_text()) for path in paths]
+    env = dict(environment or {})
+    if include_samples:
+        env["ACCEPT_SAMPLE_FINDINGS"] = "true"
+    state = _state(account_state)
+    account_id = (state.account_id if state else None) or event_account(wrap_bare_finding(raws[0], []))
+    results: list[dict[str, Any]] = []
+    with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
+        base = apply_account_state(account, state) if state else None
+        handlers = {name: f"{module}.{attribute}" for name, (module, attribute) in account.functions.items()}
+        recorders: dict[str, Any] | None = None
+        for path, raw in zip(paths, raws, strict=True):
+            staged = stage(account, raw, include_samples=include_samples, base=base)
+            if recorders is None:
+                recorders = _install_recorders(account, staged, load_records(cloudtrail) if cloudtrail else [])
+            already_posted = len(recorders["slack"])
+            record = account.run(staged.event)
+            observed = observe(account, staged)
+            delivered = {"slack": recorders["slack"][already_posted:]}
+            result = describe(Path(path).name, staged, record, observed, delivered, handlers)
+            result["delivery"] = len(results) + 1
+            results.append(result)
+            base = staged
+    return results
+
+
+def _state(account_state: str | Path | AccountState | None) -> AccountState | None:
+    if account_state is None or isinstance(account_state, AccountState):
+        return account_state
+    return load_account_state(account_state)
 
 
 def describe_outcome(record: ExecutionRecord, handlers: dict[str, str]) -> tuple[str, str, list[Any], list[Any]]:
@@ -165,6 +217,12 @@ def _investigation(record: ExecutionRecord, handlers: dict[str, str]) -> dict[st
         "new_since_first_pass": (last.get("new_since_previous_pass") or {}).get("count") if len(passes) > 1 else None,
         "evidence": last.get("evidence"),
     }
+
+
+def report_input(record: ExecutionRecord, handlers: dict[str, str]) -> Any:
+    """The exact state the workflow passed to the e-mail report (None when no report ran)."""
+    events = [inv.event for inv in record.invocations if handlers.get(inv.function) == "report.handler.handler_sns"]
+    return events[-1] if events else None
 
 
 def _result_of(record: ExecutionRecord, handlers: dict[str, str], handler: str) -> Any:

@@ -7,6 +7,7 @@ normalizer missed still shows up, unchanged, in `observed`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -42,16 +43,73 @@ class Staged:
     instances: list[str] = field(default_factory=list)
     region: str = "us-east-1"
     created: dict[str, list[str]] = field(default_factory=dict)  # what a CloudTrail scenario staged: "roles"
+    bystanders: dict[str, str] = field(default_factory=dict)  # key id -> its user
+    declared_users: set[str] = field(default_factory=set)  # declared by an account file
+    elsewhere: dict[str, str] = field(default_factory=dict)  # principal name -> the second account holding it
+
+    def continued(self, event: Any) -> Staged:
+        """The same account's staging, for the next event: shared ids and owners, fresh notes."""
+        return Staged(
+            event=event,
+            mapping=dict(self.mapping),
+            users=list(self.users),
+            access_key_ids=list(self.access_key_ids),
+            roles=list(self.roles),
+            instances=list(self.instances),
+            region=self.region,
+            bystanders=self.bystanders,
+            declared_users=self.declared_users,
+            elsewhere=self.elsewhere,
+            created=self.created,
+            # An account file's notes belong to the first delivery's result.
+            notes=list(self.notes) if self.event is None else [],
+        )
+
+
+ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def named_accounts(event: Any) -> list[str]:
+    """The account ids the event's body names (the envelope's `account` aside)."""
+    if not isinstance(event, dict):
+        return []
+    detail = event.get("detail") if isinstance(event.get("detail"), dict) else event
+    metadata = detail.get("eventMetadata") if isinstance(detail.get("eventMetadata"), dict) else {}
+    values = (metadata.get("accountId"), detail.get("affectedAccount"), detail.get("accountId"))
+    return list(dict.fromkeys(v for v in values if isinstance(v, str) and v.isdigit()))
 
 
 def event_account(event: Any) -> str:
-    """The account the simulated account should be: the event's, when moto can take it."""
+    """The simulated account: the envelope's (the deployment's: a delegated administrator receives
+    its members' findings), or the account the event names when the envelope's is a placeholder."""
     if isinstance(event, dict):
-        detail = event.get("detail") if isinstance(event.get("detail"), dict) else event
-        for candidate in (detail.get("accountId"), event.get("account")):
-            if isinstance(candidate, str) and re.fullmatch(r"\d{12}", candidate):
+        for candidate in (event.get("account"), *named_accounts(event)):
+            if isinstance(candidate, str) and ACCOUNT_ID.fullmatch(candidate):
                 return candidate
     return DEFAULT_ACCOUNT
+
+
+def kept_accounts(event: Any) -> list[str]:
+    """Named accounts that differ from a valid envelope account: the responder must see them."""
+    envelope = event.get("account") if isinstance(event, dict) else None
+    if not (isinstance(envelope, str) and ACCOUNT_ID.fullmatch(envelope)):
+        return []
+    return [n for n in named_accounts(event) if ACCOUNT_ID.fullmatch(n) and n != envelope]
+
+
+def _map_accounts(account: SimulatedAccount, staged: Staged) -> None:
+    kept = kept_accounts(staged.event)
+    envelope = staged.event.get("account")
+    for other in kept:
+        staged.mapping[other] = other
+        staged.notes.append(
+            f"the envelope's account {envelope} differs from the account the event names, {other}: kept "
+            f"(a delegated administrator or an organizational view); the simulated account is {envelope}"
+        )
+    # Placeholders (sanitized samples) and equal ids map consistently onto the simulated account.
+    for value in (envelope, *named_accounts(staged.event)):
+        if isinstance(value, str) and value.isdigit() and value not in kept and value != account.account_id:
+            staged.mapping[value] = account.account_id
 
 
 def wrap_bare_finding(event: Any, notes: list[str]) -> Any:
@@ -72,13 +130,16 @@ def wrap_bare_finding(event: Any, notes: list[str]) -> Any:
     return event
 
 
-def stage(account: SimulatedAccount, event: Any, *, include_samples: bool = False) -> Staged:
-    staged = Staged(event=event)
+def stage(
+    account: SimulatedAccount, event: Any, *, include_samples: bool = False, base: Staged | None = None
+) -> Staged:
+    """Stage one event; with `base` (what earlier events of a sequence, or an account file, staged),
+    reuse it: the same ids the events share name the same users, keys, roles and instances."""
+    staged = Staged(event=event) if base is None else base.continued(event)
     staged.event = wrap_bare_finding(event, staged.notes)
     if not isinstance(staged.event, dict):
         return staged
-    if isinstance(staged.event.get("account"), str) and staged.event["account"] != account.account_id:
-        staged.mapping[staged.event["account"]] = account.account_id
+    _map_accounts(account, staged)
     _install_aws_managed_quarantine_policies(account)
     source = staged.event.get("source")
     if source == "aws.health":
@@ -87,6 +148,10 @@ def stage(account: SimulatedAccount, event: Any, *, include_samples: bool = Fals
         _stage_guardduty(account, staged, include_samples=include_samples)
     staged.event = _rewrite(staged.event, staged.mapping)
     return staged
+
+
+IAM_KEYS_PER_USER = 2  # IAM's quota (moto raises LimitExceeded past it, as AWS does)
+IAM_USER_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 
 
 def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
@@ -100,21 +165,103 @@ def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
             keys.append(entity["entityValue"])
     keys += [value for value in staged.event.get("resources") or [] if isinstance(value, str)]
     if isinstance(metadata.get("publicKey"), str):
-        keys.append(metadata["publicKey"])
-    keys = list(dict.fromkeys(keys))
+        # The key eventMetadata.userName owns: staged first, so it lands on that user.
+        keys.insert(0, metadata["publicKey"])
+    keys = [key for key in dict.fromkeys(keys) if key]
     if not keys:
         return
     user = metadata.get("userName") if isinstance(metadata.get("userName"), str) else "ci-deployer"
+    if not IAM_USER_NAME.fullmatch(user):
+        staged.notes.append(f"the event names user {user!r}, a name IAM does not allow: keys staged on ci-deployer")
+        user = "ci-deployer"
     iam = account.client("iam")
-    iam.create_user(UserName=user)
-    staged.users.append(user)
+    if user in staged.elsewhere:
+        staged.access_key_ids += [staged.mapping[k] for k in keys if k in staged.mapping]
+        staged.notes.append(
+            f"user {user} is in account {staged.elsewhere[user]} (the account file's second_account): "
+            f"nothing staged for it in the simulated account {account.account_id}"
+        )
+        return
+    if user not in staged.declared_users:
+        _ensure_user(iam, staged, user)
+    elif user not in staged.users:
+        staged.users.append(user)
+    placed: dict[str, list[str]] = {}
     for key in keys:
-        minted = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+        if key in staged.mapping:
+            # Staged before (an earlier event of the sequence, or the account file): the same key.
+            if staged.mapping[key] not in staged.access_key_ids:
+                staged.access_key_ids.append(staged.mapping[key])
+            continue
+        owner = _owner_with_room(iam, staged, user)
+        minted = iam.create_access_key(UserName=owner)["AccessKey"]["AccessKeyId"]
         staged.mapping[key] = minted
         staged.access_key_ids.append(minted)
+        placed.setdefault(owner, []).append(minted)
+    for owner, minted in placed.items():
+        if owner != user:
+            staged.notes.append(
+                f"IAM allows {IAM_KEYS_PER_USER} access keys per user: the event's key(s) {', '.join(minted)} "
+                f"staged on {owner} instead of {user} (the responder resolves their owner through IAM)"
+            )
+    if user in staged.declared_users:
+        return  # the account file says what else the user holds
+    if any(owner in (user, f"{user}-bystander") for owner in staged.bystanders.values()):
+        return
     # A second, legitimate key of the same user: containment must leave it alone.
-    bystander = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
-    staged.notes.append(f"staged user {user} with the event's key(s) and a bystander key {bystander}")
+    holder = user if _key_count(iam, user) < IAM_KEYS_PER_USER else f"{user}-bystander"[:64]
+    if holder != user:
+        _ensure_user(iam, staged, holder)
+    bystander = iam.create_access_key(UserName=holder)["AccessKey"]["AccessKeyId"]
+    staged.bystanders[bystander] = holder
+    if holder == user:
+        staged.notes.append(f"staged user {user} with the event's key(s) and a bystander key {bystander}")
+    else:
+        staged.notes.append(
+            f"staged user {user} with the event's key(s); {user} has no room for a bystander key "
+            f"(IAM's quota of {IAM_KEYS_PER_USER}), so bystander key {bystander} is on {holder}"
+        )
+
+
+def _ensure_user(iam: Any, staged: Staged, user: str) -> None:
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName=user)
+    if user not in staged.users:
+        staged.users.append(user)
+
+
+def _key_count(iam: Any, user: str) -> int:
+    try:
+        return len(iam.list_access_keys(UserName=user)["AccessKeyMetadata"])
+    except iam.exceptions.NoSuchEntityException:
+        return IAM_KEYS_PER_USER  # a user the account file deleted holds no room
+
+
+def _owner_with_room(iam: Any, staged: Staged, user: str) -> str:
+    """The named user while it has room; else the drill's own bystander key makes way; else another
+    staged owner (`<user>-key-owner-N`), as a real account would need to hold that many keys."""
+    if _key_count(iam, user) < IAM_KEYS_PER_USER:
+        return user
+    for bystander, holder in list(staged.bystanders.items()):
+        if holder == user:
+            iam.delete_access_key(UserName=user, AccessKeyId=bystander)
+            del staged.bystanders[bystander]
+            moved_to = f"{user}-bystander"[:64]
+            _ensure_user(iam, staged, moved_to)
+            moved = iam.create_access_key(UserName=moved_to)["AccessKey"]["AccessKeyId"]
+            staged.bystanders[moved] = moved_to
+            staged.notes.append(
+                f"the drill's bystander key {bystander} of {user} made room for the event's key: "
+                f"deleted, and bystander key {moved} staged on {moved_to}"
+            )
+            return user
+    index = 1
+    while True:
+        owner = f"{user[:48]}-key-owner-{index}"
+        _ensure_user(iam, staged, owner)
+        if _key_count(iam, owner) < IAM_KEYS_PER_USER:
+            return owner
+        index += 1
 
 
 def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_samples: bool) -> None:
@@ -135,28 +282,53 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
 
     role = key_details.get("userName") if key_details.get("userType") == "AssumedRole" else None
     role = role or "drill-instance-role"
+    if role in staged.elsewhere:
+        staged.notes.append(
+            f"role {role} is in account {staged.elsewhere[role]} (the account file's second_account): "
+            f"nothing staged for it or its instance in the simulated account {account.account_id}"
+        )
+        return
     profile_arn = (instance.get("iamInstanceProfile") or {}).get("arn") or ""
     profile = profile_arn.rsplit("/", 1)[-1] if ":instance-profile/" in profile_arn else f"{role}-profile"
-    # Service-linked roles live under /aws-service-role/ and are named AWSServiceRoleFor*.
-    path = "/aws-service-role/ecs.amazonaws.com/" if role.startswith("AWSServiceRoleFor") else "/"
-    role_id = iam.create_role(
-        RoleName=role,
-        Path=path,
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                ],
-            }
-        ),
-    )["Role"]["RoleId"]
-    iam.create_instance_profile(InstanceProfileName=profile)
-    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
-    staged.roles.append(role)
+    try:
+        # Staged before (an earlier event of the sequence, or the account file): the same role.
+        role_id = iam.get_role(RoleName=role)["Role"]["RoleId"]
+        profiles = iam.list_instance_profiles_for_role(RoleName=role)["InstanceProfiles"]
+        profile = profiles[0]["InstanceProfileName"] if profiles else profile
+        if not profiles:
+            iam.create_instance_profile(InstanceProfileName=profile)
+            iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    except iam.exceptions.NoSuchEntityException:
+        # Service-linked roles live under /aws-service-role/ and are named AWSServiceRoleFor*.
+        path = "/aws-service-role/ecs.amazonaws.com/" if role.startswith("AWSServiceRoleFor") else "/"
+        role_id = iam.create_role(
+            RoleName=role,
+            Path=path,
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+        )["Role"]["RoleId"]
+        iam.create_instance_profile(InstanceProfileName=profile)
+        iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    if role not in staged.roles:
+        staged.roles.append(role)
+    principal = key_details.get("principalId")
+    if isinstance(principal, str) and ":" in principal:
+        staged.mapping.setdefault(principal.split(":", 1)[0], role_id)
 
     interfaces = [eni for eni in instance.get("networkInterfaces") or [] if isinstance(eni, dict)]
     if not instance.get("instanceId"):
+        return
+    if instance["instanceId"] in staged.mapping:
+        instance_id = staged.mapping[instance["instanceId"]]
+        if instance_id not in staged.instances:
+            staged.instances.append(instance_id)
+        staged.notes.append(f"instance {instance['instanceId']} is {instance_id}, staged before")
         return
     if not interfaces:
         interfaces = [
@@ -173,20 +345,27 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     for index, eni in enumerate(interfaces):
         vpc_key = eni.get("vpcId") or f"vpc-drill{index}"
         if vpc_key not in vpcs:
-            vpc = ec2.create_vpc(CidrBlock=f"10.{len(vpcs)}.0.0/16")["Vpc"]["VpcId"]
-            vpcs[vpc_key] = vpc
+            vpcs[vpc_key] = (
+                staged.mapping.get(vpc_key) or ec2.create_vpc(CidrBlock=f"10.{len(vpcs)}.0.0/16")["Vpc"]["VpcId"]
+            )
         subnet_key = eni.get("subnetId") or f"subnet-drill{index}"
         if subnet_key not in subnets:
-            subnets[subnet_key] = ec2.create_subnet(
-                VpcId=vpcs[vpc_key], CidrBlock=f"10.{list(vpcs).index(vpc_key)}.{len(subnets)}.0/24"
-            )["Subnet"]["SubnetId"]
+            subnets[subnet_key] = (
+                staged.mapping.get(subnet_key)
+                or ec2.create_subnet(
+                    VpcId=vpcs[vpc_key], CidrBlock=f"10.{list(vpcs).index(vpc_key)}.{len(subnets)}.0/24"
+                )["Subnet"]["SubnetId"]
+            )
         for group in eni.get("securityGroups") or []:
             if group.get("groupId") and group["groupId"] not in groups:
-                groups[group["groupId"]] = ec2.create_security_group(
-                    GroupName=group.get("groupName") or group["groupId"],
-                    Description="staged by the drill",
-                    VpcId=vpcs[vpc_key],
-                )["GroupId"]
+                groups[group["groupId"]] = (
+                    staged.mapping.get(group["groupId"])
+                    or ec2.create_security_group(
+                        GroupName=group.get("groupName") or group["groupId"],
+                        Description="staged by the drill",
+                        VpcId=vpcs[vpc_key],
+                    )["GroupId"]
+                )
     image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     first = interfaces[0]
     launched = ec2.run_instances(
@@ -194,6 +373,9 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
         MinCount=1,
         MaxCount=1,
         InstanceType="t3.micro",
+        # As many fleet instances are: an OS shutdown would destroy the disks, unless the
+        # response sets "stop" (and so `observed` shows that it did).
+        InstanceInitiatedShutdownBehavior="terminate",
         IamInstanceProfile={"Name": profile},
         NetworkInterfaces=[
             {
@@ -217,11 +399,15 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
     staged.mapping.update(vpcs)
     staged.mapping.update(subnets)
     staged.mapping.update(groups)
-    principal = key_details.get("principalId")
-    if isinstance(principal, str) and ":" in principal:
-        staged.mapping[principal.split(":", 1)[0]] = role_id
     staged.mapping.pop("", None)
-    staged.notes.append(f"staged role {role} (profile {profile}) and instance {instance_id} in {region}")
+    staged.notes.append(
+        f"staged role {role} (profile {profile}) and instance {instance_id} in {region}, shutdown behaviour terminate"
+    )
+    for other in kept_accounts(staged.event):
+        staged.notes.append(
+            f"the finding places them in account {other}; staged in the simulated account {account.account_id} "
+            "(declare `second_account` in an --account file to stage them there)"
+        )
 
 
 def _rewrite(event: Any, mapping: dict[str, str]) -> Any:

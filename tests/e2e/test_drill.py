@@ -40,7 +40,8 @@ def test_classic_exposed_key_is_contained(synthesized) -> None:
     others = [k for k, status in result["observed"]["access_keys"].items() if k != key]
     assert others and all(result["observed"]["access_keys"][k] == "Active" for k in others)
     assert result["execution"]["status"] == "SUCCEEDED"
-    assert result["timings_ms"]["to_containment"] is not None
+    timings = result["timings_ms"]
+    assert timings["to_containment"] is not None and 0 < timings["to_containment"] < timings["total"]
     email = next(n for n in result["notifications"] if n["channel"] == "email")
     assert email["subject"].startswith(f"[CONTAINED] Exposed access key {key} of user ci-deployer in ")
     # The containing call is the first change to the account; before it, only the incident
@@ -128,3 +129,46 @@ def test_slack_webhook_never_leaves_the_secret(synthesized) -> None:
     (request,) = result["slack_requests"]
     assert request["url_is_the_secret"]
     assert "hooks.slack.com" not in repr({k: v for k, v in result.items() if k != "slack_requests"})
+
+
+@pytest.mark.parametrize(
+    ("name", "count"), [("crafted/health_two_keys_one_user.json", 2), ("crafted/health_twenty_keys.json", 20)]
+)
+def test_many_keys_in_one_health_event_stage_within_iam_quota_and_are_contained(synthesized, name, count) -> None:
+    result = drill(synthesized, name)
+    assert result["outcome"] == "contained", result["reason"]
+    event_keys = [result["staged"][k] for k in result["staged"] if k.startswith("AKIAEXPOSED")]
+    assert len(event_keys) == count
+    assert sorted(result["incident"]["access_key_ids"]) == sorted(event_keys)
+    observed = result["observed"]["access_keys"]
+    assert all(observed[k] == "Inactive" for k in event_keys)
+    bystanders = [k for k in observed if k not in event_keys]
+    assert len(bystanders) == 1 and observed[bystanders[0]] == "Active"
+    assert any("bystander" in note for note in result["staging_notes"])
+    if count > 2:
+        assert any("key-owner" in note for note in result["staging_notes"])
+
+
+def test_two_keys_of_one_user_stay_on_that_user(synthesized) -> None:
+    result = drill(synthesized, "crafted/health_two_keys_one_user.json")
+    assert result["incident"]["user_names"] == ["deploy-bot"]
+    assert "AWSCompromisedKeyQuarantineV3" in result["observed"]["user_policies"]["deploy-bot"]
+    assert result["observed"]["user_policies"]["deploy-bot-bystander"] == []
+
+
+def test_delegated_administrator_envelope_is_kept(synthesized) -> None:
+    result = drill(synthesized, "crafted/guardduty_exfil_delegated_admin.json")
+    # The simulated account is the envelope's (the deployment's); the member account stays named.
+    assert result["staged"]["111122223333"] == "111122223333"
+    assert "999988887777" not in result["staged"]
+    assert result["incident"]["account"] == "111122223333"
+    assert any("delegated administrator" in note for note in result["staging_notes"])
+    assert result["outcome"] != "contained", "a member's finding cannot be contained from another account"
+    assert result["observed"]["role_policies"]["web-app-role"] == []
+    assert result["observed"]["isolation_groups"] == {}
+
+
+def test_placeholder_accounts_map_onto_the_simulated_account(synthesized) -> None:
+    result = drill(synthesized, "health_exposed_key_2025_event_metadata.json")
+    assert result["staged"]["1234567890"] == "123456789012"
+    assert result["incident"]["account"] == "123456789012"

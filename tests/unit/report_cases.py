@@ -1,6 +1,9 @@
 """Hand-built report inputs (incident dicts shaped like lambdas/incident/model.py, step results
-shaped like common/steps.py) and the helpers the report tests share: a Block Kit validator and
-golden-file comparison. Not a test module itself."""
+shaped like common/steps.py, states shaped like infra/workflow.py's: `results.contain_keys` a Map
+list, `results.revoke_sessions`, the instance tasks and the investigation inside `branches`) and
+the helpers the report tests share: a Block Kit validator and golden-file comparison. Not a test
+module itself. The golden files are rendered from recorded drill states (tests/golden/record.py),
+not from these; the unit tests that vary one detail of a state start from these."""
 
 from __future__ import annotations
 
@@ -102,9 +105,14 @@ EXFIL_INCIDENT: dict[str, Any] = {
 KEY = "AKIAIOSFODNN7EXAMPLE"
 
 
-def key_steps(quarantine_failed: bool = False) -> list[dict[str, Any]]:
-    quarantine = (
-        {
+def key_steps(quarantine_failed: bool = False, quarantine_already_done: bool = False) -> list[dict[str, Any]]:
+    """What contain_key returns for one key (contain_key/actions.py)."""
+    detach = (
+        "aws iam detach-user-policy --user-name ci-deployer "
+        "--policy-arn arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    )
+    if quarantine_failed:
+        quarantine = {
             "name": "quarantine-user",
             "status": "failed",
             "target": "ci-deployer",
@@ -113,127 +121,142 @@ def key_steps(quarantine_failed: bool = False) -> list[dict[str, Any]]:
             "manual": "aws iam attach-user-policy --user-name ci-deployer "
             "--policy-arn arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3",
         }
-        if quarantine_failed
-        else {
+    elif quarantine_already_done:
+        # After a Step Functions retry our own attach reads back as already-done; its undo stays.
+        quarantine = {
+            "name": "quarantine-user",
+            "status": "already-done",
+            "target": "ci-deployer",
+            "detail": "AWSCompromisedKeyQuarantineV3 was already attached",
+            "containment": True,
+            "undo": detach,
+        }
+    else:
+        quarantine = {
             "name": "quarantine-user",
             "status": "done",
             "target": "ci-deployer",
             "detail": "AWSCompromisedKeyQuarantineV3 attached (read back)",
             "containment": True,
-            "undo": "aws iam detach-user-policy --user-name ci-deployer "
-            "--policy-arn arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3",
+            "undo": detach,
+            "data": {"policy_arn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"},
         }
-    )
     return [
         {
             "name": "deactivate-access-key",
             "status": "done",
             "target": KEY,
-            "detail": "key is Inactive (read back)",
+            "detail": "key of ci-deployer is Inactive (read back)",
             "containment": True,
             "undo": f"aws iam update-access-key --user-name ci-deployer --access-key-id {KEY} --status Active",
+            "data": {"user_name": "ci-deployer"},
         },
         quarantine,
-        {
-            "name": "revoke-user-sessions",
-            "status": "already-done",
-            "target": "ci-deployer",
-            "detail": "AWSRevokeOlderSessions already present (earlier attempt)",
-            "containment": True,
-            "undo": "aws iam delete-user-policy --user-name ci-deployer --policy-name AWSRevokeOlderSessions",
-        },
     ]
 
 
-def exposed_key_state(quarantine_failed: bool = False) -> dict[str, Any]:
+def exposed_key_state(quarantine_failed: bool = False, quarantine_already_done: bool = False) -> dict[str, Any]:
     return {
         "intake": {
             "status": "accepted",
-            "reason": "AWS Health exposed-key event",
+            "reason": "AWS_RISK_CREDENTIALS_EXPOSED: 1 exposed access key(s)",
             "incident": copy.deepcopy(EXPOSED_KEY_INCIDENT),
         },
         "results": {
-            "contain": {"steps": key_steps(quarantine_failed)},
+            # A Map over the event's keys: one result per key.
+            "contain_keys": [{"steps": key_steps(quarantine_failed, quarantine_already_done)}],
             "investigate": {
                 "steps": [
                     {
-                        "name": "lookup-cloudtrail",
+                        "name": "investigate-cloudtrail",
                         "status": "done",
                         "target": KEY,
-                        "detail": "12 events in us-east-1 since 2026-11-20T19:10:00Z, 2 writes "
-                        "(CreateUser, CreateAccessKey)",
+                        "detail": "pass 1: 12 event(s) in 17 of 17 region(s)",
                         "containment": False,
                     }
                 ]
             },
         },
         "failures": {},
+        "branches": [],
         "execution": dict(EXECUTION),
     }
 
 
 def exfil_state() -> dict[str, Any]:
     region, instance, role = "eu-west-1", "i-0abcd1234ef567890", "web-app-role"
+    revoke = {
+        "steps": [
+            {
+                "name": "revoke-role-sessions",
+                "status": "done",
+                "target": role,
+                "detail": "AWSRevokeOlderSessions denies sessions issued before 2026-11-21T03:02:50Z "
+                "(read back; IAM applies it within minutes)",
+                "containment": True,
+                "undo": f"aws iam delete-role-policy --role-name {role} --policy-name AWSRevokeOlderSessions",
+                "data": {"role_name": role, "policy_name": "AWSRevokeOlderSessions", "cutoff": "2026-11-21T03:02:50Z"},
+            }
+        ]
+    }
+    preserve = {
+        "steps": [
+            {
+                "name": "protect-instance",
+                "status": "done",
+                "target": instance,
+                "detail": "termination protection on, shutdown behaviour 'stop' (read back)",
+                "containment": False,
+                "undo": f"aws ec2 modify-instance-attribute --region {region} --instance-id {instance} "
+                "--no-disable-api-termination",
+            },
+            {
+                "name": "create-evidence-image",
+                "status": "done",
+                "target": instance,
+                "detail": "AMI ami-0123456789abcdef0 requested without reboot",
+                "containment": False,
+                "data": {"image_id": "ami-0123456789abcdef0", "region": region},
+            },
+        ]
+    }
+    isolate = {
+        "steps": [
+            {
+                "name": "isolate-instance",
+                "status": "done",
+                "target": instance,
+                "detail": "1 interface(s) now have only the isolation group (vpc-0fedcba9876543210: "
+                "sg-0iso1234isolate0), 0 inbound/0 outbound rules (read back)",
+                "containment": False,
+                "undo": f"aws ec2 modify-network-interface-attribute --region {region} "
+                "--network-interface-id eni-0a1b2c3d4e5f60718 "
+                "--groups sg-0aaa1111bbbb2222c sg-0ddd3333eeee4444f",
+                "data": {
+                    "original_groups": {"eni-0a1b2c3d4e5f60718": ["sg-0aaa1111bbbb2222c", "sg-0ddd3333eeee4444f"]}
+                },
+            }
+        ]
+    }
+    intake = {
+        "status": "accepted",
+        "reason": "GuardDuty instance credential exfiltration",
+        "incident": copy.deepcopy(EXFIL_INCIDENT),
+    }
     return {
-        "intake": {
-            "status": "accepted",
-            "reason": "GuardDuty instance credential exfiltration",
-            "incident": copy.deepcopy(EXFIL_INCIDENT),
-        },
-        "results": {
-            "revoke": {
-                "steps": [
-                    {
-                        "name": "revoke-role-sessions",
-                        "status": "done",
-                        "target": role,
-                        "detail": "AWSRevokeOlderSessions denies sessions issued before 2026-11-21T03:02:50Z",
-                        "containment": True,
-                        "undo": f"aws iam delete-role-policy --role-name {role} --policy-name AWSRevokeOlderSessions",
-                    }
-                ]
-            },
-            "preserve": {
-                "steps": [
-                    {
-                        "name": "protect-instance",
-                        "status": "done",
-                        "target": instance,
-                        "detail": "termination protection on, shutdown behaviour stop",
-                        "containment": False,
-                        "undo": f"aws ec2 modify-instance-attribute --region {region} --instance-id {instance} "
-                        "--no-disable-api-termination",
-                    },
-                    {
-                        "name": "create-evidence-image",
-                        "status": "done",
-                        "target": instance,
-                        "detail": "AMI ami-0123456789abcdef0 requested without reboot",
-                        "containment": False,
-                        "data": {"image_id": "ami-0123456789abcdef0", "region": region},
-                    },
-                ]
-            },
-            # A Map over the instance's network interfaces: a list of results.
-            "isolate": [
-                {
-                    "steps": [
-                        {
-                            "name": "isolate-network-interface",
-                            "status": "done",
-                            "target": "eni-0a1b2c3d4e5f60718",
-                            "detail": "security groups replaced by sg-0iso1234isolate0 (no rules); previous recorded",
-                            "containment": True,
-                            "undo": f"aws ec2 modify-network-interface-attribute --region {region} "
-                            "--network-interface-id eni-0a1b2c3d4e5f60718 "
-                            "--groups sg-0aaa1111bbbb2222c sg-0ddd3333eeee4444f",
-                            "data": {"previous_security_group_ids": ["sg-0aaa1111bbbb2222c", "sg-0ddd3333eeee4444f"]},
-                        }
-                    ]
-                }
-            ],
-        },
+        "intake": intake,
+        "results": {"revoke_sessions": revoke},
         "failures": {},
+        # The Parallel's output: one copy of the state per branch, each with its own writes.
+        "branches": [
+            {
+                "intake": intake,
+                "results": {"revoke_sessions": revoke, "preserve_evidence": preserve, "isolate_instance": isolate},
+                "failures": {},
+                "branches": [],
+            },
+            {"intake": intake, "results": {"revoke_sessions": revoke}, "failures": {}, "branches": []},
+        ],
         "execution": {
             "id": f"arn:aws:states:eu-west-1:{ACCOUNT}:execution:credential-responder:"
             "0f3a9c1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b",
@@ -268,6 +291,7 @@ def duplicate_state() -> dict[str, Any]:
     }
 
 
+# Unit-test inputs by name (the golden files use tests/golden/record.py's recorded states).
 CASES = {
     "exposed_key_contained": lambda: exposed_key_state(),
     "exposed_key_partial": lambda: exposed_key_state(quarantine_failed=True),

@@ -131,8 +131,7 @@ def test_email_and_slack_delivered_and_webhook_never_leaks(report_env, monkeypat
     assert [x["name"] for x in report["steps"]] == [
         "deactivate-access-key",
         "quarantine-user",
-        "revoke-user-sessions",
-        "lookup-cloudtrail",
+        "investigate-cloudtrail",
     ]
 
     captured = logs.readouterr()

@@ -117,14 +117,14 @@ def test_never_success_after_a_failure(steps):
 
 def test_collect_flattens_tasks_and_map_lists():
     names = [x["name"] for x in collect_steps(exfil_state())]
-    assert names == ["revoke-role-sessions", "protect-instance", "create-evidence-image", "isolate-network-interface"]
+    assert names == ["revoke-role-sessions", "protect-instance", "create-evidence-image", "isolate-instance"]
 
 
 def test_caught_contain_failure_becomes_failed_containment_step_with_deactivate_command():
     state = exposed_key_state()
-    del state["results"]["contain"]
+    del state["results"]["contain_keys"]
     state["failures"] = {
-        "contain": {
+        "contain_keys": {
             "Error": "TransientError",
             "Cause": json.dumps(
                 {"errorMessage": "Throttling: Rate exceeded", "errorType": "TransientError", "stackTrace": ["..."]}
@@ -133,30 +133,32 @@ def test_caught_contain_failure_becomes_failed_containment_step_with_deactivate_
     }
     steps = collect_steps(state)
     failed = steps[-1]
-    assert failed["name"] == "contain" and failed["status"] == "failed" and failed["containment"] is True
+    assert failed["name"] == "contain_keys" and failed["status"] == "failed" and failed["containment"] is True
     assert failed["detail"] == "task failed, its steps are unknown: TransientError: Throttling: Rate exceeded"
     assert failed["manual"] == (
         "aws iam update-access-key --user-name ci-deployer --access-key-id AKIAIOSFODNN7EXAMPLE --status Inactive"
     )
     verdict = decide("accepted", "", steps)
-    assert verdict.outcome is Outcome.FAILED and "contain failed" in verdict.reason
+    assert verdict.outcome is Outcome.FAILED and "contain_keys failed" in verdict.reason
 
 
 def test_caught_revoke_failure_points_to_the_role_revoke_page():
     state = exfil_state()
-    del state["results"]["revoke"]
+    for copy_of_state in (state, *state["branches"]):
+        del copy_of_state["results"]["revoke_sessions"]
     state["failures"] = {"revoke_sessions": {"Error": "States.Timeout", "Cause": "Task timed out"}}
     failed = collect_steps(state)[-1]
     assert failed["containment"] is True and failed["target"] == "web-app-role"
     assert "Revoke active sessions" in failed["manual"]
     assert "https://console.aws.amazon.com/iam/home#/roles/details/web-app-role" in failed["manual"]
-    assert decide("accepted", "", collect_steps(state)).outcome is Outcome.PARTIAL  # isolation still succeeded
+    # Isolation is not containment (isolate_instance/actions.py): with the revoke failed, nothing contained.
+    assert decide("accepted", "", collect_steps(state)).outcome is Outcome.FAILED
 
 
 def test_caught_follow_up_failure_is_not_containment_and_says_how_to_finish():
     state = exfil_state()
-    del state["results"]["preserve"]
-    state["failures"] = {"preserve": {"Error": "Lambda.Unknown", "Cause": "out of memory"}}
+    del state["branches"][0]["results"]["preserve_evidence"]
+    state["branches"][0]["failures"] = {"preserve_evidence": {"Error": "Lambda.Unknown", "Cause": "out of memory"}}
     failed = collect_steps(state)[-1]
     assert failed["containment"] is False
     assert failed["manual"] == (
@@ -166,11 +168,11 @@ def test_caught_follow_up_failure_is_not_containment_and_says_how_to_finish():
 
 
 def test_map_item_that_is_a_caught_error_becomes_a_failed_step():
-    state = exfil_state()
-    state["results"]["isolate"].append({"Error": "ClientError", "Cause": "UnauthorizedOperation"})
-    failed = collect_steps(state)[-1]
+    state = exposed_key_state()
+    state["results"]["contain_keys"].append({"Error": "ClientError", "Cause": "UnauthorizedOperation"})
+    failed = [s for s in collect_steps(state) if s["name"] == "contain_keys"][-1]
     assert (failed["name"], failed["status"], failed["detail"]) == (
-        "isolate",
+        "contain_keys",
         "failed",
         "task failed, its steps are unknown: ClientError: UnauthorizedOperation",
     )
@@ -179,17 +181,17 @@ def test_map_item_that_is_a_caught_error_becomes_a_failed_step():
 def test_malformed_step_does_not_crash_and_reads_as_failed():
     state = {
         "intake": {"status": "accepted", "incident": EXPOSED_KEY_INCIDENT},
-        "results": {"contain": {"steps": [{}]}},
+        "results": {"contain_keys": [{"steps": [{}]}]},
     }
     (only,) = collect_steps(state)
-    assert only == {"name": "contain", "status": "failed", "target": "?", "detail": "", "containment": False}
+    assert only == {"name": "contain_keys", "status": "failed", "target": "?", "detail": "", "containment": False}
 
 
 def test_exposed_key_without_user_name_says_how_to_find_it():
     incident = EXPOSED_KEY_INCIDENT | {"affected_keys": [{"access_key_id": "AKIAIOSFODNN7EXAMPLE", "user_name": None}]}
     state = {
         "intake": {"status": "accepted", "incident": incident},
-        "failures": {"contain": {"Error": "X", "Cause": ""}},
+        "failures": {"contain_keys": {"Error": "X", "Cause": ""}},
     }
     manual = collect_steps(state)[0]["manual"]
     assert manual.startswith("aws iam get-access-key-last-used --access-key-id AKIAIOSFODNN7EXAMPLE")
@@ -208,23 +210,14 @@ def test_exfil_incident_fixture_matches_the_model():
 
 
 def test_parallel_branches_are_merged_without_duplicating_inherited_results():
-    state = exfil_state()
-    revoke, preserve, isolate = (state["results"].pop(k) for k in ("revoke", "preserve", "isolate"))
-    state["results"] = {"revoke_sessions": revoke}
-    state["branches"] = [
-        # each branch output is a copy of the state with the branch's own writes
-        {"results": {"revoke_sessions": revoke, "preserve_evidence": preserve, "isolate_instance": isolate}},
-        {
-            "results": {"revoke_sessions": revoke},
-            "failures": {"investigate": {"Error": "TransientError", "Cause": "x"}},
-        },
-    ]
+    state = exfil_state()  # each branch output is a copy of the state with the branch's own writes
+    state["branches"][1]["failures"] = {"investigate": {"Error": "TransientError", "Cause": "x"}}
     names = [x["name"] for x in collect_steps(state)]
     assert names == [
         "revoke-role-sessions",
         "protect-instance",
         "create-evidence-image",
-        "isolate-network-interface",
+        "isolate-instance",
         "investigate",
     ]
     assert decide("accepted", "", collect_steps(state)).outcome is Outcome.PARTIAL

@@ -1,7 +1,10 @@
 """Rendering: golden files pin both channels; the Block Kit validator pins Slack's limits.
 
-Regenerate the goldens only on purpose: UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit -k report
-and review the diff under tests/golden/report/.
+The golden files are rendered from states recorded from real drill executions
+(tests/golden/states/, written by `python -m tests.golden.record`; tests/e2e/test_golden_states.py
+checks that a fresh run still records them). Regenerate the goldens only on purpose:
+UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit -k report, and review the diff under
+tests/golden/report/.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import json
 import pytest
 
 from report import links
-from report.handler import prepare
+from report.handler import latest_investigation, prepare, slack_notification
 from report.render import render_email, render_slack, subject
+from tests.golden import record
 from tests.unit.report_cases import CASES, EXFIL_INCIDENT, assert_golden, dumps, exposed_key_state, validate_block_kit
+
+RECORDED = sorted(record.CASES)
 
 
 def rendered(state):
@@ -22,25 +28,55 @@ def rendered(state):
     return render_email(incident, verdict, link_list, execution), render_slack(incident, verdict, link_list, execution)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+def rendered_as_the_handlers_do(state):
+    """What handler_sns e-mails and handler_slack posts for this state (both channels, same input)."""
+    incident, verdict, link_list, execution = prepare(state)
+    investigation = latest_investigation(state)
+    email = render_email(
+        incident,
+        verdict,
+        link_list,
+        execution,
+        delivery=[slack_notification(state.get("slack"))],
+        investigation=investigation,
+    )
+    return email, render_slack(incident, verdict, link_list, execution, investigation=investigation)
+
+
+@pytest.mark.parametrize("case", RECORDED)
 def test_email_golden(case):
-    email, _ = rendered(CASES[case]())
+    email, _ = rendered_as_the_handlers_do(record.load(case)["state"])
     assert_golden(f"{case}.email.txt", f"Subject: {email['subject']}\n\n{email['text']}")
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", RECORDED)
 def test_slack_golden_and_valid(case):
-    _, payload = rendered(CASES[case]())
+    _, payload = rendered_as_the_handlers_do(record.load(case)["state"])
     assert validate_block_kit(payload) == []
     assert_golden(f"{case}.slack.json", dumps(payload))
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", RECORDED)
 def test_subject_is_one_line_under_100_chars_with_outcome_first(case):
-    email, payload = rendered(CASES[case]())
+    recorded = record.load(case)
+    email, payload = rendered_as_the_handlers_do(recorded["state"])
     assert len(email["subject"]) < 100 and "\n" not in email["subject"]
     assert email["subject"].startswith(f"[{case.split('_')[-1].upper()}]")
+    assert email["subject"].startswith(f"[{recorded['outcome'].upper()}]")  # what the drill run reported
     assert payload["text"].startswith(email["subject"].rstrip("…"))  # the push text leads with it
+
+
+def test_recorded_states_have_the_workflows_shape():
+    """Real task keys, instance tasks inside the Parallel's branches, step names a handler emits."""
+    exfil = record.load("exfil_contained")["state"]
+    assert set(exfil["results"]) == {"revoke_sessions"}
+    branch_tasks = {task for branch in exfil["branches"] for task in branch["results"]}
+    assert {"preserve_evidence", "isolate_instance", "investigate", "investigate_again"} <= branch_tasks
+    key = record.load("exposed_key_contained")["state"]
+    assert isinstance(key["results"]["contain_keys"], list)
+    names = {s["name"] for case in RECORDED for s in prepare(record.load(case)["state"])[1].steps}
+    assert not names & {"revoke-user-sessions", "lookup-cloudtrail", "isolate-network-interface"}
+    assert {"deactivate-access-key", "quarantine-user", "revoke-role-sessions", "isolate-instance"} <= names
 
 
 def test_subject_example_from_the_issue():
@@ -86,13 +122,16 @@ def test_exfil_lists_ami_link_and_isolation_undo():
 
 def test_already_done_step_keeps_its_undo():
     # After a Step Functions retry our own change reads back as already-done; its undo must stay.
-    email, _ = rendered(CASES["exposed_key_contained"]())
-    assert "aws iam delete-user-policy --user-name ci-deployer --policy-name AWSRevokeOlderSessions" in email["text"]
+    email, _ = rendered(exposed_key_state(quarantine_already_done=True))
+    assert (
+        "aws iam detach-user-policy --user-name ci-deployer "
+        "--policy-arn arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3" in email["text"].split("UNDO")[1]
+    )
 
 
 def test_dynamic_text_is_escaped_for_mrkdwn():
     state = exposed_key_state(quarantine_failed=True)
-    state["results"]["contain"]["steps"][1]["detail"] = "boom <script> & <https://evil.example|click>"
+    state["results"]["contain_keys"][0]["steps"][1]["detail"] = "boom <script> & <https://evil.example|click>"
     _, payload = rendered(state)
     assert validate_block_kit(payload) == []
     assert "boom &lt;script&gt; &amp; &lt;https://evil.example|click&gt;" in dumps(payload)
