@@ -35,6 +35,9 @@ SECTION_MAX = 3000
 FIELD_MAX = 2000
 MAX_FIELDS = 10
 MAX_BLOCKS = 50
+# Slack refuses a message whose blocks hold more than about 13,000 characters (msg_blocks_too_long,
+# undocumented); an incident with many steps (evictions, back-door keys) reaches that.
+MESSAGE_TEXT_MAX = 11_500
 SLACK_LINE_MAX = 600  # keeps one noisy error from crowding out the rest of the message
 
 EMOJI = {
@@ -575,9 +578,35 @@ def render_slack(
         context = f"Incident `{escape(incident.get('incident_id', '?'))}`"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
 
-    if len(blocks) > MAX_BLOCKS:
-        note = {"type": "mrkdwn", "text": "Message truncated: the e-mail has everything."}
-        blocks = [*blocks[: MAX_BLOCKS - 1], {"type": "context", "elements": [note]}]
+    blocks = _fit(blocks)
     # The push-notification text: the subject line and why (without an incident they are the same).
     fallback = f"{title}: {verdict.reason}" if incident else f"[{verdict.outcome.upper()}] {verdict.reason}"
     return {"text": escape(truncate(fallback, SECTION_MAX // 2)), "blocks": blocks}
+
+
+def _block_text(block: dict[str, Any]) -> int:
+    parts = [block.get("text") or {}, *(block.get("fields") or []), *(block.get("elements") or [])]
+    return sum(len(part.get("text") or "") for part in parts if isinstance(part, dict))
+
+
+def _fit(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep Slack's limits (50 blocks, ~12,000 characters in all): the blocks that come first (the
+    outcome, the facts, what needs action, the steps) stay; the rest is cut, the incident id kept and
+    the cut said. The e-mail always carries everything."""
+    last = blocks[-1] if blocks and blocks[-1].get("type") == "context" else None
+    body = blocks[:-1] if last else blocks
+    note = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "Message truncated: the e-mail has everything."}],
+    }
+    reserve = _block_text(note) + (_block_text(last) if last else 0)
+    room_blocks = MAX_BLOCKS - 1 - (1 if last else 0)
+    kept: list[dict[str, Any]] = []
+    total = 0
+    for block in body:
+        size = _block_text(block)
+        if len(kept) >= room_blocks or total + size + reserve > MESSAGE_TEXT_MAX:
+            return [*kept, note, *([last] if last else [])]
+        kept.append(block)
+        total += size
+    return blocks
