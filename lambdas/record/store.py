@@ -393,7 +393,8 @@ def _trim(dynamodb: Any, table: str, incident_id: str, length: int) -> None:
 
 
 def _old_item(exc: ClientError) -> dict[str, Any] | None:
-    item = exc.response.get("Item")
+    # ReturnValuesOnConditionCheckFailure=ALL_OLD puts the stored item beside the error.
+    item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
     return {key: _deserialize(value) for key, value in item.items()} if item else None
 
 
