@@ -25,6 +25,7 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt
 node_modules/.stamp: package.json package-lock.json
 	@echo "make: installing the pinned CDK CLI (npm ci, once)" >&2
 	@npm ci --no-audit --no-fund --silent >&2
+	@test -x node_modules/.bin/cdk || { echo "make: npm ci left no node_modules/.bin/cdk" >&2; exit 1; }
 	@touch $@
 
 drill: setup ## the real response, synthesized by CDK, against a simulated account

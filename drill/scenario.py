@@ -112,6 +112,8 @@ def _stage_iam_backdoor(iam: Any, record: dict[str, Any], staged: Staged, ensure
     user, role = request.get("userName"), request.get("roleName")
     if str(request.get("policyArn", "")).startswith("arn:aws:iam::aws:policy/"):
         _aws_managed_policy(iam, request["policyArn"])
+    elif name in ("AttachUserPolicy", "AttachRolePolicy") and ":policy/" in str(request.get("policyArn", "")):
+        _customer_policy(iam, request["policyArn"], staged)
     roles = staged.created.setdefault("roles", [])
     if name == "AttachUserPolicy" and user:
         ensure_user(user)
@@ -137,6 +139,17 @@ def _stage_iam_backdoor(iam: Any, record: dict[str, Any], staged: Staged, ensure
         iam.update_assume_role_policy(RoleName=role, PolicyDocument=request["policyDocument"])
         roles.append(role)
     staged.created["roles"] = list(dict.fromkeys(roles))
+
+
+def _customer_policy(iam: Any, arn: str, staged: Staged) -> None:
+    """A customer-managed policy the scenario attaches exists before the attach (CloudTrail records
+    only its ARN, so an Allow of everything stands in for its document: what an attacker would write)."""
+    path_and_name = arn.split(":policy/", 1)[1]
+    path, _, name = path_and_name.rpartition("/")
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_policy(PolicyName=name, Path=f"/{path}/" if path else "/", PolicyDocument=json.dumps(document))
+        staged.notes.append(f"the scenario's customer policy {name} staged (its document is not in CloudTrail)")
 
 
 def _aws_managed_policy(iam: Any, arn: str) -> None:

@@ -138,7 +138,8 @@ def _key_contained(event_key: str, user: str):
 def _access_denied(result) -> None:
     exposed, _ = _keys(result, "ACCESS_KEY_ID_HERE")
     assert result["observed"]["access_keys"][exposed] == "Inactive"  # still deactivated
-    assert result["observed"]["user_policies"]["ci-deployer"] == []  # the quarantine was denied
+    # The quarantine was denied; the user-session deny (PutUserPolicy, not denied) still holds.
+    assert result["observed"]["user_policies"]["ci-deployer"] == ["AWSRevokeOlderSessions"]
 
 
 def _key_gone(user_remains: bool):
@@ -222,7 +223,7 @@ STATE_CHECKS = {
     "key-already-deleted": _key_gone(user_remains=True),
     "user-deleted": _key_gone(user_remains=False),
     "unknown-key": _unknown_key,
-    "root-key": _untouched_principal("AKIAROOTEXPOSED00001", "root"),
+    "root-key": _untouched_principal("AKIAROOTEXPOSED00001", "<root_account>"),  # as IAM names root
     "exempted-principal": _untouched_principal("AKIAXXXXXXXXXX", "test-1"),
     "instance-terminated": _instance_terminated,
     "auto-scaling-group": _auto_scaling_group,

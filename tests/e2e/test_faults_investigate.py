@@ -68,7 +68,9 @@ def test_largest_state_stays_under_the_step_functions_limit(synthesized, monkeyp
     assert investigation["evidence"]
     inactive = [key for key, status in result["observed"]["access_keys"].items() if status == "Inactive"]
     assert len(inactive) == 121  # the exposed key and the 120 back-door keys
-    assert result["outcome"] == "contained"
+    # Hundreds of back-door users and passwords are more than one eviction pass acts on: what is left
+    # is named, and the outcome says the attack is not wholly contained.
+    assert result["outcome"] == "partial" and "than one pass acts on" in result["reason"], result["reason"]
     assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
     assert "120 more" not in _email(result) and "110 more access key(s) done" in _email(result)
 
@@ -101,7 +103,7 @@ def test_largest_state_on_the_instance_path_with_its_parallel_copies(synthesized
     assert [size for size in sizes if size[0] >= STATE_LIMIT] == []
     assert result["investigation"]["events_found"] > 2500
     assert "EvidenceAndInvestigation" in result["execution"]["states"]
-    assert result["outcome"] == "contained"
+    assert result["outcome"] == "partial" and "than one pass acts on" in result["reason"], result["reason"]
     assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
     doors = [key for key, status in result["observed"]["access_keys"].items() if status == "Inactive"]
     assert len(doors) == 100
@@ -132,8 +134,10 @@ def test_quarantine_impostor_is_reported_as_persistence(synthesized) -> None:
     email = _email(result)
     assert "PERSISTENCE PutUserPolicy" in email and "AWSCompromisedKeyQuarantineV9" in email
     # observed: the exposed key is off, and AWS's quarantine is on its user
-    (owner,) = [user for user, policies in result["observed"]["user_policies"].items() if policies]
-    assert "AWSCompromisedKeyQuarantineV3" in result["observed"]["user_policies"][owner]
+    policies = result["observed"]["user_policies"]
+    assert "AWSCompromisedKeyQuarantineV3" in policies["test-1"]  # the exposed key's user (the event's)
+    # ...and the impostor's user, which the attacker created, is evicted: its "quarantine" is no cover
+    assert "CredentialResponderEviction" in policies["backdoor-admin"]
 
 
 def test_noisy_trail_cannot_hide_the_backdoor_key(synthesized) -> None:

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 EVENTS = ROOT / "tests" / "events"
 STATES = Path(__file__).resolve().parent / "states"
 
+# Not here: two keys of one user (two parallel Map items race for the user's policies, so which one
+# reports already-done changes from run to run; tests/e2e/test_drill.py covers that case).
 # name -> how to run it. The last word of the name is the outcome the report must give.
 CASES: dict[str, dict[str, str]] = {
     "exposed_key_contained": {"event": "health_exposed_key_classic.json"},
@@ -34,7 +36,6 @@ CASES: dict[str, dict[str, str]] = {
         "event": "health_exposed_key_classic.json",
         "cloudtrail": "cloudtrail/leaked_user_key_backdoor.json",
     },
-    "exposed_key_two_keys_contained": {"event": "crafted/health_two_keys_one_user.json"},
     "root_key_failed": {"fault": "root-key"},
     "exfil_contained": {"event": "guardduty_exfil_outside_realistic.json"},
     "exfil_auto_scaling_contained": {"fault": "auto-scaling-group"},
@@ -45,7 +46,7 @@ CASES: dict[str, dict[str, str]] = {
 }
 
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
-_AWS_ID = re.compile(r"\b(ami|sg|snap|vol|eni|i|subnet|vpc|lt)-[0-9a-f]{17}\b")
+_AWS_ID = re.compile(r"\b(ami|sg|snap|vol|eni|i|subnet|vpc|lt|iip-assoc)-[0-9a-f]{17}\b")
 _IAM_ID = re.compile(r"\b(AKIA|AROA|AIDA|AIPA|ASIA)[A-Z0-9]{16}\b")
 _BUCKET = re.compile(r"\b(drill-[a-z0-9]{1,40})-[0-9a-f]{8}\b")
 _TIME = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?")

@@ -29,8 +29,10 @@ FIELDS = {
     "contain_key.handler.handler": "contain_key",
     "revoke_sessions.handler.handler": "revoke_sessions",
     "preserve_evidence.handler.handler": "preserve_evidence",
+    "cut_off_instance.handler.handler": "cut_off_instance",
     "isolate_instance.handler.handler": "isolate_instance",
     "investigate.handler.handler": "investigate",
+    "evict.handler.handler": "evict",
     "report.handler.handler_slack": "notify_slack",
     "report.handler.handler_sns": "report",
 }

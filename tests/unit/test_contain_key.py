@@ -194,6 +194,34 @@ def test_a_revoke_that_does_not_read_back_is_a_failure(iam, exposed, monkeypatch
     assert shlex.split(result["manual"])[:3] == ["aws", "iam", "put-user-policy"]
 
 
+def test_a_later_cutoff_written_by_a_parallel_containment_covers_this_one(iam, exposed, monkeypatch) -> None:
+    """Two keys of one user, two Map items: the other item's put lands last with a later cut-off."""
+    real_put = iam.put_user_policy
+    later = older_sessions_policy("2030-01-01T00:00:00Z")
+
+    def put_then_the_other_item_puts(**kwargs):
+        real_put(**kwargs)
+        real_put(UserName=kwargs["UserName"], PolicyName=kwargs["PolicyName"], PolicyDocument=json.dumps(later))
+
+    monkeypatch.setattr(iam, "put_user_policy", put_then_the_other_item_puts)
+    result = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    assert result["status"] == "done" and result["data"]["cutoff"] == "2030-01-01T00:00:00Z"
+
+
+def test_an_earlier_cutoff_written_meanwhile_is_a_failure(iam, exposed, monkeypatch) -> None:
+    real_put = iam.put_user_policy
+    earlier = older_sessions_policy("2000-01-01T00:00:00Z")  # denies less than this run's cut-off
+    monkeypatch.setattr(
+        iam,
+        "put_user_policy",
+        lambda **kwargs: real_put(
+            UserName=kwargs["UserName"], PolicyName=kwargs["PolicyName"], PolicyDocument=json.dumps(earlier)
+        ),
+    )
+    result = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    assert result["status"] == "failed" and "does not read back" in result["detail"]
+
+
 def test_both_inline_policies_fit_the_users_aggregate_limit() -> None:
     # IAM's limit on all of a user's inline policies together: 2,048 characters, whitespace not counted.
     total = sum(
