@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -246,8 +247,8 @@ def _previous_ids(s3: Any, settings: Settings, incident: Incident, uri: Any) -> 
 
 def _manual_lookup(incident: Incident, lookups: list[lookup.Lookup], start: datetime, region: str) -> str:
     return " && ".join(
-        f"aws cloudtrail lookup-events --region {region} --start-time {lookup.iso(start)}"
-        f" --lookup-attributes AttributeKey={item.key},AttributeValue={item.value}"
+        f"aws cloudtrail lookup-events --region {shlex.quote(region)} --start-time {lookup.iso(start)}"
+        f" --lookup-attributes {shlex.quote(f'AttributeKey={item.key},AttributeValue={item.value}')}"
         for item in lookups
     )
 
@@ -323,7 +324,7 @@ def _backdoor_steps(
             user = affected.user_name or backdoors.key_owner(iam, affected.access_key_id)
             if not user:
                 detail = f"owner of {affected.access_key_id} unknown: other keys not listed"
-                manual = f"aws iam get-access-key-last-used --access-key-id {affected.access_key_id}"
+                manual = f"aws iam get-access-key-last-used --access-key-id {shlex.quote(affected.access_key_id)}"
                 steps.append(step(backdoors.SWEEP_STEP, Status.SKIPPED, affected.access_key_id, detail, manual=manual))
                 continue
             try:
@@ -340,7 +341,7 @@ def _backdoor_steps(
                     steps.append(step(backdoors.SWEEP_STEP, Status.SKIPPED, user, f"user {user} no longer exists"))
                     continue
                 detail = f"{aws.error_code(exc)}: {exc}"
-                manual = f"aws iam list-access-keys --user-name {user}"
+                manual = f"aws iam list-access-keys --user-name {shlex.quote(user)}"
                 steps.append(step(backdoors.SWEEP_STEP, Status.FAILED, user, detail, manual=manual))
                 continue
             user_keys[user] = keys

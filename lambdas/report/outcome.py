@@ -28,6 +28,7 @@ with its error and, where the action gave one, the exact manual command.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -229,7 +230,10 @@ def _manual_for_task(task: str, containment: bool, incident: dict[str, Any], exe
     if containment:
         return containment_manual(incident)
     if task.startswith("preserve") and instance:
-        return f"aws ec2 create-image --region {region} --instance-id {instance} --name forensic-{instance} --no-reboot"
+        return (
+            f"aws ec2 create-image --region {shlex.quote(region)} --instance-id {shlex.quote(instance)} "
+            f"--name {shlex.quote('forensic-' + instance)} --no-reboot"
+        )
     if task.startswith("isolate") and instance:
         return (
             "Replace the instance's security groups with one that has no inbound and no outbound rules; an "
@@ -260,13 +264,14 @@ def containment_manual(incident: dict[str, Any], only_key: str | None = None) ->
         for key in keys:
             key_id, user = key["access_key_id"], key.get("user_name")
             deactivate = (
-                f"aws iam update-access-key --user-name {user or '<UserName>'} "
-                f"--access-key-id {key_id} --status Inactive"
+                f"aws iam update-access-key --user-name {shlex.quote(user) if user else '<UserName>'} "
+                f"--access-key-id {shlex.quote(key_id)} --status Inactive"
             )
             if not user:
                 # A Health event may not name the user; this call does, for any key in the account.
                 deactivate = (
-                    f"aws iam get-access-key-last-used --access-key-id {key_id}  # gives UserName, then: {deactivate}"
+                    f"aws iam get-access-key-last-used --access-key-id {shlex.quote(key_id)}  "
+                    f"# gives UserName, then: {deactivate}"
                 )
             commands.append(deactivate)
         return "\n".join(commands) or "Deactivate the exposed access key in the IAM console"

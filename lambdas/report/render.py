@@ -240,8 +240,8 @@ def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextSt
                 "Rotate, then delete the key: give the application a new credential (better: a role), deploy "
                 "it, then delete the exposed key. The deactivated key is kept until then as evidence.",
                 "\n".join(
-                    f"aws iam delete-access-key --user-name {k.get('user_name') or '<UserName>'} "
-                    f"--access-key-id {k['access_key_id']}"
+                    f"aws iam delete-access-key --user-name {_q(k.get('user_name')) or '<UserName>'} "
+                    f"--access-key-id {_q(k['access_key_id'])}"
                     for k in affected
                 ),
             ),
@@ -250,20 +250,20 @@ def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextSt
                 "federation; where a key must exist, one per application, rotated, never in code."
             ),
         ]
-    role = incident.get("role_name") or "<role-name>"
-    instance = incident.get("instance_id") or "<instance-id>"
+    role = _q(incident.get("role_name")) or "<role-name>"
+    instance = _q(incident.get("instance_id")) or "<instance-id>"
     return [
         NextStep(
             "Fix the application flaw that let the credentials out (SSRF, open proxy, command injection) and "
             "require IMDSv2. Until the flaw is fixed the attacker can fetch fresh credentials: the revoke "
             "denies only sessions issued before it.",
-            f"aws ec2 modify-instance-metadata-options --region {region} --instance-id {instance} "
+            f"aws ec2 modify-instance-metadata-options --region {shlex.quote(region)} --instance-id {instance} "
             "--http-tokens required --http-endpoint enabled",
         ),
         NextStep(
             f"Investigate CloudTrail for the role session (session name = instance id {instance}), in every "
             "region: reads of S3, Secrets Manager and Parameter Store; changes; new IAM users, keys or roles.",
-            _lookup_all_regions("Username", instance),
+            _lookup_all_regions("Username", incident.get("instance_id") or "<instance-id>"),
         ),
         NextStep(
             f"Review what role {role} can do: its attached and inline policies.",
@@ -312,7 +312,7 @@ def _lookup_all_regions(attribute: str, value: str) -> str:
     return (
         "for r in $(aws ec2 describe-regions --query 'Regions[].RegionName' --output text); do "
         f'echo "== $r"; aws cloudtrail lookup-events --region "$r" '
-        f"--lookup-attributes AttributeKey={attribute},AttributeValue={value} "
+        f"--lookup-attributes {shlex.quote(f'AttributeKey={attribute},AttributeValue={value}')} "
         "--query 'Events[].[EventTime,EventName,EventSource]' --output text; done"
     )
 
@@ -610,3 +610,8 @@ def _fit(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kept.append(block)
         total += size
     return blocks
+
+
+def _q(value: Any) -> str:
+    """A value for a copy-paste command, shell-quoted; "" when there is none (the caller's placeholder)."""
+    return shlex.quote(str(value)) if value else ""

@@ -29,10 +29,26 @@ logger = Logger(service="credential-responder")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = event["incident"]
     account = own_account(context)
+    target = incident.get("role_name") or incident.get("instance_id") or "unknown"
+    if incident.get("account_conflict"):
+        # The event's own account fields disagree: which account the role is in is not known, and
+        # the same role name may exist in both; acting on a guess is what must never happen.
+        return {
+            "steps": [
+                step(
+                    REVOKE,
+                    Status.SKIPPED,
+                    target,
+                    f"the event's accounts disagree ({incident['account_conflict']}); nothing is changed",
+                    containment=True,
+                    manual=f"find the role's account, then there: aws iam put-role-policy --role-name "
+                    f"{shlex.quote(target)} --policy-name AWSRevokeOlderSessions --policy-document ...",
+                )
+            ]
+        }
     if incident["account"] != account:
         # A delegated GuardDuty administrator also receives its members' findings: this
         # deployment's role cannot act in the member account.
-        target = incident.get("role_name") or incident.get("instance_id") or "unknown"
         return {
             "steps": [
                 step(
