@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 class Kind(StrEnum):
     EXPOSED_ACCESS_KEY = "exposed-access-key"
     INSTANCE_CREDENTIAL_EXFILTRATION = "instance-credential-exfiltration"
+    # AWS Health AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE: nothing to act on, reported as failed with
+    # the root-account steps (report/outcome.py).
+    CONSOLE_COMPROMISE = "console-compromise"
 
 
 class IntakeStatus(StrEnum):

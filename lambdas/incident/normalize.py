@@ -3,6 +3,7 @@
 Pure and total: any input (wrong types, missing fields, foreign events) yields an Intake;
 nothing here raises. Supported:
 - AWS Health `AWS_RISK_CREDENTIALS_*` / `AWS_RISK_IAM_QUARANTINE` (service RISK): exposed keys.
+- AWS Health `AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE`: an incident with no key (reported, never acted on).
 - GuardDuty `UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration[.OutsideAWS|.InsideAWS]`.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from incident import codes
 from incident.events import Finding, GuardDutyEvent, HealthEvent
 from incident.model import (
     AffectedKey,
@@ -26,23 +28,9 @@ from incident.model import (
     RemoteCaller,
 )
 
-HEALTH_CREDENTIAL_CODES = frozenset(
-    {
-        "AWS_RISK_CREDENTIALS_EXPOSED",
-        "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
-        "AWS_RISK_CREDENTIALS_COMPROMISED",
-        "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
-        "AWS_RISK_IAM_QUARANTINE",
-    }
-)
-EXFILTRATION_FINDING_TYPES = frozenset(
-    {
-        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
-        # The name before the 2021 split; older detectors and replays still carry it.
-        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",
-    }
-)
+HEALTH_CREDENTIAL_CODES = frozenset(codes.HEALTH_CREDENTIAL_CODES)
+HEALTH_CONSOLE_CODES = frozenset(codes.HEALTH_CONSOLE_CODES)
+EXFILTRATION_FINDING_TYPES = frozenset(codes.EXFILTRATION_FINDING_TYPES)
 # What AWS itself issues: a long-term (AKIA) or temporary (ASIA) key id, 20 characters
 # (review L11: the old `\w{8,128}` was Unicode-aware and also took account ids and names).
 _ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
@@ -104,6 +92,8 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
             f"not-a-credential-event: Health {_safe(detail.service)}/{_safe(detail.event_type_code)} "
             "is not an exposed-credential risk event"
         )
+    if detail.event_type_code in HEALTH_CONSOLE_CODES:
+        return _console_compromise(parsed)
     metadata = detail.event_metadata
     candidates = [entity.entity_value for entity in detail.affected_entities or []]
     candidates += list(parsed.resources or [])
@@ -169,6 +159,40 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
             page=page,
             total_pages=total_pages,
             exposed_url=metadata.exposed_url if metadata else None,
+        ),
+    )
+
+
+def _console_compromise(parsed: HealthEvent) -> Intake:
+    """Console credentials (usually the root user's): no key, nothing the responder may change.
+    Accepted, so that the report runs and fails loudly with the root-account steps."""
+    detail = parsed.detail
+    account, delivered_to, conflict = _accounts(parsed.account, [("detail.affectedAccount", detail.affected_account)])
+    region = _region(parsed.region, "region")
+    if detail.communication_id is not None and not _TOKEN.match(detail.communication_id):
+        raise _Invalid("detail.communicationId", "a Health communication id", detail.communication_id)
+    if detail.event_arn is not None and not _HEALTH_EVENT_ARN.match(detail.event_arn):
+        raise _Invalid("detail.eventArn", "a Health event ARN", detail.event_arn)
+    if not _TOKEN.match(parsed.id):
+        raise _Invalid("id", "an EventBridge event id", parsed.id)
+    dedupe = detail.communication_id or detail.event_arn or parsed.id
+    return Intake(
+        status=IntakeStatus.ACCEPTED,
+        reason=f"{detail.event_type_code}: the account's console credentials are compromised",
+        incident=Incident(
+            incident_id=f"{account}:health:{dedupe}",
+            kind=Kind.CONSOLE_COMPROMISE,
+            source="aws.health",
+            event_type=str(detail.event_type_code),
+            event_id=parsed.id,
+            event_arn=detail.event_arn,
+            account=account,
+            delivered_to=delivered_to,
+            account_conflict=conflict,
+            region=region,
+            detected_at=_iso(parsed.time),
+            first_seen=_rfc1123_to_iso(detail.start_time),
+            communication_id=detail.communication_id,
         ),
     )
 

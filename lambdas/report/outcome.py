@@ -154,7 +154,46 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
                 steps.append(_normalize(raw, task, incident or {}))
     for task, failure in failures.items():
         steps.append(failure_step(task, failure or {}, incident, execution_arn))
+    if (incident or {}).get("kind") == "console-compromise":
+        steps.append(console_step(incident or {}))
     return steps
+
+
+CONSOLE_STEP = "secure-console-credentials"
+
+
+def console_step(incident: dict[str, Any]) -> StepResult:
+    """AWS Health AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE: the console password (usually the root
+    user's) is in the attacker's hands. No key, no role: nothing the responder may change, and it
+    must not pretend otherwise. A skipped containment step, so the outcome is FAILED and the alarm
+    fires, with the steps only the account owner can take."""
+    account = incident.get("account") or "<account-id>"
+    return step(
+        CONSOLE_STEP,
+        Status.SKIPPED,
+        f"account {account}",
+        "console credentials (usually the root user's) cannot be contained automatically: the account owner "
+        "must secure the root user",
+        containment=True,
+        manual=root_account_manual(account),
+    )
+
+
+def root_account_manual(account: str) -> str:
+    return "\n".join(
+        [
+            f"1. Sign in as the root user of account {account} (https://console.aws.amazon.com/, 'Root user'); "
+            "if the password no longer works, use 'Forgot password' (the reset goes to the root e-mail address).",
+            "2. Change the root password (Account menu, Security credentials, 'Edit password'), and the "
+            "password of the root e-mail mailbox.",
+            "3. Turn on MFA for the root user (Security credentials, 'Assign MFA device'); remove MFA devices "
+            "you do not recognize, and any root access key.",
+            "4. Check the AWS Support case AWS opened about the account and answer it when done: "
+            f"{links.support_center()}",
+            "5. Review CloudTrail for ConsoleLogin and root activity in every region, and IAM for users, roles "
+            "and keys you do not recognize.",
+        ]
+    )
 
 
 def _normalize(raw: dict[str, Any], task: str, incident: dict[str, Any]) -> StepResult:

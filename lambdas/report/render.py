@@ -56,7 +56,15 @@ STEP_EMOJI: dict[str, str] = {
 KIND_TITLE = {
     "exposed-access-key": "Exposed access key",
     "instance-credential-exfiltration": "Instance credential exfiltration",
+    "console-compromise": "Console credentials compromised",
 }
+# What AWS itself may already have done to the account when it reports an exposed key.
+AWS_HOLDS = (
+    "AWS itself may already have acted: it may have attached the AWSCompromisedKeyQuarantineV3 policy to the "
+    "key's user (Health AWS_RISK_IAM_QUARANTINE) and put account-level holds in place, such as blocked "
+    "ec2:RunInstances across the account, until the Support case it opened is answered. Answer the case in "
+    "the Support Center once the account is clean, so AWS lifts them."
+)
 
 
 class NextStep(NamedTuple):
@@ -127,6 +135,8 @@ def clean_verdict(verdict: Verdict) -> Verdict:
 
 def summary(incident: dict[str, Any]) -> str:
     """`Exposed access key AKIA... of user ci-deployer` / `Stolen instance credentials of role r on i-1`."""
+    if incident.get("kind") == "console-compromise":
+        return "Console credentials compromised"
     if incident.get("kind") == "exposed-access-key":
         keys = incident.get("access_key_ids") or []
         users = incident.get("user_names") or []
@@ -160,7 +170,9 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
     kind = incident.get("kind", "")
     rows: list[tuple[str, str]] = []
 
-    if kind == "exposed-access-key":
+    if kind == "console-compromise":
+        rows.append(("Who", "the account's console sign-in (usually the root user)"))
+    elif kind == "exposed-access-key":
         users = ", ".join(incident.get("user_names") or []) or "unknown (look up the key's owner)"
         rows.append(("Who", f"user {users}; key {', '.join(incident.get('access_key_ids') or []) or '?'}"))
     else:
@@ -231,11 +243,7 @@ def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextSt
                 "Remove what the attacker created, in every region: IAM users, access keys, login profiles, "
                 "roles and policies; EC2 instances and Spot requests; Lambda functions; anything unfamiliar."
             ),
-            NextStep(
-                "Answer AWS's support case about the exposed key once done, so AWS lifts the restriction it "
-                "placed on the account.",
-                link=Link("AWS Support Center", support_center()),
-            ),
+            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
             NextStep(
                 "Rotate, then delete the key: give the application a new credential (better: a role), deploy "
                 "it, then delete the exposed key. The deactivated key is kept until then as evidence.",
@@ -249,6 +257,19 @@ def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextSt
                 "Fix the root cause: no long-lived access keys. Use roles, IAM Identity Center or OIDC "
                 "federation; where a key must exist, one per application, rotated, never in code."
             ),
+        ]
+    if incident.get("kind") == "console-compromise":
+        return [
+            NextStep(
+                "Secure the root user first (the steps under 'Needs action now'): sign in, change the password, "
+                "turn on MFA."
+            ),
+            NextStep(
+                "Find what was done with the console sign-in, in every region: ConsoleLogin events, then the "
+                "calls of the root user and of any user or role created since.",
+                _lookup_all_regions("EventName", "ConsoleLogin"),
+            ),
+            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
         ]
     role = incident.get("role_name") or "<role-name>"
     instance = incident.get("instance_id") or "<instance-id>"

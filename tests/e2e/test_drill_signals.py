@@ -1,0 +1,51 @@
+"""Every credential signal (issue 17), end to end: the synthesized state machine, the real
+handlers, a simulated account; every assertion on the account reads `observed`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drill.runner import run_event_file
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+ACCOUNTS = EVENTS / "accounts"
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+
+READS = ("Get", "List", "Describe", "Lookup")
+
+
+def account_changes(result) -> list[str]:
+    """Calls that change the account (the responder's own incident table, secret and topic aside)."""
+    return [
+        f"{c['service']}:{c['operation']}"
+        for c in result["api_calls"]
+        if c["service"] not in ("dynamodb", "sns", "secretsmanager") and not c["operation"].startswith(READS)
+    ]
+
+
+def test_console_compromise_changes_nothing_and_fails_with_the_root_account_steps(synthesized) -> None:
+    result = run_event_file(
+        EVENTS / "crafted" / "health_console_compromise.json",
+        synthesized,
+        account_state=ACCOUNTS / "example.json",
+        after=lambda account, staged: None,
+    )
+    assert result["outcome"] == "failed", result["reason"]
+    assert result["execution"]["status"] == "FAILED", "the alarm on failed executions must fire"
+    assert result["incident"]["kind"] == "console-compromise"
+    observed = result["observed"]
+    # The account file's user keeps its active key, its login profile and its policies.
+    assert observed == result["observed_before"]
+    assert observed["access_keys"][result["staged"]["AKIAXXXXXXXXXX000001"]] == "Active"
+    assert observed["login_profiles"]["test-1"] is True
+    assert observed["user_policies"]["test-1"] == ["ReadOnlyAccess", "deploy"]
+    assert observed["isolation_groups"] == {} and observed["revoke_cutoffs"] == {}
+    assert account_changes(result) == []
+    (step,) = [s for s in result["steps"] if s["name"] == "secure-console-credentials"]
+    assert step["status"] == "skipped"
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert email["subject"].startswith("[FAILED] Console credentials compromised in ")
+    for needed in ("Sign in as the root user", "Change the root password", "MFA", "Support case"):
+        assert needed in email["text"]

@@ -1,0 +1,92 @@
+"""Every credential signal (issue 17): the Health console-compromise code, the affiliated
+InsideAWS setting, GuardDuty attack sequences. The normalizer and the report's verdict."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from incident import codes
+from incident.model import IntakeStatus, Kind
+from incident.normalize import normalize
+from infra.detection import GUARDDUTY_PATTERN, HEALTH_PATTERN
+from report.outcome import CONSOLE_STEP, Outcome, collect_steps, decide
+from report.render import next_steps, render_email, summary
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+# -- item 4: Health AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE ---------------------------------------
+
+
+def test_the_rule_and_the_normalizer_share_one_list_of_codes() -> None:
+    assert HEALTH_PATTERN["detail"]["eventTypeCode"] == list(codes.HEALTH_CREDENTIAL_CODES)
+    assert "AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE" in HEALTH_PATTERN["detail"]["eventTypeCode"]
+    assert GUARDDUTY_PATTERN["detail"]["type"] == list(codes.GUARDDUTY_FINDING_TYPES)
+
+
+def test_console_compromise_is_an_incident_without_keys() -> None:
+    intake = normalize(load("crafted/health_console_compromise.json"))
+    assert intake.status == IntakeStatus.ACCEPTED, intake.reason
+    incident = intake.incident
+    assert incident is not None
+    assert incident.kind == Kind.CONSOLE_COMPROMISE
+    assert incident.affected_keys == []
+    assert incident.account == "123456789012"
+    assert incident.incident_id == "123456789012:health:cc7e1f0a9b3d4c5e6f708192a3b4c5d6e7f8091a2b3"
+
+
+def test_console_compromise_with_a_forged_communication_id_is_ignored_naming_the_field() -> None:
+    event = load("crafted/health_console_compromise.json")
+    event["detail"]["communicationId"] = "<!channel> $(id)"
+    intake = normalize(event)
+    assert intake.status == IntakeStatus.IGNORED
+    assert "detail.communicationId" in intake.reason and "<" not in intake.reason
+
+
+def _console_verdict():
+    incident = normalize(load("crafted/health_console_compromise.json")).incident
+    assert incident is not None
+    dumped = incident.model_dump(mode="json")
+    state = {"intake": {"status": "accepted", "reason": "r", "incident": dumped}, "results": {}, "failures": {}}
+    return dumped, decide("accepted", "r", collect_steps(state))
+
+
+def test_console_compromise_fails_with_the_root_account_steps() -> None:
+    incident, verdict = _console_verdict()
+    assert verdict.outcome == Outcome.FAILED
+    (attention,) = verdict.attention
+    assert attention["name"] == CONSOLE_STEP and attention["status"] == "skipped" and attention["containment"]
+    manual = attention["manual"]
+    for needed in ("Sign in as the root user", "Change the root password", "MFA", "Support case"):
+        assert needed in manual
+    email = render_email(incident, verdict, [])
+    assert email["subject"].startswith("[FAILED] Console credentials compromised in 123456789012")
+    assert "Sign in as the root user of account 123456789012" in email["text"]
+    assert "Stolen instance credentials" not in email["text"] and "role ?" not in email["text"]
+    assert summary(incident) == "Console credentials compromised"
+
+
+def test_every_exposed_key_report_says_what_aws_may_already_have_done() -> None:
+    incident = normalize(load("health_exposed_key_classic.json"), accept_samples=True).incident
+    assert incident is not None
+    dumped = incident.model_dump(mode="json")
+    verdict = decide("accepted", "r", [])
+    texts = " ".join(step.text for step in next_steps(dumped, verdict))
+    assert "AWSCompromisedKeyQuarantineV3" in texts and "AWS_RISK_IAM_QUARANTINE" in texts
+    assert "RunInstances" in texts and "Support case" in texts
+    links = [step.link for step in next_steps(dumped, verdict) if step.link]
+    assert any("support.console.aws.amazon.com" in link.url for link in links)
+
+
+def test_an_exposed_key_code_is_not_mistaken_for_console_compromise() -> None:
+    event = copy.deepcopy(load("crafted/health_console_compromise.json"))
+    event["detail"]["eventTypeCode"] = "AWS_RISK_CREDENTIALS_EXPOSED"
+    intake = normalize(event)
+    # The account id in affectedEntities is no key: an exposed-key event without a key is invalid.
+    assert intake.status == IntakeStatus.IGNORED and "access key id" in intake.reason
