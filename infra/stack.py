@@ -80,6 +80,7 @@ class ResponderStack(Stack):
                 reserved_concurrency=reserved,
                 env={
                     "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
+                    "AFFILIATED_INSIDE_AWS": config.affiliated_inside_aws,
                     "INCIDENT_TABLE": storage.table.table_name,
                 },
                 resources=table_resources,

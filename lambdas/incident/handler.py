@@ -8,8 +8,9 @@ Output: {"status": "accepted"|"ignored"|"duplicate", "reason": str, "incident": 
         GuardDuty count that rose), and the workflow cuts them off again before it reports.
         An input that is not a JSON object (an array or a string started by hand) is "ignored"
         with a reason, never a crash.
-Settings: INCIDENT_TABLE, ACCEPT_SAMPLE_FINDINGS, INCIDENT_STALE_AFTER_SECONDS (set by infra to
-the state machine's timeout: a record still `responding` after it belongs to a dead execution).
+Settings: INCIDENT_TABLE, ACCEPT_SAMPLE_FINDINGS, AFFILIATED_INSIDE_AWS (contain|notify),
+INCIDENT_STALE_AFTER_SECONDS (set by infra to the state machine's timeout: a record still
+`responding` after it belongs to a dead execution).
 
 Dedupe lives here, in the task that already runs before containment, so that containment stays
 the first task after normalization. If the incident table cannot be written (other than
@@ -40,7 +41,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     raw = event.get("event", event) if isinstance(event, dict) else event
     execution_arn = event.get("execution_id", "") if isinstance(event, dict) else ""
     execution_arn = execution_arn if isinstance(execution_arn, str) else ""
-    intake = normalize(raw, accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"))
+    intake = normalize(
+        raw,
+        accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"),
+        affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain"),
+    )
     recontain = False
     table = env_str("INCIDENT_TABLE")
     if intake.incident is not None and table:

@@ -87,6 +87,11 @@ class Incident(_Frozen):
     instance_profile_arn: str | None = None
     network_interfaces: list[NetworkInterface] = Field(default_factory=list)
     remote: RemoteCaller | None = None
+    # Set when configuration says this incident is only reported: the workflow routes it straight
+    # to the report, which gives the reason as a skipped containment step (outcome failed).
+    report_only: str | None = None
+    # Which configured policy applied to this incident, and why (shown in the report).
+    decision: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

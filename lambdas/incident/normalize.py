@@ -62,7 +62,7 @@ def _ignored(reason: str) -> Intake:
     return Intake(status=IntakeStatus.IGNORED, reason=reason)
 
 
-def normalize(event: Any, *, accept_samples: bool = False) -> Intake:
+def normalize(event: Any, *, accept_samples: bool = False, affiliated_inside_aws: str = "contain") -> Intake:
     if not isinstance(event, dict):
         return _ignored(f"malformed-event: expected a JSON object, got {type(event).__name__}")
     source = event.get("source")
@@ -70,7 +70,9 @@ def normalize(event: Any, *, accept_samples: bool = False) -> Intake:
         if source == "aws.health":
             return _normalize_health(event, accept_samples=accept_samples)
         if source == "aws.guardduty":
-            return _normalize_guardduty(event, accept_samples=accept_samples)
+            return _normalize_guardduty(
+                event, accept_samples=accept_samples, affiliated_inside_aws=affiliated_inside_aws
+            )
     except _Invalid as exc:
         # Before any action and before any text of the event reaches a message.
         return _ignored(str(exc))
@@ -228,7 +230,7 @@ def _page(value: Any, field: str) -> int | None:
     return int(value)
 
 
-def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool) -> Intake:
+def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool, affiliated_inside_aws: str) -> Intake:
     try:
         parsed = GuardDutyEvent.model_validate(event)
     except ValidationError as exc:
@@ -246,7 +248,34 @@ def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool) -> Inta
         )
     if service and service.archived:
         return _ignored("archived-finding: the finding was archived in GuardDuty")
-    return _exfiltration_incident(parsed, finding, sample=sample)
+    intake = _exfiltration_incident(parsed, finding, sample=sample)
+    if intake.incident is not None:
+        intake.incident = _affiliated(intake.incident, affiliated_inside_aws)
+    return intake
+
+
+INSIDE_AWS = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+
+
+def _affiliated(incident: Incident, setting: str) -> Incident:
+    """`...InsideAWS` from an account of the same organization: GuardDuty rates it Medium (it may
+    be the organization's own tooling); `affiliatedInsideAws` says whether it is contained."""
+    remote = incident.remote
+    if incident.event_type != INSIDE_AWS or remote is None or remote.affiliated is not True:
+        return incident
+    caller = f"account {remote.account_id}" if remote.account_id else "an account"
+    why = f"the credentials were used from {caller} of the same organization (remoteAccountDetails.affiliated)"
+    if setting == "notify":
+        return incident.model_copy(
+            update={
+                "report_only": f"affiliatedInsideAws=notify: {why}; reported only, nothing changed",
+                "decision": f"affiliatedInsideAws=notify: {why}, so the response only reports",
+            }
+        )
+    # Anything but "notify" (infra/config.py validates the value) contains: the safe side.
+    return incident.model_copy(
+        update={"decision": f"affiliatedInsideAws=contain: {why}; contained as any stolen instance credentials"}
+    )
 
 
 def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: bool) -> Intake:

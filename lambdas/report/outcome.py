@@ -156,7 +156,26 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
         steps.append(failure_step(task, failure or {}, incident, execution_arn))
     if (incident or {}).get("kind") == "console-compromise":
         steps.append(console_step(incident or {}))
+    if (incident or {}).get("report_only"):
+        steps.append(report_only_step(incident or {}))
     return steps
+
+
+REPORT_ONLY_STEP = "report-only"
+
+
+def report_only_step(incident: dict[str, Any]) -> StepResult:
+    """The configuration said to only report this incident (the workflow ran no containment): a
+    skipped containment step, so the outcome is FAILED (the credentials are still live) and the
+    reason and the manual containment are in the report."""
+    return step(
+        REPORT_ONLY_STEP,
+        Status.SKIPPED,
+        _principal_target(incident),
+        str(incident.get("report_only")),
+        containment=True,
+        manual=containment_manual(incident),
+    )
 
 
 CONSOLE_STEP = "secure-console-credentials"

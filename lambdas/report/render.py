@@ -220,6 +220,8 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
             parts.append(f"AWS account {remote['account_id']} ({affiliated or 'affiliation unknown'})")
         rows.append(("Remote caller", ", ".join(parts)))
 
+    if incident.get("decision"):
+        rows.append(("Decision", incident["decision"]))
     rows.append(("Incident", incident.get("incident_id", "?")))
     return [(label, one_line(value)) for label, value in rows]
 

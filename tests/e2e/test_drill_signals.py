@@ -49,3 +49,31 @@ def test_console_compromise_changes_nothing_and_fails_with_the_root_account_step
     assert email["subject"].startswith("[FAILED] Console credentials compromised in ")
     for needed in ("Sign in as the root user", "Change the root password", "MFA", "Support case"):
         assert needed in email["text"]
+
+
+AFFILIATED = EVENTS / "crafted" / "guardduty_exfil_inside_affiliated.json"
+
+
+def test_affiliated_inside_aws_is_contained_by_default_and_the_report_says_why(synthesized) -> None:
+    result = run_event_file(AFFILIATED, synthesized)
+    assert result["outcome"] == "contained", result["reason"]
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
+    assert observed["isolation_groups"]
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert "affiliatedInsideAws=contain" in email["text"] and "444455556666" in email["text"]
+
+
+def test_affiliated_inside_aws_with_notify_changes_nothing_and_fails(synthesized) -> None:
+    result = run_event_file(AFFILIATED, synthesized, environment={"AFFILIATED_INSIDE_AWS": "notify"})
+    assert result["outcome"] == "failed", result["reason"]
+    assert result["reason"].startswith("containment skipped: affiliatedInsideAws=notify")
+    assert result["execution"]["status"] == "FAILED"
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == []
+    assert observed["isolation_groups"] == {} and observed["images"] == []
+    (instance,) = observed["instance_protection"]
+    assert observed["instance_protection"][instance]["termination"] is False
+    assert account_changes(result) == []
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert "affiliatedInsideAws=notify" in email["text"]

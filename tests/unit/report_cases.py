@@ -52,6 +52,8 @@ EXPOSED_KEY_INCIDENT: dict[str, Any] = {
     "instance_profile_arn": None,
     "network_interfaces": [],
     "remote": None,
+    "report_only": None,
+    "decision": None,
 }
 
 EXFIL_INCIDENT: dict[str, Any] = {
@@ -100,6 +102,8 @@ EXFIL_INCIDENT: dict[str, Any] = {
         "account_id": None,
         "affiliated": None,
     },
+    "report_only": None,
+    "decision": None,
 }
 
 KEY = "AKIAIOSFODNN7EXAMPLE"

@@ -90,3 +90,53 @@ def test_an_exposed_key_code_is_not_mistaken_for_console_compromise() -> None:
     intake = normalize(event)
     # The account id in affectedEntities is no key: an exposed-key event without a key is invalid.
     assert intake.status == IntakeStatus.IGNORED and "access key id" in intake.reason
+
+
+# -- item 5: ...InsideAWS from an affiliated account -------------------------------------------
+
+AFFILIATED = "crafted/guardduty_exfil_inside_affiliated.json"
+
+
+def test_affiliated_inside_aws_is_contained_by_default_and_says_why() -> None:
+    incident = normalize(load(AFFILIATED)).incident
+    assert incident is not None
+    assert incident.report_only is None
+    assert incident.decision is not None
+    assert incident.decision.startswith("affiliatedInsideAws=contain")
+    assert "444455556666" in incident.decision
+
+
+def test_affiliated_inside_aws_notify_reports_only() -> None:
+    incident = normalize(load(AFFILIATED), affiliated_inside_aws="notify").incident
+    assert incident is not None
+    assert incident.report_only and incident.report_only.startswith("affiliatedInsideAws=notify")
+    dumped = incident.model_dump(mode="json")
+    state = {"intake": {"status": "accepted", "reason": "r", "incident": dumped}, "results": {}, "failures": {}}
+    verdict = decide("accepted", "r", collect_steps(state))
+    assert verdict.outcome == Outcome.FAILED
+    assert verdict.reason.startswith("containment skipped: affiliatedInsideAws=notify")
+    (attention,) = verdict.attention
+    assert "Revoke active sessions" in attention["manual"]
+    assert "Decision:" in render_email(dumped, verdict, [])["text"]
+
+
+def test_an_unaffiliated_or_outside_finding_ignores_the_setting() -> None:
+    event = load(AFFILIATED)
+    event["detail"]["service"]["action"]["awsApiCallAction"]["remoteAccountDetails"]["affiliated"] = False
+    incident = normalize(event, affiliated_inside_aws="notify").incident
+    assert incident is not None and incident.report_only is None and incident.decision is None
+    outside = load(AFFILIATED)
+    outside["detail"]["type"] = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
+    incident = normalize(outside, affiliated_inside_aws="notify").incident
+    assert incident is not None and incident.report_only is None
+
+
+def test_affiliated_setting_is_validated_naming_its_key() -> None:
+    import pytest
+
+    from infra.config import ConfigError, ResponderConfig
+
+    assert ResponderConfig().affiliated_inside_aws == "contain"
+    assert ResponderConfig.from_context({"affiliatedInsideAws": "notify"}.get).affiliated_inside_aws == "notify"
+    with pytest.raises(ConfigError, match="affiliatedInsideAws"):
+        ResponderConfig.from_context({"affiliatedInsideAws": "ignore"}.get)
