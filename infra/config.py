@@ -79,6 +79,8 @@ class ResponderConfig:
     # GuardDuty ...InsideAWS from an account of the same organization (remoteAccountDetails.affiliated):
     # "contain" as any stolen instance credentials, or "notify" (report only, nothing changed).
     affiliated_inside_aws: str = "contain"
+    # An attack sequence naming more principals than this is only reported (a human decides).
+    attack_sequence_max_actors: int = 3
     exempt_principal_arns: tuple[str, ...] = ()
     exempt_instance_ids: tuple[str, ...] = ()
     lookback_hours: int = 24
@@ -134,6 +136,9 @@ class ResponderConfig:
                 "acceptSampleFindings", value("acceptSampleFindings", defaults.accept_sample_findings)
             ),
             affiliated_inside_aws=str(value("affiliatedInsideAws", defaults.affiliated_inside_aws)),
+            attack_sequence_max_actors=_int(
+                "attackSequenceMaxActors", value("attackSequenceMaxActors", defaults.attack_sequence_max_actors), 1, 400
+            ),
             exempt_principal_arns=_str_list("exemptPrincipalArns", value("exemptPrincipalArns", [])),
             exempt_instance_ids=_str_list("exemptInstanceIds", value("exemptInstanceIds", [])),
             lookback_hours=_int("lookbackHours", value("lookbackHours", defaults.lookback_hours), 1, 24 * 90),

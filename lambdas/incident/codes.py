@@ -25,4 +25,7 @@ EXFILTRATION_FINDING_TYPES = (
     # The name before the 2021 split; older detectors and replays still carry it.
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",
 )
-GUARDDUTY_FINDING_TYPES = EXFILTRATION_FINDING_TYPES
+# GuardDuty Extended Threat Detection: the credential sequence (always Critical). The principal is
+# read from service.detection.sequence only (normalize: _attack_sequence_incident).
+ATTACK_SEQUENCE_TYPES = ("AttackSequence:IAM/CompromisedCredentials",)
+GUARDDUTY_FINDING_TYPES = EXFILTRATION_FINDING_TYPES + ATTACK_SEQUENCE_TYPES

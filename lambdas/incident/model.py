@@ -18,6 +18,8 @@ class Kind(StrEnum):
     # AWS Health AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE: nothing to act on, reported as failed with
     # the root-account steps (report/outcome.py).
     CONSOLE_COMPROMISE = "console-compromise"
+    # A GuardDuty attack sequence that names no principal the responder can contain.
+    ATTACK_SEQUENCE = "attack-sequence"
 
 
 class IntakeStatus(StrEnum):
@@ -92,6 +94,10 @@ class Incident(_Frozen):
     report_only: str | None = None
     # Which configured policy applied to this incident, and why (shown in the report).
     decision: str | None = None
+    # Attack sequences: principals named but not contained automatically, each with the reason
+    # (reported as failed containment steps with the manual route), and the sequence's uid.
+    unresolved: list[str] = Field(default_factory=list)
+    attack_sequence_uid: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

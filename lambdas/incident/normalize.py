@@ -5,6 +5,7 @@ nothing here raises. Supported:
 - AWS Health `AWS_RISK_CREDENTIALS_*` / `AWS_RISK_IAM_QUARANTINE` (service RISK): exposed keys.
 - AWS Health `AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE`: an incident with no key (reported, never acted on).
 - GuardDuty `UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration[.OutsideAWS|.InsideAWS]`.
+- GuardDuty `AttackSequence:IAM/CompromisedCredentials`: principals from service.detection.sequence only.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -31,6 +32,8 @@ from incident.model import (
 HEALTH_CREDENTIAL_CODES = frozenset(codes.HEALTH_CREDENTIAL_CODES)
 HEALTH_CONSOLE_CODES = frozenset(codes.HEALTH_CONSOLE_CODES)
 EXFILTRATION_FINDING_TYPES = frozenset(codes.EXFILTRATION_FINDING_TYPES)
+ATTACK_SEQUENCE_TYPES = frozenset(codes.ATTACK_SEQUENCE_TYPES)
+DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS = 3
 # What AWS itself issues: a long-term (AKIA) or temporary (ASIA) key id, 20 characters
 # (review L11: the old `\w{8,128}` was Unicode-aware and also took account ids and names).
 _ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
@@ -62,7 +65,13 @@ def _ignored(reason: str) -> Intake:
     return Intake(status=IntakeStatus.IGNORED, reason=reason)
 
 
-def normalize(event: Any, *, accept_samples: bool = False, affiliated_inside_aws: str = "contain") -> Intake:
+def normalize(
+    event: Any,
+    *,
+    accept_samples: bool = False,
+    affiliated_inside_aws: str = "contain",
+    attack_sequence_max_actors: int = DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS,
+) -> Intake:
     if not isinstance(event, dict):
         return _ignored(f"malformed-event: expected a JSON object, got {type(event).__name__}")
     source = event.get("source")
@@ -71,7 +80,10 @@ def normalize(event: Any, *, accept_samples: bool = False, affiliated_inside_aws
             return _normalize_health(event, accept_samples=accept_samples)
         if source == "aws.guardduty":
             return _normalize_guardduty(
-                event, accept_samples=accept_samples, affiliated_inside_aws=affiliated_inside_aws
+                event,
+                accept_samples=accept_samples,
+                affiliated_inside_aws=affiliated_inside_aws,
+                max_actors=attack_sequence_max_actors,
             )
     except _Invalid as exc:
         # Before any action and before any text of the event reaches a message.
@@ -230,7 +242,9 @@ def _page(value: Any, field: str) -> int | None:
     return int(value)
 
 
-def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool, affiliated_inside_aws: str) -> Intake:
+def _normalize_guardduty(
+    event: dict[str, Any], *, accept_samples: bool, affiliated_inside_aws: str, max_actors: int
+) -> Intake:
     try:
         parsed = GuardDutyEvent.model_validate(event)
     except ValidationError as exc:
@@ -238,7 +252,7 @@ def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool, affilia
     finding = parsed.detail
     if parsed.detail_type != "GuardDuty Finding":
         return _ignored(f"unsupported-detail-type: {_safe(parsed.detail_type)}")
-    if finding.type not in EXFILTRATION_FINDING_TYPES:
+    if finding.type not in EXFILTRATION_FINDING_TYPES and finding.type not in ATTACK_SEQUENCE_TYPES:
         return _ignored(f"unsupported-finding-type: {_safe(finding.type)} is not instance credential exfiltration")
     service = finding.service
     sample = bool(service and service.additional_info and service.additional_info.get("sample") is True)
@@ -248,6 +262,8 @@ def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool, affilia
         )
     if service and service.archived:
         return _ignored("archived-finding: the finding was archived in GuardDuty")
+    if finding.type in ATTACK_SEQUENCE_TYPES:
+        return _attack_sequence_incident(parsed, finding, sample=sample, max_actors=max_actors)
     intake = _exfiltration_incident(parsed, finding, sample=sample)
     if intake.incident is not None:
         intake.incident = _affiliated(intake.incident, affiliated_inside_aws)
@@ -352,6 +368,155 @@ def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: 
             remote=_remote_caller(finding),
         ),
     )
+
+
+class _Principal(NamedTuple):
+    kind: str  # "key" (an IAM user's long-term key) or "role" (an assumed-role session)
+    name: str  # the user or role name
+    key_id: str | None
+    principal_id: str | None
+    where: str  # the structured field it was read from
+
+
+def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: bool, max_actors: int) -> Intake:
+    """The principals of an attack sequence, from service.detection.sequence only: actors[].user
+    (type, name, uid, credentialUid, account) and resources[] of type ACCESS_KEY. Never from the
+    title or description (free text: the published body names another account there).
+
+    Keys of IAM users become an exposed-key incident (ContainKey verifies each owner with IAM); one
+    assumed role becomes a role-session revoke. What cannot be resolved (no structured principal,
+    another account, root, another type, a second role, or roles mixed with keys) is named in
+    `unresolved` and reported as a failed containment step with the manual route."""
+    if not _TOKEN.match(finding.id):
+        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
+    account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
+    region = _region(parsed.region, "region")
+    service = finding.service
+    sequence = service.detection.sequence if service and service.detection else None
+    principals: dict[tuple[str, str], _Principal] = {}
+    unresolved: list[str] = []
+    key_pattern = _SAMPLE_ACCESS_KEY_ID if sample else _ACCESS_KEY_ID
+
+    def add(principal: _Principal) -> None:
+        known = principals.get((principal.kind, principal.name))
+        if known is None or (known.key_id is None and principal.key_id):
+            principals[(principal.kind, principal.name)] = principal
+
+    for index, actor in enumerate(sequence.actors or [] if sequence else []):
+        where = f"service.detection.sequence.actors[{index}].user"
+        user = actor.user
+        if user is None or not user.type:
+            unresolved.append(f"{where}: no user type")
+            continue
+        other = user.account.uid if user.account else None
+        if other and other != account:
+            unresolved.append(f"{where}: {_safe(user.name)} is in account {_safe(other)}, not {account}")
+            continue
+        if user.type == "Root":
+            unresolved.append(f"{where}: the root user (never acted on: secure it by hand)")
+            continue
+        if not user.name or not _IAM_NAME.match(user.name):
+            unresolved.append(f"{where}.name: {_safe(user.name)} is not an IAM name")
+            continue
+        credential = user.credential_uid if user.credential_uid and key_pattern.match(user.credential_uid) else None
+        if user.type == "IAMUser":
+            if credential and credential.startswith("ASIA"):
+                # A user's temporary credentials (GetSessionToken): ContainKey resolves their owner
+                # too, but only the user's long-term keys can be deactivated; say so.
+                unresolved.append(f"{where}: user {user.name} used temporary credentials {credential}")
+                continue
+            add(_Principal("key", user.name, credential, user.uid, where))
+        elif user.type == "AssumedRole":
+            add(_Principal("role", user.name, credential, user.uid, where))
+        else:
+            unresolved.append(f"{where}: principal type {_safe(user.type)} is not contained automatically")
+    for index, resource in enumerate(sequence.resources or [] if sequence else []):
+        if resource.resource_type != "ACCESS_KEY":
+            continue
+        where = f"service.detection.sequence.resources[{index}]"
+        data = resource.data.access_key if resource.data else None
+        key_id = next((v for v in (resource.uid, resource.name) if v and key_pattern.match(v)), None)
+        if resource.account_id and resource.account_id != account:
+            unresolved.append(f"{where}: an access key in account {_safe(resource.account_id)}, not {account}")
+            continue
+        if data is None or not data.user_name or not _IAM_NAME.match(data.user_name):
+            if key_id:
+                add(_Principal("key", f"owner-of-{key_id}", key_id, None, where))  # IAM names the owner
+            continue
+        if data.user_type == "IAMUser" and (key_id is None or key_id.startswith("AKIA")):
+            add(_Principal("key", data.user_name, key_id, data.principal_id, where))
+        elif data.user_type == "AssumedRole":
+            add(_Principal("role", data.user_name, key_id, data.principal_id, where))
+        elif data.user_type == "Root":
+            unresolved.append(f"{where}: the root user's key (never acted on: secure it by hand)")
+    keys = [p for p in principals.values() if p.kind == "key"]
+    roles = [p for p in principals.values() if p.kind == "role"]
+    for principal in keys:
+        if principal.key_id is None:
+            unresolved.append(f"{principal.where}: IAM user {principal.name} is named, but no access key id")
+    keys = [p for p in keys if p.key_id]
+    if roles and keys:
+        unresolved += [f"{p.where}: role {p.name} (keys contained first; revoke its sessions by hand)" for p in roles]
+        roles = []
+    if len(roles) > 1:
+        extra = roles[1:]
+        unresolved += [f"{p.where}: role {p.name} (one role per response; revoke its sessions by hand)" for p in extra]
+        roles = roles[:1]
+    contained = len(keys) + len(roles)
+    report_only = None
+    if not contained:
+        report_only = "the attack sequence names no principal that can be contained automatically" + (
+            "" if sequence and (sequence.actors or sequence.resources) else " (no service.detection.sequence actors)"
+        )
+    elif contained + len(unresolved) > max_actors:
+        report_only = (
+            f"attackSequenceMaxActors={max_actors}: the sequence names {contained + len(unresolved)} principals; "
+            "a sequence with more is only reported"
+        )
+    names = ", ".join([f"user {p.name} key {p.key_id}" for p in keys] + [f"role {p.name}" for p in roles])
+    decision = f"attack sequence: {names or 'no principal'} from service.detection.sequence" + (
+        f"; {report_only}" if report_only else ""
+    )
+    role = roles[0] if roles else None
+    kind = Kind.INSTANCE_CREDENTIAL_EXFILTRATION if role else Kind.EXPOSED_ACCESS_KEY
+    if not role and not keys:
+        kind = Kind.ATTACK_SEQUENCE
+    return Intake(
+        status=IntakeStatus.ACCEPTED,
+        reason=f"{finding.type}: {contained} principal(s) to contain, {len(unresolved)} not resolved",
+        incident=Incident(
+            incident_id=f"{account}:guardduty:{finding.id}",
+            kind=kind,
+            source="aws.guardduty",
+            event_type=finding.type,
+            event_id=parsed.id,
+            event_arn=finding.arn,
+            account=account,
+            delivered_to=delivered_to,
+            account_conflict=conflict,
+            region=region,
+            detected_at=_iso(parsed.time),
+            first_seen=service.event_first_seen if service else None,
+            affected_keys=[AffectedKey(access_key_id=str(p.key_id), user_name=_user_name(p.name)) for p in keys]
+            if not role
+            else ([AffectedKey(access_key_id=role.key_id)] if role.key_id else []),
+            finding_id=finding.id,
+            severity=finding.severity,
+            updated_at=finding.updated_at,
+            count=service.count if service else None,
+            sample=sample,
+            role_name=role.name if role else None,
+            principal_id=role.principal_id if role else None,
+            report_only=report_only,
+            decision=decision,
+            unresolved=unresolved,
+            attack_sequence_uid=_text(sequence.uid) if sequence else None,
+        ),
+    )
+
+
+def _user_name(name: str) -> str | None:
+    return None if name.startswith("owner-of-") else name
 
 
 def _remote_caller(finding: Finding) -> RemoteCaller | None:

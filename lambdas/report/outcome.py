@@ -156,9 +156,39 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
         steps.append(failure_step(task, failure or {}, incident, execution_arn))
     if (incident or {}).get("kind") == "console-compromise":
         steps.append(console_step(incident or {}))
+    for reason in (incident or {}).get("unresolved") or []:
+        steps.append(unresolved_step(incident or {}, str(reason)))
     if (incident or {}).get("report_only"):
         steps.append(report_only_step(incident or {}))
     return steps
+
+
+UNRESOLVED_STEP = "contain-sequence-principal"
+
+
+def unresolved_step(incident: dict[str, Any], reason: str) -> StepResult:
+    """A principal an attack sequence names that was not contained automatically (another account's,
+    root, no key id, another type): a failed containment step, never a guess."""
+    field_path = reason.split(":", 1)[0]
+    return step(
+        UNRESOLVED_STEP,
+        Status.FAILED,
+        field_path,
+        f"not contained automatically: {reason.split(':', 1)[-1].strip()}",
+        containment=True,
+        manual=sequence_manual(incident),
+    )
+
+
+def sequence_manual(incident: dict[str, Any]) -> str:
+    region = incident.get("region") or "us-east-1"
+    return (
+        "Open the finding in the GuardDuty console (Findings, the attack sequence), read the principal under "
+        "'Actors' and 'Resources', then contain it where it lives: an IAM user's key: aws iam update-access-key "
+        "--user-name <UserName> --access-key-id <AKIA...> --status Inactive; a role: IAM console, the role, "
+        "'Revoke sessions'; the root user: sign in as root, change the password, turn on MFA, delete root keys. "
+        f"{links.guardduty_finding(region, incident.get('finding_id') or '')}"
+    )
 
 
 REPORT_ONLY_STEP = "report-only"
@@ -328,6 +358,8 @@ def containment_manual(incident: dict[str, Any], only_key: str | None = None) ->
                 )
             commands.append(deactivate)
         return "\n".join(commands) or "Deactivate the exposed access key in the IAM console"
+    if incident.get("kind") == "attack-sequence":
+        return sequence_manual(incident)
     role = incident.get("role_name")
     if role:
         return f"IAM console, role {role}, tab 'Revoke sessions', 'Revoke active sessions': {links.iam_role(role)}"

@@ -57,6 +57,7 @@ KIND_TITLE = {
     "exposed-access-key": "Exposed access key",
     "instance-credential-exfiltration": "Instance credential exfiltration",
     "console-compromise": "Console credentials compromised",
+    "attack-sequence": "Attack sequence",
 }
 # What AWS itself may already have done to the account when it reports an exposed key.
 AWS_HOLDS = (
@@ -137,6 +138,8 @@ def summary(incident: dict[str, Any]) -> str:
     """`Exposed access key AKIA... of user ci-deployer` / `Stolen instance credentials of role r on i-1`."""
     if incident.get("kind") == "console-compromise":
         return "Console credentials compromised"
+    if incident.get("kind") == "attack-sequence":
+        return f"Attack sequence {incident.get('event_type') or ''}, no principal contained".replace("  ", " ")
     if incident.get("kind") == "exposed-access-key":
         keys = incident.get("access_key_ids") or []
         users = incident.get("user_names") or []
@@ -172,6 +175,8 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
 
     if kind == "console-compromise":
         rows.append(("Who", "the account's console sign-in (usually the root user)"))
+    elif kind == "attack-sequence":
+        rows.append(("Who", "no principal in service.detection.sequence that can be contained (see the steps)"))
     elif kind == "exposed-access-key":
         users = ", ".join(incident.get("user_names") or []) or "unknown (look up the key's owner)"
         rows.append(("Who", f"user {users}; key {', '.join(incident.get('access_key_ids') or []) or '?'}"))
@@ -259,6 +264,15 @@ def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextSt
                 "Fix the root cause: no long-lived access keys. Use roles, IAM Identity Center or OIDC "
                 "federation; where a key must exist, one per application, rotated, never in code."
             ),
+        ]
+    if incident.get("kind") == "attack-sequence":
+        return [
+            NextStep(
+                "Read the sequence's actors and resources in the GuardDuty console and contain each principal by "
+                "hand (the step under 'Needs action now' says how); the finding's title and description are free "
+                "text and may name another account."
+            ),
+            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
         ]
     if incident.get("kind") == "console-compromise":
         return [

@@ -77,3 +77,42 @@ def test_affiliated_inside_aws_with_notify_changes_nothing_and_fails(synthesized
     assert account_changes(result) == []
     email = next(n for n in result["notifications"] if n["channel"] == "email")
     assert "affiliatedInsideAws=notify" in email["text"]
+
+
+SEQUENCES = EVENTS / "crafted"
+
+
+def test_attack_sequence_naming_a_users_key_contains_that_key(synthesized) -> None:
+    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_user_key.json", synthesized)
+    assert result["outcome"] == "contained", result["reason"]
+    assert result["incident"]["kind"] == "exposed-access-key"
+    key = result["staged"]["AKIA3UBBJ2K3TLEAKED1"]
+    observed = result["observed"]
+    assert observed["access_keys"][key] == "Inactive"
+    bystanders = [k for k in observed["access_keys"] if k != key]
+    assert bystanders and all(observed["access_keys"][k] == "Active" for k in bystanders)
+    assert "AWSCompromisedKeyQuarantineV3" in observed["user_policies"]["ci-deployer"]
+    assert account_changes(result)[0] == "iam:UpdateAccessKey"
+
+
+def test_attack_sequence_naming_an_assumed_role_session_revokes_the_role(synthesized) -> None:
+    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_assumed_role.json", synthesized)
+    assert result["outcome"] == "contained", result["reason"]
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
+    assert observed["revoke_cutoffs"]["web-app-role"]
+    # No instance is named in a structured field: none is touched.
+    assert observed["isolation_groups"] == {} and observed["images"] == []
+    assert account_changes(result)[0] == "iam:PutRolePolicy"
+
+
+def test_published_attack_sequence_without_a_principal_changes_nothing_and_fails(synthesized) -> None:
+    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_published_no_principal.json", synthesized)
+    assert result["outcome"] == "failed", result["reason"]
+    assert result["execution"]["status"] == "FAILED"
+    assert "no principal" in result["reason"]
+    assert result["observed"]["access_keys"] == {} and result["observed"]["user_policies"] == {}
+    assert account_changes(result) == []
+    assert not [c for c in result["api_calls"] if c["service"] in ("iam", "ec2")]
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert "GuardDuty console" in email["text"]

@@ -30,6 +30,7 @@ EXFILTRATION_TYPES = [
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",  # the finding type's former name
+    "AttackSequence:IAM/CompromisedCredentials",  # the principal from service.detection.sequence only
 ]
 
 

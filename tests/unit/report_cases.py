@@ -54,6 +54,8 @@ EXPOSED_KEY_INCIDENT: dict[str, Any] = {
     "remote": None,
     "report_only": None,
     "decision": None,
+    "unresolved": [],
+    "attack_sequence_uid": None,
 }
 
 EXFIL_INCIDENT: dict[str, Any] = {
@@ -104,6 +106,8 @@ EXFIL_INCIDENT: dict[str, Any] = {
     },
     "report_only": None,
     "decision": None,
+    "unresolved": [],
+    "attack_sequence_uid": None,
 }
 
 KEY = "AKIAIOSFODNN7EXAMPLE"
