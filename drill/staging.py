@@ -30,6 +30,7 @@ HEALTH_CODES = {
     "AWS_RISK_IAM_QUARANTINE",
 }
 EXFILTRATION = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration"
+ATTACK_SEQUENCE = "AttackSequence:"
 
 
 @dataclass
@@ -146,6 +147,7 @@ def stage(
         _stage_health(account, staged)
     elif source == "aws.guardduty":
         _stage_guardduty(account, staged, include_samples=include_samples)
+        _stage_attack_sequence(account, staged, include_samples=include_samples)
     staged.event = _rewrite(staged.event, staged.mapping)
     return staged
 
@@ -408,6 +410,67 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
             f"the finding places them in account {other}; staged in the simulated account {account.account_id} "
             "(declare `second_account` in an --account file to stage them there)"
         )
+
+
+def _stage_attack_sequence(account: SimulatedAccount, staged: Staged, *, include_samples: bool) -> None:
+    """What an attack sequence's structured actors name (service.detection.sequence.actors[].user):
+    an IAM user with its access key (credentialUid), or an assumed role. Read with the drill's own
+    code, as the other stagers do, so that a principal the normalizer missed still shows in `observed`."""
+    detail = staged.event.get("detail")
+    if not isinstance(detail, dict) or not str(detail.get("type", "")).startswith(ATTACK_SEQUENCE):
+        return
+    service = detail.get("service") if isinstance(detail.get("service"), dict) else {}
+    additional = service.get("additionalInfo") if isinstance(service.get("additionalInfo"), dict) else {}
+    if additional.get("sample") is True and not include_samples:
+        staged.notes.append("sample finding: nothing staged (use --include-samples to opt in)")
+        return
+    detection = service.get("detection") if isinstance(service.get("detection"), dict) else {}
+    sequence = detection.get("sequence") if isinstance(detection.get("sequence"), dict) else {}
+    actors = [a for a in sequence.get("actors") or [] if isinstance(a, dict) and isinstance(a.get("user"), dict)]
+    if not actors:
+        staged.notes.append("attack sequence without service.detection.sequence actors: nothing staged")
+        return
+    iam = account.client("iam")
+    for actor in actors:
+        user = actor["user"]
+        name, kind, credential = user.get("name"), user.get("type"), user.get("credentialUid")
+        if not (isinstance(name, str) and IAM_USER_NAME.fullmatch(name)):
+            continue
+        if kind == "IAMUser":
+            _ensure_user(iam, staged, name)
+            if isinstance(credential, str) and credential.startswith("AKIA") and credential not in staged.mapping:
+                minted = iam.create_access_key(UserName=_owner_with_room(iam, staged, name))["AccessKey"]
+                staged.mapping[credential] = minted["AccessKeyId"]
+                staged.access_key_ids.append(minted["AccessKeyId"])
+                if _key_count(iam, name) < IAM_KEYS_PER_USER:
+                    bystander = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+                    staged.bystanders[bystander] = name
+                staged.notes.append(f"staged user {name} with the sequence's key {minted['AccessKeyId']}")
+        elif kind == "AssumedRole":
+            try:
+                role_id = iam.get_role(RoleName=name)["Role"]["RoleId"]
+            except iam.exceptions.NoSuchEntityException:
+                role_id = iam.create_role(
+                    RoleName=name,
+                    AssumeRolePolicyDocument=json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Principal": {"Service": "ec2.amazonaws.com"},
+                                    "Action": "sts:AssumeRole",
+                                }
+                            ],
+                        }
+                    ),
+                )["Role"]["RoleId"]
+            if name not in staged.roles:
+                staged.roles.append(name)
+            uid = user.get("uid")
+            if isinstance(uid, str) and ":" in uid:
+                staged.mapping.setdefault(uid.split(":", 1)[0], role_id)
+            staged.notes.append(f"staged role {name} named by the attack sequence")
 
 
 def _rewrite(event: Any, mapping: dict[str, str]) -> Any:

@@ -76,6 +76,11 @@ class ResponderConfig:
     quarantine_rewritten_trust: bool = True
     detach_attacker_policies: bool = True
     accept_sample_findings: bool = False
+    # GuardDuty ...InsideAWS from an account of the same organization (remoteAccountDetails.affiliated):
+    # "contain" as any stolen instance credentials, or "notify" (report only, nothing changed).
+    affiliated_inside_aws: str = "contain"
+    # An attack sequence naming more principals than this is only reported (a human decides).
+    attack_sequence_max_actors: int = 3
     exempt_principal_arns: tuple[str, ...] = ()
     exempt_instance_ids: tuple[str, ...] = ()
     lookback_hours: int = 24
@@ -130,6 +135,10 @@ class ResponderConfig:
             accept_sample_findings=_bool(
                 "acceptSampleFindings", value("acceptSampleFindings", defaults.accept_sample_findings)
             ),
+            affiliated_inside_aws=str(value("affiliatedInsideAws", defaults.affiliated_inside_aws)),
+            attack_sequence_max_actors=_int(
+                "attackSequenceMaxActors", value("attackSequenceMaxActors", defaults.attack_sequence_max_actors), 1, 400
+            ),
             exempt_principal_arns=_str_list("exemptPrincipalArns", value("exemptPrincipalArns", [])),
             exempt_instance_ids=_str_list("exemptInstanceIds", value("exemptInstanceIds", [])),
             lookback_hours=_int("lookbackHours", value("lookbackHours", defaults.lookback_hours), 1, 24 * 90),
@@ -182,6 +191,8 @@ class ResponderConfig:
             raise ConfigError(f"quarantinePolicyArn: {self.quarantine_policy_arn!r} is not an IAM policy ARN")
         if self.revoke_scope not in ("role", "instance"):
             raise ConfigError(f"revokeScope: {self.revoke_scope!r} must be 'role' or 'instance'")
+        if self.affiliated_inside_aws not in ("contain", "notify"):
+            raise ConfigError(f"affiliatedInsideAws: {self.affiliated_inside_aws!r} must be 'contain' or 'notify'")
         for arn in self.exempt_principal_arns:
             if not _PRINCIPAL_ARN.match(arn):
                 raise ConfigError(f"exemptPrincipalArns: {arn!r} is not an IAM user or role ARN")

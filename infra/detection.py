@@ -23,19 +23,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.functions import RESPONDER_ROLE_PATH
+from lambdas.incident import codes
 
-HEALTH_CREDENTIAL_CODES = [
-    "AWS_RISK_CREDENTIALS_EXPOSED",
-    "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
-    "AWS_RISK_CREDENTIALS_COMPROMISED",
-    "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
-    "AWS_RISK_IAM_QUARANTINE",
-]
-EXFILTRATION_FINDING_TYPES = [
-    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
-    "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",
-]
+# One list for the rules and the normalizer (lambdas/incident/codes.py).
+HEALTH_CREDENTIAL_CODES = list(codes.HEALTH_CREDENTIAL_CODES)
+GUARDDUTY_FINDING_TYPES = list(codes.GUARDDUTY_FINDING_TYPES)
+EXFILTRATION_FINDING_TYPES = list(codes.EXFILTRATION_FINDING_TYPES)
 
 HEALTH_PATTERN: dict[str, Any] = {
     "source": ["aws.health"],
@@ -46,7 +39,7 @@ HEALTH_PATTERN: dict[str, Any] = {
 GUARDDUTY_PATTERN: dict[str, Any] = {
     "source": ["aws.guardduty"],
     "detail_type": ["GuardDuty Finding"],
-    "detail": {"type": EXFILTRATION_FINDING_TYPES},
+    "detail": {"type": GUARDDUTY_FINDING_TYPES},
 }
 
 

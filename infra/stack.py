@@ -80,6 +80,8 @@ class ResponderStack(Stack):
                 reserved_concurrency=reserved,
                 env={
                     "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
+                    "AFFILIATED_INSIDE_AWS": config.affiliated_inside_aws,
+                    "ATTACK_SEQUENCE_MAX_ACTORS": str(config.attack_sequence_max_actors),
                     "INCIDENT_TABLE": storage.table.table_name,
                 },
                 resources=table_resources,

@@ -6,6 +6,7 @@
           Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate -> Evict]
       duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
       duplicate, nothing changed:       AlreadyHandled (no message)
+      accepted but report-only (incident.report_only, set by configuration): straight to Report
     (Investigate -> Evict runs twice: now, and again after CloudTrail's delivery lag.)
       ignored / anything else:         (nothing)
     -> Report -> Choice(outcome) -> Succeed | Fail (so CloudWatch alarms on failed executions fire)
@@ -285,6 +286,15 @@ class Workflow(Construct):
                 sfn.Condition.boolean_equals("$.intake.notify", False),
             ),
             sfn.Succeed(self, "AlreadyHandled", comment="a repeat in which nothing changed: recorded, not re-sent"),
+        ).when(
+            # Configuration says this incident is only reported (incident.report_only names why):
+            # no containment; the report gives the reason and the manual route.
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.intake.status", "accepted"),
+                sfn.Condition.is_present("$.intake.incident.report_only"),
+                sfn.Condition.is_string("$.intake.incident.report_only"),
+            ),
+            notify_slack,
         ).when(
             sfn.Condition.and_(
                 sfn.Condition.string_equals("$.intake.status", "accepted"),

@@ -125,6 +125,69 @@ class FindingAction(_Lenient):
     aws_api_call_action: AwsApiCallAction | None = Field(default=None, alias="awsApiCallAction")
 
 
+# GuardDuty Extended Threat Detection: service.detection.sequence (botocore `Sequence`, the JSON
+# names as the API spells them; EventBridge findings use the same camelCase).
+class SequenceAccount(_Lenient):
+    uid: str | None = None
+    # The model's member `Name` is serialized as `account`.
+    account: str | None = None
+
+
+class SequenceUser(_Lenient):
+    name: str | None = None
+    uid: str | None = None
+    type: str | None = None
+    credential_uid: str | None = Field(default=None, alias="credentialUid")
+    account: SequenceAccount | None = None
+
+
+class SequenceSession(_Lenient):
+    uid: str | None = None
+    mfa_status: str | None = Field(default=None, alias="mfaStatus")
+    issuer: str | None = None
+
+
+class SequenceActor(_Lenient):
+    id: str | None = None
+    user: SequenceUser | None = None
+    session: SequenceSession | None = None
+
+
+class SequenceAccessKey(_Lenient):
+    principal_id: str | None = Field(default=None, alias="principalId")
+    user_name: str | None = Field(default=None, alias="userName")
+    user_type: str | None = Field(default=None, alias="userType")
+
+
+class SequenceResourceData(_Lenient):
+    access_key: SequenceAccessKey | None = Field(default=None, alias="accessKey")
+
+
+class SequenceResource(_Lenient):
+    uid: str | None = None
+    name: str | None = None
+    account_id: str | None = Field(default=None, alias="accountId")
+    resource_type: str | None = Field(default=None, alias="resourceType")
+    data: SequenceResourceData | None = None
+
+
+class SequenceSignal(_Lenient):
+    uid: str | None = None
+    type: str | None = None
+    name: str | None = None
+
+
+class Sequence(_Lenient):
+    uid: str | None = None
+    actors: list[SequenceActor] | None = None
+    resources: list[SequenceResource] | None = None
+    signals: list[SequenceSignal] | None = None
+
+
+class Detection(_Lenient):
+    sequence: Sequence | None = None
+
+
 class FindingService(_Lenient):
     action: FindingAction | None = None
     additional_info: dict[str, Any] | None = Field(default=None, alias="additionalInfo")
@@ -132,6 +195,7 @@ class FindingService(_Lenient):
     count: int | None = None
     event_first_seen: str | None = Field(default=None, alias="eventFirstSeen")
     event_last_seen: str | None = Field(default=None, alias="eventLastSeen")
+    detection: Detection | None = None
 
 
 class Finding(_Lenient):
@@ -145,6 +209,7 @@ class Finding(_Lenient):
     created_at: str | None = Field(default=None, alias="createdAt")
     resource: FindingResource | None = None
     service: FindingService | None = None
+    associated_attack_sequence_arn: str | None = Field(default=None, alias="associatedAttackSequenceArn")
 
 
 class GuardDutyEvent(EventBridgeModel):

@@ -8,8 +8,9 @@ Output: {"status": "accepted"|"ignored"|"duplicate", "reason": str, "incident": 
         GuardDuty count that rose), and the workflow cuts them off again before it reports.
         An input that is not a JSON object (an array or a string started by hand) is "ignored"
         with a reason, never a crash.
-Settings: INCIDENT_TABLE, ACCEPT_SAMPLE_FINDINGS, INCIDENT_STALE_AFTER_SECONDS (set by infra to
-the state machine's timeout: a record still `responding` after it belongs to a dead execution).
+Settings: INCIDENT_TABLE, ACCEPT_SAMPLE_FINDINGS, AFFILIATED_INSIDE_AWS (contain|notify), ATTACK_SEQUENCE_MAX_ACTORS,
+INCIDENT_STALE_AFTER_SECONDS (set by infra to the state machine's timeout: a record still
+`responding` after it belongs to a dead execution).
 
 Dedupe lives here, in the task that already runs before containment, so that containment stays
 the first task after normalization. If the incident table cannot be written (other than
@@ -28,7 +29,7 @@ from common.aws import client, error_code
 from common.errors import is_transient, transient_errors
 from common.settings import env_bool, env_str
 from incident.model import IntakeStatus
-from incident.normalize import normalize
+from incident.normalize import DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS, normalize
 from record.store import DEFAULT_STALE_AFTER_SECONDS, register
 
 logger = Logger(service="credential-responder")
@@ -40,7 +41,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     raw = event.get("event", event) if isinstance(event, dict) else event
     execution_arn = event.get("execution_id", "") if isinstance(event, dict) else ""
     execution_arn = execution_arn if isinstance(execution_arn, str) else ""
-    intake = normalize(raw, accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"))
+    intake = normalize(
+        raw,
+        accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"),
+        affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain"),
+        attack_sequence_max_actors=_max_actors(),
+    )
     recontain = False
     table = env_str("INCIDENT_TABLE")
     if intake.incident is not None and table:
@@ -68,6 +74,14 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
                 intake.reason += f" ({registration.reason})"
     logger.info("event normalized", extra={"status": intake.status, "reason": intake.reason, "recontain": recontain})
     return {**intake.model_dump(mode="json"), "recontain": recontain}
+
+
+def _max_actors() -> int:
+    try:
+        actors = int(env_str("ATTACK_SEQUENCE_MAX_ACTORS"))
+    except ValueError:
+        return DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS
+    return actors if actors > 0 else DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS
 
 
 def _stale_after() -> int:

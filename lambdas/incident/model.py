@@ -15,6 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 class Kind(StrEnum):
     EXPOSED_ACCESS_KEY = "exposed-access-key"
     INSTANCE_CREDENTIAL_EXFILTRATION = "instance-credential-exfiltration"
+    # AWS Health AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE: nothing to act on, reported as failed with
+    # the root-account steps (report/outcome.py).
+    CONSOLE_COMPROMISE = "console-compromise"
+    # A GuardDuty attack sequence that names no principal the responder can contain.
+    ATTACK_SEQUENCE = "attack-sequence"
 
 
 class IntakeStatus(StrEnum):
@@ -84,6 +89,15 @@ class Incident(_Frozen):
     instance_profile_arn: str | None = None
     network_interfaces: list[NetworkInterface] = Field(default_factory=list)
     remote: RemoteCaller | None = None
+    # Set when configuration says this incident is only reported: the workflow routes it straight
+    # to the report, which gives the reason as a skipped containment step (outcome failed).
+    report_only: str | None = None
+    # Which configured policy applied to this incident, and why (shown in the report).
+    decision: str | None = None
+    # Attack sequences: principals named but not contained automatically, each with the reason
+    # (reported as failed containment steps with the manual route), and the sequence's uid.
+    unresolved: list[str] = Field(default_factory=list)
+    attack_sequence_uid: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

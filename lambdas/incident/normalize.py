@@ -3,7 +3,9 @@
 Pure and total: any input (wrong types, missing fields, foreign events) yields an Intake;
 nothing here raises. Supported:
 - AWS Health `AWS_RISK_CREDENTIALS_*` / `AWS_RISK_IAM_QUARANTINE` (service RISK): exposed keys.
+- AWS Health `AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE`: an incident with no key (reported, never acted on).
 - GuardDuty `UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration[.OutsideAWS|.InsideAWS]`.
+- GuardDuty `AttackSequence:IAM/CompromisedCredentials`: principals from service.detection.sequence only.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from incident import codes
 from incident.events import Finding, GuardDutyEvent, HealthEvent
 from incident.model import (
     AffectedKey,
@@ -26,23 +29,11 @@ from incident.model import (
     RemoteCaller,
 )
 
-HEALTH_CREDENTIAL_CODES = frozenset(
-    {
-        "AWS_RISK_CREDENTIALS_EXPOSED",
-        "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED",
-        "AWS_RISK_CREDENTIALS_COMPROMISED",
-        "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
-        "AWS_RISK_IAM_QUARANTINE",
-    }
-)
-EXFILTRATION_FINDING_TYPES = frozenset(
-    {
-        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
-        # The name before the 2021 split; older detectors and replays still carry it.
-        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",
-    }
-)
+HEALTH_CREDENTIAL_CODES = frozenset(codes.HEALTH_CREDENTIAL_CODES)
+HEALTH_CONSOLE_CODES = frozenset(codes.HEALTH_CONSOLE_CODES)
+EXFILTRATION_FINDING_TYPES = frozenset(codes.EXFILTRATION_FINDING_TYPES)
+ATTACK_SEQUENCE_TYPES = frozenset(codes.ATTACK_SEQUENCE_TYPES)
+DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS = 3
 # What AWS itself issues: a long-term (AKIA) or temporary (ASIA) key id, 20 characters
 # (review L11: the old `\w{8,128}` was Unicode-aware and also took account ids and names).
 _ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
@@ -74,7 +65,13 @@ def _ignored(reason: str) -> Intake:
     return Intake(status=IntakeStatus.IGNORED, reason=reason)
 
 
-def normalize(event: Any, *, accept_samples: bool = False) -> Intake:
+def normalize(
+    event: Any,
+    *,
+    accept_samples: bool = False,
+    affiliated_inside_aws: str = "contain",
+    attack_sequence_max_actors: int = DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS,
+) -> Intake:
     if not isinstance(event, dict):
         return _ignored(f"malformed-event: expected a JSON object, got {type(event).__name__}")
     source = event.get("source")
@@ -82,7 +79,12 @@ def normalize(event: Any, *, accept_samples: bool = False) -> Intake:
         if source == "aws.health":
             return _normalize_health(event, accept_samples=accept_samples)
         if source == "aws.guardduty":
-            return _normalize_guardduty(event, accept_samples=accept_samples)
+            return _normalize_guardduty(
+                event,
+                accept_samples=accept_samples,
+                affiliated_inside_aws=affiliated_inside_aws,
+                max_actors=attack_sequence_max_actors,
+            )
     except _Invalid as exc:
         # Before any action and before any text of the event reaches a message.
         return _ignored(str(exc))
@@ -104,6 +106,8 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
             f"not-a-credential-event: Health {_safe(detail.service)}/{_safe(detail.event_type_code)} "
             "is not an exposed-credential risk event"
         )
+    if detail.event_type_code in HEALTH_CONSOLE_CODES:
+        return _console_compromise(parsed)
     metadata = detail.event_metadata
     candidates = [entity.entity_value for entity in detail.affected_entities or []]
     candidates += list(parsed.resources or [])
@@ -173,6 +177,40 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
     )
 
 
+def _console_compromise(parsed: HealthEvent) -> Intake:
+    """Console credentials (usually the root user's): no key, nothing the responder may change.
+    Accepted, so that the report runs and fails loudly with the root-account steps."""
+    detail = parsed.detail
+    account, delivered_to, conflict = _accounts(parsed.account, [("detail.affectedAccount", detail.affected_account)])
+    region = _region(parsed.region, "region")
+    if detail.communication_id is not None and not _TOKEN.match(detail.communication_id):
+        raise _Invalid("detail.communicationId", "a Health communication id", detail.communication_id)
+    if detail.event_arn is not None and not _HEALTH_EVENT_ARN.match(detail.event_arn):
+        raise _Invalid("detail.eventArn", "a Health event ARN", detail.event_arn)
+    if not _TOKEN.match(parsed.id):
+        raise _Invalid("id", "an EventBridge event id", parsed.id)
+    dedupe = detail.communication_id or detail.event_arn or parsed.id
+    return Intake(
+        status=IntakeStatus.ACCEPTED,
+        reason=f"{detail.event_type_code}: the account's console credentials are compromised",
+        incident=Incident(
+            incident_id=f"{account}:health:{dedupe}",
+            kind=Kind.CONSOLE_COMPROMISE,
+            source="aws.health",
+            event_type=str(detail.event_type_code),
+            event_id=parsed.id,
+            event_arn=detail.event_arn,
+            account=account,
+            delivered_to=delivered_to,
+            account_conflict=conflict,
+            region=region,
+            detected_at=_iso(parsed.time),
+            first_seen=_rfc1123_to_iso(detail.start_time),
+            communication_id=detail.communication_id,
+        ),
+    )
+
+
 def _accounts(envelope: str, detail: list[tuple[str, str | None]]) -> tuple[str, str | None, str | None]:
     """The credential's account, the account the event was delivered to, and any disagreement.
 
@@ -204,7 +242,9 @@ def _page(value: Any, field: str) -> int | None:
     return int(value)
 
 
-def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool) -> Intake:
+def _normalize_guardduty(
+    event: dict[str, Any], *, accept_samples: bool, affiliated_inside_aws: str, max_actors: int
+) -> Intake:
     try:
         parsed = GuardDutyEvent.model_validate(event)
     except ValidationError as exc:
@@ -212,7 +252,7 @@ def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool) -> Inta
     finding = parsed.detail
     if parsed.detail_type != "GuardDuty Finding":
         return _ignored(f"unsupported-detail-type: {_safe(parsed.detail_type)}")
-    if finding.type not in EXFILTRATION_FINDING_TYPES:
+    if finding.type not in EXFILTRATION_FINDING_TYPES and finding.type not in ATTACK_SEQUENCE_TYPES:
         return _ignored(f"unsupported-finding-type: {_safe(finding.type)} is not instance credential exfiltration")
     service = finding.service
     sample = bool(service and service.additional_info and service.additional_info.get("sample") is True)
@@ -222,7 +262,36 @@ def _normalize_guardduty(event: dict[str, Any], *, accept_samples: bool) -> Inta
         )
     if service and service.archived:
         return _ignored("archived-finding: the finding was archived in GuardDuty")
-    return _exfiltration_incident(parsed, finding, sample=sample)
+    if finding.type in ATTACK_SEQUENCE_TYPES:
+        return _attack_sequence_incident(parsed, finding, sample=sample, max_actors=max_actors)
+    intake = _exfiltration_incident(parsed, finding, sample=sample)
+    if intake.incident is not None:
+        intake.incident = _affiliated(intake.incident, affiliated_inside_aws)
+    return intake
+
+
+INSIDE_AWS = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+
+
+def _affiliated(incident: Incident, setting: str) -> Incident:
+    """`...InsideAWS` from an account of the same organization: GuardDuty rates it Medium (it may
+    be the organization's own tooling); `affiliatedInsideAws` says whether it is contained."""
+    remote = incident.remote
+    if incident.event_type != INSIDE_AWS or remote is None or remote.affiliated is not True:
+        return incident
+    caller = f"account {remote.account_id}" if remote.account_id else "an account"
+    why = f"the credentials were used from {caller} of the same organization (remoteAccountDetails.affiliated)"
+    if setting == "notify":
+        return incident.model_copy(
+            update={
+                "report_only": f"affiliatedInsideAws=notify: {why}; reported only, nothing changed",
+                "decision": f"affiliatedInsideAws=notify: {why}, so the response only reports",
+            }
+        )
+    # Anything but "notify" (infra/config.py validates the value) contains: the safe side.
+    return incident.model_copy(
+        update={"decision": f"affiliatedInsideAws=contain: {why}; contained as any stolen instance credentials"}
+    )
 
 
 def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: bool) -> Intake:
@@ -299,6 +368,155 @@ def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: 
             remote=_remote_caller(finding),
         ),
     )
+
+
+class _Principal(NamedTuple):
+    kind: str  # "key" (an IAM user's long-term key) or "role" (an assumed-role session)
+    name: str  # the user or role name
+    key_id: str | None
+    principal_id: str | None
+    where: str  # the structured field it was read from
+
+
+def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: bool, max_actors: int) -> Intake:
+    """The principals of an attack sequence, from service.detection.sequence only: actors[].user
+    (type, name, uid, credentialUid, account) and resources[] of type ACCESS_KEY. Never from the
+    title or description (free text: the published body names another account there).
+
+    Keys of IAM users become an exposed-key incident (ContainKey verifies each owner with IAM); one
+    assumed role becomes a role-session revoke. What cannot be resolved (no structured principal,
+    another account, root, another type, a second role, or roles mixed with keys) is named in
+    `unresolved` and reported as a failed containment step with the manual route."""
+    if not _TOKEN.match(finding.id):
+        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
+    account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
+    region = _region(parsed.region, "region")
+    service = finding.service
+    sequence = service.detection.sequence if service and service.detection else None
+    principals: dict[tuple[str, str], _Principal] = {}
+    unresolved: list[str] = []
+    key_pattern = _SAMPLE_ACCESS_KEY_ID if sample else _ACCESS_KEY_ID
+
+    def add(principal: _Principal) -> None:
+        known = principals.get((principal.kind, principal.name))
+        if known is None or (known.key_id is None and principal.key_id):
+            principals[(principal.kind, principal.name)] = principal
+
+    for index, actor in enumerate(sequence.actors or [] if sequence else []):
+        where = f"service.detection.sequence.actors[{index}].user"
+        user = actor.user
+        if user is None or not user.type:
+            unresolved.append(f"{where}: no user type")
+            continue
+        other = user.account.uid if user.account else None
+        if other and other != account:
+            unresolved.append(f"{where}: {_safe(user.name)} is in account {_safe(other)}, not {account}")
+            continue
+        if user.type == "Root":
+            unresolved.append(f"{where}: the root user (never acted on: secure it by hand)")
+            continue
+        if not user.name or not _IAM_NAME.match(user.name):
+            unresolved.append(f"{where}.name: {_safe(user.name)} is not an IAM name")
+            continue
+        credential = user.credential_uid if user.credential_uid and key_pattern.match(user.credential_uid) else None
+        if user.type == "IAMUser":
+            if credential and credential.startswith("ASIA"):
+                # A user's temporary credentials (GetSessionToken): ContainKey resolves their owner
+                # too, but only the user's long-term keys can be deactivated; say so.
+                unresolved.append(f"{where}: user {user.name} used temporary credentials {credential}")
+                continue
+            add(_Principal("key", user.name, credential, user.uid, where))
+        elif user.type == "AssumedRole":
+            add(_Principal("role", user.name, credential, user.uid, where))
+        else:
+            unresolved.append(f"{where}: principal type {_safe(user.type)} is not contained automatically")
+    for index, resource in enumerate(sequence.resources or [] if sequence else []):
+        if resource.resource_type != "ACCESS_KEY":
+            continue
+        where = f"service.detection.sequence.resources[{index}]"
+        data = resource.data.access_key if resource.data else None
+        key_id = next((v for v in (resource.uid, resource.name) if v and key_pattern.match(v)), None)
+        if resource.account_id and resource.account_id != account:
+            unresolved.append(f"{where}: an access key in account {_safe(resource.account_id)}, not {account}")
+            continue
+        if data is None or not data.user_name or not _IAM_NAME.match(data.user_name):
+            if key_id:
+                add(_Principal("key", f"owner-of-{key_id}", key_id, None, where))  # IAM names the owner
+            continue
+        if data.user_type == "IAMUser" and (key_id is None or key_id.startswith("AKIA")):
+            add(_Principal("key", data.user_name, key_id, data.principal_id, where))
+        elif data.user_type == "AssumedRole":
+            add(_Principal("role", data.user_name, key_id, data.principal_id, where))
+        elif data.user_type == "Root":
+            unresolved.append(f"{where}: the root user's key (never acted on: secure it by hand)")
+    keys = [p for p in principals.values() if p.kind == "key"]
+    roles = [p for p in principals.values() if p.kind == "role"]
+    for principal in keys:
+        if principal.key_id is None:
+            unresolved.append(f"{principal.where}: IAM user {principal.name} is named, but no access key id")
+    keys = [p for p in keys if p.key_id]
+    if roles and keys:
+        unresolved += [f"{p.where}: role {p.name} (keys contained first; revoke its sessions by hand)" for p in roles]
+        roles = []
+    if len(roles) > 1:
+        extra = roles[1:]
+        unresolved += [f"{p.where}: role {p.name} (one role per response; revoke its sessions by hand)" for p in extra]
+        roles = roles[:1]
+    contained = len(keys) + len(roles)
+    report_only = None
+    if not contained:
+        report_only = "the attack sequence names no principal that can be contained automatically" + (
+            "" if sequence and (sequence.actors or sequence.resources) else " (no service.detection.sequence actors)"
+        )
+    elif contained + len(unresolved) > max_actors:
+        report_only = (
+            f"attackSequenceMaxActors={max_actors}: the sequence names {contained + len(unresolved)} principals; "
+            "a sequence with more is only reported"
+        )
+    names = ", ".join([f"user {p.name} key {p.key_id}" for p in keys] + [f"role {p.name}" for p in roles])
+    decision = f"attack sequence: {names or 'no principal'} from service.detection.sequence" + (
+        f"; {report_only}" if report_only else ""
+    )
+    role = roles[0] if roles else None
+    kind = Kind.INSTANCE_CREDENTIAL_EXFILTRATION if role else Kind.EXPOSED_ACCESS_KEY
+    if not role and not keys:
+        kind = Kind.ATTACK_SEQUENCE
+    return Intake(
+        status=IntakeStatus.ACCEPTED,
+        reason=f"{finding.type}: {contained} principal(s) to contain, {len(unresolved)} not resolved",
+        incident=Incident(
+            incident_id=f"{account}:guardduty:{finding.id}",
+            kind=kind,
+            source="aws.guardduty",
+            event_type=finding.type,
+            event_id=parsed.id,
+            event_arn=finding.arn,
+            account=account,
+            delivered_to=delivered_to,
+            account_conflict=conflict,
+            region=region,
+            detected_at=_iso(parsed.time),
+            first_seen=service.event_first_seen if service else None,
+            affected_keys=[AffectedKey(access_key_id=str(p.key_id), user_name=_user_name(p.name)) for p in keys]
+            if not role
+            else ([AffectedKey(access_key_id=role.key_id)] if role.key_id else []),
+            finding_id=finding.id,
+            severity=finding.severity,
+            updated_at=finding.updated_at,
+            count=service.count if service else None,
+            sample=sample,
+            role_name=role.name if role else None,
+            principal_id=role.principal_id if role else None,
+            report_only=report_only,
+            decision=decision,
+            unresolved=unresolved,
+            attack_sequence_uid=_text(sequence.uid) if sequence else None,
+        ),
+    )
+
+
+def _user_name(name: str) -> str | None:
+    return None if name.startswith("owner-of-") else name
 
 
 def _remote_caller(finding: Finding) -> RemoteCaller | None:

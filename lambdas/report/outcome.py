@@ -155,7 +155,95 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
                 steps.append(_normalize(raw, task, incident or {}))
     for task, failure in failures.items():
         steps.append(failure_step(task, failure or {}, incident, execution_arn))
+    if (incident or {}).get("kind") == "console-compromise":
+        steps.append(console_step(incident or {}))
+    for reason in (incident or {}).get("unresolved") or []:
+        steps.append(unresolved_step(incident or {}, str(reason)))
+    if (incident or {}).get("report_only"):
+        steps.append(report_only_step(incident or {}))
     return steps
+
+
+UNRESOLVED_STEP = "contain-sequence-principal"
+
+
+def unresolved_step(incident: dict[str, Any], reason: str) -> StepResult:
+    """A principal an attack sequence names that was not contained automatically (another account's,
+    root, no key id, another type): a failed containment step, never a guess."""
+    field_path = reason.split(":", 1)[0]
+    return step(
+        UNRESOLVED_STEP,
+        Status.FAILED,
+        field_path,
+        f"not contained automatically: {reason.split(':', 1)[-1].strip()}",
+        containment=True,
+        manual=sequence_manual(incident),
+    )
+
+
+def sequence_manual(incident: dict[str, Any]) -> str:
+    region = incident.get("region") or "us-east-1"
+    return (
+        "Open the finding in the GuardDuty console (Findings, the attack sequence), read the principal under "
+        "'Actors' and 'Resources', then contain it where it lives: an IAM user's key: aws iam update-access-key "
+        "--user-name <UserName> --access-key-id <AKIA...> --status Inactive; a role: IAM console, the role, "
+        "'Revoke sessions'; the root user: sign in as root, change the password, turn on MFA, delete root keys. "
+        f"{links.guardduty_finding(region, incident.get('finding_id') or '')}"
+    )
+
+
+REPORT_ONLY_STEP = "report-only"
+
+
+def report_only_step(incident: dict[str, Any]) -> StepResult:
+    """The configuration said to only report this incident (the workflow ran no containment): a
+    skipped containment step, so the outcome is FAILED (the credentials are still live) and the
+    reason and the manual containment are in the report."""
+    return step(
+        REPORT_ONLY_STEP,
+        Status.SKIPPED,
+        _principal_target(incident),
+        str(incident.get("report_only")),
+        containment=True,
+        manual=containment_manual(incident),
+    )
+
+
+CONSOLE_STEP = "secure-console-credentials"
+
+
+def console_step(incident: dict[str, Any]) -> StepResult:
+    """AWS Health AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE: the console password (usually the root
+    user's) is in the attacker's hands. No key, no role: nothing the responder may change, and it
+    must not pretend otherwise. A skipped containment step, so the outcome is FAILED and the alarm
+    fires, with the steps only the account owner can take."""
+    account = incident.get("account") or "<account-id>"
+    return step(
+        CONSOLE_STEP,
+        Status.SKIPPED,
+        f"account {account}",
+        "console credentials (usually the root user's) cannot be contained automatically: the account owner "
+        "must secure the root user",
+        containment=True,
+        manual=root_account_manual(account),
+    )
+
+
+def root_account_manual(account: str) -> str:
+    return "\n".join(
+        [
+            f"1. Sign in as the root user of account {account} (https://console.aws.amazon.com/, 'Root user'); "
+            "if the password no longer works, use 'Forgot password' (the reset goes to the root e-mail address).",
+            "2. Change the root password (Account menu, Security credentials, 'Edit password'), and the "
+            "password of the root e-mail mailbox.",
+            "3. Turn on MFA for the root user (Security credentials, 'Assign MFA device'); remove MFA devices "
+            "you do not recognize, and any root access key.",
+            "4. Check the AWS Support case AWS opened about the account and answer it when done: "
+            f"{links.support_center()}",
+            "5. Review CloudTrail for ConsoleLogin and root activity in every region, and IAM for users, roles "
+            "and keys you do not recognize.",
+        ]
+    )
 
 
 def _normalize(raw: dict[str, Any], task: str, incident: dict[str, Any]) -> StepResult:
@@ -275,6 +363,8 @@ def containment_manual(incident: dict[str, Any], only_key: str | None = None) ->
                 )
             commands.append(deactivate)
         return "\n".join(commands) or "Deactivate the exposed access key in the IAM console"
+    if incident.get("kind") == "attack-sequence":
+        return sequence_manual(incident)
     role = incident.get("role_name")
     if role:
         return f"IAM console, role {role}, tab 'Revoke sessions', 'Revoke active sessions': {links.iam_role(role)}"

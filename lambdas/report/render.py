@@ -56,7 +56,16 @@ STEP_EMOJI: dict[str, str] = {
 KIND_TITLE = {
     "exposed-access-key": "Exposed access key",
     "instance-credential-exfiltration": "Instance credential exfiltration",
+    "console-compromise": "Console credentials compromised",
+    "attack-sequence": "Attack sequence",
 }
+# What AWS itself may already have done to the account when it reports an exposed key.
+AWS_HOLDS = (
+    "AWS itself may already have acted: it may have attached the AWSCompromisedKeyQuarantineV3 policy to the "
+    "key's user (Health AWS_RISK_IAM_QUARANTINE) and put account-level holds in place, such as blocked "
+    "ec2:RunInstances across the account, until the Support case it opened is answered. Answer the case in "
+    "the Support Center once the account is clean, so AWS lifts them."
+)
 
 
 class NextStep(NamedTuple):
@@ -127,6 +136,10 @@ def clean_verdict(verdict: Verdict) -> Verdict:
 
 def summary(incident: dict[str, Any]) -> str:
     """`Exposed access key AKIA... of user ci-deployer` / `Stolen instance credentials of role r on i-1`."""
+    if incident.get("kind") == "console-compromise":
+        return "Console credentials compromised"
+    if incident.get("kind") == "attack-sequence":
+        return f"Attack sequence {incident.get('event_type') or ''}, no principal contained".replace("  ", " ")
     if incident.get("kind") == "exposed-access-key":
         keys = incident.get("access_key_ids") or []
         users = incident.get("user_names") or []
@@ -160,7 +173,11 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
     kind = incident.get("kind", "")
     rows: list[tuple[str, str]] = []
 
-    if kind == "exposed-access-key":
+    if kind == "console-compromise":
+        rows.append(("Who", "the account's console sign-in (usually the root user)"))
+    elif kind == "attack-sequence":
+        rows.append(("Who", "no principal in service.detection.sequence that can be contained (see the steps)"))
+    elif kind == "exposed-access-key":
         users = ", ".join(incident.get("user_names") or []) or "unknown (look up the key's owner)"
         rows.append(("Who", f"user {users}; key {', '.join(incident.get('access_key_ids') or []) or '?'}"))
     else:
@@ -208,6 +225,8 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
             parts.append(f"AWS account {remote['account_id']} ({affiliated or 'affiliation unknown'})")
         rows.append(("Remote caller", ", ".join(parts)))
 
+    if incident.get("decision"):
+        rows.append(("Decision", incident["decision"]))
     rows.append(("Incident", incident.get("incident_id", "?")))
     return [(label, one_line(value)) for label, value in rows]
 
@@ -231,11 +250,7 @@ def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextSt
                 "Remove what the attacker created, in every region: IAM users, access keys, login profiles, "
                 "roles and policies; EC2 instances and Spot requests; Lambda functions; anything unfamiliar."
             ),
-            NextStep(
-                "Answer AWS's support case about the exposed key once done, so AWS lifts the restriction it "
-                "placed on the account.",
-                link=Link("AWS Support Center", support_center()),
-            ),
+            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
             NextStep(
                 "Rotate, then delete the key: give the application a new credential (better: a role), deploy "
                 "it, then delete the exposed key. The deactivated key is kept until then as evidence.",
@@ -249,6 +264,28 @@ def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextSt
                 "Fix the root cause: no long-lived access keys. Use roles, IAM Identity Center or OIDC "
                 "federation; where a key must exist, one per application, rotated, never in code."
             ),
+        ]
+    if incident.get("kind") == "attack-sequence":
+        return [
+            NextStep(
+                "Read the sequence's actors and resources in the GuardDuty console and contain each principal by "
+                "hand (the step under 'Needs action now' says how); the finding's title and description are free "
+                "text and may name another account."
+            ),
+            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
+        ]
+    if incident.get("kind") == "console-compromise":
+        return [
+            NextStep(
+                "Secure the root user first (the steps under 'Needs action now'): sign in, change the password, "
+                "turn on MFA."
+            ),
+            NextStep(
+                "Find what was done with the console sign-in, in every region: ConsoleLogin events, then the "
+                "calls of the root user and of any user or role created since.",
+                _lookup_all_regions("EventName", "ConsoleLogin"),
+            ),
+            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
         ]
     role = _q(incident.get("role_name")) or "<role-name>"
     instance = _q(incident.get("instance_id")) or "<instance-id>"

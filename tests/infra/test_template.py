@@ -24,11 +24,13 @@ HEALTH_CODES = [
     "AWS_RISK_CREDENTIALS_COMPROMISED",
     "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED",
     "AWS_RISK_IAM_QUARANTINE",
+    "AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE",  # console credentials: reported as failed, nothing changed
 ]
 EXFILTRATION_TYPES = [
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",  # the finding type's former name
+    "AttackSequence:IAM/CompromisedCredentials",  # the principal from service.detection.sequence only
 ]
 
 

@@ -52,6 +52,10 @@ EXPOSED_KEY_INCIDENT: dict[str, Any] = {
     "instance_profile_arn": None,
     "network_interfaces": [],
     "remote": None,
+    "report_only": None,
+    "decision": None,
+    "unresolved": [],
+    "attack_sequence_uid": None,
 }
 
 EXFIL_INCIDENT: dict[str, Any] = {
@@ -100,6 +104,10 @@ EXFIL_INCIDENT: dict[str, Any] = {
         "account_id": None,
         "affiliated": None,
     },
+    "report_only": None,
+    "decision": None,
+    "unresolved": [],
+    "attack_sequence_uid": None,
 }
 
 KEY = "AKIAIOSFODNN7EXAMPLE"

@@ -1,0 +1,118 @@
+"""Every credential signal (issue 17), end to end: the synthesized state machine, the real
+handlers, a simulated account; every assertion on the account reads `observed`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from drill.runner import run_event_file
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+ACCOUNTS = EVENTS / "accounts"
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+
+READS = ("Get", "List", "Describe", "Lookup")
+
+
+def account_changes(result) -> list[str]:
+    """Calls that change the account (the responder's own incident table, secret and topic aside)."""
+    return [
+        f"{c['service']}:{c['operation']}"
+        for c in result["api_calls"]
+        if c["service"] not in ("dynamodb", "sns", "secretsmanager") and not c["operation"].startswith(READS)
+    ]
+
+
+def test_console_compromise_changes_nothing_and_fails_with_the_root_account_steps(synthesized) -> None:
+    result = run_event_file(
+        EVENTS / "crafted" / "health_console_compromise.json",
+        synthesized,
+        account_state=ACCOUNTS / "example.json",
+        after=lambda account, staged: None,
+    )
+    assert result["outcome"] == "failed", result["reason"]
+    assert result["execution"]["status"] == "FAILED", "the alarm on failed executions must fire"
+    assert result["incident"]["kind"] == "console-compromise"
+    observed = result["observed"]
+    # The account file's user keeps its active key, its login profile and its policies.
+    assert observed == result["observed_before"]
+    assert observed["access_keys"][result["staged"]["AKIAXXXXXXXXXX000001"]] == "Active"
+    assert observed["login_profiles"]["test-1"] is True
+    assert observed["user_policies"]["test-1"] == ["ReadOnlyAccess", "deploy"]
+    assert observed["isolation_groups"] == {} and observed["revoke_cutoffs"] == {}
+    assert account_changes(result) == []
+    (step,) = [s for s in result["steps"] if s["name"] == "secure-console-credentials"]
+    assert step["status"] == "skipped"
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert email["subject"].startswith("[FAILED] Console credentials compromised in ")
+    for needed in ("Sign in as the root user", "Change the root password", "MFA", "Support case"):
+        assert needed in email["text"]
+
+
+AFFILIATED = EVENTS / "crafted" / "guardduty_exfil_inside_affiliated.json"
+
+
+def test_affiliated_inside_aws_is_contained_by_default_and_the_report_says_why(synthesized) -> None:
+    result = run_event_file(AFFILIATED, synthesized)
+    assert result["outcome"] == "contained", result["reason"]
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
+    assert observed["isolation_groups"]
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert "affiliatedInsideAws=contain" in email["text"] and "444455556666" in email["text"]
+
+
+def test_affiliated_inside_aws_with_notify_changes_nothing_and_fails(synthesized) -> None:
+    result = run_event_file(AFFILIATED, synthesized, environment={"AFFILIATED_INSIDE_AWS": "notify"})
+    assert result["outcome"] == "failed", result["reason"]
+    assert result["reason"].startswith("containment skipped: affiliatedInsideAws=notify")
+    assert result["execution"]["status"] == "FAILED"
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == []
+    assert observed["isolation_groups"] == {} and observed["images"] == []
+    (instance,) = observed["instance_protection"]
+    assert observed["instance_protection"][instance]["termination"] is False
+    assert account_changes(result) == []
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert "affiliatedInsideAws=notify" in email["text"]
+
+
+SEQUENCES = EVENTS / "crafted"
+
+
+def test_attack_sequence_naming_a_users_key_contains_that_key(synthesized) -> None:
+    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_user_key.json", synthesized)
+    assert result["outcome"] == "contained", result["reason"]
+    assert result["incident"]["kind"] == "exposed-access-key"
+    key = result["staged"]["AKIA3UBBJ2K3TLEAKED1"]
+    observed = result["observed"]
+    assert observed["access_keys"][key] == "Inactive"
+    bystanders = [k for k in observed["access_keys"] if k != key]
+    assert bystanders and all(observed["access_keys"][k] == "Active" for k in bystanders)
+    assert "AWSCompromisedKeyQuarantineV3" in observed["user_policies"]["ci-deployer"]
+    assert account_changes(result)[0] == "iam:UpdateAccessKey"
+
+
+def test_attack_sequence_naming_an_assumed_role_session_revokes_the_role(synthesized) -> None:
+    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_assumed_role.json", synthesized)
+    assert result["outcome"] == "contained", result["reason"]
+    observed = result["observed"]
+    assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
+    assert observed["revoke_cutoffs"]["web-app-role"]
+    # No instance is named in a structured field: none is touched.
+    assert observed["isolation_groups"] == {} and observed["images"] == []
+    assert account_changes(result)[0] == "iam:PutRolePolicy"
+
+
+def test_published_attack_sequence_without_a_principal_changes_nothing_and_fails(synthesized) -> None:
+    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_published_no_principal.json", synthesized)
+    assert result["outcome"] == "failed", result["reason"]
+    assert result["execution"]["status"] == "FAILED"
+    assert "no principal" in result["reason"]
+    assert result["observed"]["access_keys"] == {} and result["observed"]["user_policies"] == {}
+    assert account_changes(result) == []
+    assert not [c for c in result["api_calls"] if c["service"] in ("iam", "ec2")]
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    assert "GuardDuty console" in email["text"]
