@@ -149,7 +149,7 @@ def render(result: dict[str, Any]) -> str:
         lines.insert(0, f"## fault drill {fault['scenario']}: {fault['what']} ({verdict})")
     incident = result["incident"]
     if incident:
-        who = ", ".join(incident["user_names"]) or incident.get("role_name") or "?"
+        who = ", ".join(incident.get("owners") or incident["user_names"]) or incident.get("role_name") or "?"
         lines.append(
             f"   {incident['kind']} in {incident['account']}/{incident['region']}: "
             f"keys {', '.join(incident['access_key_ids']) or '-'}; principal {who}; "

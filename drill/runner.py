@@ -163,6 +163,14 @@ def describe(
             "user_names": incident["user_names"],
             "role_name": incident.get("role_name"),
             "instance_id": incident.get("instance_id"),
+            # The keys' owners as IAM named them to the containment (the event may name none, or another).
+            "owners": sorted(
+                {
+                    str(s["data"]["user_name"])
+                    for s in steps
+                    if s.get("name") == "deactivate-access-key" and (s.get("data") or {}).get("user_name")
+                }
+            ),
         },
         "steps": [
             {"name": s["name"], "status": s["status"], "target": s["target"], "detail": s["detail"]} for s in steps

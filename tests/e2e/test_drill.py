@@ -37,6 +37,8 @@ def test_classic_exposed_key_is_contained(synthesized) -> None:
     assert result["staged"]["ACCESS_KEY_ID_HERE"] == key
     assert result["observed"]["access_keys"][key] == "Inactive"
     assert "AWSCompromisedKeyQuarantineV3" in result["observed"]["user_policies"]["ci-deployer"]
+    # The classic event names no user: the owner is IAM's answer, and the drill says whose key it was.
+    assert result["incident"]["user_names"] == [] and result["incident"]["owners"] == ["ci-deployer"]
     others = [k for k, status in result["observed"]["access_keys"].items() if k != key]
     assert others and all(result["observed"]["access_keys"][k] == "Active" for k in others)
     assert result["execution"]["status"] == "SUCCEEDED"
