@@ -29,8 +29,9 @@ from typing import Any
 # client a package's code creates is listed for one of its entry points.
 CLIENTS: dict[str, tuple[str, ...]] = {
     "incident.handler.handler": ("dynamodb",),
-    "contain_key.handler.handler": ("iam",),
-    "revoke_sessions.handler.handler": ("iam",),
+    # The containing functions are the execution's first task: the dedupe write, then IAM.
+    "contain_key.handler.handler": ("iam", "dynamodb"),
+    "revoke_sessions.handler.handler": ("iam", "dynamodb"),
     "preserve_evidence.handler.handler": ("ec2", "autoscaling"),
     "cut_off_instance.handler.handler": ("ec2", "elbv2", "elb"),
     "isolate_instance.handler.handler": ("ec2",),
@@ -50,9 +51,11 @@ CONDITIONAL_CLIENTS: dict[str, dict[str, str]] = {
     "report.handler.handler_sns": {"stepfunctions": "metrics: time to containment, after the e-mail, when contained"},
 }
 CONTAINMENT_HANDLERS = ("contain_key.handler.handler", "revoke_sessions.handler.handler")
-# Every cold start on the way to containment: normalization, then the containing task.
-CRITICAL_PATH_HANDLERS = ("incident.handler.handler", *CONTAINMENT_HANDLERS)
+# Every cold start on the way to containment: the containing function is the first Lambda invoked.
+CRITICAL_PATH_HANDLERS = CONTAINMENT_HANDLERS
 TARGET_RATIO = 1.25
+# Issue "One cold start": the containing handlers stay within 1.15x the bare boto3 floor.
+CONTAINMENT_TARGET_RATIO = 1.15
 # The same settings as common.aws.RETRY_CONFIG (a unit test keeps them equal).
 FLOOR_CONFIG = {"retries": {"mode": "standard", "max_attempts": 3}, "connect_timeout": 3, "read_timeout": 5}
 
@@ -140,7 +143,7 @@ def measure(handlers: list[str], code_dir: str | Path, rounds: int, seed: int = 
             "floor_ms": round(statistics.median(times[handler]["floor"]), 1),
             "ratio": round(ratio, 2),
             "ratio_range": [round(min(times[handler]["ratio"]), 2), round(max(times[handler]["ratio"]), 2)],
-            "over_target": ratio > TARGET_RATIO,
+            "over_target": ratio > (CONTAINMENT_TARGET_RATIO if handler in CONTAINMENT_HANDLERS else TARGET_RATIO),
             "containment": handler in CONTAINMENT_HANDLERS,
         }
         if handler in CRITICAL_PATH_HANDLERS:

@@ -23,15 +23,14 @@ KINDS = {
     "exposed-access-key": EVENTS / "health_exposed_key_classic.json",
     "instance-credential-exfiltration": EVENTS / "guardduty_exfil_outside_realistic.json",
 }
-NORMALIZE_HANDLER = "incident.handler.handler"
 # Why each call made before the containing call is there (read from the code; a call not
 # listed here shows up as "(no note)" in the report, so a new one does not go unnoticed).
 WHY = {
-    ("dynamodb", "PutItem"): "Normalize records the incident (conditional put: the dedupe key)",
-    ("iam", "GetAccessKeyLastUsed"): "IAM names the key's owner (a user named by the event is verified, never trusted)",
+    ("dynamodb", "PutItem"): "the first task records the incident (conditional put: the dedupe key), before containing",
+    ("iam", "GetAccessKeyLastUsed"): "the event names no user (or one that does not hold the key): IAM names the owner",
     ("iam", "GetUser"): "the owner's ARN as IAM returns it (path, partition), to match exemptions",
     ("iam", "ListAccessKeys"): "reads the key's status first, so a repeat reports already-done",
-    ("iam", "GetRole"): "the guards: refuses service-linked roles and the responder's own (path, exemptions)",
+    ("iam", "GetRole"): "revokeScope=instance: the role's id, for the session's aws:userid",
     ("iam", "GetRolePolicy"): "an existing revocation with a cut-off at or after detection is kept as is",
 }
 
@@ -87,8 +86,8 @@ def critical_path(record: ExecutionRecord, handlers: dict[str, str]) -> dict[str
             for c in calls
             if c.at < containing.at
         ],
-        # The target: the containing task is the first one after normalization.
-        "first_task_after_normalization": len(through) == 2 and handlers.get(through[0].function) == NORMALIZE_HANDLER,
+        # The target (issue "One cold start"): the containing function is the first Lambda invoked.
+        "containing_function_first": len(through) == 1,
         "workflow_transitions": record.transitions,
         "workflow_invocations": len(invocations),
         "workflow_api_calls": len(calls),

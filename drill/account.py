@@ -26,6 +26,7 @@ import boto3
 import botocore.client
 from moto import mock_aws
 
+from drill.iam_semantics import IamEnforcement
 from drill.moto_quirks import aws_semantics
 from drill.template import Synthesized, resolve
 
@@ -118,6 +119,7 @@ class SimulatedAccount:
         self.attrs: dict[tuple[str, str], str] = {}
         self.state_machine_arn = ""
         self.faults: list[Fault] = []
+        self.iam: IamEnforcement | None = None
         self._lock = threading.Lock()
         self._recording: dict[str, ExecutionRecord] = {}
         self._current: threading.local = threading.local()
@@ -242,11 +244,9 @@ class SimulatedAccount:
         def invoke(
             backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: dict[str, str]
         ) -> bytes:
-            return account._invoke(
-                function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name,
-                body,
-                response_headers,
-            )
+            # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] (an alias, with snapStart)
+            name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name.split(":")[0]
+            return account._invoke(name, body, response_headers)
 
         self._patch(LambdaSimpleBackend, "invoke", invoke)
 
@@ -278,6 +278,17 @@ class SimulatedAccount:
             # attributed (the burst counts its containing calls through a fault hook).
             in_scope = getattr(account._current, "in_handler", False) and service not in PLUMBING
             call = ApiCall(time.perf_counter(), service, operation_name)
+            if in_scope and account.iam is not None:
+                refused = account.iam.check(
+                    getattr(account._current, "function", None), service, operation_name, api_params
+                )
+                if refused is not None:
+                    if record is not None:
+                        with account._lock:
+                            record.api_calls.append(
+                                ApiCall(time.perf_counter(), service, operation_name, "ClientError")
+                            )
+                    raise refused
             if in_scope:
                 for fault in account.faults:
                     if getattr(fault, "after_call", False):
@@ -381,6 +392,21 @@ class SimulatedAccount:
                     raise ValueError(f"functions disagree on environment {key}: the drill sets one process env")
                 environment[key] = resolved
         self._set_env({**environment, **self.extra_environment})
+        # snapStart: the workflow invokes an alias on a published version; moto runs the function itself.
+        for logical_id, resource in self.synthesized.resources("AWS::Lambda::Version").items():
+            function = self.refs[resource["Properties"]["FunctionName"]["Ref"]]
+            self.refs[logical_id] = f"{self.function_arns[function]}:1"
+            self.attrs[(logical_id, "Version")] = "1"
+        for logical_id, resource in self.synthesized.resources("AWS::Lambda::Alias").items():
+            function = self.refs[resource["Properties"]["FunctionName"]["Ref"]]
+            self.refs[logical_id] = f"{self.function_arns[function]}:{resource['Properties']['Name']}"
+        self.iam = IamEnforcement(
+            self.account_id,
+            {
+                spec.logical_id[:64]: resolve(list(spec.denies), self.refs, self.attrs)
+                for spec in self.synthesized.functions
+            },
+        )
 
         definition = resolve(self.synthesized.state_machine_definition, self.refs, self.attrs)
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
@@ -395,6 +421,7 @@ class SimulatedAccount:
         record = self._record_for_thread()
         self._current.record = record
         self._current.in_handler = True
+        self._current.function = function_name
         started = time.perf_counter()
         try:
             handler = getattr(importlib.import_module(module_name), attribute)

@@ -19,6 +19,8 @@ class FunctionSpec:
     handler: str
     environment: dict[str, Any]
     timeout: float
+    # The Deny statements of the function's role (unresolved intrinsics), which moto does not enforce.
+    denies: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,22 @@ class Synthesized:
                 handler=resource["Properties"]["Handler"],
                 environment=resource["Properties"].get("Environment", {}).get("Variables", {}),
                 timeout=float(resource["Properties"].get("Timeout", 3)),
+                denies=self._role_denies(resource["Properties"].get("Role")),
             )
             for logical_id, resource in self.resources("AWS::Lambda::Function").items()
         ]
+
+    def _role_denies(self, role: Any) -> tuple[dict[str, Any], ...]:
+        if not (isinstance(role, dict) and "Fn::GetAtt" in role):
+            return ()
+        role_id = role["Fn::GetAtt"][0]
+        return tuple(
+            statement
+            for policy in self.resources("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"].get("Roles", [])
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement.get("Effect") == "Deny"
+        )
 
     @property
     def state_machine_definition(self) -> Any:

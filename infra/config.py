@@ -91,6 +91,8 @@ class ResponderConfig:
     regions: tuple[str, ...] = field(default_factory=tuple)
     health_backup_region: bool = False
     reserved_concurrency: int = 0
+    # Lambda SnapStart for the containing functions (published versions; the workflow invokes an alias).
+    snap_start: bool = False
 
     @classmethod
     def from_context(cls, get: Any, default_region: str | None = None) -> ResponderConfig:
@@ -139,6 +141,7 @@ class ResponderConfig:
             attack_sequence_max_actors=_int(
                 "attackSequenceMaxActors", value("attackSequenceMaxActors", defaults.attack_sequence_max_actors), 1, 400
             ),
+            snap_start=_bool("snapStart", value("snapStart", defaults.snap_start)),
             exempt_principal_arns=_str_list("exemptPrincipalArns", value("exemptPrincipalArns", [])),
             exempt_instance_ids=_str_list("exemptInstanceIds", value("exemptInstanceIds", [])),
             lookback_hours=_int("lookbackHours", value("lookbackHours", defaults.lookback_hours), 1, 24 * 90),

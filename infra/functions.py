@@ -71,6 +71,8 @@ class ResponderFunction(Construct):
         timeout: Duration | None = None,
         memory_size: int = 256,
         reserved_concurrency: int | None = None,
+        exempt_principal_arns: tuple[str, ...] = (),
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -111,8 +113,17 @@ class ResponderFunction(Construct):
             log_group=self.log_group,
             environment={"POWERTOOLS_SERVICE_NAME": "credential-responder", **environment},
             description=f"credential responder: {package}",
+            # SnapStart runs the init (imports) when a version is published and restores that snapshot
+            # at a cold start; it applies to published versions only, so the workflow invokes an alias.
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )
         self.log_group.grant_write(self.role)
+        # What the workflow invokes: the function, or with SnapStart its alias on the current version.
+        self.invocable: lambda_.IFunction = (
+            lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
+            if snap_start
+            else self.function
+        )
 
         self.why: dict[str, str] = {}
         for grant in declared_grants(package, handler):
@@ -143,6 +154,16 @@ class ResponderFunction(Construct):
                     resources=[OWN_ROLES.format(**placeholders)],
                 )
             )
+        for kind in ("user", "role"):
+            writes = principal_writes(declared_grants(package, handler), kind)
+            exempted = exempt_resources(exempt_principal_arns, kind)
+            if writes and exempted:
+                # The containing functions write first and read nothing before (issue "One cold start"):
+                # IAM itself refuses them any write on an exempted principal (the code refuses it too,
+                # by name from the configuration; this holds if the code does not).
+                self.role.add_to_principal_policy(
+                    iam.PolicyStatement(effect=iam.Effect.DENY, actions=writes, resources=exempted)
+                )
         # Added by CDK for active tracing: X-Ray offers no resource-level scoping.
         self.why["xray:PutTraceSegments"] = "X-Ray accepts no resource scope"
         self.why["xray:PutTelemetryRecords"] = "X-Ray accepts no resource scope"
@@ -177,15 +198,33 @@ IAM_READS = ("Get", "List", "Simulate", "Generate")
 def own_role_writes(grants: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[str]:
     """The IAM write actions `grants` allow on roles: each function that holds one gets an explicit
     Deny of exactly those on the responder's own roles (path /credential-responder/)."""
+    return principal_writes(grants, "role")
+
+
+def principal_writes(grants: tuple[dict[str, Any], ...] | list[dict[str, Any]], kind: str) -> list[str]:
+    """The IAM write actions `grants` allow on principals of `kind` ("user" or "role")."""
     return sorted(
         {
             action
             for grant in grants
-            if any(":role/" in resource or resource == "*" for resource in grant["resources"])
+            if any(f":{kind}/" in resource or resource == "*" for resource in grant["resources"])
             for action in grant["actions"]
             if action.startswith("iam:") and not action.split(":", 1)[1].startswith(IAM_READS)
         }
     )
+
+
+def exempt_resources(exemptions: tuple[str, ...], kind: str) -> list[str]:
+    """The resource ARNs an exemption covers: the name at its own path, and at any other (a name is
+    unique in an account, so the exemption names the principal wherever it lives)."""
+    resources: list[str] = []
+    for arn in exemptions:
+        prefix, _, rest = arn.partition(f":{kind}/")
+        if not rest:
+            continue
+        name = rest.rsplit("/", 1)[-1]
+        resources += [arn, f"{prefix}:{kind}/{name}", f"{prefix}:{kind}/*/{name}"]
+    return sorted(set(resources))
 
 
 def depend_on_policy_only(resource: CfnResource, role: iam.Role) -> None:

@@ -72,38 +72,47 @@ class ResponderStack(Stack):
         slack_resources = {
             "slack_secret_arn": notification.slack_secret.secret_arn + "-??????" if notification.slack_secret else "",
         }
+        intake_env = {
+            "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
+            "AFFILIATED_INSIDE_AWS": config.affiliated_inside_aws,
+            "ATTACK_SEQUENCE_MAX_ACTORS": str(config.attack_sequence_max_actors),
+            "INCIDENT_TABLE": storage.table.table_name,
+        }
         functions = {
             "normalize": function(
                 "Normalize",
                 "incident",
                 memory_size=CRITICAL_PATH_MEMORY,
                 reserved_concurrency=reserved,
-                env={
-                    "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
-                    "AFFILIATED_INSIDE_AWS": config.affiliated_inside_aws,
-                    "ATTACK_SEQUENCE_MAX_ACTORS": str(config.attack_sequence_max_actors),
-                    "INCIDENT_TABLE": storage.table.table_name,
-                },
+                env=intake_env,
                 resources=table_resources,
             ),
+            # The containing functions are also the execution's first task (incident.intake): they record
+            # the incident and normalize the event after containment, so they take Normalize's settings.
             "contain_key": function(
                 "ContainKey",
                 "contain_key",
                 memory_size=CRITICAL_PATH_MEMORY,
                 reserved_concurrency=reserved,
                 env={
+                    **intake_env,
                     "QUARANTINE_USER": _flag(config.quarantine_user),
                     "QUARANTINE_POLICY_ARN": config.quarantine_policy_arn,
                 },
                 # iam:AttachUserPolicy is conditioned on this ARN (iam:PolicyARN).
-                resources={"quarantine_policy_arn": config.quarantine_policy_arn},
+                resources={"quarantine_policy_arn": config.quarantine_policy_arn, **table_resources},
+                exempt_principal_arns=tuple(config.exempt_principal_arns),
+                snap_start=config.snap_start,
             ),
             "revoke_sessions": function(
                 "RevokeSessions",
                 "revoke_sessions",
                 memory_size=CRITICAL_PATH_MEMORY,
                 reserved_concurrency=reserved,
-                env={"REVOKE_SCOPE": config.revoke_scope},
+                env={**intake_env, "REVOKE_SCOPE": config.revoke_scope},
+                resources=table_resources,
+                exempt_principal_arns=tuple(config.exempt_principal_arns),
+                snap_start=config.snap_start,
             ),
             "preserve_evidence": function("PreserveEvidence", "preserve_evidence", timeout=Duration.seconds(120)),
             "cut_off_instance": function(
@@ -156,7 +165,7 @@ class ResponderStack(Stack):
         workflow = Workflow(
             self,
             "Workflow",
-            functions=WorkflowFunctions(**{name: fn.function for name, fn in functions.items()}),
+            functions=WorkflowFunctions(**{name: fn.invocable for name, fn in functions.items()}),
             key=storage.key,
             log_retention_days=config.log_retention_days,
             preserve_evidence=config.preserve_evidence,
@@ -168,7 +177,9 @@ class ResponderStack(Stack):
         self.workflow = workflow
         # A record still `responding` after the state machine's own timeout belongs to an execution
         # that died: a repeat may take the response over (record/store.py).
-        functions["normalize"].function.add_environment("INCIDENT_STALE_AFTER_SECONDS", str(workflow.timeout_seconds))
+        for first_task in ("normalize", "contain_key", "revoke_sessions"):
+            stale_after = str(workflow.timeout_seconds)
+            functions[first_task].function.add_environment("INCIDENT_STALE_AFTER_SECONDS", stale_after)
         for fn in functions.values():
             fn.acknowledge_wildcards()
         machine_policy = workflow.state_machine.role.node.try_find_child("DefaultPolicy")

@@ -1,19 +1,27 @@
-"""The response workflow: one state machine, a Choice on the incident kind.
+"""The response workflow: one state machine. The containing call comes first.
 
-    Normalize -> Prepare -> Choice(kind)
-      exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate -> Evict
-      instance-credential-exfiltration: RevokeSessions ->
+    Intake (Choice on the raw event's own source and type, no Lambda):
+      AWS Health                         -> KeyIntake: the ContainKey function as first task
+      GuardDuty instance-credential      -> SessionIntake: the RevokeSessions function as first task
+      anything else                      -> Normalize -> Prepare
+    Each first task records the incident (the dedupe write), makes the containing call, and only then
+    normalizes the event in full (lambdas/incident/intake.py); an event whose essentials it does not
+    read itself gets Normalize's treatment and the regular route. A first task that fails outright
+    falls back to Normalize with the raw event, so containment still runs along the regular route.
+    -> Route (Choice):
+      contained at intake:               straight on to what follows containment
+      exposed-access-key:                ContainKeys (Map: one ContainKey per key) -> Investigate -> Evict
+      instance-credential-exfiltration:  RevokeSessions ->
           Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate -> Evict]
       duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
-      duplicate, nothing changed:       AlreadyHandled (no message)
+      duplicate, nothing changed:        AlreadyHandled (no message)
       accepted but report-only (incident.report_only, set by configuration): straight to Report
     (Investigate -> Evict runs twice: now, and again after CloudTrail's delivery lag.)
-      ignored / anything else:         (nothing)
+      ignored / anything else:           (nothing)
     -> Report -> Choice(outcome) -> Succeed | Fail (so CloudWatch alarms on failed executions fire)
 
-Containment (ContainKey / RevokeSessions) is the first task after normalization and the first
-AWS write. Every task retries transient failures with backoff and jitter and catches the rest
-into `$.failures.<task>`, so the report still runs and names what to finish by hand.
+Every task retries transient failures with backoff and jitter and catches the rest into
+`$.failures.<task>`, so the report still runs and names what to finish by hand.
 """
 
 from __future__ import annotations
@@ -79,7 +87,9 @@ def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_dela
     sessions = worst("revoke_sessions") + max(
         worst("preserve_evidence") + worst("cut_off_instance") + worst("isolate_instance"), investigation
     )
-    longest = worst("normalize") + max(keys, sessions) + worst("notify_slack") + worst("report")
+    # A first task that fails outright (after its retries) hands over to Normalize and the regular route.
+    first_task = max(worst("contain_key"), worst("revoke_sessions"))
+    longest = first_task + worst("normalize") + max(keys, sessions) + worst("notify_slack") + worst("report")
     return int(-(-(longest * TIMEOUT_MARGIN + TIMEOUT_SLACK_SECONDS) // 60) * 60)  # whole minutes, rounded up
 
 
@@ -257,13 +267,13 @@ class Workflow(Construct):
         else:
             revoke.then(notify_slack)
 
+        after_keys: sfn.IChainable = notify_slack
         if investigate:
-            key_investigation = self._investigation(
+            after_keys = self._investigation(
                 "OfKey", f.investigate, second_lookup_delay_minutes, then=notify_slack, evict=f.evict
             )
-            contain_keys.next(key_investigation)
-        else:
-            contain_keys.next(notify_slack)
+        contain_keys.next(after_keys)
+        after_sessions: sfn.IChainable = after_revoke if branches else notify_slack
 
         # A GuardDuty repeat whose count rose: the credentials are still in use. Revoke again (a
         # new cut-off, after the repeat's detection time), then report; evidence and isolation
@@ -272,7 +282,26 @@ class Workflow(Construct):
         recontain.then(notify_slack)
 
         route = sfn.Choice(self, "Route")
+        contained_at_intake = sfn.Condition.and_(
+            sfn.Condition.is_present("$.intake.contained_at_intake"),
+            sfn.Condition.boolean_equals("$.intake.contained_at_intake", True),
+        )
         route.when(
+            # The first task re-contained a repeat whose GuardDuty count rose: report it.
+            sfn.Condition.and_(contained_at_intake, sfn.Condition.string_equals("$.intake.status", "duplicate")),
+            notify_slack,
+        ).when(
+            sfn.Condition.and_(
+                contained_at_intake, sfn.Condition.string_equals("$.intake.incident.kind", "exposed-access-key")
+            ),
+            after_keys,
+        ).when(
+            sfn.Condition.and_(
+                contained_at_intake,
+                sfn.Condition.string_equals("$.intake.incident.kind", "instance-credential-exfiltration"),
+            ),
+            after_sessions,
+        ).when(
             sfn.Condition.and_(
                 sfn.Condition.string_equals("$.intake.status", "duplicate"),
                 sfn.Condition.is_present("$.intake.recontain"),
@@ -323,7 +352,32 @@ class Workflow(Construct):
             errors=["States.ALL"],
             result_path="$",  # the error replaces the raw event (which may be no object), as the result does
         )
-        definition = normalize.next(prepare).next(route)
+        normalize.next(prepare).next(route)
+        key_intake = self._first_task("KeyIntake", f.contain_key, normalize)
+        session_intake = self._first_task("SessionIntake", f.revoke_sessions, normalize)
+        key_intake.next(route)
+        session_intake.next(route)
+        source_is = lambda value: sfn.Condition.and_(  # noqa: E731
+            sfn.Condition.is_present("$.source"),
+            sfn.Condition.is_string("$.source"),
+            sfn.Condition.string_equals("$.source", value),
+        )
+        definition = (
+            sfn.Choice(self, "Intake", comment="by the event's own fields: the containing function comes first")
+            .when(source_is("aws.health"), key_intake)
+            .when(
+                sfn.Condition.and_(
+                    source_is("aws.guardduty"),
+                    sfn.Condition.is_present("$.detail.type"),
+                    sfn.Condition.is_string("$.detail.type"),
+                    sfn.Condition.string_matches(
+                        "$.detail.type", "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration*"
+                    ),
+                ),
+                session_intake,
+            )
+            .otherwise(normalize)
+        )
 
         self.log_group = logs.LogGroup(self, "Logs", retention=retention(log_retention_days), encryption_key=key)
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"), path=RESPONDER_ROLE_PATH)
@@ -378,6 +432,15 @@ class Workflow(Construct):
                 max_delay=Duration.seconds(RETRY_MAX_DELAY_SECONDS),
                 jitter_strategy=sfn.JitterType.FULL,
             )
+        return task
+
+    def _first_task(self, name: str, function: lambda_.IFunction, fallback: sfn.IChainable) -> tasks.LambdaInvoke:
+        """A containing function as the execution's first task: it gets the raw event and returns what
+        Route expects (the state is replaced: the raw event, up to 256 KB, never shares it)."""
+        task = self._task(name, function, payload={"event.$": "$", "execution_id.$": "$$.Execution.Id"})
+        # The raw event stays as it was (no error merged into it, which could outgrow the state's
+        # limit): Normalize takes it from there, and the failure is in the execution's history.
+        task.add_catch(fallback, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
         return task
 
     def _guarded(self, name: str, function: lambda_.IFunction, key: str) -> _Guarded:
@@ -460,7 +523,9 @@ class Workflow(Construct):
 
 
 def _timeout_seconds(function: lambda_.IFunction) -> float:
-    timeout = getattr(function, "timeout", None)
+    # An alias (SnapStart) takes its function's timeout.
+    target = getattr(getattr(function, "version", None), "lambda_", function)
+    timeout = getattr(target, "timeout", None)
     return timeout.to_seconds() if timeout is not None else DEFAULT_FUNCTION_TIMEOUT_SECONDS
 
 

@@ -51,6 +51,23 @@ def principal_guard(principal_arn: str, name: str) -> Refusal | None:
     return None
 
 
+def exempted_by_name(kind: str, partition: str, account: str, name: str) -> Refusal | None:
+    """The configured exemption of this user or role, known without reading IAM: a name is unique in
+    an account whatever its path (and IAM compares names without case), so the name decides. The
+    containing functions check this before their first write; IAM's explicit deny backs it (infra)."""
+    wanted = f"arn:{partition}:iam::{account}:{kind}/{name}"
+    for exemption in env_list("EXEMPT_PRINCIPAL_ARNS"):
+        exempt = _IAM_ARN.match(exemption)
+        if exempt and matching_exemption(
+            wanted, [f"arn:{exempt['partition']}:iam::{exempt['account']}:{exempt['kind']}/{exempt['name']}"]
+        ):
+            return Refusal(
+                f"{kind} {name} is exempted by configuration (exemptPrincipalArns: {exemption})",
+                "Contain it by hand if the alert is real; exempted principals are only reported",
+            )
+    return None
+
+
 def matching_exemption(principal_arn: str, exemptions: list[str]) -> str | None:
     """The configured exemption that names this principal, if any."""
     principal = _IAM_ARN.match(principal_arn)

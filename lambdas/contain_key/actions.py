@@ -104,26 +104,18 @@ def user_arn(iam: Any, user_name: str) -> str:
     return str(iam.get_user(UserName=user_name)["User"]["Arn"])
 
 
+class NotTheOwnersKey(Exception):
+    """UpdateAccessKey answered NoSuchEntity: the user does not exist or does not hold the key.
+    Neither says the key is gone: only IAM's answer for the key itself does (key_owner)."""
+
+
 def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: bool = False) -> StepResult:
+    """The containing call comes first, with nothing read before it (issue "One cold start"): the
+    write is idempotent, and what it set is read back after it. A key that was already Inactive
+    reads back the same, so the step says done either way; AccessDenied (the explicit deny on the
+    responder's own and exempted principals, or an SCP) is reported, never retried."""
     undo = _update_key_command(user_name, access_key_id, "Active")
     manual = _update_key_command(user_name, access_key_id, "Inactive")
-    try:
-        status = _key_status(iam, user_name, access_key_id)
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-        status = None  # the user is gone: only IAM's answer for the key itself says the key is
-    if status is None:
-        return _absent_from_list(iam, user_name, access_key_id)
-    if status == "Inactive":
-        return step(
-            DEACTIVATE,
-            Status.ALREADY_DONE,
-            access_key_id,
-            f"key of {user_name} was already Inactive",
-            containment=True,
-            undo=undo,
-        )
     if dry_run:
         return step(
             DEACTIVATE,
@@ -133,8 +125,25 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
             containment=True,
             manual=manual,
         )
-    # UserName is required with temporary credentials (the Lambda's), though some mocks accept it without.
-    iam.update_access_key(UserName=user_name, AccessKeyId=access_key_id, Status="Inactive")
+    try:
+        # UserName is required with temporary credentials (the Lambda's), though some mocks accept it without.
+        iam.update_access_key(UserName=user_name, AccessKeyId=access_key_id, Status="Inactive")
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "NoSuchEntity":
+            raise NotTheOwnersKey(f"{user_name} does not hold {access_key_id}") from exc
+        if code in ("AccessDenied", "AccessDeniedException"):
+            return step(
+                DEACTIVATE,
+                Status.FAILED,
+                access_key_id,
+                f"IAM refused UpdateAccessKey on {user_name} (AccessDenied): an explicit deny (the responder "
+                "never acts on its own or on exempted principals), a service control policy or a permissions "
+                "boundary stops the responder; nothing was changed",
+                containment=True,
+                manual=manual,
+            )
+        raise
     read_back = _key_status(iam, user_name, access_key_id)
     if read_back != "Inactive":
         return step(
@@ -163,21 +172,6 @@ def key_gone(access_key_id: str) -> StepResult:
         access_key_id,
         "IAM answers NoSuchEntity for this key: it no longer exists, and a deleted key cannot authenticate",
         containment=True,
-    )
-
-
-def _absent_from_list(iam: Any, user_name: str, access_key_id: str) -> StepResult:
-    """Not in the user's list (or the user is gone) is not "deleted": ask IAM about the key."""
-    owner = key_owner(iam, access_key_id)
-    if owner is None:
-        return key_gone(access_key_id)
-    return step(
-        DEACTIVATE,
-        Status.FAILED,
-        access_key_id,
-        f"the key is not among the keys of {user_name}, but IAM says it exists and belongs to {owner}",
-        containment=True,
-        manual=_update_key_command(owner, access_key_id, "Inactive"),
     )
 
 
@@ -302,17 +296,20 @@ def older_sessions_policy(cutoff: str) -> dict[str, Any]:
 
 
 def revoke_user_sessions(
-    iam: Any, user_name: str, *, detected_at: str, dry_run: bool = False, now: datetime | None = None
+    iam: Any, user_name: str, *, not_before: datetime, dry_run: bool = False, now: datetime | None = None
 ) -> StepResult:
-    """Deny every request signed by a temporary credential of the user issued before now."""
+    """Deny every request signed by a temporary credential of the user issued before now.
+
+    `not_before`: when the user's key was confirmed Inactive. A cut-off at or after it denies every
+    session the key could have minted; an earlier one does not, whoever wrote it."""
     cutoff = _cutoff(now)
     policy = older_sessions_policy(cutoff)
     undo = _delete_inline_command(user_name, OLDER_SESSIONS_POLICY)
     manual = _put_user_policy_command(user_name, OLDER_SESSIONS_POLICY, policy)
     existing = _cutoff_of(_user_policy(iam, user_name, OLDER_SESSIONS_POLICY))
-    # An existing cut-off at or after detection already denies every session the attacker could
-    # have minted before containment; moving it would only cut off more legitimate sessions.
-    if existing is not None and existing >= _parse_time(detected_at):
+    # An existing cut-off at or after the key's deactivation already denies every session minted
+    # from it; moving it would only cut off more legitimate sessions.
+    if existing is not None and existing >= not_before:
         return step(
             USER_SESSIONS,
             Status.ALREADY_DONE,
@@ -331,35 +328,36 @@ def revoke_user_sessions(
             containment=True,
             manual=manual,
         )
-    try:
-        iam.put_user_policy(
-            UserName=user_name,
-            PolicyName=OLDER_SESSIONS_POLICY,
-            PolicyDocument=json.dumps(policy, separators=(",", ":")),
-        )
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-        # PutUserPolicy answers NoSuchEntity only for the user: deleting a user needs its policies
-        # gone first, and a session has no permissions but its user's.
-        return step(
-            USER_SESSIONS,
-            Status.ALREADY_DONE,
-            user_name,
-            f"IAM answers NoSuchEntity for user {user_name}: its sessions have no permissions left",
-            containment=True,
-        )
-    written = _user_policy(iam, user_name, OLDER_SESSIONS_POLICY)
-    later = _cutoff_of(written)
+    written: dict[str, Any] | None = None
     # Two keys of one user are contained in parallel (one Map item each): the other item's put may
-    # land after this one with a later cut-off, which denies every session this one does.
-    if (
-        written != policy
-        and later is not None
-        and later >= _parse_time(cutoff)
-        and written == older_sessions_policy(later.strftime(TIME_FORMAT))
-    ):
-        cutoff, policy = later.strftime(TIME_FORMAT), written
+    # land after this one. Its cut-off is as good as this one when it is at or after this key's
+    # deactivation; an earlier one is overwritten once more, and the later writer wins the same way.
+    for _attempt in range(2):
+        try:
+            iam.put_user_policy(
+                UserName=user_name,
+                PolicyName=OLDER_SESSIONS_POLICY,
+                PolicyDocument=json.dumps(policy, separators=(",", ":")),
+            )
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise
+            # PutUserPolicy answers NoSuchEntity only for the user: deleting a user needs its policies
+            # gone first, and a session has no permissions but its user's.
+            return step(
+                USER_SESSIONS,
+                Status.ALREADY_DONE,
+                user_name,
+                f"IAM answers NoSuchEntity for user {user_name}: its sessions have no permissions left",
+                containment=True,
+            )
+        written = _user_policy(iam, user_name, OLDER_SESSIONS_POLICY)
+        later = _cutoff_of(written)
+        if written == policy:
+            break
+        if later is not None and later >= not_before and written == older_sessions_policy(later.strftime(TIME_FORMAT)):
+            cutoff, policy = later.strftime(TIME_FORMAT), written
+            break
     if written != policy:
         return step(
             USER_SESSIONS,

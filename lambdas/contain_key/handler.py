@@ -1,43 +1,54 @@
-"""Lambda: contain one exposed access key (one Map iteration of the workflow).
+"""Lambda: contain exposed access keys. Two entries, one function:
 
-Input:  {"incident": {"incident_id", "account", "delivered_to", "account_conflict", "detected_at", ...},
-         "key": {"access_key_id", "user_name"|null}}
-Output: {"steps": [StepResult, ...]}  (deactivate-access-key, quarantine-user, revoke-user-sessions)
+* the execution's first task (input {"event": <EventBridge event>, "execution_id"}): reads the AWS
+  Health event's essentials, records the incident, deactivates every key, then quarantines each
+  owner and revokes its older sessions, and only then normalizes the event in full (incident.intake).
+  Output: what Route expects, `results.contain_keys` = [{"steps": [...]}, ...] (one per key).
+* one Map item of the regular route (input {"incident": {...}, "key": {"access_key_id", "user_name"}}),
+  for what the first task leaves to the normalizer (attack sequences, more than ten keys).
+  Output: {"steps": [StepResult, ...]}  (deactivate-access-key, quarantine-user, revoke-user-sessions)
 
-The owner is a fact, not a guess: IAM's GetAccessKeyLastUsed names it, whatever the event says.
+The containing call comes first. A user named by the event is tried as it is (no read before the
+write): UpdateAccessKey answers NoSuchEntity when that user does not hold the key, and only then
+does IAM name the owner (GetAccessKeyLastUsed), as it does when the event names none. Exempted
+principals are refused from the configuration (names are unique in an account), and IAM itself
+denies this function any write on them and on the responder's own path (infra).
 This is the function that makes the containing call, so it imports only what it needs:
-boto3, the Powertools Logger and the plain-dict step helpers (no pydantic).
+boto3, the Powertools Logger and the plain-dict step helpers (no pydantic until after containment).
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from common.aws import client, error_code
+from common.aws import client, error_code, prepare_for_snapshot
 from common.errors import is_transient, transient_errors
-from common.guards import Refusal, is_root, own_account, principal_guard
+from common.guards import ROOT_USER_NAME, Refusal, exempted_by_name, is_root, own_account, principal_guard
 from common.settings import env_bool, env_str
 from common.steps import Status, StepResult, step
 from contain_key.actions import (
     DEACTIVATE,
     OLDER_SESSIONS_POLICY,
     QUARANTINE,
-    ROOT_USER_NAME,
     USER_SESSIONS,
+    NotTheOwnersKey,
     deactivate_key,
     key_gone,
     key_owner,
     quarantine_user,
     revoke_user_sessions,
-    user_arn,
 )
+from incident.essentials import Essentials, health_essentials
+from incident.intake import first_task
 
 logger = Logger(service="credential-responder")
+prepare_for_snapshot("iam", "dynamodb")
 
 DEFAULT_QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 
@@ -45,63 +56,122 @@ DEFAULT_QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "key" not in event:
+        return first_task(
+            event,
+            read=health_essentials,
+            contain=lambda essentials, _registration: _contain_all(essentials, context),
+            results_key="contain_keys",
+        )
     incident, key = event["incident"], event["key"]
-    access_key_id = key["access_key_id"]
-    account = own_account(context)
-    refusal = _account_refusal(incident, account, access_key_id, key.get("user_name"))
-    if refusal:
-        return {"steps": [refusal]}
     iam = client("iam")
+    first, owner = _deactivate(iam, incident, key, context)
+    if owner is None:
+        return {"steps": first}
+    steps = [*first, *_follow_up(iam, owner, not_before=datetime.now(UTC))]
+    return {"steps": steps}
+
+
+def _contain_all(essentials: Essentials, context: Any) -> list[dict[str, Any]]:
+    """Every key first (the containing calls), then each owner's quarantine and sessions once: one
+    cut-off per user, written after all its keys are Inactive."""
+    incident = essentials.as_incident()
+    iam = client("iam")
+    per_key: list[list[StepResult]] = []
+    owners: dict[str, int] = {}  # owner -> index of its first key
+    for index, key in enumerate(essentials.affected_keys):
+        steps, owner = _deactivate(iam, incident, key, context)
+        per_key.append(steps)
+        if owner is not None:
+            owners.setdefault(owner, index)
+    not_before = datetime.now(UTC)
+    for owner, index in owners.items():
+        per_key[index].extend(_follow_up(iam, owner, not_before=not_before))
+    return [{"steps": steps} for steps in per_key]
+
+
+def _deactivate(
+    iam: Any, incident: dict[str, Any], key: dict[str, Any], context: Any
+) -> tuple[list[StepResult], str | None]:
+    """The key's deactivation (and, for a deleted key, its sessions), and the owner whose quarantine
+    and sessions follow; None when nothing more is to be done for this key."""
+    access_key_id = key["access_key_id"]
     named = key.get("user_name")
+    account = own_account(context)
+    refusal = _account_refusal(incident, account, access_key_id, named)
+    if refusal:
+        return [refusal], None
+    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
+    partition = context.invoked_function_arn.split(":")[1]
+    if named:
+        exempt = exempted_by_name("user", partition, account, named)
+        if exempt:
+            return [_skipped(access_key_id, exempt.detail, exempt.manual)], None
+        try:
+            result = _each_step(
+                DEACTIVATE,
+                access_key_id,
+                _deactivate_command(named, access_key_id),
+                lambda: deactivate_key(iam, named, access_key_id, dry_run=dry_run),
+            )
+        except NotTheOwnersKey:
+            pass  # the event's user does not hold the key (or is gone): IAM names the owner
+        else:
+            logger.info("access key contained", extra={"access_key_id": access_key_id, "status": result["status"]})
+            return [result], named
     try:
         owner = key_owner(iam, access_key_id)
     except ClientError as exc:
         if is_transient(exc):
             raise
-        return {"steps": [_lookup_failed(access_key_id, f"{error_code(exc)}: {exc}")]}
+        return [_lookup_failed(access_key_id, f"{error_code(exc)}: {exc}")], None
     if owner is None:
         # IAM itself says the key is gone. Sessions minted from it before the deletion still
         # carry its user's permissions; only when the event names a user can they be denied.
-        return {"steps": [key_gone(access_key_id), *_after_deletion(iam, incident, named, access_key_id)]}
+        return [key_gone(access_key_id), *_after_deletion(iam, named, access_key_id)], None
     if is_root(owner, owner):
         # IAM names a root key's owner <root_account> (or by its ARN, ending ":root"): never acted on.
         root = principal_guard(owner, ROOT_USER_NAME) or Refusal("root", "")
-        return {"steps": [_skipped(access_key_id, root.detail, root.manual)]}
+        return [_skipped(access_key_id, root.detail, root.manual)], None
     mismatch = ""
     if named and named.lower() != owner.lower():
         mismatch = f"the event names {named}, but IAM says the key belongs to {owner}: acting on {owner}; "
         logger.warning("event names another user than the key's owner", extra={"named": named, "owner": owner})
+    exempt = exempted_by_name("user", partition, account, owner)
+    if exempt:
+        return [_skipped(access_key_id, mismatch + exempt.detail, exempt.manual)], None
     try:
-        arn = user_arn(iam, owner)
-    except ClientError as exc:
-        if is_transient(exc):
-            raise
-        return {"steps": [_lookup_failed(access_key_id, f"GetUser {owner}: {error_code(exc)}")]}
-    guard = principal_guard(arn, owner)
-    if guard:
-        return {"steps": [_skipped(access_key_id, mismatch + guard.detail, guard.manual)]}
-    return {"steps": _contain(iam, incident, owner, access_key_id, prefix=mismatch)}
+        result = _each_step(
+            DEACTIVATE,
+            access_key_id,
+            _deactivate_command(owner, access_key_id),
+            lambda: deactivate_key(iam, owner, access_key_id, dry_run=dry_run),
+        )
+    except NotTheOwnersKey:
+        # IAM named the owner a moment ago; the key moved or went since. Nothing was changed.
+        result = step(
+            DEACTIVATE,
+            Status.FAILED,
+            access_key_id,
+            f"IAM names {owner} as the key's owner, but UpdateAccessKey on {owner} answers NoSuchEntity",
+            containment=True,
+            manual=f"aws iam get-access-key-last-used --access-key-id {shlex.quote(access_key_id)}",
+        )
+    if mismatch:
+        result["detail"] = mismatch + result["detail"]
+    logger.info("access key contained", extra={"access_key_id": access_key_id, "status": result["status"]})
+    return [result], owner
 
 
-def _contain(
-    iam: Any, incident: dict[str, Any], user_name: str, access_key_id: str, *, prefix: str
-) -> list[StepResult]:
+def _follow_up(iam: Any, user_name: str, *, not_before: datetime) -> list[StepResult]:
+    """After the key, and attempted even when its deactivation failed: each limits the damage either way."""
     dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
+    return [_quarantine(iam, user_name, dry_run), _sessions(iam, user_name, dry_run, not_before)]
+
+
+def _deactivate_command(user_name: str, access_key_id: str) -> str:
     q = shlex.quote
-    deactivate = _each_step(
-        DEACTIVATE,
-        access_key_id,
-        f"aws iam update-access-key --user-name {q(user_name)} --access-key-id {q(access_key_id)} --status Inactive",
-        lambda: deactivate_key(iam, user_name, access_key_id, dry_run=dry_run),
-    )
-    if prefix:
-        deactivate["detail"] = prefix + deactivate["detail"]
-    steps = [deactivate]
-    logger.info("access key contained", extra={"access_key_id": access_key_id, "status": deactivate["status"]})
-    # Attempted even when deactivation failed: each limits the damage either way.
-    steps.append(_quarantine(iam, user_name, dry_run))
-    steps.append(_sessions(iam, incident, user_name, dry_run))
-    return steps
+    return f"aws iam update-access-key --user-name {q(user_name)} --access-key-id {q(access_key_id)} --status Inactive"
 
 
 def _quarantine(iam: Any, user_name: str, dry_run: bool) -> StepResult:
@@ -117,17 +187,17 @@ def _quarantine(iam: Any, user_name: str, dry_run: bool) -> StepResult:
     )
 
 
-def _sessions(iam: Any, incident: dict[str, Any], user_name: str, dry_run: bool) -> StepResult:
+def _sessions(iam: Any, user_name: str, dry_run: bool, not_before: datetime) -> StepResult:
     return _each_step(
         USER_SESSIONS,
         user_name,
         f"aws iam put-user-policy --user-name {shlex.quote(user_name)} --policy-name {OLDER_SESSIONS_POLICY} "
         "--policy-document '<Deny * when aws:TokenIssueTime is before now>'",
-        lambda: revoke_user_sessions(iam, user_name, detected_at=incident["detected_at"], dry_run=dry_run),
+        lambda: revoke_user_sessions(iam, user_name, not_before=not_before, dry_run=dry_run),
     )
 
 
-def _after_deletion(iam: Any, incident: dict[str, Any], named: str | None, access_key_id: str) -> list[StepResult]:
+def _after_deletion(iam: Any, named: str | None, access_key_id: str) -> list[StepResult]:
     if not named:
         return [
             step(
@@ -147,7 +217,7 @@ def _after_deletion(iam: Any, incident: dict[str, Any], named: str | None, acces
     # The name cannot be checked against the key any more (IAM no longer knows the key); denying
     # a named user's older sessions is the cautious reading, and release undoes it.
     dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
-    result = _sessions(iam, incident, named, dry_run)
+    result = _sessions(iam, named, dry_run, datetime.now(UTC))
     if result["status"] in (Status.DONE, Status.ALREADY_DONE):
         result["detail"] = f"owner as named by the event (the deleted key can no longer be checked): {result['detail']}"
     return [result]

@@ -28,9 +28,9 @@ from botocore.exceptions import ClientError
 from common.aws import client, error_code
 from common.errors import is_transient, transient_errors
 from common.settings import env_bool, env_str
-from incident.model import IntakeStatus
+from incident.model import Intake, IntakeStatus
 from incident.normalize import DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS, normalize
-from record.store import DEFAULT_STALE_AFTER_SECONDS, register
+from record.store import register, stale_after
 
 logger = Logger(service="credential-responder")
 
@@ -40,13 +40,13 @@ logger = Logger(service="credential-responder")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     raw = event.get("event", event) if isinstance(event, dict) else event
     execution_arn = event.get("execution_id", "") if isinstance(event, dict) else ""
-    execution_arn = execution_arn if isinstance(execution_arn, str) else ""
-    intake = normalize(
-        raw,
-        accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"),
-        affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain"),
-        attack_sequence_max_actors=_max_actors(),
-    )
+    return normalize_and_register(raw, execution_arn if isinstance(execution_arn, str) else "")
+
+
+def normalize_and_register(raw: Any, execution_arn: str) -> dict[str, Any]:
+    """The Intake of `raw`, recorded (dedupe) when it is an incident. Also the containing functions'
+    route for an event whose essentials they do not read themselves (incident.intake)."""
+    intake = full_intake(raw)
     recontain = False
     table = env_str("INCIDENT_TABLE")
     if intake.incident is not None and table:
@@ -57,7 +57,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
                 table,
                 intake.incident.model_dump(mode="json"),
                 execution_arn=execution_arn,
-                stale_after_seconds=_stale_after(),
+                stale_after_seconds=stale_after(),
             )
         except ClientError as exc:
             if is_transient(exc):
@@ -76,17 +76,18 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     return {**intake.model_dump(mode="json"), "recontain": recontain}
 
 
+def full_intake(raw: Any) -> Intake:
+    return normalize(
+        raw,
+        accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"),
+        affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain"),
+        attack_sequence_max_actors=_max_actors(),
+    )
+
+
 def _max_actors() -> int:
     try:
         actors = int(env_str("ATTACK_SEQUENCE_MAX_ACTORS"))
     except ValueError:
         return DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS
     return actors if actors > 0 else DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS
-
-
-def _stale_after() -> int:
-    try:
-        seconds = int(env_str("INCIDENT_STALE_AFTER_SECONDS"))
-    except ValueError:
-        return DEFAULT_STALE_AFTER_SECONDS
-    return seconds if seconds > 0 else DEFAULT_STALE_AFTER_SECONDS

@@ -11,13 +11,12 @@ nothing here raises. Supported:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from incident import codes
+from incident import codes, essentials
 from incident.events import Finding, GuardDutyEvent, HealthEvent
 from incident.model import (
     AffectedKey,
@@ -34,31 +33,25 @@ HEALTH_CONSOLE_CODES = frozenset(codes.HEALTH_CONSOLE_CODES)
 EXFILTRATION_FINDING_TYPES = frozenset(codes.EXFILTRATION_FINDING_TYPES)
 ATTACK_SEQUENCE_TYPES = frozenset(codes.ATTACK_SEQUENCE_TYPES)
 DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS = 3
-# What AWS itself issues: a long-term (AKIA) or temporary (ASIA) key id, 20 characters
-# (review L11: the old `\w{8,128}` was Unicode-aware and also took account ids and names).
-_ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
+# Validation rules, account resolution and incident ids are shared with the containing functions'
+# first read of the event (incident.essentials), so the two never disagree on what is contained.
+_ACCESS_KEY_ID = essentials.ACCESS_KEY_ID
 # Public samples carry placeholders (ACCESS_KEY_ID_HERE, GeneratedFindingAccessKeyId); accepted
 # only when the deployment opts in to sample findings.
 _SAMPLE_ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9_]{8,128}$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-# IAM's own pattern for user and role names, ASCII (IAM's \w is not Unicode's), 64 characters.
-_IAM_NAME = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}$")
-# Every partition's regions: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-iso-east-1.
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
-_PAGE = re.compile(r"^\d{1,4}$")
-# The parts of the incident id (the record's key, shown in messages): AWS's ids are plain tokens.
-_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-_HEALTH_EVENT_ARN = re.compile(r"^arn:[a-z-]+:health:[a-z0-9-]*::event/[A-Za-z0-9_./-]{1,200}$")
-# What a value from the event may show of itself in a reason: nothing a channel would interpret.
-_SAFE_CHARACTER = re.compile(r"[A-Za-z0-9 _.:/=+@,-]")
-
-
-class _Invalid(Exception):
-    """A field holds what AWS would never put there: the event is ignored, naming the field."""
-
-    def __init__(self, field: str, what: str, value: Any) -> None:
-        super().__init__(f"invalid-field: {field} is not {what} (got {_safe(value)})")
+_ACCOUNT_ID = essentials.ACCOUNT_ID
+_IAM_NAME = essentials.IAM_NAME
+_REGION = essentials.REGION
+_INSTANCE_ID = essentials.INSTANCE_ID
+_PAGE = essentials.PAGE
+_TOKEN = essentials.TOKEN
+_HEALTH_EVENT_ARN = essentials.HEALTH_EVENT_ARN
+_Invalid = essentials.Invalid
+_accounts = essentials.resolve_accounts
+_region = essentials.region
+_page = essentials.page_number
+_iso = essentials.iso
+_safe = essentials.safe
 
 
 def _ignored(reason: str) -> Intake:
@@ -114,7 +107,7 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
     if metadata and metadata.public_key:
         candidates.append(metadata.public_key)
     pattern = _SAMPLE_ACCESS_KEY_ID if accept_samples else _ACCESS_KEY_ID
-    key_ids = _unique(candidate for candidate in candidates if candidate and pattern.match(candidate))
+    key_ids = essentials.health_key_ids(candidates, pattern)
     if not key_ids:
         if any(candidates):
             # resources[] may also hold ARNs; say which field held the nearest thing to a key.
@@ -143,20 +136,19 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
     )
     region = _region(parsed.region, "region")
     page, total_pages = _page(detail.page, "detail.page"), _page(detail.total_pages, "detail.totalPages")
-    if detail.communication_id is not None and not _TOKEN.match(detail.communication_id):
-        raise _Invalid("detail.communicationId", "a Health communication id", detail.communication_id)
-    if detail.event_arn is not None and not _HEALTH_EVENT_ARN.match(detail.event_arn):
-        raise _Invalid("detail.eventArn", "a Health event ARN", detail.event_arn)
-    dedupe = detail.communication_id or f"{detail.event_arn}:{','.join(sorted(key_ids))}"
-    if (total_pages or 1) > 1 or (page or 1) > 1:
-        # Each page is its own delivery with its own keys; backup-region copies of one page still
-        # carry the same communicationId and page, so they still collapse into one incident.
-        dedupe += f":page-{page or 1}"
+    incident_id = essentials.health_incident_id(
+        account,
+        key_ids,
+        communication_id=detail.communication_id,
+        event_arn=detail.event_arn,
+        page=page,
+        total_pages=total_pages,
+    )
     return Intake(
         status=IntakeStatus.ACCEPTED,
         reason=f"{detail.event_type_code}: {len(keys)} exposed access key(s)",
         incident=Incident(
-            incident_id=f"{account}:health:{dedupe}",
+            incident_id=incident_id,
             kind=Kind.EXPOSED_ACCESS_KEY,
             source="aws.health",
             event_type=detail.event_type_code,
@@ -211,37 +203,6 @@ def _console_compromise(parsed: HealthEvent) -> Intake:
     )
 
 
-def _accounts(envelope: str, detail: list[tuple[str, str | None]]) -> tuple[str, str | None, str | None]:
-    """The credential's account, the account the event was delivered to, and any disagreement.
-
-    The detail's fields name the account the credential is in (organizational view and delegated
-    administrators deliver members' events to another account) and win over the envelope. Values
-    that are not account ids (the 2025 sample holds a key id in affectedAccount) are not accounts
-    and take no part."""
-    if not _ACCOUNT_ID.match(envelope):
-        # EventBridge itself sets the envelope's account: anything else was made by hand.
-        raise _Invalid("account", "a 12-digit account id", envelope)
-    named = [(field, value) for field, value in detail if value and _ACCOUNT_ID.match(value)]
-    account = named[0][1] if named else envelope
-    disagreeing = sorted({f"{field} {value}" for field, value in [*named, ("account", envelope)] if value != account})
-    conflict = f"{named[0][0]} names account {account}, but " + ", ".join(disagreeing) if disagreeing else None
-    return str(account), envelope if envelope != account else None, conflict
-
-
-def _region(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not _REGION.match(value):
-        raise _Invalid(field, "an AWS region", value)
-    return value
-
-
-def _page(value: Any, field: str) -> int | None:
-    if value is None:
-        return None
-    if not _PAGE.match(str(value)):
-        raise _Invalid(field, "a page number", value)
-    return int(value)
-
-
 def _normalize_guardduty(
     event: dict[str, Any], *, accept_samples: bool, affiliated_inside_aws: str, max_actors: int
 ) -> Intake:
@@ -270,7 +231,7 @@ def _normalize_guardduty(
     return intake
 
 
-INSIDE_AWS = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+INSIDE_AWS = essentials.INSIDE_AWS
 
 
 def _affiliated(incident: Incident, setting: str) -> Incident:
@@ -535,12 +496,6 @@ def _remote_caller(finding: Finding) -> RemoteCaller | None:
     )
 
 
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _rfc1123_to_iso(value: str | None) -> str | None:
     """Health's detail.*Time fields are RFC 1123 ('Wed, 12 Feb 2025 00:37:54 GMT'), not ISO."""
     if not value:
@@ -551,20 +506,8 @@ def _rfc1123_to_iso(value: str | None) -> str | None:
         return None
 
 
-def _unique(values: Any) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _safe(value: Any, limit: int = 40) -> str:
-    """A value from the event as a reason may show it: quoted, every character a channel could
-    read as markup, a command or a line break shown as '?', truncated."""
-    text = value if isinstance(value, str) else repr(value)
-    shown = "".join(ch if _SAFE_CHARACTER.fullmatch(ch) else "?" for ch in text[:limit])
-    return f"'{shown}'" + ("…" if len(text) > limit else "")
 
 
 def _first_error(exc: ValidationError) -> str:

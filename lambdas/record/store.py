@@ -34,6 +34,7 @@ past its incident's last activity (long enough for audits and repeat offenders, 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,6 +70,15 @@ class Registration:
     first_received_at: str
     reason: str = ""
     recontain: bool = False
+
+
+def stale_after() -> int:
+    """INCIDENT_STALE_AFTER_SECONDS (set by infra to the state machine's timeout), or the default."""
+    try:
+        seconds = int(os.environ.get("INCIDENT_STALE_AFTER_SECONDS", ""))
+    except ValueError:
+        return DEFAULT_STALE_AFTER_SECONDS
+    return seconds if seconds > 0 else DEFAULT_STALE_AFTER_SECONDS
 
 
 def record_key(incident_id: str) -> dict[str, Any]:

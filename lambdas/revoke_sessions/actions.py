@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
-from common.guards import instance_guard, principal_guard
+from common.guards import exempted_by_name, instance_guard, principal_guard
 from common.steps import Status, StepResult, step
 
 REVOKE = "revoke-role-sessions"
@@ -47,6 +47,7 @@ def revoke(
     *,
     scope: str = "role",
     protected_path: str = DEFAULT_PROTECTED_PATH,
+    partition: str = "aws",
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> StepResult:
@@ -82,6 +83,10 @@ def revoke(
                 manual=f"aws ec2 describe-iam-instance-profile-associations --region {shlex.quote(region)} "
                 f"--filters {shlex.quote(f'Name=instance-id,Values={instance_id}')}",
             )
+    exempt = exempted_by_name("role", partition, str(incident.get("account") or ""), role_name)
+    if exempt:
+        # Known from the configuration, with nothing read: IAM's explicit deny backs it.
+        return step(REVOKE, Status.SKIPPED, role_name, exempt.detail, containment=True, manual=exempt.manual)
     result = revoke_role_sessions(
         iam,
         role_name,
@@ -172,6 +177,110 @@ def revoke_role_sessions(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> StepResult:
+    """Scope "role": the containing call is the first, with nothing read before it: IAM refuses the
+    write itself on a service-linked role (UnmodifiableEntity) and, by the explicit deny in this
+    function's policy, on the responder's own roles and exempted ones (AccessDenied); the role is read
+    only afterwards, to say which. Scope "instance" needs the RoleId for the session's aws:userid, so
+    it reads the role first."""
+    if scope == "instance":
+        return _revoke_instance_session(iam, role_name, instance_id, protected_path, dry_run, now)
+    cutoff = _cutoff(now)
+    policy = older_sessions_policy(cutoff)
+    data = {"role_name": role_name, "policy_name": OLDER_SESSIONS_POLICY, "cutoff": cutoff}
+    what = f"denies sessions issued before {cutoff}"
+    manual = _put_command(role_name, OLDER_SESSIONS_POLICY, policy)
+    if dry_run:
+        return step(
+            REVOKE,
+            Status.SKIPPED,
+            role_name,
+            f"dry-run: would put {OLDER_SESSIONS_POLICY} on {role_name}: {what}",
+            containment=True,
+            manual=manual,
+            data=data,
+        )
+    try:
+        iam.put_role_policy(RoleName=role_name, PolicyName=OLDER_SESSIONS_POLICY, PolicyDocument=json.dumps(policy))
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "NoSuchEntity":
+            return step(
+                REVOKE,
+                Status.FAILED,
+                role_name,
+                f"role {role_name} does not exist (deleted since the "
+                "finding?); its sessions cannot be revoked this way",
+                containment=True,
+                manual=f"aws iam get-role --role-name {shlex.quote(role_name)}",
+            )
+        if code in ("UnmodifiableEntity", "AccessDenied", "AccessDeniedException"):
+            return _refused(iam, role_name, code, protected_path, manual)
+        raise
+    written = _get_policy(iam, role_name, OLDER_SESSIONS_POLICY)
+    later = _cutoff_of(written)
+    # Another execution (a repeat, a concurrent re-containment) may have put a later cut-off meanwhile:
+    # it denies every session this one does.
+    if (
+        written != policy
+        and later is not None
+        and later >= _parse_time(cutoff)
+        and written == older_sessions_policy(later.strftime(TIME_FORMAT))
+    ):
+        policy, cutoff = written, later.strftime(TIME_FORMAT)
+        data["cutoff"] = cutoff
+        what = f"denies sessions issued before {cutoff}"
+    if written != policy:
+        return step(
+            REVOKE,
+            Status.FAILED,
+            role_name,
+            f"PutRolePolicy returned but {OLDER_SESSIONS_POLICY} does not read back as written",
+            containment=True,
+            manual=manual,
+            data=data,
+        )
+    return step(
+        REVOKE,
+        Status.DONE,
+        role_name,
+        f"{OLDER_SESSIONS_POLICY} {what} (read back; IAM applies it within minutes)",
+        containment=True,
+        undo=_delete_command(role_name, OLDER_SESSIONS_POLICY),
+        data=data,
+    )
+
+
+def _refused(iam: Any, role_name: str, code: str, protected_path: str, manual: str) -> StepResult:
+    """IAM refused the write: read the role now (after the containing call) to say why."""
+    try:
+        role = iam.get_role(RoleName=role_name)["Role"]
+    except ClientError as exc:
+        role = None
+        why = f"the role could not be read to say why ({error_code(exc)})"
+    else:
+        refusal = _refusal(role, protected_path)
+        if refusal:
+            refusal["detail"] += f" (IAM refused the write: {code})"
+            return refusal
+        why = "no exemption of the responder names it: a service control policy or a permissions boundary denies it"
+    return step(
+        REVOKE,
+        Status.FAILED,
+        role_name,
+        f"IAM refused PutRolePolicy on {role_name} ({code}); {why}; nothing was changed",
+        containment=True,
+        manual=manual,
+    )
+
+
+def _revoke_instance_session(
+    iam: Any,
+    role_name: str,
+    instance_id: str | None,
+    protected_path: str,
+    dry_run: bool,
+    now: datetime | None,
+) -> StepResult:
     try:
         role = iam.get_role(RoleName=role_name)["Role"]
     except ClientError as exc:
@@ -189,35 +298,23 @@ def revoke_role_sessions(
     refusal = _refusal(role, protected_path)
     if refusal:
         return refusal
-    if scope == "instance":
-        if not instance_id:
-            return step(
-                REVOKE,
-                Status.FAILED,
-                role_name,
-                "REVOKE_SCOPE=instance but the finding names no instance",
-                containment=True,
-                manual=_put_command(role_name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(now))),
-            )
-        policy_name, cutoff = INSTANCE_SESSION_POLICY, None
-        session = f"{role['RoleId']}:{instance_id}"
-        policy = instance_session_policy(session)
-        covered = _session_of(_get_policy(iam, role_name, policy_name)) == session
-        what = f"denies every session of instance {instance_id} ({session})"
-    else:
-        policy_name, cutoff = OLDER_SESSIONS_POLICY, _cutoff(now)
-        policy = older_sessions_policy(cutoff)
-        existing = _cutoff_of(_get_policy(iam, role_name, policy_name))
-        # An existing cut-off at or after detection already denies every session the attacker
-        # could have held; rewriting it would only cut off more legitimate sessions.
-        covered = existing is not None and existing >= _parse_time(detected_at)
-        if covered:
-            cutoff = existing.strftime(TIME_FORMAT)  # type: ignore[union-attr]
-        what = f"denies sessions issued before {cutoff}"
-    data = {"role_name": role_name, "policy_name": policy_name, "cutoff": cutoff}
-    undo = f"aws iam delete-role-policy --role-name {shlex.quote(role_name)} --policy-name {shlex.quote(policy_name)}"
+    if not instance_id:
+        return step(
+            REVOKE,
+            Status.FAILED,
+            role_name,
+            "REVOKE_SCOPE=instance but the finding names no instance",
+            containment=True,
+            manual=_put_command(role_name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(now))),
+        )
+    policy_name = INSTANCE_SESSION_POLICY
+    session = f"{role['RoleId']}:{instance_id}"
+    policy = instance_session_policy(session)
+    what = f"denies every session of instance {instance_id} ({session})"
+    data = {"role_name": role_name, "policy_name": policy_name, "cutoff": None}
+    undo = _delete_command(role_name, policy_name)
     manual = _put_command(role_name, policy_name, policy)
-    if covered:
+    if _session_of(_get_policy(iam, role_name, policy_name)) == session:
         return step(
             REVOKE,
             Status.ALREADY_DONE,
@@ -257,6 +354,10 @@ def revoke_role_sessions(
         undo=undo,
         data=data,
     )
+
+
+def _delete_command(role_name: str, policy_name: str) -> str:
+    return f"aws iam delete-role-policy --role-name {shlex.quote(role_name)} --policy-name {shlex.quote(policy_name)}"
 
 
 def older_sessions_policy(cutoff: str) -> dict[str, Any]:

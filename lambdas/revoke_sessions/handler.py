@@ -1,10 +1,16 @@
 """Lambda: revoke the sessions of the role named by an instance-credential-exfiltration finding.
+Two entries, one function:
 
-Input:  {"incident": Incident.model_dump(mode="json")}  (role_name, instance_id, region, account,
-        detected_at, instance_profile_arn are read)
-Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
+* the execution's first task (input {"event": <EventBridge event>, "execution_id"}): reads the
+  GuardDuty finding's essentials, records the incident, revokes the role's sessions (again, with a
+  new cut-off, when the record says GuardDuty's count rose), and only then normalizes the finding in
+  full (incident.intake). Output: what Route expects, `results.revoke_sessions` = {"steps": [...]}.
+* a task of the regular route (input {"incident": Incident.model_dump(mode="json")}), for what the
+  first task leaves to the normalizer (no role named, attack sequences) and for re-containment.
+  Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
+
 Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_PATH (the responder's own roles),
-        EXEMPT_INSTANCE_IDS (stops a revoke scoped to that instance).
+        EXEMPT_INSTANCE_IDS (stops a revoke scoped to that instance), AFFILIATED_INSIDE_AWS.
 """
 
 from __future__ import annotations
@@ -14,20 +20,35 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from common.aws import client
+from common.aws import client, prepare_for_snapshot
 from common.errors import transient_errors
 from common.guards import own_account
 from common.settings import env_bool, env_str
 from common.steps import Status, step
+from incident.essentials import exfiltration_essentials
+from incident.intake import first_task
 from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, note_current_profile, revoke
 
 logger = Logger(service="credential-responder")
+prepare_for_snapshot("iam", "dynamodb")
 
 
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    incident = event["incident"]
+    if "incident" not in event:
+        return first_task(
+            event,
+            read=lambda raw: exfiltration_essentials(
+                raw, affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain")
+            ),
+            contain=lambda essentials, _registration: _revoke(essentials.as_incident(), context),
+            results_key="revoke_sessions",
+        )
+    return _revoke(event["incident"], context)
+
+
+def _revoke(incident: dict[str, Any], context: Any) -> dict[str, Any]:
     account = own_account(context)
     target = incident.get("role_name") or incident.get("instance_id") or "unknown"
     if incident.get("account_conflict"):
@@ -72,6 +93,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         incident,
         scope=scope,
         protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH),
+        partition=context.invoked_function_arn.split(":")[1],
         dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_REVOKE_SESSIONS"),
     )
     if ec2 is None and incident.get("instance_id") and result["status"] in ("done", "already-done"):
