@@ -128,7 +128,7 @@ def _state(account_state: str | Path | AccountState | None) -> AccountState | No
 
 def describe_outcome(record: ExecutionRecord, handlers: dict[str, str]) -> tuple[str, str, list[Any], list[Any]]:
     """The workflow's own account of what happened: its report, or the intake when no report ran."""
-    intake = _result_of(record, handlers, "incident.handler.handler") or {}
+    intake = intake_of(record, handlers) or {}
     report = _result_of(record, handlers, "report.handler.handler_sns")
     if report is not None:
         return report["outcome"], report["reason"], report.get("steps", []), report.get("notifications", [])
@@ -145,7 +145,7 @@ def describe(
     recorders: dict[str, Any],
     handlers: dict[str, str],
 ) -> dict[str, Any]:
-    intake = _result_of(record, handlers, "incident.handler.handler")
+    intake = intake_of(record, handlers)
     incident = (intake or {}).get("incident")
     outcome, reason, steps, notifications = describe_outcome(record, handlers)
     containing = [call.at for call in record.api_calls if (call.service, call.operation) in CONTAINING_CALLS]
@@ -231,6 +231,24 @@ def report_input(record: ExecutionRecord, handlers: dict[str, str]) -> Any:
     """The exact state the workflow passed to the e-mail report (None when no report ran)."""
     events = [inv.event for inv in record.invocations if handlers.get(inv.function) == "report.handler.handler_sns"]
     return events[-1] if events else None
+
+
+FIRST_TASKS = ("contain_key.handler.handler", "revoke_sessions.handler.handler")
+
+
+def intake_of(record: ExecutionRecord, handlers: dict[str, str]) -> dict[str, Any] | None:
+    """The intake: Normalize's output, or a containing function's as the execution's first task
+    (its input is the raw event, its output holds the intake)."""
+    intakes = [
+        inv.result if handlers.get(inv.function) == "incident.handler.handler" else inv.result["intake"]
+        for inv in record.invocations
+        if isinstance(inv.result, dict)
+        and (
+            handlers.get(inv.function) == "incident.handler.handler"
+            or (handlers.get(inv.function) in FIRST_TASKS and "event" in (inv.event or {}) and "intake" in inv.result)
+        )
+    ]
+    return intakes[-1] if intakes else None
 
 
 def _result_of(record: ExecutionRecord, handlers: dict[str, str], handler: str) -> Any:

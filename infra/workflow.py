@@ -343,7 +343,12 @@ class Workflow(Construct):
                 self,
                 "NormalizeFailed",
                 parameters={
-                    "intake": {"status": "failed", "reason.$": "$.Cause", "incident": None},
+                    "intake": {
+                        "status": "failed",
+                        "reason.$": "$.Cause",
+                        "incident": None,
+                        "contained_at_intake": False,
+                    },
                     "results": {},
                     "failures": {},
                     "branches": [],

@@ -73,7 +73,8 @@ def normalize_and_register(raw: Any, execution_arn: str) -> dict[str, Any]:
             elif registration.reason:
                 intake.reason += f" ({registration.reason})"
     logger.info("event normalized", extra={"status": intake.status, "reason": intake.reason, "recontain": recontain})
-    return {**intake.model_dump(mode="json"), "recontain": recontain}
+    # contained_at_intake: always said, so that Route's Choice never reads a missing field.
+    return {**intake.model_dump(mode="json"), "recontain": recontain, "contained_at_intake": False}
 
 
 def full_intake(raw: Any) -> Intake:

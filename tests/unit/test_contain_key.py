@@ -15,6 +15,7 @@ from contain_key.actions import (
     FALLBACK_POLICY,
     FALLBACK_POLICY_NAME,
     OLDER_SESSIONS_POLICY,
+    NotTheOwnersKey,
     ROOT_USER_NAME,
     deactivate_key,
     older_sessions_policy,
@@ -70,34 +71,38 @@ def test_key_owner_is_what_iam_says(iam, exposed) -> None:
 
 
 def test_a_key_missing_from_the_named_users_list_is_not_deleted(iam, exposed) -> None:
+    """UpdateAccessKey on a user that does not hold the key (or does not exist) answers NoSuchEntity:
+    that says nothing about the key, and nothing is changed (the handler then asks IAM for the owner)."""
     iam.create_user(UserName="alice")
-    result = deactivate_key(iam, "alice", exposed[0])
-    assert result["status"] == "failed" and "belongs to ci-deployer" in result["detail"]
-    assert "--user-name ci-deployer" in result["manual"]
-    gone = deactivate_key(iam, "nobody", exposed[0])  # the user does not exist: still not "deleted"
-    assert gone["status"] == "failed"
+    with pytest.raises(NotTheOwnersKey):
+        deactivate_key(iam, "alice", exposed[0])
+    with pytest.raises(NotTheOwnersKey):
+        deactivate_key(iam, "nobody", exposed[0])
     assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
 
 
-def test_deactivates_only_the_exposed_key_and_reruns_as_already_done(iam, exposed) -> None:
+def test_deactivates_only_the_exposed_key_and_reruns_idempotently(iam, exposed) -> None:
     key, bystander = exposed
     first = deactivate_key(iam, "ci-deployer", key)
     assert first["status"] == "done" and first["containment"]
     assert statuses(iam, "ci-deployer") == {key: "Inactive", bystander: "Active"}
     assert "--status Active" in first["undo"]
+    # Written first, read back after: a key already Inactive reads back the same (no read before the write).
     again = deactivate_key(iam, "ci-deployer", key)
-    assert again["status"] == "already-done"
+    assert again["status"] == "done" and "Inactive (read back)" in again["detail"]
     assert statuses(iam, "ci-deployer") == {key: "Inactive", bystander: "Active"}
 
 
 def test_deleted_key_and_deleted_user_are_reported_not_retried(iam, exposed) -> None:
     key, bystander = exposed
     iam.delete_access_key(UserName="ci-deployer", AccessKeyId=key)
-    gone = deactivate_key(iam, "ci-deployer", key)
-    assert gone["status"] == "already-done" and "NoSuchEntity for this key" in gone["detail"]
+    with pytest.raises(NotTheOwnersKey):
+        deactivate_key(iam, "ci-deployer", key)
+    assert actions.key_owner(iam, key) is None  # only IAM's answer for the key says it is gone
     iam.delete_access_key(UserName="ci-deployer", AccessKeyId=bystander)
     iam.delete_user(UserName="ci-deployer")
-    assert deactivate_key(iam, "ci-deployer", key)["status"] == "already-done"
+    with pytest.raises(NotTheOwnersKey):
+        deactivate_key(iam, "ci-deployer", key)
 
 
 def test_dry_run_changes_nothing(iam, exposed) -> None:
@@ -143,6 +148,8 @@ def test_quarantine_of_a_deleted_user_has_nothing_left_to_do(iam) -> None:
 
 
 NOW = datetime(2026, 11, 20, 3, 5, 7, 250000, tzinfo=UTC)
+# When the key was confirmed Inactive: a cut-off at or after it denies every session minted from it.
+DEACTIVATED = datetime(2026, 11, 20, 3, 2, 11, tzinfo=UTC)
 DETECTED = "2026-11-20T03:02:11Z"
 
 
@@ -151,7 +158,7 @@ def user_policy(iam, user: str, name: str = OLDER_SESSIONS_POLICY) -> dict:
 
 
 def test_revoke_user_sessions_denies_sessions_issued_before_now(iam, exposed) -> None:
-    result = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    result = revoke_user_sessions(iam, "ci-deployer", not_before=DEACTIVATED, now=NOW)
     assert result["status"] == "done" and result["containment"]
     # Rounded up to the next second: a session issued at 03:05:07.1 is before the cut-off.
     assert user_policy(iam, "ci-deployer") == older_sessions_policy("2026-11-20T03:05:08Z")
@@ -167,29 +174,29 @@ def test_revoke_user_sessions_denies_sessions_issued_before_now(iam, exposed) ->
 
 
 def test_revoke_user_sessions_is_idempotent_and_renews_an_older_cutoff(iam, exposed) -> None:
-    revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
-    again = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=datetime(2026, 11, 21, tzinfo=UTC))
+    revoke_user_sessions(iam, "ci-deployer", not_before=DEACTIVATED, now=NOW)
+    again = revoke_user_sessions(iam, "ci-deployer", not_before=DEACTIVATED, now=datetime(2026, 11, 21, tzinfo=UTC))
     assert again["status"] == "already-done" and "2026-11-20T03:05:08Z" in again["detail"]
     assert again["undo"]
-    # A later incident (detected after the cut-off) needs a new one.
+    # A key deactivated after the cut-off (a later incident) needs a new one.
     later = revoke_user_sessions(
-        iam, "ci-deployer", detected_at="2026-11-22T00:00:00Z", now=datetime(2026, 11, 22, 0, 1, tzinfo=UTC)
+        iam, "ci-deployer", not_before=datetime(2026, 11, 22, tzinfo=UTC), now=datetime(2026, 11, 22, 0, 1, tzinfo=UTC)
     )
     assert later["status"] == "done"
     assert user_policy(iam, "ci-deployer") == older_sessions_policy("2026-11-22T00:01:00Z")
 
 
 def test_revoke_user_sessions_of_a_deleted_user_and_in_dry_run(iam, exposed) -> None:
-    gone = revoke_user_sessions(iam, "nobody", detected_at=DETECTED, now=NOW)
+    gone = revoke_user_sessions(iam, "nobody", not_before=DEACTIVATED, now=NOW)
     assert gone["status"] == "already-done" and "NoSuchEntity for user nobody" in gone["detail"]
-    dry = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, dry_run=True, now=NOW)
+    dry = revoke_user_sessions(iam, "ci-deployer", not_before=DEACTIVATED, dry_run=True, now=NOW)
     assert dry["status"] == "skipped" and "put-user-policy" in dry["manual"]
     assert iam.list_user_policies(UserName="ci-deployer")["PolicyNames"] == []
 
 
 def test_a_revoke_that_does_not_read_back_is_a_failure(iam, exposed, monkeypatch) -> None:
     monkeypatch.setattr(iam, "put_user_policy", lambda **kwargs: {})
-    result = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    result = revoke_user_sessions(iam, "ci-deployer", not_before=DEACTIVATED, now=NOW)
     assert result["status"] == "failed" and "does not read back" in result["detail"]
     assert shlex.split(result["manual"])[:3] == ["aws", "iam", "put-user-policy"]
 
@@ -204,7 +211,7 @@ def test_a_later_cutoff_written_by_a_parallel_containment_covers_this_one(iam, e
         real_put(UserName=kwargs["UserName"], PolicyName=kwargs["PolicyName"], PolicyDocument=json.dumps(later))
 
     monkeypatch.setattr(iam, "put_user_policy", put_then_the_other_item_puts)
-    result = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    result = revoke_user_sessions(iam, "ci-deployer", not_before=DEACTIVATED, now=NOW)
     assert result["status"] == "done" and result["data"]["cutoff"] == "2030-01-01T00:00:00Z"
 
 
@@ -218,7 +225,7 @@ def test_an_earlier_cutoff_written_meanwhile_is_a_failure(iam, exposed, monkeypa
             UserName=kwargs["UserName"], PolicyName=kwargs["PolicyName"], PolicyDocument=json.dumps(earlier)
         ),
     )
-    result = revoke_user_sessions(iam, "ci-deployer", detected_at=DETECTED, now=NOW)
+    result = revoke_user_sessions(iam, "ci-deployer", not_before=DEACTIVATED, now=NOW)
     assert result["status"] == "failed" and "does not read back" in result["detail"]
 
 
@@ -300,7 +307,7 @@ class TestHandler:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetAccessKeyLastUsed")
 
         monkeypatch.setattr(client("iam"), "get_access_key_last_used", denied)
-        (step,) = self.invoke(lambda_context, exposed[0], "ci-deployer")
+        (step,) = self.invoke(lambda_context, exposed[0])  # no user named: IAM must name the owner first
         assert step["status"] == "failed" and "AccessDenied" in step["detail"]
         assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
 
@@ -364,6 +371,9 @@ class TestHandler:
             "arn:aws:iam::123456789012:user/ops/breakglass",
             "arn:aws:iam::123456789012:user/ops/BreakGlass",  # IAM's names ignore case
             "arn:aws:iam::123456789012:user/breakglass",  # the name alone is unique in the account
+            # Another path names the same principal: a name is unique in an account whatever its path,
+            # and the exemption is decided before any call, from the name.
+            "arn:aws:iam::123456789012:user/dev/breakglass",
         ],
     )
     def test_exempted_principal_is_matched_on_its_real_arn(self, iam, lambda_context, monkeypatch, exempt) -> None:
@@ -371,14 +381,13 @@ class TestHandler:
         key = iam.create_access_key(UserName="breakglass")["AccessKey"]["AccessKeyId"]
         monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", f"arn:aws:iam::123456789012:user/other, {exempt}")
         (step,) = self.invoke(lambda_context, key)
-        assert step["status"] == "skipped" and "exempted" in step["detail"]
-        assert "arn:aws:iam::123456789012:user/ops/breakglass" in step["detail"]
+        assert step["status"] == "skipped" and "user breakglass is exempted" in step["detail"]
+        assert exempt in step["detail"]
         assert statuses(iam, "breakglass")[key] == "Active"
 
     @pytest.mark.parametrize(
         "exempt",
         [
-            "arn:aws:iam::123456789012:user/dev/breakglass",  # another path: another principal
             "arn:aws-cn:iam::123456789012:user/ops/breakglass",
             "arn:aws:iam::999988887777:user/ops/breakglass",
             "arn:aws:iam::123456789012:role/ops/breakglass",
@@ -398,3 +407,85 @@ class TestHandler:
         assert len(steps) == 3
         assert statuses(iam, "ci-deployer")[exposed[0]] == "Active"
         assert iam.list_user_policies(UserName="ci-deployer")["PolicyNames"] == []
+
+
+# -- the first task: the raw event, contained before it is normalized in full ------------------------
+
+
+def health_event(key_id: str, user: str | None = None, **envelope: object) -> dict:
+    metadata = {"publicKey": key_id, **({"userName": user} if user else {})}
+    return {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "AWS Health Event",
+        "source": "aws.health",
+        "account": "123456789012",
+        "time": "2026-11-30T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "eventArn": "arn:aws:health:us-east-1::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/X1",
+            "service": "RISK",
+            "eventTypeCode": "AWS_RISK_CREDENTIALS_EXPOSED",
+            "communicationId": "first-task-test",
+            "eventMetadata": metadata,
+            "affectedEntities": [{"entityValue": key_id}],
+        },
+        **envelope,
+    }
+
+
+def test_first_task_contains_before_normalizing_and_hands_on_the_intake(iam, exposed, lambda_context) -> None:
+    from contain_key.handler import handler
+
+    key_id, bystander = exposed
+    out = handler({"event": health_event(key_id, "ci-deployer"), "execution_id": "arn:x"}, lambda_context)
+    assert statuses(iam, "ci-deployer") == {key_id: "Inactive", bystander: "Active"}
+    intake = out["intake"]
+    assert intake["status"] == "accepted" and intake["contained_at_intake"] is True
+    assert intake["incident"]["incident_id"] == "123456789012:health:first-task-test"
+    ((first,),) = [
+        [s for s in item["steps"] if s["name"] == "deactivate-access-key"] for item in out["results"]["contain_keys"]
+    ]
+    assert first["status"] == "done"
+    assert out["failures"] == {} and out["branches"] == []
+
+
+def test_first_task_the_normalizer_disagrees_the_containment_stands_and_says_so(iam, exposed, lambda_context) -> None:
+    """An envelope field the first read does not use holds what AWS never sends: the key named in a
+    valid form is contained all the same, and the intake says what the normalizer made of it."""
+    from contain_key.handler import handler
+
+    key_id, _ = exposed
+    out = handler({"event": health_event(key_id, version=7), "execution_id": "arn:x"}, lambda_context)
+    assert statuses(iam, "ci-deployer")[key_id] == "Inactive"
+    intake = out["intake"]
+    assert intake["status"] == "accepted"
+    assert "the full normalizer said: ignored: malformed-event" in intake["reason"]
+    assert intake["incident"]["access_key_ids"] == [key_id]
+
+
+def test_first_task_leaves_an_event_it_does_not_read_to_the_normalizer(iam, exposed, lambda_context) -> None:
+    from contain_key.handler import handler
+
+    key_id, bystander = exposed
+    event = health_event(key_id)
+    event["detail"]["eventTypeCode"] = "AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED"
+    out = handler({"event": event, "execution_id": "arn:x"}, lambda_context)
+    assert statuses(iam, "ci-deployer") == {key_id: "Active", bystander: "Active"}
+    assert out["intake"]["status"] == "ignored" and out["intake"]["contained_at_intake"] is False
+    assert out["results"] == {}
+
+
+def test_a_named_user_is_tried_first_and_the_real_owner_found_after(iam, exposed, lambda_context) -> None:
+    """No read before the write: UpdateAccessKey on the named user answers NoSuchEntity (not its
+    key), and only then does IAM name the owner."""
+    from contain_key.handler import handler
+
+    key_id, _ = exposed
+    iam.create_user(UserName="someone-else")
+    out = handler({"event": health_event(key_id, "someone-else"), "execution_id": "arn:x"}, lambda_context)
+    assert statuses(iam, "ci-deployer")[key_id] == "Inactive"
+    (deactivate,) = [s for s in out["results"]["contain_keys"][0]["steps"] if s["name"] == "deactivate-access-key"]
+    assert deactivate["status"] == "done"
+    assert "the event names someone-else, but IAM says the key belongs to ci-deployer" in deactivate["detail"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from common.aws import client
@@ -26,6 +27,20 @@ TRUST = json.dumps(
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     }
 )
+
+
+def refuse_like_iam(iam: Any, role_name: str, code: str) -> None:
+    """What IAM answers and moto does not: PutRolePolicy on a service-linked role (UnmodifiableEntity),
+    or on a role the function's policy explicitly denies (AccessDenied). The drill does the same for
+    every call (drill/iam_semantics.py)."""
+    real = iam.put_role_policy
+
+    def put(**kwargs: Any) -> Any:
+        if kwargs["RoleName"] == role_name:
+            raise ClientError({"Error": {"Code": code, "Message": "refused"}}, "PutRolePolicy")
+        return real(**kwargs)
+
+    iam.put_role_policy = put
 
 
 def make_incident(**overrides: Any) -> dict[str, Any]:
@@ -71,15 +86,17 @@ def test_puts_deny_for_sessions_issued_before_now(iam: Any) -> None:
     }
 
 
-def test_rerun_is_already_done_and_keeps_the_cutoff(iam: Any) -> None:
+def test_rerun_writes_first_and_reads_back_the_new_cutoff(iam: Any) -> None:
+    """Nothing is read before the containing write: a re-run puts a new cut-off (which denies every
+    session the earlier one did) and reads it back."""
     revoke(iam, None, make_incident(), now=NOW)
     later = datetime(2026, 11, 20, 4, 0, 0, tzinfo=UTC)
 
     again = revoke(iam, None, make_incident(), now=later)
 
-    assert again["status"] == "already-done"
-    assert cutoff_of(policy(iam)) == "2026-11-20T03:05:01Z"
-    assert again["data"]["cutoff"] == "2026-11-20T03:05:01Z"
+    assert again["status"] == "done"
+    assert cutoff_of(policy(iam)) == "2026-11-20T04:00:00Z"
+    assert again["data"]["cutoff"] == "2026-11-20T04:00:00Z"
 
 
 def test_cutoff_before_detection_is_rewritten(iam: Any) -> None:
@@ -119,6 +136,7 @@ def test_service_linked_role_is_refused(iam: Any) -> None:
         AssumeRolePolicyDocument=TRUST,
     )
 
+    refuse_like_iam(iam, "AWSServiceRoleForAutoScaling", "UnmodifiableEntity")
     result = revoke(iam, None, make_incident(role_name="AWSServiceRoleForAutoScaling"), now=NOW)
 
     assert iam.list_role_policies(RoleName="AWSServiceRoleForAutoScaling")["PolicyNames"] == []
@@ -131,6 +149,7 @@ def test_service_linked_role_is_refused(iam: Any) -> None:
 def test_responder_own_role_is_refused(iam: Any) -> None:
     iam.create_role(RoleName="responder-role", AssumeRolePolicyDocument=TRUST, Path="/credential-responder/")
 
+    refuse_like_iam(iam, "responder-role", "AccessDenied")  # the explicit deny in the function's policy
     result = revoke(iam, None, make_incident(role_name="responder-role"), now=NOW)
 
     assert iam.list_role_policies(RoleName="responder-role")["PolicyNames"] == []
