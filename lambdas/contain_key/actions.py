@@ -2,9 +2,10 @@
 sessions minted from it before now.
 
 Deactivate, never delete: the key is evidence and the alert may be false. Each function is
-idempotent (an inactive key or an attached policy is "already-done") and reads back what it set
-before reporting "done". A key counts as gone only when IAM answers NoSuchEntity for that very
-key (GetAccessKeyLastUsed); a key missing from a user's list is not a deleted key. Input: an IAM
+idempotent and reads back what it set before reporting "done". The deactivation is the containing
+call and comes first, with nothing read before it; the steps after it read first, so that a policy
+already in place is "already-done". A key counts as gone only when IAM answers NoSuchEntity for
+that very key (GetAccessKeyLastUsed); a user that does not hold it is not a deleted key. Input: an IAM
 client and the key and its owner as IAM names it. Every value placed in a command is shell-quoted.
 IAM needs: see contain_key.permissions.
 """
@@ -97,11 +98,6 @@ def key_owner(iam: Any, access_key_id: str) -> str | None:
         raise
     # A root key is named <root_account>, or not at all: never mistake it for a user.
     return str(response.get("UserName") or ROOT_USER_NAME)
-
-
-def user_arn(iam: Any, user_name: str) -> str:
-    """The user's ARN as IAM returns it, with its path and partition (for exemptions)."""
-    return str(iam.get_user(UserName=user_name)["User"]["Arn"])
 
 
 class NotTheOwnersKey(Exception):

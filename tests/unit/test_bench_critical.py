@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.critical import critical_path, spread
 from drill.account import ApiCall, ExecutionRecord, Invocation
 
-HANDLERS = {"Norm": "incident.handler.handler", "Contain": "contain_key.handler.handler"}
+HANDLERS = {"Contain": "contain_key.handler.handler", "Investigate": "investigate.handler.handler"}
 
 
 def entered(name: str) -> dict:
@@ -18,13 +18,12 @@ def scheduled(function: str) -> dict:
 
 def record() -> ExecutionRecord:
     history = [
-        entered("Normalize"),
-        scheduled("Norm"),
-        entered("Prepare"),
-        entered("Route"),
-        entered("ContainKeys"),
-        entered("ContainKey"),
+        entered("Intake"),
+        entered("KeyIntake"),
         scheduled("Contain"),
+        entered("Route"),
+        entered("InvestigateOfKey"),
+        scheduled("Investigate"),
         entered("Report"),
     ]
     return ExecutionRecord(
@@ -34,12 +33,13 @@ def record() -> ExecutionRecord:
         states=[],
         transitions=6,
         history=history,
-        invocations=[Invocation("Norm", 1.0, 2.0, {}, {}), Invocation("Contain", 3.0, 4.0, {}, {})],
+        invocations=[Invocation("Contain", 1.0, 2.0, {}, {}), Invocation("Investigate", 3.0, 4.0, {}, {})],
         api_calls=[
-            ApiCall(1.5, "dynamodb", "PutItem"),
-            ApiCall(3.1, "iam", "ListAccessKeys"),
-            ApiCall(3.2, "iam", "UpdateAccessKey"),
-            ApiCall(3.3, "iam", "ListAccessKeys"),
+            ApiCall(1.1, "dynamodb", "PutItem"),
+            ApiCall(1.2, "iam", "GetAccessKeyLastUsed"),
+            ApiCall(1.3, "iam", "UpdateAccessKey"),
+            ApiCall(1.4, "iam", "ListAccessKeys"),
+            ApiCall(3.5, "cloudtrail", "LookupEvents"),
         ],
     )
 
@@ -47,16 +47,16 @@ def record() -> ExecutionRecord:
 def test_counts_up_to_the_containing_call() -> None:
     path = critical_path(record(), HANDLERS)
     assert path["containing_call"] == "iam UpdateAccessKey"
-    assert path["containing_task"] == "ContainKey"
+    assert path["containing_task"] == "KeyIntake"
     assert path["containing_handler"] == "contain_key.handler.handler"
-    assert path["transitions"] == 5
-    assert path["states"] == ["Normalize", "Prepare", "Route", "ContainKeys", "ContainKey"]
-    assert path["invocations"] == 2
+    assert path["transitions"] == 2
+    assert path["states"] == ["Intake", "KeyIntake"]
+    assert path["invocations"] == 1
     assert [(c["task"], c["call"]) for c in path["calls_before"]] == [
-        ("Normalize", "dynamodb PutItem"),
-        ("ContainKey", "iam ListAccessKeys"),
+        ("KeyIntake", "dynamodb PutItem"),
+        ("KeyIntake", "iam GetAccessKeyLastUsed"),
     ]
-    assert path["first_task_after_normalization"] is True
+    assert path["containing_function_first"] is True
 
 
 def test_no_containing_call_is_said_so() -> None:
