@@ -20,8 +20,11 @@ from drill.template import Synthesized
 
 EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events"
 KINDS = {
-    "exposed-access-key": EVENTS / "health_exposed_key_classic.json",
+    # The format AWS Health sends since 2025: eventMetadata names the key's user.
+    "exposed-access-key": EVENTS / "health_exposed_key_2025_event_metadata.json",
     "instance-credential-exfiltration": EVENTS / "guardduty_exfil_outside_realistic.json",
+    # The older format names no user: IAM names the owner before the containing call.
+    "exposed-access-key-no-user": EVENTS / "health_exposed_key_classic.json",
 }
 # Why each call made before the containing call is there (read from the code; a call not
 # listed here shows up as "(no note)" in the report, so a new one does not go unnoticed).

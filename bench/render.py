@@ -6,7 +6,11 @@ from typing import Any
 
 from bench.coldstart import CONTAINMENT_TARGET_RATIO, TARGET_RATIO
 
-TITLES = {"exposed-access-key": "Exposed access key", "instance-credential-exfiltration": "Stolen instance credentials"}
+TITLES = {
+    "exposed-access-key": "Exposed access key",
+    "instance-credential-exfiltration": "Stolen instance credentials",
+    "exposed-access-key-no-user": "Exposed access key, no user named",
+}
 
 
 def markdown(result: dict[str, Any]) -> str:

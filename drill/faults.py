@@ -738,8 +738,9 @@ SCENARIOS = {
             "rerun",
             "guardduty_exfil_outside_realistic.json",
             "contained",
-            "the whole response runs again on the same finding (its record gone): every step finds its "
-            "work done and changes nothing",
+            "the whole response runs again on the same finding (its record gone): the containing call is "
+            "made again (written first, read back: a new cut-off); every other step finds its work done "
+            "and changes nothing",
             deliveries=2,
             between=_forget_incidents,
         ),

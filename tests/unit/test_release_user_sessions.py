@@ -26,7 +26,7 @@ def test_release_deletes_the_older_sessions_deny_and_nothing_else(iam) -> None:
     key = iam.create_access_key(UserName="ci-deployer")["AccessKey"]["AccessKeyId"]
     steps = [
         deactivate_key(iam, "ci-deployer", key),
-        revoke_user_sessions(iam, "ci-deployer", detected_at="2026-11-20T03:02:11Z", now=NOW),
+        revoke_user_sessions(iam, "ci-deployer", not_before=datetime(2026, 11, 20, 3, 2, 11, tzinfo=UTC), now=NOW),
     ]
     assert [s["status"] for s in steps] == ["done", "done"]
     assert sorted(iam.list_user_policies(UserName="ci-deployer")["PolicyNames"]) == [OLDER_SESSIONS_POLICY, "their-own"]
@@ -48,8 +48,8 @@ def test_release_deletes_the_older_sessions_deny_and_nothing_else(iam) -> None:
 
 
 def test_a_cutoff_the_responder_found_in_place_is_left_alone(iam) -> None:
-    revoke_user_sessions(iam, "ci-deployer", detected_at="2026-11-20T03:02:11Z", now=NOW)
-    again = revoke_user_sessions(iam, "ci-deployer", detected_at="2026-11-20T03:02:11Z", now=NOW)
+    revoke_user_sessions(iam, "ci-deployer", not_before=datetime(2026, 11, 20, 3, 2, 11, tzinfo=UTC), now=NOW)
+    again = revoke_user_sessions(iam, "ci-deployer", not_before=datetime(2026, 11, 20, 3, 2, 11, tzinfo=UTC), now=NOW)
     assert again["status"] == "already-done"
     reversals, notes = plan([again], iam=iam)
     assert reversals == [] and notes and notes[0].startswith("revoke-user-sessions ci-deployer: left as is")
