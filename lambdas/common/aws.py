@@ -92,7 +92,7 @@ def prepare_for_snapshot(*services: str) -> None:
         return
 
     def forget_credentials() -> None:
-        client.cache_clear()
+        client.cache_clear()  # type: ignore[attr-defined]  # functools.cache under the overloads
         boto3.DEFAULT_SESSION = None
 
     register_after_restore(forget_credentials)
