@@ -28,9 +28,9 @@ from botocore.exceptions import ClientError
 from common.aws import client, error_code
 from common.errors import is_transient, transient_errors
 from common.settings import env_bool, env_str
-from incident.model import IntakeStatus
+from incident.model import IntakeStatus, JoinedIncident
 from incident.normalize import DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS, normalize
-from record.store import DEFAULT_STALE_AFTER_SECONDS, register
+from record.store import DEFAULT_STALE_AFTER_SECONDS, join_earlier, register
 
 logger = Logger(service="credential-responder")
 
@@ -52,12 +52,20 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if intake.incident is not None and table:
         logger.append_keys(incident_id=intake.incident.incident_id)
         try:
-            registration = register(
-                client("dynamodb"),
-                table,
-                intake.incident.model_dump(mode="json"),
-                execution_arn=execution_arn,
-                stale_after_seconds=_stale_after(),
+            # One incident per attack: a later finding of an attack already handled joins its record.
+            joined = join_earlier(
+                client("dynamodb"), table, intake.incident.model_dump(mode="json"), execution_arn=execution_arn
+            )
+            registration = (
+                joined.registration
+                if joined
+                else register(
+                    client("dynamodb"),
+                    table,
+                    intake.incident.model_dump(mode="json"),
+                    execution_arn=execution_arn,
+                    stale_after_seconds=_stale_after(),
+                )
             )
         except ClientError as exc:
             if is_transient(exc):
@@ -65,6 +73,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             logger.error("incident record unavailable; responding without dedupe", extra={"error": error_code(exc)})
             intake.reason += f" (incident record unavailable: {error_code(exc)}; dedupe skipped)"
         else:
+            if joined:
+                intake.incident = intake.incident.model_copy(
+                    update={"joined": JoinedIncident(**joined.joined), "unresolved": joined.unresolved}
+                )
             if registration.duplicate:
                 intake.status = IntakeStatus.DUPLICATE
                 intake.reason = registration.reason

@@ -152,6 +152,8 @@ def summary(incident: dict[str, Any]) -> str:
         text += f" of role {incident['role_name']}"
     if incident.get("instance_id"):
         text += f" on {incident['instance_id']}"
+    elif incident.get("group_instance_ids"):
+        text += f" of an instance group ({len(incident['group_instance_ids'])} instances)"
     return text
 
 
@@ -227,6 +229,20 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
 
     if incident.get("decision"):
         rows.append(("Decision", incident["decision"]))
+    if incident.get("group_instance_ids"):
+        rows.append(("Instance group", ", ".join(incident["group_instance_ids"])))
+    joined = incident.get("joined")
+    if isinstance(joined, dict):
+        already = ", ".join(joined.get("already_contained") or []) or "none of this finding's principals"
+        rows.append(
+            (
+                "Same attack as",
+                f"finding {joined.get('finding_id')} ({joined.get('event_type')}), incident "
+                f"{joined.get('incident_id')}, first received at {joined.get('first_received_at')}, outcome "
+                f"{joined.get('status')}; this response is recorded on that incident. Already contained by it: "
+                f"{already}",
+            )
+        )
     rows.append(("Incident", incident.get("incident_id", "?")))
     return [(label, one_line(value)) for label, value in rows]
 

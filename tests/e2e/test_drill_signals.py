@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drill.runner import run_event_file
+from drill.runner import run_event_file, run_sequence
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 ACCOUNTS = EVENTS / "accounts"
@@ -116,3 +116,41 @@ def test_published_attack_sequence_without_a_principal_changes_nothing_and_fails
     assert not [c for c in result["api_calls"] if c["service"] in ("iam", "ec2")]
     email = next(n for n in result["notifications"] if n["channel"] == "email")
     assert "GuardDuty console" in email["text"]
+
+
+def test_an_attack_sequence_covering_a_handled_finding_joins_its_incident(synthesized) -> None:
+    """One incident per attack: the instance-credential finding, then the attack sequence built on
+    it (signals[].uid = its finding id) that also names a key the attacker made with the role."""
+    first, sequence = run_sequence(
+        [EVENTS / "guardduty_exfil_outside_realistic.json", SEQUENCES / "guardduty_attack_sequence_covers_exfil.json"],
+        synthesized,
+    )
+    assert first["outcome"] == "contained", first["reason"]
+    assert sequence["outcome"] == "contained", sequence["reason"]
+    instance = first["incident"]["instance_id"]
+    key = sequence["staged"]["AKIA4XKQ2ATTACKER001"]
+    observed = sequence["observed"]
+    # The new principal is contained; the role and the instance stay as the first response left them.
+    assert observed["access_keys"][key] == "Inactive"
+    assert "AWSCompromisedKeyQuarantineV3" in observed["user_policies"]["svc-backup"]
+    assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
+    assert observed["revoke_cutoffs"]["web-app-role"] == first["observed"]["revoke_cutoffs"]["web-app-role"]
+    assert len(observed["images"]) == 1
+    assert observed["instance_protection"][instance] == {"termination": True, "shutdown_behavior": "stop"}
+    assert observed["instance_network"] == first["observed"]["instance_network"]
+    assert not [c for c in sequence["api_calls"] if c["service"] == "ec2" and not c["operation"].startswith(READS)]
+    # What the first response contained is reported as such, naming it; nothing failed.
+    (already,) = [s for s in sequence["steps"] if s["name"] == "already-contained"]
+    assert already["status"] == "already-done" and already["target"] == "role web-app-role"
+    assert "c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11" in already["detail"]
+    assert not [s for s in sequence["steps"] if s["status"] == "failed"]
+    # One message, naming the earlier finding; one record, holding both responses.
+    email = next(n for n in sequence["notifications"] if n["channel"] == "email")
+    assert "Same attack as" in email["text"] and "c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11" in email["text"]
+    assert len(sequence["slack_requests"]) == 1
+    records = sequence["incident_records"]
+    assert list(records) == ["111122223333:guardduty:c2c6f0f0a7d14c1e8d1b3e5f7a9b0c11"]
+    (record,) = records.values()
+    assert record["status"] == "contained"
+    assert record["joined"] == [{"finding_id": "d4e5f6a7b8c90112233445566778899a", "outcome": "contained"}]
+    assert record["steps"] > first["incident_records"][next(iter(records))]["steps"]
