@@ -4,6 +4,7 @@
       exposed-access-key:             ContainKeys (Map: one ContainKey per key) -> Investigate -> Evict
       instance-credential-exfiltration: RevokeSessions ->
           Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate -> Evict]
+          (an instance group with incident.isolate_group: that chain for each member, IsolateInstanceGroup Map)
       duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
       duplicate, nothing changed:       AlreadyHandled (no message)
       accepted but report-only (incident.report_only, set by configuration): straight to Report
@@ -52,6 +53,9 @@ RETRY_INTERVAL_SECONDS = 1
 RETRY_MAX_ATTEMPTS = 5
 RETRY_MAX_DELAY_SECONDS = 20
 TIMEOUT_RETRY_ATTEMPTS = 2
+# An instance group's members are imaged and isolated at once, at most this many (Normalize's
+# MAX_GROUP_ISOLATION: a larger group is only listed).
+GROUP_MAX_CONCURRENCY = 10
 DEFAULT_FUNCTION_TIMEOUT_SECONDS = 30
 # What the timeout adds on top of the worst case computed below: the transitions themselves,
 # Lambda cold starts and the Map's batching of more than ten keys are not in that sum.
@@ -241,7 +245,20 @@ class Workflow(Construct):
         if evidence_steps:
             for earlier, later in itertools.pairwise(evidence_steps):
                 earlier.then(later.task)
-            branches.append(evidence_steps[0].task)
+            branches.append(
+                self._one_or_group(
+                    evidence_steps[0].task,
+                    [
+                        (name, function, key)
+                        for name, function, key, on in (
+                            ("PreserveGroupInstance", f.preserve_evidence, "preserve_evidence", preserve_evidence),
+                            ("CutOffGroupInstance", f.cut_off_instance, "cut_off_instance", cut_off_instances),
+                            ("IsolateGroupInstance", f.isolate_instance, "isolate_instance", isolate_instances),
+                        )
+                        if on
+                    ],
+                )
+            )
         if investigate:
             branches.append(self._investigation("OfSession", f.investigate, second_lookup_delay_minutes, evict=f.evict))
 
@@ -386,6 +403,55 @@ class Workflow(Construct):
         failed = sfn.Pass(self, f"{name}Failed", comment=f"{name} failed: recorded for the report")
         task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{key}")
         return _Guarded(task, failed)
+
+    def _one_or_group(self, one: sfn.IChainable, members: list[tuple[str, lambda_.IFunction, str]]) -> sfn.IChainable:
+        """The evidence chain for the finding's instance, or, for an instance group that
+        isolateInstanceGroups lets the response isolate (incident.isolate_group, set by Normalize),
+        the same chain for each member at once. Normalize isolates at most GROUP_MAX_CONCURRENCY
+        members, so a group takes no longer than one instance and the timeout needs no new term."""
+        group = sfn.Map(
+            self,
+            "IsolateInstanceGroup",
+            items_path="$.intake.incident.group_instance_ids",
+            item_selector={
+                "incident.$": "$.intake.incident",
+                "instance_id.$": "$$.Map.Item.Value",
+                "results": {},
+                "failures": {},
+            },
+            result_path="$.results.instance_group",
+            max_concurrency=GROUP_MAX_CONCURRENCY,
+        )
+        chain: list[_Guarded] = []
+        for name, function, key in members:
+            task = self._task(
+                name,
+                function,
+                payload={"incident.$": "$.incident", "instance_id.$": "$.instance_id"},
+                result_path=f"$.results.{key}",
+            )
+            failed = sfn.Pass(self, f"{name}Failed", comment=f"{name} failed: recorded for the report")
+            task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{key}")
+            chain.append(_Guarded(task, failed))
+        # Each member's output without its copy of the incident (the state stays small).
+        done = sfn.Pass(
+            self,
+            "GroupInstanceDone",
+            parameters={"instance_id.$": "$.instance_id", "results.$": "$.results", "failures.$": "$.failures"},
+        )
+        for earlier, later in itertools.pairwise(chain):
+            earlier.then(later.task)
+        chain[-1].then(done)
+        group.item_processor(chain[0].task)
+        choice = sfn.Choice(self, "OneInstanceOrGroup")
+        choice.when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.intake.incident.isolate_group"),
+                sfn.Condition.boolean_equals("$.intake.incident.isolate_group", True),
+            ),
+            group,
+        ).otherwise(one)
+        return choice
 
     def _investigation(
         self,

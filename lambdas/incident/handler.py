@@ -9,6 +9,7 @@ Output: {"status": "accepted"|"ignored"|"duplicate", "reason": str, "incident": 
         An input that is not a JSON object (an array or a string started by hand) is "ignored"
         with a reason, never a crash.
 Settings: INCIDENT_TABLE, ACCEPT_SAMPLE_FINDINGS, AFFILIATED_INSIDE_AWS (contain|notify), ATTACK_SEQUENCE_MAX_ACTORS,
+ISOLATE_INSTANCE_GROUPS,
 INCIDENT_STALE_AFTER_SECONDS (set by infra to the state machine's timeout: a record still
 `responding` after it belongs to a dead execution).
 
@@ -46,6 +47,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"),
         affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain"),
         attack_sequence_max_actors=_max_actors(),
+        isolate_instance_groups=env_bool("ISOLATE_INSTANCE_GROUPS"),
     )
     recontain = False
     table = env_str("INCIDENT_TABLE")

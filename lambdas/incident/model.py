@@ -123,6 +123,9 @@ class Incident(_Frozen):
     # AttackSequence:EC2/CompromisedInstanceGroup: every instance the group names
     # (iamInstanceProfile / autoscalingAutoScalingGroup ec2InstanceUids, EC2_INSTANCE resources).
     group_instance_ids: list[str] = Field(default_factory=list)
+    # isolateInstanceGroups on (and the group small enough): each instance of the group is imaged,
+    # cut off and isolated (the workflow's IsolateInstanceGroup Map); off: only listed, with commands.
+    isolate_group: bool = False
 
     @computed_field  # type: ignore[prop-decorator]
     @property

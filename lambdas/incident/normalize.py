@@ -38,6 +38,9 @@ INSTANCE_GROUP_SEQUENCE_TYPES = frozenset(codes.INSTANCE_GROUP_SEQUENCE_TYPES)
 # A sequence lists up to 100 signals; each FINDING one is a record to look up (record.store).
 MAX_RELATED_FINDINGS = 20
 DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS = 3
+# isolateInstanceGroups: a larger group is only listed (the workflow isolates at most this many
+# instances at once, so a group never makes the response longer than one instance's).
+MAX_GROUP_ISOLATION = 10
 # What AWS itself issues: a long-term (AKIA) or temporary (ASIA) key id, 20 characters
 # (review L11: the old `\w{8,128}` was Unicode-aware and also took account ids and names).
 _ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
@@ -79,6 +82,7 @@ def normalize(
     accept_samples: bool = False,
     affiliated_inside_aws: str = "contain",
     attack_sequence_max_actors: int = DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS,
+    isolate_instance_groups: bool = False,
 ) -> Intake:
     if not isinstance(event, dict):
         return _ignored(f"malformed-event: expected a JSON object, got {type(event).__name__}")
@@ -92,6 +96,7 @@ def normalize(
                 accept_samples=accept_samples,
                 affiliated_inside_aws=affiliated_inside_aws,
                 max_actors=attack_sequence_max_actors,
+                isolate_groups=isolate_instance_groups,
             )
     except _Invalid as exc:
         # Before any action and before any text of the event reaches a message.
@@ -251,7 +256,12 @@ def _page(value: Any, field: str) -> int | None:
 
 
 def _normalize_guardduty(
-    event: dict[str, Any], *, accept_samples: bool, affiliated_inside_aws: str, max_actors: int
+    event: dict[str, Any],
+    *,
+    accept_samples: bool,
+    affiliated_inside_aws: str,
+    max_actors: int,
+    isolate_groups: bool = False,
 ) -> Intake:
     try:
         parsed = GuardDutyEvent.model_validate(event)
@@ -273,7 +283,7 @@ def _normalize_guardduty(
     if finding.type in ATTACK_SEQUENCE_TYPES:
         return _attack_sequence_incident(parsed, finding, sample=sample, max_actors=max_actors)
     if finding.type in INSTANCE_GROUP_SEQUENCE_TYPES:
-        return _instance_group_incident(parsed, finding)
+        return _instance_group_incident(parsed, finding, isolate_groups=isolate_groups)
     intake = _exfiltration_incident(parsed, finding, sample=sample)
     if intake.incident is not None:
         intake.incident = _affiliated(intake.incident, affiliated_inside_aws)
@@ -551,7 +561,7 @@ _GROUP_RESOURCES = {
 }
 
 
-def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding) -> Intake:
+def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding, *, isolate_groups: bool) -> Intake:
     """AttackSequence:EC2/CompromisedInstanceGroup, from service.detection.sequence only: the
     group's instances (resources[] of type IAM_INSTANCE_PROFILE / AUTOSCALING_AUTO_SCALING_GROUP,
     data.*.ec2InstanceUids; EC2_INSTANCE resources whose uid is an instance id) and the shared role
@@ -559,8 +569,9 @@ def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding) -> Intake
 
     The role's sessions are revoked only when a signal is instance-credential misuse (a FINDING
     signal of an InstanceCredentialExfiltration type): otherwise there is no credential to act on
-    and the sequence is only reported. The instances are never touched here: a whole group is a
-    bigger blast radius than one instance; the report lists each with the commands."""
+    and the sequence is only reported. The instances are imaged, cut off and isolated only with
+    isolateInstanceGroups (a whole group is a bigger blast radius than one instance) and at most
+    MAX_GROUP_ISOLATION of them; otherwise the report lists each with the commands."""
     if not _TOKEN.match(finding.id):
         raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
     account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
@@ -637,10 +648,23 @@ def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding) -> Intake
             "must be found and its sessions revoked by hand)"
         )
     group = f"{len(instances)} instance(s) ({', '.join(instances) or 'none named'})"
+    isolate = bool(isolate_groups and role and instances and len(instances) <= MAX_GROUP_ISOLATION)
+    if isolate:
+        handling = "isolateInstanceGroups=true: each instance is imaged, cut off and isolated"
+    elif isolate_groups and len(instances) > MAX_GROUP_ISOLATION:
+        handling = (
+            f"isolateInstanceGroups=true, but the group has more than {MAX_GROUP_ISOLATION} instances: they are not "
+            "imaged or isolated, the report lists the commands"
+        )
+    else:
+        handling = (
+            f"isolateInstanceGroups={'true' if isolate_groups else 'false'}: the instances are not imaged or "
+            "isolated, the report lists the commands"
+        )
     decision = (
         f"instance group: {group}; "
         + (f"shared role {role}'s sessions revoked" if role else "no shared role revoked")
-        + "; isolateInstanceGroups=false: the instances are not imaged or isolated, the report lists the commands"
+        + f"; {handling}"
     )
     return Intake(
         status=IntakeStatus.ACCEPTED,
@@ -672,6 +696,7 @@ def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding) -> Intake
             attack_sequence_uid=_text(sequence.uid) if sequence else None,
             related_finding_ids=_signal_findings(finding),
             group_instance_ids=instances,
+            isolate_group=isolate,
         ),
     )
 

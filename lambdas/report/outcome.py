@@ -153,6 +153,13 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
                 steps.append(failure_step(task, item, incident, execution_arn))
             for raw in item.get("steps") or []:
                 steps.append(_normalize(raw, task, incident or {}))
+            # A member of an instance group (the IsolateInstanceGroup Map): its own tasks' results.
+            member = {**(incident or {}), "instance_id": item.get("instance_id")} if "instance_id" in item else None
+            for sub_task, sub_result in (item.get("results") or {}).items() if member else ():
+                for raw in (sub_result or {}).get("steps") or [] if isinstance(sub_result, dict) else []:
+                    steps.append(_normalize(raw, sub_task, member))
+            for sub_task, failure in (item.get("failures") or {}).items() if member else ():
+                steps.append(failure_step(sub_task, failure or {}, member, execution_arn))
     for task, failure in failures.items():
         steps.append(failure_step(task, failure or {}, incident, execution_arn))
     if (incident or {}).get("kind") == "console-compromise":
@@ -162,7 +169,8 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
     if (incident or {}).get("report_only"):
         steps.append(report_only_step(incident or {}))
     steps += joined_steps(incident or {})
-    steps += [instance_group_step(incident or {}, str(i)) for i in (incident or {}).get("group_instance_ids") or []]
+    if not (incident or {}).get("isolate_group"):
+        steps += [instance_group_step(incident or {}, str(i)) for i in (incident or {}).get("group_instance_ids") or []]
     return steps
 
 

@@ -147,13 +147,14 @@ def summary(incident: dict[str, Any]) -> str:
         if users:
             text += f" of user{'s' if len(users) > 1 else ''} {', '.join(users)}"
         return text
+    if incident.get("group_instance_ids"):
+        text = f"Compromised instance group ({len(incident['group_instance_ids'])} instances)"
+        return text + (f", role {incident['role_name']}" if incident.get("role_name") else "")
     text = "Stolen instance credentials"
     if incident.get("role_name"):
         text += f" of role {incident['role_name']}"
     if incident.get("instance_id"):
         text += f" on {incident['instance_id']}"
-    elif incident.get("group_instance_ids"):
-        text += f" of an instance group ({len(incident['group_instance_ids'])} instances)"
     return text
 
 

@@ -154,3 +154,45 @@ def test_an_attack_sequence_covering_a_handled_finding_joins_its_incident(synthe
     assert record["status"] == "contained"
     assert record["joined"] == [{"finding_id": "d4e5f6a7b8c90112233445566778899a", "outcome": "contained"}]
     assert record["steps"] > first["incident_records"][next(iter(records))]["steps"]
+
+
+GROUP = SEQUENCES / "guardduty_attack_sequence_ec2_instance_group.json"
+
+
+def test_an_instance_group_sequence_revokes_the_shared_role_and_lists_the_instances(synthesized) -> None:
+    result = run_event_file(GROUP, synthesized)
+    assert result["outcome"] == "partial", result["reason"]
+    assert result["execution"]["status"] == "FAILED", "instances that can still get credentials: the alarm fires"
+    members = [result["staged"]["i-0aa11bb22cc33dd41"], result["staged"]["i-0aa11bb22cc33dd42"]]
+    observed = result["observed"]
+    assert observed["role_policies"]["web-fleet-role"] == ["AWSRevokeOlderSessions"]
+    assert observed["revoke_cutoffs"]["web-fleet-role"]
+    # isolateInstanceGroups is off: every instance of the group is as it was.
+    assert observed["images"] == [] and observed["isolation_groups"] == {}
+    for instance in members:
+        assert observed["instance_protection"][instance] == {"termination": False, "shutdown_behavior": "terminate"}
+        assert observed["instance_profiles"][instance].endswith(":instance-profile/web-fleet-profile")
+    assert not [c for c in result["api_calls"] if c["service"] == "ec2" and not c["operation"].startswith(READS)]
+    assert account_changes(result)[0] == "iam:PutRolePolicy"
+    group = [s for s in result["steps"] if s["name"] == "isolate-instance-group"]
+    assert sorted(s["target"] for s in group) == sorted(members) and {s["status"] for s in group} == {"skipped"}
+    email = next(n for n in result["notifications"] if n["channel"] == "email")
+    for instance in members:
+        assert f"create-image --instance-id {instance} --no-reboot" in email["text"]
+    assert "isolateInstanceGroups=false" in email["text"]
+
+
+def test_an_instance_group_with_isolate_instance_groups_images_and_isolates_each_instance(synthesized) -> None:
+    result = run_event_file(GROUP, synthesized, environment={"ISOLATE_INSTANCE_GROUPS": "true"})
+    assert result["outcome"] == "contained", result["reason"]
+    members = [result["staged"]["i-0aa11bb22cc33dd41"], result["staged"]["i-0aa11bb22cc33dd42"]]
+    observed = result["observed"]
+    assert observed["role_policies"]["web-fleet-role"] == ["AWSRevokeOlderSessions"]
+    assert sorted(image["instance_id"] for image in observed["images"]) == sorted(members)
+    (isolation,) = observed["isolation_groups"]
+    for instance in members:
+        assert observed["instance_protection"][instance] == {"termination": True, "shutdown_behavior": "stop"}
+        assert observed["instance_profiles"][instance] is None
+        assert [groups for groups in observed["instance_network"][instance].values()] == [[isolation]]
+    assert not [s for s in result["steps"] if s["name"] == "isolate-instance-group"]
+    assert "IsolateInstanceGroup" in result["execution"]["states"]
