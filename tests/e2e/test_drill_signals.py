@@ -121,9 +121,9 @@ def test_published_attack_sequence_without_a_principal_changes_nothing_and_fails
 def test_an_attack_sequence_covering_a_handled_finding_joins_its_incident(synthesized) -> None:
     """One incident per attack: the instance-credential finding, then the attack sequence built on
     it (signals[].uid = its finding id) that also names a key the attacker made with the role."""
-    first, sequence = run_sequence(
-        [EVENTS / "guardduty_exfil_outside_realistic.json", SEQUENCES / "guardduty_attack_sequence_covers_exfil.json"],
-        synthesized,
+    covers = SEQUENCES / "guardduty_attack_sequence_covers_exfil.json"
+    first, sequence, resent = run_sequence(
+        [EVENTS / "guardduty_exfil_outside_realistic.json", covers, covers], synthesized
     )
     assert first["outcome"] == "contained", first["reason"]
     assert sequence["outcome"] == "contained", sequence["reason"]
@@ -154,6 +154,11 @@ def test_an_attack_sequence_covering_a_handled_finding_joins_its_incident(synthe
     assert record["status"] == "contained"
     assert record["joined"] == [{"finding_id": "d4e5f6a7b8c90112233445566778899a", "outcome": "contained"}]
     assert record["steps"] > first["incident_records"][next(iter(records))]["steps"]
+    # The same sequence again: recorded, no second response, no message, still one record.
+    assert resent["outcome"] == "duplicate", resent["reason"]
+    assert "already joined" in resent["reason"] and resent["slack_requests"] == []
+    assert resent["incident_records"] == records
+    assert not [c for c in resent["api_calls"] if c["service"] in ("iam", "ec2")]
 
 
 GROUP = SEQUENCES / "guardduty_attack_sequence_ec2_instance_group.json"
