@@ -201,3 +201,16 @@ def test_an_instance_group_with_isolate_instance_groups_images_and_isolates_each
         assert [groups for groups in observed["instance_network"][instance].values()] == [[isolation]]
     assert not [s for s in result["steps"] if s["name"] == "isolate-instance-group"]
     assert "IsolateInstanceGroup" in result["execution"]["states"]
+
+
+def test_release_restores_every_instance_of_an_isolated_group(synthesized) -> None:
+    from tests.e2e.test_drill_release import release_incident
+
+    result = run_event_file(GROUP, synthesized, environment={"ISOLATE_INSTANCE_GROUPS": "true"}, after=release_incident)
+    assert result["outcome"] == "contained", result["reason"]
+    before, after = result["observed_before"], result["observed_after"]
+    assert after["role_policies"] == before["role_policies"]
+    assert after["instance_network"] == before["instance_network"]
+    assert after["instance_protection"] == before["instance_protection"]
+    assert after["instance_profiles"] == before["instance_profiles"] and all(before["instance_profiles"].values())
+    assert all(status == "released" for _, status in result["after"]["outcomes"])
