@@ -14,10 +14,11 @@ INCIDENT_STALE_AFTER_SECONDS (set by infra to the state machine's timeout: a rec
 `responding` after it belongs to a dead execution).
 
 Dedupe lives here, in the task that already runs before containment, so that containment stays
-the first task after normalization. A finding of an attack already handled (record.store.join_earlier:
-an attack sequence over a recorded finding) joins that incident's record instead of getting its own. If the incident table cannot be written (other than
-throttling, which is retried), the response goes on without dedupe: every action is
-idempotent, and containing twice is better than not containing.
+the first task after normalization. A finding of an attack already handled (an attack sequence over
+a recorded finding) joins that incident's record instead of getting its own
+(record.store.join_earlier). If the incident table cannot be written (other than throttling, which
+is retried), the response goes on without dedupe: every action is idempotent, and containing twice
+is better than not containing.
 """
 
 from __future__ import annotations
