@@ -38,8 +38,8 @@ INSTANCE_GROUP_SEQUENCE_TYPES = frozenset(codes.INSTANCE_GROUP_SEQUENCE_TYPES)
 # A sequence lists up to 100 signals; each FINDING one is a record to look up (record.store).
 MAX_RELATED_FINDINGS = 20
 DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS = 3
-# isolateInstanceGroups: a larger group is only listed (the workflow isolates at most this many
-# instances at once, so a group never makes the response longer than one instance's).
+# isolateInstanceGroups: a larger group is only listed (the workflow isolates the members one at a
+# time, and its timeout counts this many: infra.workflow.GROUP_MAX_MEMBERS).
 MAX_GROUP_ISOLATION = 10
 # What AWS itself issues: a long-term (AKIA) or temporary (ASIA) key id, 20 characters
 # (review L11: the old `\w{8,128}` was Unicode-aware and also took account ids and names).

@@ -199,3 +199,9 @@ def test_the_group_summary_names_the_group() -> None:
 
     incident = normalize(load()).incident.model_dump(mode="json")  # type: ignore[union-attr]
     assert summary(copy.deepcopy(incident)) == "Compromised instance group (2 instances), role web-fleet-role"
+
+
+def test_the_workflow_and_the_normalizer_agree_on_the_largest_group_isolated() -> None:
+    from infra.workflow import GROUP_MAX_MEMBERS
+
+    assert GROUP_MAX_MEMBERS == MAX_GROUP_ISOLATION
