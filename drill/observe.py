@@ -162,3 +162,26 @@ def _load_balancers(account: SimulatedAccount, staged: Staged) -> dict[str, Any]
             if member["InstanceId"] in found:
                 found[member["InstanceId"]]["classic"].append(balancer["LoadBalancerName"])
     return {instance: {key: sorted(values) for key, values in lists.items()} for instance, lists in found.items()}
+
+
+def incident_records(account: SimulatedAccount) -> dict[str, Any]:
+    """The responder's incident table as DynamoDB holds it (one entry per record: its status, and
+    the findings that joined it), for a sequence of events: one attack must end as one record."""
+    dynamodb = account.client("dynamodb")
+    records: dict[str, Any] = {}
+    for table in dynamodb.list_tables()["TableNames"]:
+        for item in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]:
+            joined = item.get("sequences", {}).get("L", [])
+            records[item.get("incident_id", item["id"]).get("S", "?")] = {
+                "status": item.get("status", {}).get("S"),
+                "finding_id": item.get("finding_id", {}).get("S"),
+                "joined": [
+                    {
+                        "finding_id": entry["M"].get("finding_id", {}).get("S"),
+                        "outcome": entry["M"].get("outcome", {}).get("S"),
+                    }
+                    for entry in joined
+                ],
+                "steps": len(item.get("steps", {}).get("L", [])),
+            }
+    return records

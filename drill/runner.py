@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from drill.account import ExecutionRecord, Fault, SimulatedAccount
-from drill.observe import observe
+from drill.observe import incident_records, observe
 from drill.scenario import install_cloudtrail, load_records
 from drill.staging import Staged, event_account, stage, wrap_bare_finding
 from drill.state import AccountState, apply_account_state, load_account_state
@@ -115,6 +115,7 @@ def run_sequence(
             delivered = {"slack": recorders["slack"][already_posted:]}
             result = describe(Path(path).name, staged, record, observed, delivered, handlers)
             result["delivery"] = len(results) + 1
+            result["incident_records"] = incident_records(account)
             results.append(result)
             base = staged
     return results

@@ -31,6 +31,7 @@ HEALTH_CODES = {
 }
 EXFILTRATION = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration"
 ATTACK_SEQUENCE = "AttackSequence:"
+INSTANCE_GROUP = "AttackSequence:EC2/CompromisedInstanceGroup"
 
 
 @dataclass
@@ -148,6 +149,7 @@ def stage(
     elif source == "aws.guardduty":
         _stage_guardduty(account, staged, include_samples=include_samples)
         _stage_attack_sequence(account, staged, include_samples=include_samples)
+        _stage_instance_group(account, staged)
     staged.event = _rewrite(staged.event, staged.mapping)
     return staged
 
@@ -471,6 +473,55 @@ def _stage_attack_sequence(account: SimulatedAccount, staged: Staged, *, include
             if isinstance(uid, str) and ":" in uid:
                 staged.mapping.setdefault(uid.split(":", 1)[0], role_id)
             staged.notes.append(f"staged role {name} named by the attack sequence")
+
+
+def _stage_instance_group(account: SimulatedAccount, staged: Staged) -> None:
+    """An instance group's instances (the ec2InstanceUids of the sequence's IAM_INSTANCE_PROFILE and
+    AUTOSCALING_AUTO_SCALING_GROUP resources, EC2_INSTANCE uids), launched with the one instance
+    profile the sequence names, holding the role its AssumedRole actor names (staged just before)."""
+    detail = staged.event.get("detail")
+    if not isinstance(detail, dict) or detail.get("type") != INSTANCE_GROUP or not staged.roles:
+        return
+    service = detail.get("service") if isinstance(detail.get("service"), dict) else {}
+    sequence = ((service.get("detection") or {}) if isinstance(service.get("detection"), dict) else {}).get("sequence")
+    resources = [r for r in (sequence or {}).get("resources") or [] if isinstance(r, dict)]
+    profile, instances = f"{staged.roles[-1]}-profile", []
+    for resource in resources:
+        data = resource.get("data") if isinstance(resource.get("data"), dict) else {}
+        group = data.get("iamInstanceProfile") or data.get("autoscalingAutoScalingGroup") or {}
+        instances += [uid for uid in group.get("ec2InstanceUids") or [] if isinstance(uid, str)]
+        if resource.get("resourceType") == "EC2_INSTANCE" and isinstance(resource.get("uid"), str):
+            instances.append(resource["uid"])
+        if resource.get("resourceType") == "IAM_INSTANCE_PROFILE" and isinstance(resource.get("name"), str):
+            profile = resource["name"]
+    staged.region = staged.event.get("region") or staged.region
+    iam, ec2 = account.client("iam"), account.client("ec2", staged.region)
+    try:
+        iam.get_instance_profile(InstanceProfileName=profile)
+    except iam.exceptions.NoSuchEntityException:
+        iam.create_instance_profile(InstanceProfileName=profile)
+        iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=staged.roles[-1])
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
+    group_id = ec2.create_security_group(GroupName="fleet-sg", Description="staged by the drill", VpcId=vpc)["GroupId"]
+    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    for instance in dict.fromkeys(instances):
+        if instance in staged.mapping:
+            continue
+        launched = ec2.run_instances(
+            ImageId=image_id,
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            InstanceInitiatedShutdownBehavior="terminate",
+            IamInstanceProfile={"Name": profile},
+            NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group_id]}],
+        )["Instances"][0]["InstanceId"]
+        staged.mapping[instance] = launched
+        staged.instances.append(launched)
+    staged.notes.append(
+        f"staged instance group: {len(staged.instances)} instance(s) with profile {profile} of role {staged.roles[-1]}"
+    )
 
 
 def _rewrite(event: Any, mapping: dict[str, str]) -> Any:

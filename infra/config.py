@@ -81,6 +81,9 @@ class ResponderConfig:
     affiliated_inside_aws: str = "contain"
     # An attack sequence naming more principals than this is only reported (a human decides).
     attack_sequence_max_actors: int = 3
+    # AttackSequence:EC2/CompromisedInstanceGroup: image, cut off and isolate every instance of the
+    # group (off: the shared role's sessions are revoked and the instances only listed, with commands).
+    isolate_instance_groups: bool = False
     exempt_principal_arns: tuple[str, ...] = ()
     exempt_instance_ids: tuple[str, ...] = ()
     lookback_hours: int = 24
@@ -142,6 +145,9 @@ class ResponderConfig:
                 "attackSequenceMaxActors", value("attackSequenceMaxActors", defaults.attack_sequence_max_actors), 1, 400
             ),
             snap_start=_bool("snapStart", value("snapStart", defaults.snap_start)),
+            isolate_instance_groups=_bool(
+                "isolateInstanceGroups", value("isolateInstanceGroups", defaults.isolate_instance_groups)
+            ),
             exempt_principal_arns=_str_list("exemptPrincipalArns", value("exemptPrincipalArns", [])),
             exempt_instance_ids=_str_list("exemptInstanceIds", value("exemptInstanceIds", [])),
             lookback_hours=_int("lookbackHours", value("lookbackHours", defaults.lookback_hours), 1, 24 * 90),
@@ -194,6 +200,9 @@ class ResponderConfig:
             raise ConfigError(f"quarantinePolicyArn: {self.quarantine_policy_arn!r} is not an IAM policy ARN")
         if self.revoke_scope not in ("role", "instance"):
             raise ConfigError(f"revokeScope: {self.revoke_scope!r} must be 'role' or 'instance'")
+        if self.isolate_instance_groups and not self.isolate_instances:
+            # Normalize would mark a group for isolation that the workflow has no step for.
+            raise ConfigError("isolateInstanceGroups: true needs isolateInstances true (the group is isolated by it)")
         if self.affiliated_inside_aws not in ("contain", "notify"):
             raise ConfigError(f"affiliatedInsideAws: {self.affiliated_inside_aws!r} must be 'contain' or 'notify'")
         for arn in self.exempt_principal_arns:

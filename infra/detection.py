@@ -80,7 +80,7 @@ class Detection(Construct):
             "guardduty": events.Rule(
                 self,
                 "InstanceCredentialExfiltration",
-                description="GuardDuty: EC2 instance credentials used from elsewhere",
+                description="GuardDuty: EC2 instance credentials used from elsewhere, attack sequences",
                 event_pattern=events.EventPattern(**own_account(GUARDDUTY_PATTERN, account)),
                 targets=[target],
             ),

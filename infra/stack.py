@@ -76,6 +76,7 @@ class ResponderStack(Stack):
             "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
             "AFFILIATED_INSIDE_AWS": config.affiliated_inside_aws,
             "ATTACK_SEQUENCE_MAX_ACTORS": str(config.attack_sequence_max_actors),
+            "ISOLATE_INSTANCE_GROUPS": _flag(config.isolate_instance_groups),
             "INCIDENT_TABLE": storage.table.table_name,
         }
         functions = {

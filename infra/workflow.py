@@ -13,6 +13,8 @@
       exposed-access-key:                ContainKeys (Map: one ContainKey per key) -> Investigate -> Evict
       instance-credential-exfiltration:  RevokeSessions ->
           Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate -> Evict]
+          (an instance group with incident.isolate_group: PreserveInstanceGroup Map, evidence and
+          cut-off of every member at once, then IsolateInstanceGroup Map, one member at a time)
       duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
       duplicate, nothing changed:        AlreadyHandled (no message)
       accepted but report-only (incident.report_only, set by configuration): straight to Report
@@ -60,6 +62,9 @@ RETRY_INTERVAL_SECONDS = 1
 RETRY_MAX_ATTEMPTS = 5
 RETRY_MAX_DELAY_SECONDS = 20
 TIMEOUT_RETRY_ATTEMPTS = 2
+# An instance group's members: imaged and cut off at once, then isolated one at a time; at most
+# this many (Normalize's MAX_GROUP_ISOLATION: a larger group is only listed).
+GROUP_MAX_MEMBERS = 10
 DEFAULT_FUNCTION_TIMEOUT_SECONDS = 30
 # What the timeout adds on top of the worst case computed below: the transitions themselves,
 # Lambda cold starts and the Map's batching of more than ten keys are not in that sum.
@@ -84,8 +89,10 @@ def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_dela
 
     investigation = 2 * (worst("investigate") + worst("evict")) + 60 * second_lookup_delay_minutes
     keys = worst("contain_key") + investigation
+    # An instance group (isolateInstanceGroups): its members' evidence at once, their isolation one by one.
+    group = worst("preserve_evidence") + worst("cut_off_instance") + GROUP_MAX_MEMBERS * worst("isolate_instance")
     sessions = worst("revoke_sessions") + max(
-        worst("preserve_evidence") + worst("cut_off_instance") + worst("isolate_instance"), investigation
+        worst("preserve_evidence") + worst("cut_off_instance") + worst("isolate_instance"), group, investigation
     )
     # A first task that fails outright (after its retries) hands over to Normalize and the regular route.
     first_task = max(worst("contain_key"), worst("revoke_sessions"))
@@ -251,7 +258,20 @@ class Workflow(Construct):
         if evidence_steps:
             for earlier, later in itertools.pairwise(evidence_steps):
                 earlier.then(later.task)
-            branches.append(evidence_steps[0].task)
+            branches.append(
+                self._one_or_group(
+                    evidence_steps[0].task,
+                    [
+                        (name, function, key)
+                        for name, function, key, on in (
+                            ("PreserveGroupInstance", f.preserve_evidence, "preserve_evidence", preserve_evidence),
+                            ("CutOffGroupInstance", f.cut_off_instance, "cut_off_instance", cut_off_instances),
+                            ("IsolateGroupInstance", f.isolate_instance, "isolate_instance", isolate_instances),
+                        )
+                        if on
+                    ],
+                )
+            )
         if investigate:
             branches.append(self._investigation("OfSession", f.investigate, second_lookup_delay_minutes, evict=f.evict))
 
@@ -454,6 +474,74 @@ class Workflow(Construct):
         failed = sfn.Pass(self, f"{name}Failed", comment=f"{name} failed: recorded for the report")
         task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{key}")
         return _Guarded(task, failed)
+
+    def _one_or_group(self, one: sfn.IChainable, members: list[tuple[str, lambda_.IFunction, str]]) -> sfn.IChainable:
+        """The evidence chain for the finding's instance, or, for an instance group that
+        isolateInstanceGroups lets the response isolate (incident.isolate_group, set by Normalize),
+        the same steps for each member: evidence and cut-off of every member at once
+        (PreserveInstanceGroup), then isolation one member at a time (IsolateInstanceGroup: the
+        isolation and all-open groups are per VPC and shared, and a swap assumes no other swap in its
+        VPC). Normalize isolates at most GROUP_MAX_MEMBERS members; the timeout counts them."""
+        at_once = [member for member in members if member[2] != "isolate_instance"]
+        one_by_one = [member for member in members if member[2] == "isolate_instance"]
+        maps = [
+            self._group_map("PreserveInstanceGroup", "instance_group", at_once, GROUP_MAX_MEMBERS),
+            self._group_map("IsolateInstanceGroup", "instance_group_isolation", one_by_one, 1),
+        ]
+        chain = [group for group in maps if group is not None]
+        for earlier, later in itertools.pairwise(chain):
+            earlier.next(later)
+        choice = sfn.Choice(self, "OneInstanceOrGroup")
+        choice.when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.intake.incident.isolate_group"),
+                sfn.Condition.boolean_equals("$.intake.incident.isolate_group", True),
+            ),
+            chain[0],
+        ).otherwise(one)
+        return choice
+
+    def _group_map(
+        self, name: str, key: str, members: list[tuple[str, lambda_.IFunction, str]], concurrency: int
+    ) -> sfn.Map | None:
+        """A Map over the group's members running `members`' tasks for each; each member's output is
+        its instance id, results and failures (without its copy of the incident: the state stays small)."""
+        if not members:
+            return None
+        group = sfn.Map(
+            self,
+            name,
+            items_path="$.intake.incident.group_instance_ids",
+            item_selector={
+                "incident.$": "$.intake.incident",
+                "instance_id.$": "$$.Map.Item.Value",
+                "results": {},
+                "failures": {},
+            },
+            result_path=f"$.results.{key}",
+            max_concurrency=concurrency,
+        )
+        chain: list[_Guarded] = []
+        for task_name, function, result_key in members:
+            task = self._task(
+                task_name,
+                function,
+                payload={"incident.$": "$.incident", "instance_id.$": "$.instance_id"},
+                result_path=f"$.results.{result_key}",
+            )
+            failed = sfn.Pass(self, f"{task_name}Failed", comment=f"{task_name} failed: recorded for the report")
+            task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{result_key}")
+            chain.append(_Guarded(task, failed))
+        done = sfn.Pass(
+            self,
+            f"{name}MemberDone",
+            parameters={"instance_id.$": "$.instance_id", "results.$": "$.results", "failures.$": "$.failures"},
+        )
+        for earlier, later in itertools.pairwise(chain):
+            earlier.then(later.task)
+        chain[-1].then(done)
+        group.item_processor(chain[0].task)
+        return group
 
     def _investigation(
         self,

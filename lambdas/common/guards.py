@@ -118,3 +118,14 @@ def instance_refusal(incident: dict[str, Any], context: Any, by_hand: str) -> Re
             f"in account {incident['account']}: {by_hand} {instance_id} by hand",
         )
     return instance_guard(instance_id)
+
+
+def instance_incident(event: dict[str, Any]) -> dict[str, Any]:
+    """The incident as one instance's task sees it. A member of an instance group (the workflow's
+    IsolateInstanceGroup Map passes the member's `instance_id` beside the group's incident) is
+    that instance's incident; the finding's interfaces are not that instance's, so none are kept."""
+    incident = event["incident"]
+    member = event.get("instance_id")
+    if isinstance(member, str) and member in (incident.get("group_instance_ids") or []):
+        return {**incident, "instance_id": member, "network_interfaces": []}
+    return incident

@@ -28,4 +28,8 @@ EXFILTRATION_FINDING_TYPES = (
 # GuardDuty Extended Threat Detection: the credential sequence (always Critical). The principal is
 # read from service.detection.sequence only (normalize: _attack_sequence_incident).
 ATTACK_SEQUENCE_TYPES = ("AttackSequence:IAM/CompromisedCredentials",)
-GUARDDUTY_FINDING_TYPES = EXFILTRATION_FINDING_TYPES + ATTACK_SEQUENCE_TYPES
+# A compromised group of instances (shared instance profile, Auto Scaling group, ...): the shared
+# role's sessions revoked when the signals include instance-credential misuse; the instances are
+# only listed unless isolateInstanceGroups (normalize: _instance_group_incident).
+INSTANCE_GROUP_SEQUENCE_TYPES = ("AttackSequence:EC2/CompromisedInstanceGroup",)
+GUARDDUTY_FINDING_TYPES = EXFILTRATION_FINDING_TYPES + ATTACK_SEQUENCE_TYPES + INSTANCE_GROUP_SEQUENCE_TYPES

@@ -162,6 +162,8 @@ def _exfiltration(event: Any, affiliated_inside_aws: str) -> Essentials | None:
     finding_type = finding.get("type")
     if finding_type not in codes.EXFILTRATION_FINDING_TYPES:
         return None
+    if finding.get("associatedAttackSequenceArn"):
+        return None  # part of an attack sequence: the normalizer's route joins the two into one incident
     service = finding.get("service") or {}
     additional = service.get("additionalInfo") or {}
     if additional.get("sample") is True or service.get("archived") is True:

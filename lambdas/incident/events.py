@@ -159,8 +159,19 @@ class SequenceAccessKey(_Lenient):
     user_type: str | None = Field(default=None, alias="userType")
 
 
+class SequenceInstanceGroup(_Lenient):
+    """IamInstanceProfileV2 / AutoscalingAutoScalingGroup (and the other group shapes): the
+    instances of one group."""
+
+    ec2_instance_uids: list[Any] | None = Field(default=None, alias="ec2InstanceUids")
+
+
 class SequenceResourceData(_Lenient):
     access_key: SequenceAccessKey | None = Field(default=None, alias="accessKey")
+    iam_instance_profile: SequenceInstanceGroup | None = Field(default=None, alias="iamInstanceProfile")
+    autoscaling_auto_scaling_group: SequenceInstanceGroup | None = Field(
+        default=None, alias="autoscalingAutoScalingGroup"
+    )
 
 
 class SequenceResource(_Lenient):

@@ -9,13 +9,16 @@ Output: {"status": "accepted"|"ignored"|"duplicate", "reason": str, "incident": 
         An input that is not a JSON object (an array or a string started by hand) is "ignored"
         with a reason, never a crash.
 Settings: INCIDENT_TABLE, ACCEPT_SAMPLE_FINDINGS, AFFILIATED_INSIDE_AWS (contain|notify), ATTACK_SEQUENCE_MAX_ACTORS,
+ISOLATE_INSTANCE_GROUPS,
 INCIDENT_STALE_AFTER_SECONDS (set by infra to the state machine's timeout: a record still
 `responding` after it belongs to a dead execution).
 
 Dedupe lives here, in the task that already runs before containment, so that containment stays
-the first task after normalization. If the incident table cannot be written (other than
-throttling, which is retried), the response goes on without dedupe: every action is
-idempotent, and containing twice is better than not containing.
+the first task after normalization. A finding of an attack already handled (an attack sequence over
+a recorded finding) joins that incident's record instead of getting its own
+(record.store.join_earlier). If the incident table cannot be written (other than throttling, which
+is retried), the response goes on without dedupe: every action is idempotent, and containing twice
+is better than not containing.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from botocore.exceptions import ClientError
 from common.aws import client, error_code
 from common.errors import is_transient, transient_errors
 from common.settings import env_bool, env_str
-from incident.model import Intake, IntakeStatus
+from incident.model import Intake, IntakeStatus, JoinedIncident
 from incident.normalize import DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS, normalize
-from record.store import register, stale_after
+from record.store import join_earlier, register, stale_after
 
 logger = Logger(service="credential-responder")
 
@@ -52,12 +55,20 @@ def normalize_and_register(raw: Any, execution_arn: str) -> dict[str, Any]:
     if intake.incident is not None and table:
         logger.append_keys(incident_id=intake.incident.incident_id)
         try:
-            registration = register(
-                client("dynamodb"),
-                table,
-                intake.incident.model_dump(mode="json"),
-                execution_arn=execution_arn,
-                stale_after_seconds=stale_after(),
+            # One incident per attack: a later finding of an attack already handled joins its record.
+            joined = join_earlier(
+                client("dynamodb"), table, intake.incident.model_dump(mode="json"), execution_arn=execution_arn
+            )
+            registration = (
+                joined.registration
+                if joined
+                else register(
+                    client("dynamodb"),
+                    table,
+                    intake.incident.model_dump(mode="json"),
+                    execution_arn=execution_arn,
+                    stale_after_seconds=stale_after(),
+                )
             )
         except ClientError as exc:
             if is_transient(exc):
@@ -65,6 +76,10 @@ def normalize_and_register(raw: Any, execution_arn: str) -> dict[str, Any]:
             logger.error("incident record unavailable; responding without dedupe", extra={"error": error_code(exc)})
             intake.reason += f" (incident record unavailable: {error_code(exc)}; dedupe skipped)"
         else:
+            if joined:
+                intake.incident = intake.incident.model_copy(
+                    update={"joined": JoinedIncident(**joined.joined), "unresolved": joined.unresolved}
+                )
             if registration.duplicate:
                 intake.status = IntakeStatus.DUPLICATE
                 intake.reason = registration.reason
@@ -83,6 +98,7 @@ def full_intake(raw: Any) -> Intake:
         accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"),
         affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain"),
         attack_sequence_max_actors=_max_actors(),
+        isolate_instance_groups=env_bool("ISOLATE_INSTANCE_GROUPS"),
     )
 
 

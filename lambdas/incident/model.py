@@ -54,6 +54,21 @@ class RemoteCaller(_Frozen):
     affiliated: bool | None = None
 
 
+class JoinedIncident(_Frozen):
+    """The earlier incident a later finding of the same attack joined (its record keeps both)."""
+
+    incident_id: str
+    finding_id: str | None = None
+    event_type: str | None = None
+    status: str | None = None
+    first_received_at: str | None = None
+    # Principals the earlier response contained (its record's outcome was `contained`), as
+    # "role NAME" / "key AKIA...": reported as already contained, not acted on again.
+    already_contained: list[str] = Field(default_factory=list)
+    # Where this response is recorded on the earlier record (its `sequences` list).
+    entry: int = 0
+
+
 class Incident(_Frozen):
     incident_id: str = Field(description="stable dedupe key: account + Health communication/event or finding id")
     kind: Kind
@@ -98,6 +113,19 @@ class Incident(_Frozen):
     # (reported as failed containment steps with the manual route), and the sequence's uid.
     unresolved: list[str] = Field(default_factory=list)
     attack_sequence_uid: str | None = None
+    # GuardDuty findings this one belongs with (one incident per attack): an attack sequence's
+    # FINDING signals (signals[].uid), or the sequence an ordinary finding names
+    # (associatedAttackSequenceArn). record.store.join_earlier looks them up.
+    related_finding_ids: list[str] = Field(default_factory=list)
+    # Set by record.store.join_earlier when a related finding was already handled: this response is
+    # recorded on that incident's record, and the report names it.
+    joined: JoinedIncident | None = None
+    # AttackSequence:EC2/CompromisedInstanceGroup: every instance the group names
+    # (iamInstanceProfile / autoscalingAutoScalingGroup ec2InstanceUids, EC2_INSTANCE resources).
+    group_instance_ids: list[str] = Field(default_factory=list)
+    # isolateInstanceGroups on (and the group small enough): each instance of the group is imaged,
+    # cut off and isolated (the workflow's IsolateInstanceGroup Map); off: only listed, with commands.
+    isolate_group: bool = False
 
     @computed_field  # type: ignore[prop-decorator]
     @property

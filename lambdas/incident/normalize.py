@@ -6,6 +6,7 @@ nothing here raises. Supported:
 - AWS Health `AWS_RISK_ACCOUNT_CONSOLE_COMPROMISE`: an incident with no key (reported, never acted on).
 - GuardDuty `UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration[.OutsideAWS|.InsideAWS]`.
 - GuardDuty `AttackSequence:IAM/CompromisedCredentials`: principals from service.detection.sequence only.
+- GuardDuty `AttackSequence:EC2/CompromisedInstanceGroup`: the group's instances and shared role, likewise.
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ HEALTH_CREDENTIAL_CODES = frozenset(codes.HEALTH_CREDENTIAL_CODES)
 HEALTH_CONSOLE_CODES = frozenset(codes.HEALTH_CONSOLE_CODES)
 EXFILTRATION_FINDING_TYPES = frozenset(codes.EXFILTRATION_FINDING_TYPES)
 ATTACK_SEQUENCE_TYPES = frozenset(codes.ATTACK_SEQUENCE_TYPES)
+INSTANCE_GROUP_SEQUENCE_TYPES = frozenset(codes.INSTANCE_GROUP_SEQUENCE_TYPES)
+# A sequence lists up to 100 signals; each FINDING one is a record to look up (record.store).
+MAX_RELATED_FINDINGS = 20
 DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS = 3
+# isolateInstanceGroups: a larger group is only listed (the workflow isolates the members one at a
+# time, and its timeout counts this many: infra.workflow.GROUP_MAX_MEMBERS).
+MAX_GROUP_ISOLATION = 10
 # Validation rules, account resolution and incident ids are shared with the containing functions'
 # first read of the event (incident.essentials), so the two never disagree on what is contained.
 _ACCESS_KEY_ID = essentials.ACCESS_KEY_ID
@@ -52,6 +59,10 @@ _region = essentials.region
 _page = essentials.page_number
 _iso = essentials.iso
 _safe = essentials.safe
+_FINDING_ARN = re.compile(
+    r"^arn:[a-z-]+:guardduty:[a-z0-9-]+:\d{12}:detector/[A-Za-z0-9]{1,64}/finding/([A-Za-z0-9]{1,64})$"
+)
+_INSTANCE_PROFILE_ARN = re.compile(r"^arn:[a-z-]+:iam::\d{12}:instance-profile/[A-Za-z0-9_+=,.@/-]{1,512}$")
 
 
 def _ignored(reason: str) -> Intake:
@@ -64,6 +75,7 @@ def normalize(
     accept_samples: bool = False,
     affiliated_inside_aws: str = "contain",
     attack_sequence_max_actors: int = DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS,
+    isolate_instance_groups: bool = False,
 ) -> Intake:
     if not isinstance(event, dict):
         return _ignored(f"malformed-event: expected a JSON object, got {type(event).__name__}")
@@ -77,6 +89,7 @@ def normalize(
                 accept_samples=accept_samples,
                 affiliated_inside_aws=affiliated_inside_aws,
                 max_actors=attack_sequence_max_actors,
+                isolate_groups=isolate_instance_groups,
             )
     except _Invalid as exc:
         # Before any action and before any text of the event reaches a message.
@@ -204,7 +217,12 @@ def _console_compromise(parsed: HealthEvent) -> Intake:
 
 
 def _normalize_guardduty(
-    event: dict[str, Any], *, accept_samples: bool, affiliated_inside_aws: str, max_actors: int
+    event: dict[str, Any],
+    *,
+    accept_samples: bool,
+    affiliated_inside_aws: str,
+    max_actors: int,
+    isolate_groups: bool = False,
 ) -> Intake:
     try:
         parsed = GuardDutyEvent.model_validate(event)
@@ -213,7 +231,7 @@ def _normalize_guardduty(
     finding = parsed.detail
     if parsed.detail_type != "GuardDuty Finding":
         return _ignored(f"unsupported-detail-type: {_safe(parsed.detail_type)}")
-    if finding.type not in EXFILTRATION_FINDING_TYPES and finding.type not in ATTACK_SEQUENCE_TYPES:
+    if finding.type not in EXFILTRATION_FINDING_TYPES | ATTACK_SEQUENCE_TYPES | INSTANCE_GROUP_SEQUENCE_TYPES:
         return _ignored(f"unsupported-finding-type: {_safe(finding.type)} is not instance credential exfiltration")
     service = finding.service
     sample = bool(service and service.additional_info and service.additional_info.get("sample") is True)
@@ -225,10 +243,30 @@ def _normalize_guardduty(
         return _ignored("archived-finding: the finding was archived in GuardDuty")
     if finding.type in ATTACK_SEQUENCE_TYPES:
         return _attack_sequence_incident(parsed, finding, sample=sample, max_actors=max_actors)
+    if finding.type in INSTANCE_GROUP_SEQUENCE_TYPES:
+        return _instance_group_incident(parsed, finding, isolate_groups=isolate_groups)
     intake = _exfiltration_incident(parsed, finding, sample=sample)
     if intake.incident is not None:
         intake.incident = _affiliated(intake.incident, affiliated_inside_aws)
     return intake
+
+
+def _signal_findings(finding: Finding) -> list[str]:
+    """The findings an attack sequence is built on (signals[] of type FINDING, uid = finding id)."""
+    service = finding.service
+    sequence = service.detection.sequence if service and service.detection else None
+    uids = [
+        signal.uid
+        for signal in (sequence.signals or [] if sequence else [])
+        if signal.type == "FINDING" and isinstance(signal.uid, str) and _TOKEN.match(signal.uid)
+    ]
+    return [uid for uid in list(dict.fromkeys(uids)) if uid != finding.id][:MAX_RELATED_FINDINGS]
+
+
+def _associated_sequence(finding: Finding) -> list[str]:
+    """An ordinary finding that GuardDuty tied to an attack sequence names it by ARN."""
+    matched = _FINDING_ARN.match(finding.associated_attack_sequence_arn or "")
+    return [matched.group(1)] if matched else []
 
 
 INSIDE_AWS = essentials.INSIDE_AWS
@@ -327,6 +365,7 @@ def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: 
                 if eni.network_interface_id
             ],
             remote=_remote_caller(finding),
+            related_finding_ids=_associated_sequence(finding),
         ),
     )
 
@@ -472,6 +511,153 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
             decision=decision,
             unresolved=unresolved,
             attack_sequence_uid=_text(sequence.uid) if sequence else None,
+            related_finding_ids=_signal_findings(finding),
+        ),
+    )
+
+
+_GROUP_RESOURCES = {
+    "IAM_INSTANCE_PROFILE": ("iam_instance_profile", "iamInstanceProfile"),
+    "AUTOSCALING_AUTO_SCALING_GROUP": ("autoscaling_auto_scaling_group", "autoscalingAutoScalingGroup"),
+}
+
+
+def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding, *, isolate_groups: bool) -> Intake:
+    """AttackSequence:EC2/CompromisedInstanceGroup, from service.detection.sequence only: the
+    group's instances (resources[] of type IAM_INSTANCE_PROFILE / AUTOSCALING_AUTO_SCALING_GROUP,
+    data.*.ec2InstanceUids; EC2_INSTANCE resources whose uid is an instance id) and the shared role
+    (actors[].user of type AssumedRole, ACCESS_KEY resources of an AssumedRole).
+
+    The role's sessions are revoked only when a signal is instance-credential misuse (a FINDING
+    signal of an InstanceCredentialExfiltration type): otherwise there is no credential to act on
+    and the sequence is only reported. The instances are imaged, cut off and isolated only with
+    isolateInstanceGroups (a whole group is a bigger blast radius than one instance) and at most
+    MAX_GROUP_ISOLATION of them; otherwise the report lists each with the commands."""
+    if not _TOKEN.match(finding.id):
+        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
+    account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
+    region = _region(parsed.region, "region")
+    service = finding.service
+    sequence = service.detection.sequence if service and service.detection else None
+    instances: list[str] = []
+    roles: dict[str, tuple[str | None, str]] = {}  # name -> (principal id, where)
+    unresolved: list[str] = []
+    profile_arn = None
+    for index, resource in enumerate(sequence.resources or [] if sequence else []):
+        where = f"service.detection.sequence.resources[{index}]"
+        kind = resource.resource_type
+        if kind not in _GROUP_RESOURCES and kind not in ("EC2_INSTANCE", "ACCESS_KEY"):
+            continue
+        if resource.account_id and resource.account_id != account:
+            unresolved.append(f"{where}: a {kind} in account {_safe(resource.account_id)}, not {account}")
+            continue
+        if kind == "ACCESS_KEY":
+            data = resource.data.access_key if resource.data else None
+            if data and data.user_type == "AssumedRole" and data.user_name and _IAM_NAME.match(data.user_name):
+                roles.setdefault(data.user_name, (data.principal_id, where))
+            continue
+        if kind == "EC2_INSTANCE":
+            # Whether uid is the instance id is not documented: taken only when it is one.
+            if resource.uid and _INSTANCE_ID.match(resource.uid):
+                instances.append(resource.uid)
+            continue
+        attribute, json_name = _GROUP_RESOURCES[kind]
+        group = getattr(resource.data, attribute, None) if resource.data else None
+        for position, uid in enumerate(group.ec2_instance_uids or [] if group else []):
+            if not isinstance(uid, str) or not _INSTANCE_ID.match(uid):
+                raise _Invalid(f"{where}.data.{json_name}.ec2InstanceUids[{position}]", "an EC2 instance id", uid)
+            instances.append(uid)
+        if kind == "IAM_INSTANCE_PROFILE" and resource.uid and _INSTANCE_PROFILE_ARN.match(resource.uid):
+            profile_arn = resource.uid
+    for index, actor in enumerate(sequence.actors or [] if sequence else []):
+        where = f"service.detection.sequence.actors[{index}].user"
+        user = actor.user
+        if user is None or user.type != "AssumedRole":
+            continue
+        other = user.account.uid if user.account else None
+        if other and other != account:
+            unresolved.append(f"{where}: {_safe(user.name)} is in account {_safe(other)}, not {account}")
+        elif user.name and _IAM_NAME.match(user.name):
+            roles.setdefault(user.name, (user.uid, where))
+        else:
+            unresolved.append(f"{where}.name: {_safe(user.name)} is not an IAM name")
+    instances = list(dict.fromkeys(instances))
+    misuse = [
+        signal.name
+        for signal in (sequence.signals or [] if sequence else [])
+        if signal.type == "FINDING" and signal.name in EXFILTRATION_FINDING_TYPES
+    ]
+    named = list(roles)
+    role = named[0] if named and misuse else None
+    unresolved += (
+        [
+            f"{where}: role {name} (one shared role per response; revoke its sessions by hand)"
+            for name, (_, where) in list(roles.items())[1:]
+        ]
+        if misuse
+        else []
+    )
+    report_only = None
+    if not misuse:
+        report_only = (
+            "the sequence's signals include no instance-credential misuse (no InstanceCredentialExfiltration "
+            "finding signal): no credential to revoke; the group's instances are listed"
+        )
+    elif role is None:
+        unresolved.append(
+            "service.detection.sequence.actors: no assumed role named (the group's instance-profile role "
+            "must be found and its sessions revoked by hand)"
+        )
+    group = f"{len(instances)} instance(s) ({', '.join(instances) or 'none named'})"
+    isolate = bool(isolate_groups and role and instances and len(instances) <= MAX_GROUP_ISOLATION)
+    if isolate:
+        handling = "isolateInstanceGroups=true: each instance is imaged, cut off and isolated"
+    elif isolate_groups and len(instances) > MAX_GROUP_ISOLATION:
+        handling = (
+            f"isolateInstanceGroups=true, but the group has more than {MAX_GROUP_ISOLATION} instances: they are not "
+            "imaged or isolated, the report lists the commands"
+        )
+    else:
+        handling = (
+            f"isolateInstanceGroups={'true' if isolate_groups else 'false'}: the instances are not imaged or "
+            "isolated, the report lists the commands"
+        )
+    decision = (
+        f"instance group: {group}; "
+        + (f"shared role {role}'s sessions revoked" if role else "no shared role revoked")
+        + f"; {handling}"
+    )
+    return Intake(
+        status=IntakeStatus.ACCEPTED,
+        reason=f"{finding.type}: {group}, role {role or 'none'}",
+        incident=Incident(
+            incident_id=f"{account}:guardduty:{finding.id}",
+            kind=Kind.INSTANCE_CREDENTIAL_EXFILTRATION if role else Kind.ATTACK_SEQUENCE,
+            source="aws.guardduty",
+            event_type=finding.type,
+            event_id=parsed.id,
+            event_arn=finding.arn,
+            account=account,
+            delivered_to=delivered_to,
+            account_conflict=conflict,
+            region=region,
+            detected_at=_iso(parsed.time),
+            first_seen=service.event_first_seen if service else None,
+            finding_id=finding.id,
+            severity=finding.severity,
+            updated_at=finding.updated_at,
+            count=service.count if service else None,
+            role_name=role,
+            principal_id=roles[role][0] if role else None,
+            # Informational: the revoke is the role's; no single instance is the incident's.
+            instance_profile_arn=profile_arn,
+            report_only=report_only,
+            decision=decision,
+            unresolved=unresolved,
+            attack_sequence_uid=_text(sequence.uid) if sequence else None,
+            related_finding_ids=_signal_findings(finding),
+            group_instance_ids=instances,
+            isolate_group=isolate,
         ),
     )
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from common.aws import client
 from common.errors import transient_errors
-from common.guards import instance_refusal
+from common.guards import instance_incident, instance_refusal
 from common.settings import env_bool
 from common.steps import Status, step
 from isolate_instance.actions import ISOLATE, isolate_instance
@@ -27,7 +27,7 @@ logger = Logger(service="credential-responder")
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    incident = event["incident"]
+    incident = instance_incident(event)
     instance_id, region = incident.get("instance_id"), incident["region"]
     if refusal := instance_refusal(incident, context, by_hand="isolate"):
         return {

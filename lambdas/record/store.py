@@ -30,6 +30,15 @@ minutes for months): it keeps its first TIMELINE_FIRST and last TIMELINE_LAST en
 most ENTRY_MAX characters, and counts what it dropped in between in `timeline_dropped`.
 TTL: `expiration` is set to RETENTION_DAYS after the last change, so a record lives two years
 past its incident's last activity (long enough for audits and repeat offenders, bounded cost).
+
+One incident per attack (join_earlier, finish_joined): a later finding of the same attack (an
+attack sequence whose signals include a finding already handled, or a finding whose
+associatedAttackSequenceArn names a sequence already handled) gets no record of its own. It is
+appended to the earlier record's `sequences` list ({"finding_id", "incident_id", "event_type",
+"event_id", "execution_arn", "received_at", "role_name", "access_key_ids", "instance_ids", and once
+reported "outcome", "reason", "reported_at", "notifications"}), its finding id to the string set
+`joined_findings` (the dedupe of a re-sent sequence), and its steps to the record's `steps`, so that
+`responder release` sees both responses.
 """
 
 from __future__ import annotations
@@ -442,3 +451,198 @@ def _iso(now: datetime | None) -> str:
 
 def _expiration(now: datetime | None) -> int:
     return int(((now or datetime.now(UTC)) + timedelta(days=RETENTION_DAYS)).timestamp())
+
+
+# -- one incident per attack -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A finding that joined an earlier incident's record instead of getting its own.
+
+    `joined`: what the report says and where finish_joined stores the outcome (the fields of
+    incident.model.JoinedIncident); `unresolved`: the incident's own list without the principals the
+    earlier response already contained (they are reported as such, not as failures)."""
+
+    registration: Registration
+    joined: dict[str, Any]
+    unresolved: list[str]
+
+
+def join_earlier(
+    dynamodb: Any,
+    table: str,
+    incident: dict[str, Any],
+    *,
+    execution_arn: str,
+    now: datetime | None = None,
+) -> Joined | None:
+    """Join the record of the first related finding (incident["related_finding_ids"]) that has one,
+    or return None (then the incident is recorded on its own: register). One conditional
+    UpdateItem per candidate: it appends only when that record exists and does not hold this
+    finding yet, and returns the record either way, so no read grant and no race."""
+    finding_id = str(incident.get("finding_id") or "")
+    if not finding_id:
+        return None
+    moment = _iso(now)
+    entry = {
+        "finding_id": finding_id,
+        "incident_id": incident.get("incident_id"),
+        "event_type": incident.get("event_type"),
+        "event_id": incident.get("event_id"),
+        "execution_arn": execution_arn,
+        "received_at": moment,
+        "role_name": incident.get("role_name"),
+        "access_key_ids": incident.get("access_key_ids") or [],
+        "instance_ids": incident.get("group_instance_ids") or [],
+    }
+    for related in incident.get("related_finding_ids") or []:
+        earlier_id = f"{incident['account']}:guardduty:{related}"
+        if earlier_id == incident.get("incident_id"):
+            continue
+        line = f"joined by {incident.get('event_type')} {finding_id} (event {incident.get('event_id')}): same attack"
+        try:
+            record = dynamodb.update_item(
+                TableName=table,
+                Key=record_key(earlier_id),
+                UpdateExpression="SET sequences = list_append(if_not_exists(sequences, :empty), :entry), "
+                "last_received_at = :now, expiration = :expiration, "
+                "timeline = list_append(if_not_exists(timeline, :empty), :line) ADD joined_findings :finding_set",
+                ConditionExpression="attribute_exists(id) AND NOT contains(joined_findings, :finding)",
+                ExpressionAttributeValues={
+                    ":empty": {"L": []},
+                    ":entry": _serialize([_plain(entry)]),
+                    ":now": {"S": moment},
+                    ":expiration": {"N": str(_expiration(now))},
+                    ":line": _serialize([_entry(moment, line)]),
+                    ":finding_set": {"SS": [finding_id]},
+                    ":finding": {"S": finding_id},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )["Attributes"]
+        except ClientError as exc:
+            if error_code(exc) != _CHECK_FAILED:
+                raise
+            old = _old_item(exc)
+            if old is None:
+                continue  # no record of that finding: not handled here
+            return _joined_before(old, incident, finding_id, execution_arn)
+        stored = {key: _deserialize(value) for key, value in record.items()}
+        return _joined(stored, incident, finding_id, execution_arn, duplicate=False)
+    return None
+
+
+def _joined_before(old: dict[str, Any], incident: dict[str, Any], finding_id: str, execution_arn: str) -> Joined:
+    """The record already holds this finding: this execution's own earlier attempt (a retry of the
+    first task: the same answer) or a re-sent finding (recorded; no second response)."""
+    entries = [e for e in old.get("sequences") or [] if isinstance(e, dict) and e.get("finding_id") == finding_id]
+    own = bool(execution_arn) and any(e.get("execution_arn") == execution_arn for e in entries)
+    return _joined(old, incident, finding_id, execution_arn, duplicate=not own)
+
+
+def _joined(
+    record: dict[str, Any], incident: dict[str, Any], finding_id: str, execution_arn: str, *, duplicate: bool
+) -> Joined:
+    entries = [e if isinstance(e, dict) else {} for e in record.get("sequences") or []]
+    mine = [i for i, e in enumerate(entries) if e.get("finding_id") == finding_id]
+    index = next((i for i in mine if entries[i].get("execution_arn") == execution_arn), mine[0] if mine else 0)
+    contained = _contained_by(record)
+    named = {f"role {incident['role_name']}"} if incident.get("role_name") else set()
+    named |= {f"key {key}" for key in incident.get("access_key_ids") or []}
+    # A role the sequence named but did not act on (one role per response, or keys first) is
+    # already contained when the earlier response contained it: reported as such, not as a failure.
+    unresolved, deferred = [], set()
+    for reason in incident.get("unresolved") or []:
+        role = next((p for p in contained if p.startswith("role ") and f": {p} (" in str(reason)), None)
+        if role:
+            deferred.add(role)
+        else:
+            unresolved.append(reason)
+    earlier = str(record.get("finding_id") or "")
+    first = str(record.get("first_received_at") or "")
+    status = str(record.get("status") or "")
+    joined = {
+        "incident_id": str(record.get("incident_id") or ""),
+        "finding_id": earlier or None,
+        "event_type": record.get("event_type"),
+        "status": status or None,
+        "first_received_at": first or None,
+        "already_contained": sorted((named & contained) | deferred),
+        "entry": index,
+    }
+    what = f"finding {earlier} ({record.get('event_type')}), first received at {first}, {status or 'no outcome yet'}"
+    if duplicate:
+        reason = f"repeat of {incident.get('event_type')} {finding_id}, which already joined the incident of {what}"
+        registration = Registration(True, False, int(record.get("sightings") or 1), first, reason)
+    else:
+        reason = f"same attack as {what}: recorded on incident {joined['incident_id']}, not as a new incident"
+        registration = Registration(False, False, int(record.get("sightings") or 1), first, reason)
+    return Joined(registration=registration, joined=joined, unresolved=unresolved)
+
+
+def _contained_by(record: dict[str, Any]) -> set[str]:
+    """The principals the record's responses contained: its own when its outcome is `contained`,
+    and those of joined findings whose response was."""
+    found: set[str] = set()
+    responses = [record] if record.get("status") in FINAL_STATUSES else []
+    entries = [e for e in record.get("sequences") or [] if isinstance(e, dict)]
+    responses += [e for e in entries if e.get("outcome") in FINAL_STATUSES]
+    for response in responses:
+        if response.get("role_name"):
+            found.add(f"role {response['role_name']}")
+        found |= {f"key {key}" for key in response.get("access_key_ids") or []}
+    return found
+
+
+def finish_joined(
+    dynamodb: Any,
+    table: str,
+    joined: dict[str, Any],
+    *,
+    outcome: str,
+    reason: str,
+    steps: list[dict[str, Any]],
+    notifications: list[dict[str, Any]],
+    now: datetime | None = None,
+) -> None:
+    """Store a joined finding's response on the earlier record: its entry's outcome, and its steps
+    appended to the record's (release undoes both). Once per entry (a retried report stores
+    nothing twice). The record's status becomes this outcome only when it is worse than contained:
+    a repeat of the earlier finding must then respond again."""
+    moment = _iso(now)
+    index = int(joined.get("entry") or 0)
+    at = f"sequences[{index}]"
+    update = (
+        f"SET {at}.outcome = :outcome, {at}.reason = :reason, {at}.reported_at = :now, {at}.notifications = :notes, "
+        "steps = list_append(if_not_exists(steps, :empty), :steps), expiration = :expiration, "
+        "timeline = list_append(if_not_exists(timeline, :empty), :entry)"
+    )
+    names: dict[str, str] = {}
+    if outcome not in FINAL_STATUSES:
+        update += ", #status = :outcome"
+        names["#status"] = "status"
+    try:
+        new = dynamodb.update_item(
+            TableName=table,
+            Key=record_key(str(joined["incident_id"])),
+            UpdateExpression=update,
+            ConditionExpression=f"attribute_exists(id) AND attribute_not_exists({at}.reported_at)",
+            **({"ExpressionAttributeNames": names} if names else {}),
+            ExpressionAttributeValues={
+                ":outcome": {"S": outcome},
+                ":reason": {"S": reason},
+                ":now": {"S": moment},
+                ":notes": _serialize(_plain([{k: v for k, v in n.items() if k != "text"} for n in notifications])),
+                ":steps": _serialize(_plain(steps)),
+                ":empty": {"L": []},
+                ":expiration": {"N": str(_expiration(now))},
+                ":entry": _serialize([_entry(moment, f"reported the joined finding: {outcome}")]),
+            },
+            ReturnValues="UPDATED_NEW",
+        )["Attributes"]
+    except ClientError as exc:
+        if error_code(exc) != _CHECK_FAILED:
+            raise
+        return  # stored by an earlier attempt of this report
+    _trim(dynamodb, table, str(joined["incident_id"]), len(new.get("timeline", {}).get("L", [])))

@@ -60,7 +60,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from common.aws import client, error_code
 from common.errors import ResponderError, transient_errors
-from record.store import finish, note
+from record.store import finish, finish_joined, note
 from report import metrics, slack
 from report.links import Link, incident_links
 from report.outcome import Verdict, collect_steps, decide, error_text
@@ -185,10 +185,23 @@ def record_outcome(incident: dict[str, Any] | None, report: dict[str, Any]) -> s
     table = os.environ.get("INCIDENT_TABLE", "").strip()
     if not incident or not table:
         return "skipped: no incident record"
+    joined = incident.get("joined") if isinstance(incident.get("joined"), dict) else None
     try:
         if report["outcome"] == "duplicate":
             # The record keeps the steps of the response that acted; a repeat only adds a line.
-            note(client("dynamodb"), table, incident["incident_id"], f"reported again: {report['reason']}")
+            record_id = joined["incident_id"] if joined else incident["incident_id"]
+            note(client("dynamodb"), table, record_id, f"reported again: {report['reason']}")
+        elif joined:
+            # One incident per attack: stored on the earlier incident's record, beside its own response.
+            finish_joined(
+                client("dynamodb"),
+                table,
+                joined,
+                outcome=report["outcome"],
+                reason=report["reason"],
+                steps=report["steps"],
+                notifications=report["notifications"],
+            )
         else:
             finish(
                 client("dynamodb"),

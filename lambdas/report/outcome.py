@@ -153,6 +153,13 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
                 steps.append(failure_step(task, item, incident, execution_arn))
             for raw in item.get("steps") or []:
                 steps.append(_normalize(raw, task, incident or {}))
+            # A member of an instance group (the IsolateInstanceGroup Map): its own tasks' results.
+            member = {**(incident or {}), "instance_id": item.get("instance_id")} if "instance_id" in item else None
+            for sub_task, sub_result in (item.get("results") or {}).items() if member else ():
+                for raw in (sub_result or {}).get("steps") or [] if isinstance(sub_result, dict) else []:
+                    steps.append(_normalize(raw, sub_task, member))
+            for sub_task, failure in (item.get("failures") or {}).items() if member else ():
+                steps.append(failure_step(sub_task, failure or {}, member, execution_arn))
     for task, failure in failures.items():
         steps.append(failure_step(task, failure or {}, incident, execution_arn))
     if (incident or {}).get("kind") == "console-compromise":
@@ -161,7 +168,80 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
         steps.append(unresolved_step(incident or {}, str(reason)))
     if (incident or {}).get("report_only"):
         steps.append(report_only_step(incident or {}))
+    steps += joined_steps(incident or {})
+    if not (incident or {}).get("isolate_group"):
+        steps += [instance_group_step(incident or {}, str(i)) for i in (incident or {}).get("group_instance_ids") or []]
     return steps
+
+
+JOINED_STEP = "already-contained"
+
+
+def joined_steps(incident: dict[str, Any]) -> list[StepResult]:
+    """One incident per attack: a principal this finding names that it did not act on (one role
+    per response, or keys first), which the earlier incident's response contained (its record
+    says `contained`, read back then). Reported as already done, naming that incident; what this
+    response did act on reports its own read-back."""
+    joined = incident.get("joined")
+    if not isinstance(joined, dict):
+        return []
+    acted = {f"role {incident['role_name']}"} if incident.get("role_name") else set()
+    acted |= {f"key {key}" for key in incident.get("access_key_ids") or []}
+    return [
+        step(
+            JOINED_STEP,
+            Status.ALREADY_DONE,
+            str(principal),
+            f"contained by the response to finding {joined.get('finding_id')} (incident {joined.get('incident_id')}, "
+            f"first received at {joined.get('first_received_at')}, outcome {joined.get('status')}); not changed again",
+            containment=True,
+        )
+        for principal in joined.get("already_contained") or []
+        if principal not in acted
+    ]
+
+
+GROUP_STEP = "isolate-instance-group"
+
+
+def instance_group_step(incident: dict[str, Any], instance_id: str) -> StepResult:
+    """AttackSequence:EC2/CompromisedInstanceGroup: an instance of the group, left running as it is
+    (isolateInstanceGroups is off: a whole group is a bigger blast radius than one instance). A
+    skipped containment step: its instance profile still hands out new credentials of the role, so
+    the outcome cannot be CONTAINED; the commands image it and cut it off by hand."""
+    return step(
+        GROUP_STEP,
+        Status.SKIPPED,
+        instance_id,
+        "isolateInstanceGroups=false: the instance of the compromised group was not imaged or isolated; it can "
+        "still obtain new credentials from its instance profile",
+        containment=True,
+        manual=instance_group_manual(incident, instance_id),
+    )
+
+
+def instance_group_manual(incident: dict[str, Any], instance_id: str) -> str:
+    """Protect, image, cut off from the role, isolate (the primary interface; others likewise)."""
+    region = shlex.quote(str(incident.get("region") or "us-east-1"))
+    instance = shlex.quote(instance_id)
+    ec2 = f"aws ec2 --region {region}"
+    no_egress = shlex.quote(json.dumps([{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]))
+    return "\n".join(
+        [
+            f"{ec2} modify-instance-attribute --instance-id {instance} --disable-api-termination",
+            f"{ec2} create-image --instance-id {instance} --no-reboot --name {shlex.quote(f'forensic-{instance_id}')}",
+            f"association=$({ec2} describe-iam-instance-profile-associations --filters "
+            f"{shlex.quote(f'Name=instance-id,Values={instance_id}')} "
+            "--query 'IamInstanceProfileAssociations[0].AssociationId' --output text)",
+            f'{ec2} disassociate-iam-instance-profile --association-id "$association"',
+            f"vpc=$({ec2} describe-instances --instance-ids {instance} "
+            "--query 'Reservations[0].Instances[0].VpcId' --output text)",
+            f'sg=$({ec2} create-security-group --vpc-id "$vpc" --group-name {shlex.quote(f"isolation-{instance_id}")} '
+            "--description 'isolation: no rules' --query GroupId --output text)",
+            f'{ec2} revoke-security-group-egress --group-id "$sg" --ip-permissions {no_egress}',
+            f'{ec2} modify-instance-attribute --instance-id {instance} --groups "$sg"',
+        ]
+    )
 
 
 UNRESOLVED_STEP = "contain-sequence-principal"

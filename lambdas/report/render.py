@@ -147,6 +147,9 @@ def summary(incident: dict[str, Any]) -> str:
         if users:
             text += f" of user{'s' if len(users) > 1 else ''} {', '.join(users)}"
         return text
+    if incident.get("group_instance_ids"):
+        text = f"Compromised instance group ({len(incident['group_instance_ids'])} instances)"
+        return text + (f", role {incident['role_name']}" if incident.get("role_name") else "")
     text = "Stolen instance credentials"
     if incident.get("role_name"):
         text += f" of role {incident['role_name']}"
@@ -227,6 +230,20 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
 
     if incident.get("decision"):
         rows.append(("Decision", incident["decision"]))
+    if incident.get("group_instance_ids"):
+        rows.append(("Instance group", ", ".join(incident["group_instance_ids"])))
+    joined = incident.get("joined")
+    if isinstance(joined, dict):
+        already = ", ".join(joined.get("already_contained") or []) or "none of this finding's principals"
+        rows.append(
+            (
+                "Same attack as",
+                f"finding {joined.get('finding_id')} ({joined.get('event_type')}), incident "
+                f"{joined.get('incident_id')}, first received at {joined.get('first_received_at')}, outcome "
+                f"{joined.get('status')}; this response is recorded on that incident. Already contained by it: "
+                f"{already}",
+            )
+        )
     rows.append(("Incident", incident.get("incident_id", "?")))
     return [(label, one_line(value)) for label, value in rows]
 

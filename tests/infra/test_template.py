@@ -31,6 +31,7 @@ EXFILTRATION_TYPES = [
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS",
     "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration",  # the finding type's former name
     "AttackSequence:IAM/CompromisedCredentials",  # the principal from service.detection.sequence only
+    "AttackSequence:EC2/CompromisedInstanceGroup",  # the shared role revoked; the instances listed or isolated
 ]
 
 

@@ -56,6 +56,10 @@ EXPOSED_KEY_INCIDENT: dict[str, Any] = {
     "decision": None,
     "unresolved": [],
     "attack_sequence_uid": None,
+    "related_finding_ids": [],
+    "joined": None,
+    "group_instance_ids": [],
+    "isolate_group": False,
 }
 
 EXFIL_INCIDENT: dict[str, Any] = {
@@ -108,6 +112,10 @@ EXFIL_INCIDENT: dict[str, Any] = {
     "decision": None,
     "unresolved": [],
     "attack_sequence_uid": None,
+    "related_finding_ids": [],
+    "joined": None,
+    "group_instance_ids": [],
+    "isolate_group": False,
 }
 
 KEY = "AKIAIOSFODNN7EXAMPLE"
