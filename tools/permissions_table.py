@@ -9,6 +9,7 @@ test checks that the declarations match both the code and the deployed roles.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,13 @@ FOOTER = (
 
 def declarations() -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(package, "GRANTS" or "INDIRECT_GRANTS", grant) for every declared grant, in a stable order."""
+    if str(LAMBDAS) not in sys.path:
+        sys.path.insert(0, str(LAMBDAS))  # a declaration may name another's (record.permissions): data too
     for path in sorted(LAMBDAS.glob("*/permissions.py")):
         spec = importlib.util.spec_from_file_location(f"_declared_{path.parent.name}", path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)  # plain data: no imports of the function's code
+        spec.loader.exec_module(module)  # plain data: no imports of the function's code (other declarations only)
         for kind in KINDS:
             for grant in getattr(module, kind, ()):
                 yield path.parent.name, kind, grant

@@ -120,7 +120,7 @@ def instance_refusal(incident: dict[str, Any], context: Any, by_hand: str) -> Re
     return instance_guard(instance_id)
 
 
-def instance_incident(event: dict[str, Any]) -> dict[str, Any]:
+def instance_incident(event: dict[str, Any]) -> Any:  # the JSON incident, as event["incident"] is
     """The incident as one instance's task sees it. A member of an instance group (the workflow's
     IsolateInstanceGroup Map passes the member's `instance_id` beside the group's incident) is
     that instance's incident; the finding's interfaces are not that instance's, so none are kept."""

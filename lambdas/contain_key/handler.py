@@ -60,7 +60,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return first_task(
             event,
             read=health_essentials,
-            contain=lambda essentials, _registration: _contain_all(essentials, context),
+            contain=lambda essentials: _contain_all(essentials, context),
             results_key="contain_keys",
         )
     incident, key = event["incident"], event["key"]

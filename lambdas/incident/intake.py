@@ -36,7 +36,7 @@ logger = Logger(service="credential-responder")
 # Map contains ten at a time: a long list must never run one invocation into its timeout.
 MAX_KEYS_AT_INTAKE = 10
 
-Contain = Callable[[Essentials, Registration | None], Any]
+Contain = Callable[[Essentials], Any]
 
 
 def first_task(
@@ -59,7 +59,7 @@ def first_task(
     results: dict[str, Any] = {}
     contained = registration is None or not registration.duplicate or registration.recontain
     if contained:
-        results[results_key] = contain(essentials, registration)
+        results[results_key] = contain(essentials)
     intake = _after_containment(raw, essentials, registration, note)
     intake["contained_at_intake"] = contained
     logger.info(

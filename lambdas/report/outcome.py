@@ -157,7 +157,7 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
             member = {**(incident or {}), "instance_id": item.get("instance_id")} if "instance_id" in item else None
             for sub_task, sub_result in (item.get("results") or {}).items() if member else ():
                 for raw in (sub_result or {}).get("steps") or [] if isinstance(sub_result, dict) else []:
-                    steps.append(_normalize(raw, sub_task, member))
+                    steps.append(_normalize(raw, sub_task, member or {}))
             for sub_task, failure in (item.get("failures") or {}).items() if member else ():
                 steps.append(failure_step(sub_task, failure or {}, member, execution_arn))
     for task, failure in failures.items():

@@ -42,7 +42,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             read=lambda raw: exfiltration_essentials(
                 raw, affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain")
             ),
-            contain=lambda essentials, _registration: _revoke(essentials.as_incident(), context),
+            contain=lambda essentials: _revoke(essentials.as_incident(), context),
             results_key="revoke_sessions",
         )
     return _revoke(event["incident"], context)

@@ -1,5 +1,7 @@
 """IAM actions the revoke_sessions function calls, and on what. infra grants exactly these."""
 
+from record.permissions import FIRST_TASK_RECORD, FIRST_TASK_RECORD_KEY
+
 GRANTS = (
     {
         "actions": ["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy"],
@@ -16,20 +18,7 @@ GRANTS = (
         "resources": ["*"],
         "why": "which profile the instance has now; Describe* calls support no resource-level permissions",
     },
-    {
-        "actions": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-        "resources": ["{table_arn}"],
-        "why": "as the execution's first task: record the incident once (conditional put, the dedupe write "
-        "before the containing call) and each repeat sighting on its record (incident.intake)",
-    },
+    *FIRST_TASK_RECORD,
 )
 
-# Not called by the code: DynamoDB uses the table's customer-managed key on the caller's behalf.
-INDIRECT_GRANTS = (
-    {
-        "actions": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-        "resources": ["{key_arn}"],
-        "conditions": {"StringLike": {"kms:ViaService": "dynamodb.*.amazonaws.com"}},
-        "why": "the incident table is encrypted with the responder's key",
-    },
-)
+INDIRECT_GRANTS = FIRST_TASK_RECORD_KEY
