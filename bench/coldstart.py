@@ -57,7 +57,7 @@ TARGET_RATIO = 1.25
 # Issue "One cold start": the containing handlers stay within 1.15x the bare boto3 floor.
 CONTAINMENT_TARGET_RATIO = 1.15
 # The same settings as common.aws.RETRY_CONFIG (a unit test keeps them equal).
-FLOOR_CONFIG = {"retries": {"mode": "standard", "max_attempts": 3}, "connect_timeout": 3, "read_timeout": 5}
+FLOOR_CONFIG = {"retries": {"mode": "standard", "total_max_attempts": 3}, "connect_timeout": 3, "read_timeout": 5}
 
 HANDLER_SAMPLE = """\
 import time

@@ -1,4 +1,9 @@
-"""boto3 clients, created once per execution environment and per region.
+"""AWS clients, created once per execution environment and per region.
+
+They are botocore's own clients (boto3.client returns the same object, built by the same botocore
+session): importing boto3 also imports s3transfer and the resource layer, about 60 ms of a cold
+start that no function uses, and the containing functions are the first Lambda on the way to
+containment (bench section 3 measures both against the bare boto3 floor).
 
 Standard retry mode (botocore backs off with jitter), with timeouts short enough that a call's
 worst case fits inside the shortest function timeout (30 s): a hung endpoint then ends in a
@@ -13,7 +18,7 @@ import os
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 if TYPE_CHECKING:  # the stubs (types-boto3, dev only) cost nothing at run time
@@ -32,7 +37,9 @@ CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 5
 MAX_ATTEMPTS = 3
 RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    # total_max_attempts counts the first request; botocore's `max_attempts` counts only the
+    # retries (3 there would be 4 attempts, past worst_call_seconds and the 30 s timeout).
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=READ_TIMEOUT_SECONDS,
 )
@@ -73,15 +80,23 @@ def client(service: str, region: str | None = None) -> Any: ...  # a service wit
 @cache  # type: ignore[misc]
 def client(service: str, region: str | None = None) -> Any:
     """A cached client; `region=None` uses the function's own region (IAM is global)."""
-    return boto3.client(service, region_name=region, config=RETRY_CONFIG)  # type: ignore[call-overload]
+    return _session().create_client(service, region_name=region, config=RETRY_CONFIG)
+
+
+@cache
+def _session() -> botocore.session.Session:
+    """One session per process, as boto3's default session: service models load once. Creating
+    clients from several threads at once is not thread-safe on it (using them is)."""
+    return botocore.session.get_session()
 
 
 def prepare_for_snapshot(*services: str) -> None:
     """With SnapStart (setting snapStart), Lambda runs the init when it publishes a version and
     resumes every cold start from that snapshot. The clients are built there once, so that botocore's
-    service models are parsed into the snapshot; after a restore the clients and the default session
-    (with the credentials of the init) are dropped, and the first call builds fresh ones from the
-    models already in memory. Without SnapStart this does nothing: clients stay lazy."""
+    service models are parsed into the snapshot; after a restore the clients and the session (with
+    the credentials of the init) are dropped, and the first call builds fresh ones on a new session
+    that keeps the old one's loader, so the models parsed into the snapshot are not parsed again.
+    Without SnapStart this does nothing: clients stay lazy."""
     if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
         return
     for service in services:
@@ -91,11 +106,17 @@ def prepare_for_snapshot(*services: str) -> None:
     except ImportError:
         return
 
-    def forget_credentials() -> None:
-        client.cache_clear()  # type: ignore[attr-defined]  # functools.cache under the overloads
-        boto3.DEFAULT_SESSION = None
+    register_after_restore(forget_session)
 
-    register_after_restore(forget_credentials)
+
+def forget_session(keep_models: bool = True) -> None:
+    """Drop every client and the session, so that the next client resolves credentials again;
+    `keep_models` hands the old session's loader (its parsed service models) to the new one."""
+    loader = _session().get_component("data_loader") if keep_models else None
+    client.cache_clear()  # type: ignore[attr-defined]  # functools.cache under the overloads
+    _session.cache_clear()
+    if loader is not None:
+        _session().register_component("data_loader", loader)
 
 
 def error_code(exc: Exception) -> str:

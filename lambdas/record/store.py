@@ -48,10 +48,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from record.attributes import from_attribute as _deserialize
+from record.attributes import to_attribute as _serialize
 
 RETENTION_DAYS = 730
 TIMELINE_FIRST = 10
@@ -64,8 +65,6 @@ DEFAULT_STALE_AFTER_SECONDS = 6 * 3600
 FINAL_STATUSES = frozenset({"contained"})
 _CHECK_FAILED = "ConditionalCheckFailedException"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_serialize = TypeSerializer().serialize
-_deserialize = TypeDeserializer().deserialize
 
 
 @dataclass(frozen=True)
