@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     sys.path.insert(0, str(ROOT))
 
-    from bench import coldstart, critical, deploy, estimate, render
+    from bench import coldstart, critical, deploy, estimate, handler_work, render
     from drill.__main__ import DRILL_CONTEXT
     from drill.burst import run_burst
     from drill.template import synthesize
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     mark = time.perf_counter()
     synthesized = synthesize(DRILL_CONTEXT)
     mark = phase("synth", mark)
-    kinds = critical.measure(synthesized, args.runs)
+    first_inputs: dict[str, Any] = {}
+    kinds = critical.measure(synthesized, args.runs, first_inputs)
     mark = phase("critical path and drill timings", mark)
 
     size = deploy.asset(synthesized)
@@ -58,6 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     function_handlers = {spec.logical_id[:64]: spec.handler for spec in synthesized.functions}
     cold = coldstart.measure(list(dict.fromkeys(function_handlers.values())), code_dir, args.rounds)
     mark = phase("cold start", mark)
+    work = {
+        kind: handler_work.measure(
+            synthesized,
+            code_dir,
+            data["critical_path"]["containing_handler"],
+            first_inputs[kind],
+            data["critical_path"]["containing_call"],
+            [call["call"] for call in data["critical_path"]["calls_before"]],
+            args.rounds,
+        )
+        for kind, data in kinds.items()
+        if data["critical_path"].get("contained")
+    }
+    mark = phase("handler work", mark)
 
     bursts = [run_burst(synthesized, int(n), time_scale=TIME_SCALE) for n in args.bursts.split(",") if n.strip()]
     mark = phase("bursts", mark)
@@ -75,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             for name in path["invoked_functions"]
         ]
-        estimates[kind] = estimate.estimate(path, on_path)
+        estimates[kind] = estimate.estimate(path, on_path, work.get(kind))
 
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -83,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "time_scale": TIME_SCALE,
         "critical": kinds,
         "coldstart": cold,
+        "handler_work": work,
         "bursts": bursts,
         "burst_growth": growth(bursts),
         "size": size,
@@ -115,6 +131,8 @@ def growth(bursts: list[dict[str, Any]]) -> str:
 
 
 def method(args: argparse.Namespace, kinds: dict[str, Any], phases: dict[str, float]) -> list[str]:
+    from bench.handler_work import WARM_INVOCATIONS
+
     budget = (
         f"Repetitions are reduced so that `make bench` stays under 10 minutes on this 2-core machine: the bursts "
         f"alone took {phases.get('bursts', 0):.0f} s."
@@ -130,6 +148,10 @@ def method(args: argparse.Namespace, kinds: dict[str, Any], phases: dict[str, fl
         "`python -c` with PYTHONPATH = the synthesized Lambda asset (no bytecode written: the handler's own modules "
         "compile from source, as in Lambda), fake credentials, AWS_EC2_METADATA_DISABLED and no shared config, so "
         "nothing reaches AWS; times are taken inside the interpreter, so its start-up is left out of both sides.",
+        f"Handler work: {args.rounds} fresh interpreters per kind, each invoking the containing handler once cold "
+        f"and {WARM_INVOCATIONS} times warm on the input the drill's first task received, every AWS "
+        "request answered at once by a canned response at botocore's before-send (no network, no simulator), "
+        "timed from the handler's entry to the containing call's return; the calls made must be the drill's.",
         f"Bursts: {args.bursts} incidents, each size in a fresh simulated account, all executions started at once "
         "and polled every 0.1 s.",
         budget,

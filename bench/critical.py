@@ -119,14 +119,18 @@ def _task_of(call: ApiCall, invocations: list[Invocation], states: dict[str, str
     return states.get(function, function)
 
 
-def measure(synthesized: Synthesized, runs: int) -> dict[str, Any]:
-    """`runs` drill runs per kind, interleaved, after one warm-up run per kind that is not counted."""
+def measure(synthesized: Synthesized, runs: int, first_inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`runs` drill runs per kind, interleaved, after one warm-up run per kind that is not counted.
+    `first_inputs` receives, per kind, the input of the first Lambda invoked (the staged event, as
+    the containing function got it), for handler_work."""
     samples: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     paths: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for round_no in range(runs + 1):
         for kind, path in KINDS.items():
             result, record, handlers = run_kind(synthesized, path)
             paths[kind].append(critical_path(record, handlers))
+            if first_inputs is not None and record.invocations:
+                first_inputs[kind] = min(record.invocations, key=lambda inv: inv.started).event
             if round_no:  # round 0 warms up the process (moto, botocore models)
                 samples[kind].append({"outcome": result["outcome"], **result["timings_ms"]})
     report: dict[str, Any] = {}

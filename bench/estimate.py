@@ -28,6 +28,7 @@ LAMBDA_INIT = (
     (150, 400),
     "assumed: Lambda cold-start overhead before our code runs (micro-VM, python3.12 runtime, Powertools layer mount)",
 )
+# Used only when handler_work measured nothing (a kind that was not contained).
 HANDLER_WORK = ((5, 30), "assumed: the handler's own work besides AWS calls, per invocation")
 # IAM's endpoint is in us-east-1 for the aws partition. This was (100, 300) before the critical path
 # was reshaped, a wider guess; `sensitivity` in the output shows the estimate with that range too.
@@ -59,9 +60,12 @@ SOURCES = {
 }
 
 
-def estimate(path: dict[str, Any], handlers_on_path: list[dict[str, Any]]) -> dict[str, Any]:
+def estimate(
+    path: dict[str, Any], handlers_on_path: list[dict[str, Any]], work: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """`handlers_on_path`: for each invocation up to the containing one, its measured import cost
-    ({"handler", "import_ms", "memory_mb"})."""
+    ({"handler", "import_ms", "memory_mb"}). `work`: handler_work's measurement of the containing
+    handler (cold and warm), which replaces the assumed handler-work row."""
     rows: list[dict[str, Any]] = []
 
     def add(item: str, low_high: tuple[float, float], basis: str, count: int = 1) -> None:
@@ -90,14 +94,35 @@ def estimate(path: dict[str, Any], handlers_on_path: list[dict[str, Any]]) -> di
             f"measured here ({entry['import_ms']:.0f} ms); high = x{slow:.1f} for {entry['memory_mb']} MB "
             "(CPU share, documented; assumes one Lambda vCPU is as fast as one core here)",
         )
-        add(f"handler work {entry['handler']}", *HANDLER_WORK)
+        if work is None:
+            add(f"handler work {entry['handler']}", *HANDLER_WORK)
+        else:
+            # Cold: the first invocation's work (botocore's first requests); warm: later ones. The
+            # high end of each is the slowest sample, times the CPU share as for the imports.
+            cold_work, warm_work = work["cold_ms"], work["warm_ms"]
+            add(
+                f"handler work {entry['handler']} (cold)",
+                (cold_work["median"], cold_work["max"] * slow),
+                f"measured here (bench handler_work, median {cold_work['median']} ms, max {cold_work['max']} ms, "
+                f"x{slow:.1f} CPU share at the high end): the first invocation, AWS answering at once",
+            )
+            add(
+                f"handler work {entry['handler']} (warm)",
+                (warm_work["median"], warm_work["max"] * slow),
+                f"measured here (median {warm_work['median']} ms, max {warm_work['max']} ms): later invocations",
+            )
     calls = [call["call"] for call in path["calls_before"]] + [path["containing_call"]]
     for call in calls:
         service = call.split(" ", 1)[0]
         low_high, basis = API_LATENCY.get(service, DEFAULT_API)
         add(call, low_high, basis)
-    cold = (sum(r["low_ms"] for r in rows), sum(r["high_ms"] for r in rows))
-    warm_rows = [r for r in rows if not r["item"].startswith(("cold init", "import + clients"))]
+    cold_rows = [r for r in rows if not r["item"].endswith("(warm)")]
+    cold = (sum(r["low_ms"] for r in cold_rows), sum(r["high_ms"] for r in cold_rows))
+    warm_rows = [
+        r
+        for r in rows
+        if not r["item"].startswith(("cold init", "import + clients")) and not r["item"].endswith("(cold)")
+    ]
     warm = (sum(r["low_ms"] for r in warm_rows), sum(r["high_ms"] for r in warm_rows))
     delivery = rows[0]
     controlled = {
