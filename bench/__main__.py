@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     code_dir = Path(synthesized.outdir) / size["assets"][0]["folder"]
     function_handlers = {spec.logical_id[:64]: spec.handler for spec in synthesized.functions}
     cold = coldstart.measure(list(dict.fromkeys(function_handlers.values())), code_dir, args.rounds)
+    cold["instructions"] = coldstart.instructions(list(coldstart.CONTAINMENT_HANDLERS), code_dir)
     mark = phase("cold start", mark)
     work = {
         kind: handler_work.measure(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -149,6 +150,48 @@ def measure(handlers: list[str], code_dir: str | Path, rounds: int, seed: int = 
         if handler in CRITICAL_PATH_HANDLERS:
             result[handler]["import_costs"] = import_costs(handler, env)
     return {"rounds": rounds, "target_ratio": TARGET_RATIO, "handlers": result}
+
+
+_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+
+
+def instructions(handlers: list[str], code_dir: str | Path) -> dict[str, Any] | None:
+    """The same comparison in instructions executed (valgrind's callgrind), which, unlike wall time,
+    is the same on every run whatever else the machine is doing: handler and floor each less an
+    empty interpreter's start-up, one sample each. None when valgrind is not installed."""
+    if shutil.which("valgrind") is None:
+        return None
+    env = environment(code_dir)
+
+    def count(script: str) -> int:
+        ran = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+        match = _COLLECTED.search(ran.stderr)
+        if match is None:
+            raise RuntimeError(f"callgrind printed no count: {ran.stderr[-500:]}")
+        return int(match.group(1))
+
+    start_up = count("pass")
+    floors: dict[tuple[str, ...], int] = {}
+    result: dict[str, Any] = {"interpreter_start_up": start_up, "handlers": {}}
+    for handler in handlers:
+        services = CLIENTS.get(handler, ())
+        if services not in floors:
+            floors[services] = count(floor_script(services)) - start_up
+        own = count(handler_script(handler)) - start_up
+        result["handlers"][handler] = {
+            "handler": own,
+            "floor": floors[services],
+            "ratio": round(own / floors[services], 3),
+            "over_target": own / floors[services] > CONTAINMENT_TARGET_RATIO,
+        }
+    return result
 
 
 _IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")

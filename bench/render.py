@@ -110,7 +110,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{cold['rounds']} rounds; in each, every handler is sampled next to its floor (one fresh interpreter "
         "per sample, handlers in a shuffled order). Times are medians; the ratio is the median of the per-pair "
         "ratios (range in brackets). *Handler*: import the handler module and create the clients it uses "
-        "(via `common.aws.client`); *floor*: import boto3 and create the same clients with the same Config. "
+        "(via `common.aws.client`, which builds botocore's clients directly: no boto3 import); *floor*: import "
+        "boto3 and create the same clients with the same Config. "
         f"Target: ratio ≤ {TARGET_RATIO}, ≤ {CONTAINMENT_TARGET_RATIO} for the containing handlers. "
         "No handler creates a client at import: all are created at the first "
         "call. Containment handlers in **bold**.",
@@ -127,12 +128,49 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {data['ratio']} ({data['ratio_range'][0]}-{data['ratio_range'][1]}) "
             f"| {_yes(not data['over_target'])} |"
         )
+    counted = cold.get("instructions")
+    if counted:
+        lines += [
+            "",
+            "The same comparison in instructions executed (`valgrind --tool=callgrind`, one sample each, an empty "
+            f"interpreter's {counted['interpreter_start_up']:,} taken off both sides), which does not vary with "
+            "the machine's load:",
+            "",
+            "| handler | handler (instructions) | floor (instructions) | ratio | within target |",
+            "|---|---|---|---|---|",
+        ]
+        for handler, data in counted["handlers"].items():
+            lines.append(
+                f"| **{handler}** | {data['handler']:,} | {data['floor']:,} | {data['ratio']} "
+                f"| {_yes(not data['over_target'])} |"
+            )
     for handler, data in cold["handlers"].items():
         if data.get("import_costs"):
             costs = ", ".join(f"{c['package']} {c['self_ms']} ms" for c in data["import_costs"])
             lines.append(
                 f"\nOn the critical path, `{handler}` imports beyond the floor (`python -X importtime`, one "
                 f"sample, self time by top-level package): {costs}."
+            )
+
+    work = result.get("handler_work") or {}
+    if work:
+        lines += [
+            "",
+            "### The containing handler's own work",
+            "",
+            "From the handler's entry to the containing call's return, with every AWS request answered at once "
+            "(a canned response at botocore's `before-send`: no network, no simulator), on the input the drill's "
+            "first task received and the calls the drill recorded. *Cold*: the first invocation in a fresh "
+            "interpreter, after the imports and clients above; *warm*: the next ones.",
+            "",
+            "| kind | interpreters | cold median (ms) | cold max | warm median (ms) | warm max |",
+            "|---|---|---|---|---|---|",
+        ]
+        for kind, data in work.items():
+            c, w = data["cold_ms"], data["warm_ms"]
+            lines.append(
+                f"| {TITLES.get(kind, kind)} | {data['samples']} | {c['median']} | {c['max']} "
+                f"| {w['median']} | {w['max']} |"
             )
 
     lines += [
