@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import json
 import shlex
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.cutoff import OLDER_SESSIONS_POLICY, TIME_FORMAT, cutoff_at, cutoff_of, deny_older_sessions, later_cutoff
 from common.guards import ROOT_USER_NAME
 from common.steps import Status, StepResult, step
 
 DEACTIVATE = "deactivate-access-key"
 QUARANTINE = "quarantine-user"
 USER_SESSIONS = "revoke-user-sessions"
-# The name the IAM console gives the same deny on a role ("Revoke active sessions").
-OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 FALLBACK_POLICY_NAME = "CredentialResponderQuarantine"
 # A compact stand-in for AWSCompromisedKeyQuarantineV3 for when the managed policy cannot be
 # attached (the user already has 10 managed policies, or a partition without it). It denies the
@@ -277,18 +275,7 @@ SESSIONS_COVERAGE = (
 
 
 def older_sessions_policy(cutoff: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenySessionsIssuedBeforeContainment",
-                "Effect": "Deny",
-                "Action": "*",
-                "Resource": "*",
-                "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
-            }
-        ],
-    }
+    return deny_older_sessions(cutoff, sid="DenySessionsIssuedBeforeContainment")
 
 
 def revoke_user_sessions(
@@ -298,11 +285,11 @@ def revoke_user_sessions(
 
     `not_before`: when the user's key was confirmed Inactive. A cut-off at or after it denies every
     session the key could have minted; an earlier one does not, whoever wrote it."""
-    cutoff = _cutoff(now)
+    cutoff = cutoff_at(now)
     policy = older_sessions_policy(cutoff)
     undo = _delete_inline_command(user_name, OLDER_SESSIONS_POLICY)
     manual = _put_user_policy_command(user_name, OLDER_SESSIONS_POLICY, policy)
-    existing = _cutoff_of(_user_policy(iam, user_name, OLDER_SESSIONS_POLICY))
+    existing = cutoff_of(_user_policy(iam, user_name, OLDER_SESSIONS_POLICY))
     # An existing cut-off at or after the key's deactivation already denies every session minted
     # from it; moving it would only cut off more legitimate sessions.
     if existing is not None and existing >= not_before:
@@ -348,11 +335,11 @@ def revoke_user_sessions(
                 containment=True,
             )
         written = _user_policy(iam, user_name, OLDER_SESSIONS_POLICY)
-        later = _cutoff_of(written)
         if written == policy:
             break
-        if later is not None and later >= not_before and written == older_sessions_policy(later.strftime(TIME_FORMAT)):
-            cutoff, policy = later.strftime(TIME_FORMAT), written
+        later = later_cutoff(written, not_before, older_sessions_policy)
+        if later is not None and written is not None:
+            cutoff, policy = later, written
             break
     if written != policy:
         return step(
@@ -384,42 +371,6 @@ def _user_policy(iam: Any, user_name: str, policy_name: str) -> dict[str, Any] |
             return None
         raise
     return json.loads(document) if isinstance(document, str) else dict(document)
-
-
-def _cutoff_of(policy: dict[str, Any] | None) -> datetime | None:
-    if not policy:
-        return None
-    statements = policy.get("Statement", [])
-    for statement in [statements] if isinstance(statements, dict) else statements:
-        if (
-            not isinstance(statement, dict)
-            or statement.get("Effect") != "Deny"
-            or statement.get("Action") not in ("*", ["*"])
-        ):
-            continue
-        for operator, pairs in (statement.get("Condition") or {}).items():
-            if operator.lower() != "datelessthan" or not isinstance(pairs, dict):
-                continue
-            for key, value in pairs.items():
-                if key.lower() == "aws:tokenissuetime":
-                    try:
-                        return _parse_time(str(value[0] if isinstance(value, list) else value))
-                    except ValueError:
-                        return None
-    return None
-
-
-def _cutoff(now: datetime | None) -> str:
-    now = now or datetime.now(UTC)
-    # Round up, never down: every session issued up to this call must be before the cut-off.
-    if now.microsecond:
-        now = now.replace(microsecond=0) + timedelta(seconds=1)
-    return now.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # -- reads and commands ------------------------------------------------------------------------

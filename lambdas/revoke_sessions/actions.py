@@ -17,23 +17,29 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.cutoff import (
+    OLDER_SESSIONS_POLICY,
+    condition_value,
+    cutoff_at,
+    deny_older_sessions,
+    later_cutoff,
+    parse_time,
+)
 from common.guards import exempted_by_name, instance_guard, principal_guard
 from common.steps import Status, StepResult, step
 
 REVOKE = "revoke-role-sessions"
-OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
 INSTANCE_SESSION_POLICY = "AWSRevokeInstanceSession"
 # The responder creates its roles under this path. Unlike a tag, a path cannot be changed after
 # creation, so a stolen role cannot make itself look like the responder's own.
 DEFAULT_PROTECTED_PATH = "/credential-responder/"
 SERVICE_LINKED_PATH = "/aws-service-role/"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class RoleNotResolved(Exception):
@@ -184,7 +190,7 @@ def revoke_role_sessions(
     it reads the role first."""
     if scope == "instance":
         return _revoke_instance_session(iam, role_name, instance_id, protected_path, dry_run, now)
-    cutoff = _cutoff(now)
+    cutoff = cutoff_at(now)
     policy = older_sessions_policy(cutoff)
     data = {"role_name": role_name, "policy_name": OLDER_SESSIONS_POLICY, "cutoff": cutoff}
     what = f"denies sessions issued before {cutoff}"
@@ -217,16 +223,11 @@ def revoke_role_sessions(
             return _refused(iam, role_name, code, protected_path, manual)
         raise
     written = _get_policy(iam, role_name, OLDER_SESSIONS_POLICY)
-    later = _cutoff_of(written)
     # Another execution (a repeat, a concurrent re-containment) may have put a later cut-off meanwhile:
     # it denies every session this one does.
-    if (
-        written != policy
-        and later is not None
-        and later >= _parse_time(cutoff)
-        and written == older_sessions_policy(later.strftime(TIME_FORMAT))
-    ):
-        policy, cutoff = written, later.strftime(TIME_FORMAT)
+    later = later_cutoff(written, parse_time(cutoff), older_sessions_policy) if written != policy else None
+    if later is not None and written is not None:
+        policy, cutoff = dict(written), later
         data["cutoff"] = cutoff
         what = f"denies sessions issued before {cutoff}"
     if written != policy:
@@ -305,7 +306,7 @@ def _revoke_instance_session(
             role_name,
             "REVOKE_SCOPE=instance but the finding names no instance",
             containment=True,
-            manual=_put_command(role_name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(now))),
+            manual=_put_command(role_name, OLDER_SESSIONS_POLICY, older_sessions_policy(cutoff_at(now))),
         )
     policy_name = INSTANCE_SESSION_POLICY
     session = f"{role['RoleId']}:{instance_id}"
@@ -361,17 +362,7 @@ def _delete_command(role_name: str, policy_name: str) -> str:
 
 
 def older_sessions_policy(cutoff: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Action": "*",
-                "Resource": "*",
-                "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
-            }
-        ],
-    }
+    return deny_older_sessions(cutoff)  # as the IAM console's "Revoke active sessions" writes it
 
 
 def instance_session_policy(session: str) -> dict[str, Any]:
@@ -403,7 +394,7 @@ def _refusal(role: Mapping[str, Any], protected_path: str) -> StepResult | None:
             f"{name} is under the path {protected_path}: it is the responder's "
             "own role and is never touched automatically",
             containment=True,
-            manual=_put_command(name, OLDER_SESSIONS_POLICY, older_sessions_policy(_cutoff(None))),
+            manual=_put_command(name, OLDER_SESSIONS_POLICY, older_sessions_policy(cutoff_at(None))),
         )
     refusal = principal_guard(role["Arn"], name)
     if refusal:
@@ -422,51 +413,8 @@ def _get_policy(iam: Any, role_name: str, policy_name: str) -> dict[str, Any] | 
     return json.loads(document) if isinstance(document, str) else dict(document)
 
 
-def _conditions(policy: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    if not policy:
-        return []
-    statements = policy.get("Statement", [])
-    statements = [statements] if isinstance(statements, dict) else statements
-    return [s.get("Condition", {}) for s in statements if s.get("Effect") == "Deny"]
-
-
-def _condition_value(policy: Mapping[str, Any] | None, operator: str, key: str) -> str | None:
-    # Condition keys are case-insensitive in IAM (a person may have written the policy by hand).
-    for condition in _conditions(policy):
-        for op, pairs in condition.items():
-            if op.lower() != operator.lower():
-                continue
-            for name, value in pairs.items():
-                if name.lower() == key.lower():
-                    return str(value[0] if isinstance(value, list) else value)
-    return None
-
-
-def _cutoff_of(policy: Mapping[str, Any] | None) -> datetime | None:
-    value = _condition_value(policy, "DateLessThan", "aws:TokenIssueTime")
-    try:
-        return _parse_time(value) if value else None
-    except ValueError:
-        return None
-
-
 def _session_of(policy: Mapping[str, Any] | None) -> str | None:
-    return _condition_value(policy, "StringEquals", "aws:userid") or _condition_value(
-        policy, "StringLike", "aws:userid"
-    )
-
-
-def _cutoff(now: datetime | None) -> str:
-    now = now or datetime.now(UTC)
-    # Round up, never down: every session issued up to this call must be before the cut-off.
-    if now.microsecond:
-        now = now.replace(microsecond=0) + timedelta(seconds=1)
-    return now.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return condition_value(policy, "StringEquals", "aws:userid") or condition_value(policy, "StringLike", "aws:userid")
 
 
 def _put_command(role_name: str, policy_name: str, policy: Mapping[str, Any]) -> str:

@@ -1,0 +1,87 @@
+"""Session cut-offs, as both containing functions write and read them back.
+
+A cut-off is an inline Deny of every action for requests signed by a session issued before a time
+(`aws:TokenIssueTime`): on a key's user (contain_key, step revoke-user-sessions) and on a role
+(revoke_sessions), under the name the IAM console gives it on a role ("Revoke active sessions").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def deny_older_sessions(cutoff: str, sid: str | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
+    }
+    return {"Version": "2012-10-17", "Statement": [{"Sid": sid, **statement} if sid else statement]}
+
+
+def cutoff_at(now: datetime | None) -> str:
+    now = now or datetime.now(UTC)
+    # Round up, never down: every session issued up to this call must be before the cut-off.
+    if now.microsecond:
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
+    return now.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def condition_value(policy: Mapping[str, Any] | None, operator: str, key: str) -> str | None:
+    """The value of `operator`/`key` in the policy's first Deny statement on every action that has it.
+    Operators and condition keys are case-insensitive in IAM (a person may have written it by hand)."""
+    for condition in _deny_all_conditions(policy):
+        for op, pairs in condition.items():
+            if op.lower() != operator.lower() or not isinstance(pairs, Mapping):
+                continue
+            for name, value in pairs.items():
+                if name.lower() == key.lower():
+                    return str(value[0] if isinstance(value, list) else value)
+    return None
+
+
+def cutoff_of(policy: Mapping[str, Any] | None) -> datetime | None:
+    """The cut-off the policy sets, if it denies every action to older sessions; None otherwise."""
+    value = condition_value(policy, "DateLessThan", "aws:TokenIssueTime")
+    try:
+        return parse_time(value) if value else None
+    except ValueError:
+        return None
+
+
+def later_cutoff(
+    written: Mapping[str, Any] | None, not_before: datetime, build: Callable[[str], dict[str, Any]]
+) -> str | None:
+    """What read back after a put, when it is not what this put wrote: another writer's cut-off in the
+    very policy this function writes (`build`), at or after `not_before`, denies every session this one
+    would have, so it stands (moving it would only cut off more legitimate sessions). None otherwise."""
+    later = cutoff_of(written)
+    if later is None or later < not_before:
+        return None
+    cutoff = later.strftime(TIME_FORMAT)
+    return cutoff if written == build(cutoff) else None
+
+
+def _deny_all_conditions(policy: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    if not policy:
+        return []
+    statements = policy.get("Statement", [])
+    statements = [statements] if isinstance(statements, Mapping) else statements
+    return [
+        statement.get("Condition") or {}
+        for statement in statements
+        if isinstance(statement, Mapping)
+        and statement.get("Effect") == "Deny"
+        and statement.get("Action") in ("*", ["*"])
+    ]

@@ -1,0 +1,53 @@
+"""common.cutoff: what counts as a cut-off when read back, shared by the user and the role revokes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from common.cutoff import condition_value, cutoff_at, cutoff_of, deny_older_sessions, later_cutoff
+
+T = "2026-12-01T10:00:00Z"
+AT_T = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def test_a_cut_off_rounds_up_so_that_every_session_issued_so_far_is_before_it():
+    assert cutoff_at(datetime(2026, 12, 1, 9, 59, 59, 1, tzinfo=UTC)) == T
+    assert cutoff_at(AT_T) == T
+
+
+def test_reads_the_cut_off_of_a_deny_on_every_action_written_by_hand_in_any_case():
+    policy = {
+        "Statement": {
+            "Effect": "Deny",
+            "Action": ["*"],
+            "Resource": "*",
+            "Condition": {"dateLessThan": {"AWS:TokenIssueTime": [T]}},
+        }
+    }
+    assert cutoff_of(policy) == AT_T
+
+
+def test_a_deny_on_some_actions_only_is_no_cut_off():
+    narrow = deny_older_sessions(T)
+    narrow["Statement"][0]["Action"] = "s3:*"
+    assert cutoff_of(narrow) is None
+    allow = deny_older_sessions(T)
+    allow["Statement"][0]["Effect"] = "Allow"
+    assert cutoff_of(allow) is None
+    assert cutoff_of(None) is None
+    assert condition_value({"Statement": ["not a statement"]}, "DateLessThan", "aws:TokenIssueTime") is None
+
+
+def test_an_unreadable_time_is_no_cut_off():
+    assert cutoff_of(deny_older_sessions("yesterday")) is None
+
+
+def test_a_later_cut_off_in_the_same_policy_stands_an_earlier_or_another_one_does_not():
+    build = deny_older_sessions
+    later = deny_older_sessions("2026-12-01T10:05:00Z")
+    assert later_cutoff(later, AT_T, build) == "2026-12-01T10:05:00Z"
+    assert later_cutoff(deny_older_sessions(T), AT_T, build) == T  # at not_before counts
+    assert later_cutoff(deny_older_sessions("2026-12-01T09:59:59Z"), AT_T, build) is None
+    with_sid = deny_older_sessions("2026-12-01T10:05:00Z", sid="SomeoneElses")
+    assert later_cutoff(with_sid, AT_T, build) is None  # not the policy this function writes
+    assert later_cutoff(None, AT_T, build) is None
