@@ -244,11 +244,39 @@ def _normalize_guardduty(
     if finding.type in ATTACK_SEQUENCE_TYPES:
         return _attack_sequence_incident(parsed, finding, sample=sample, max_actors=max_actors)
     if finding.type in INSTANCE_GROUP_SEQUENCE_TYPES:
-        return _instance_group_incident(parsed, finding, isolate_groups=isolate_groups)
+        return _instance_group_incident(parsed, finding, sample=sample, isolate_groups=isolate_groups)
     intake = _exfiltration_incident(parsed, finding, sample=sample)
     if intake.incident is not None:
         intake.incident = _affiliated(intake.incident, affiliated_inside_aws)
     return intake
+
+
+def _finding_fields(parsed: GuardDutyEvent, finding: Finding, *, sample: bool) -> dict[str, Any]:
+    """What every GuardDuty incident carries, read and validated the same way whatever its type."""
+    if not _TOKEN.match(finding.id):
+        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
+    account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
+    service = finding.service
+    return {
+        "incident_id": f"{account}:guardduty:{finding.id}",
+        "source": "aws.guardduty",
+        "event_type": finding.type,
+        "event_id": parsed.id,
+        "event_arn": finding.arn,
+        "account": account,
+        "delivered_to": delivered_to,
+        "account_conflict": conflict,
+        # The envelope region is where EventBridge delivered it, which is the finding's region even
+        # after cross-region forwarding; detail.region disagrees in real data.
+        "region": _region(parsed.region, "region"),
+        "detected_at": _iso(parsed.time),
+        "first_seen": service.event_first_seen if service else None,
+        "finding_id": finding.id,
+        "severity": finding.severity,
+        "updated_at": finding.updated_at,
+        "count": service.count if service else None,
+        "sample": sample,
+    }
 
 
 def _signal_findings(finding: Finding) -> list[str]:
@@ -307,11 +335,7 @@ def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: 
         raise _Invalid("detail.resource.instanceDetails.instanceId", "an EC2 instance id", instance_id)
     if not role_name and not instance_id:
         return _ignored("no-principal: the finding names neither the role nor the instance")
-    if not _TOKEN.match(finding.id):
-        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
-    account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
-    region = _region(parsed.region, "region")
-    service = finding.service
+    common = _finding_fields(parsed, finding, sample=sample)
     keys = []
     if key_details and key_details.access_key_id:
         pattern = _SAMPLE_ACCESS_KEY_ID if sample else _ACCESS_KEY_ID
@@ -326,26 +350,9 @@ def _exfiltration_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: 
         status=IntakeStatus.ACCEPTED,
         reason=f"{finding.type}: credentials of instance {instance_id or '?'} used elsewhere",
         incident=Incident(
-            incident_id=f"{account}:guardduty:{finding.id}",
+            **common,
             kind=Kind.INSTANCE_CREDENTIAL_EXFILTRATION,
-            source="aws.guardduty",
-            event_type=finding.type,
-            event_id=parsed.id,
-            event_arn=finding.arn,
-            account=account,
-            delivered_to=delivered_to,
-            account_conflict=conflict,
-            # The envelope region is where EventBridge delivered it, which is the finding's
-            # region even after cross-region forwarding; detail.region disagrees in real data.
-            region=region,
-            detected_at=_iso(parsed.time),
-            first_seen=service.event_first_seen if service else None,
             affected_keys=keys,
-            finding_id=finding.id,
-            severity=finding.severity,
-            updated_at=finding.updated_at,
-            count=service.count if service else None,
-            sample=sample,
             role_name=role_name,
             principal_id=key_details.principal_id if key_details else None,
             instance_id=instance_id,
@@ -387,10 +394,8 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
     assumed role becomes a role-session revoke. What cannot be resolved (no structured principal,
     another account, root, another type, a second role, or roles mixed with keys) is named in
     `unresolved` and reported as a failed containment step with the manual route."""
-    if not _TOKEN.match(finding.id):
-        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
-    account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
-    region = _region(parsed.region, "region")
+    common = _finding_fields(parsed, finding, sample=sample)
+    account = common["account"]
     service = finding.service
     sequence = service.detection.sequence if service and service.detection else None
     principals: dict[tuple[str, str], _Principal] = {}
@@ -485,26 +490,11 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
         status=IntakeStatus.ACCEPTED,
         reason=f"{finding.type}: {contained} principal(s) to contain, {len(unresolved)} not resolved",
         incident=Incident(
-            incident_id=f"{account}:guardduty:{finding.id}",
+            **common,
             kind=kind,
-            source="aws.guardduty",
-            event_type=finding.type,
-            event_id=parsed.id,
-            event_arn=finding.arn,
-            account=account,
-            delivered_to=delivered_to,
-            account_conflict=conflict,
-            region=region,
-            detected_at=_iso(parsed.time),
-            first_seen=service.event_first_seen if service else None,
             affected_keys=[AffectedKey(access_key_id=str(p.key_id), user_name=_user_name(p.name)) for p in keys]
             if not role
             else ([AffectedKey(access_key_id=role.key_id)] if role.key_id else []),
-            finding_id=finding.id,
-            severity=finding.severity,
-            updated_at=finding.updated_at,
-            count=service.count if service else None,
-            sample=sample,
             role_name=role.name if role else None,
             principal_id=role.principal_id if role else None,
             report_only=report_only,
@@ -522,7 +512,7 @@ _GROUP_RESOURCES = {
 }
 
 
-def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding, *, isolate_groups: bool) -> Intake:
+def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding, *, sample: bool, isolate_groups: bool) -> Intake:
     """AttackSequence:EC2/CompromisedInstanceGroup, from service.detection.sequence only: the
     group's instances (resources[] of type IAM_INSTANCE_PROFILE / AUTOSCALING_AUTO_SCALING_GROUP,
     data.*.ec2InstanceUids; EC2_INSTANCE resources whose uid is an instance id) and the shared role
@@ -533,10 +523,8 @@ def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding, *, isolat
     and the sequence is only reported. The instances are imaged, cut off and isolated only with
     isolateInstanceGroups (a whole group is a bigger blast radius than one instance) and at most
     MAX_GROUP_ISOLATION of them; otherwise the report lists each with the commands."""
-    if not _TOKEN.match(finding.id):
-        raise _Invalid("detail.id", "a GuardDuty finding id", finding.id)
-    account, delivered_to, conflict = _accounts(parsed.account, [("detail.accountId", finding.account_id)])
-    region = _region(parsed.region, "region")
+    common = _finding_fields(parsed, finding, sample=sample)
+    account = common["account"]
     service = finding.service
     sequence = service.detection.sequence if service and service.detection else None
     instances: list[str] = []
@@ -631,22 +619,8 @@ def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding, *, isolat
         status=IntakeStatus.ACCEPTED,
         reason=f"{finding.type}: {group}, role {role or 'none'}",
         incident=Incident(
-            incident_id=f"{account}:guardduty:{finding.id}",
+            **common,
             kind=Kind.INSTANCE_CREDENTIAL_EXFILTRATION if role else Kind.ATTACK_SEQUENCE,
-            source="aws.guardduty",
-            event_type=finding.type,
-            event_id=parsed.id,
-            event_arn=finding.arn,
-            account=account,
-            delivered_to=delivered_to,
-            account_conflict=conflict,
-            region=region,
-            detected_at=_iso(parsed.time),
-            first_seen=service.event_first_seen if service else None,
-            finding_id=finding.id,
-            severity=finding.severity,
-            updated_at=finding.updated_at,
-            count=service.count if service else None,
             role_name=role,
             principal_id=roles[role][0] if role else None,
             # Informational: the revoke is the role's; no single instance is the incident's.

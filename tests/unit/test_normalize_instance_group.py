@@ -205,3 +205,14 @@ def test_the_workflow_and_the_normalizer_agree_on_the_largest_group_isolated() -
     from infra.workflow import GROUP_MAX_MEMBERS
 
     assert GROUP_MAX_MEMBERS == MAX_GROUP_ISOLATION
+
+
+@pytest.mark.parametrize("accept", [True, False])
+def test_a_sample_group_sequence_is_marked_as_one_like_every_guardduty_sample(accept: bool) -> None:
+    event = load()
+    event["detail"]["service"].setdefault("additionalInfo", {})["sample"] = True
+    intake = normalize(event, accept_samples=accept)
+    if accept:
+        assert intake.incident is not None and intake.incident.sample is True
+    else:
+        assert intake.status is IntakeStatus.IGNORED and intake.reason.startswith("sample-finding")
