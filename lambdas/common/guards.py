@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.settings import env_list
+from common.steps import Status, StepResult, step
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,18 @@ def instance_refusal(incident: dict[str, Any], context: Any, by_hand: str) -> Re
             f"in account {incident['account']}: {by_hand} {instance_id} by hand",
         )
     return instance_guard(instance_id)
+
+
+def refused_instance_steps(
+    incident: dict[str, Any], context: Any, *, by_hand: str, steps: tuple[str, ...]
+) -> list[StepResult] | None:
+    """An instance task's steps, each skipped with the reason and the route by hand, when
+    instance_refusal says it must not act; None when it may."""
+    refusal = instance_refusal(incident, context, by_hand)
+    if refusal is None:
+        return None
+    target = incident.get("instance_id") or "unknown"
+    return [step(name, Status.SKIPPED, target, refusal.detail, manual=refusal.manual or None) for name in steps]
 
 
 def instance_incident(event: dict[str, Any]) -> Any:  # the JSON incident, as event["incident"] is

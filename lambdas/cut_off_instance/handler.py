@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from common.aws import client
 from common.errors import transient_errors
-from common.guards import instance_incident, instance_refusal
+from common.guards import instance_incident, refused_instance_steps
 from common.settings import env_bool
 from common.steps import Status, step
 from cut_off_instance.actions import LOAD_BALANCERS, PROFILE, deregister_from_load_balancers, remove_instance_profile
@@ -29,15 +29,9 @@ logger = Logger(service="credential-responder")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = instance_incident(event)
     instance_id, region = incident.get("instance_id"), incident["region"]
-    if refusal := instance_refusal(
-        incident, context, by_hand="deregister from its load balancers and remove the instance profile of"
-    ):
-        return {
-            "steps": [
-                step(name, Status.SKIPPED, instance_id or "unknown", refusal.detail, manual=refusal.manual or None)
-                for name in (LOAD_BALANCERS, PROFILE)
-            ]
-        }
+    by_hand = "deregister from its load balancers and remove the instance profile of"
+    if refused := refused_instance_steps(incident, context, by_hand=by_hand, steps=(LOAD_BALANCERS, PROFILE)):
+        return {"steps": refused}
     dry_run = env_bool("DRY_RUN")
     ec2 = client("ec2", region)
     steps = []

@@ -16,9 +16,8 @@ from aws_lambda_powertools import Logger
 
 from common.aws import client
 from common.errors import transient_errors
-from common.guards import instance_incident, instance_refusal
+from common.guards import instance_incident, refused_instance_steps
 from common.settings import env_bool
-from common.steps import Status, step
 from isolate_instance.actions import ISOLATE, isolate_instance
 
 logger = Logger(service="credential-responder")
@@ -29,12 +28,8 @@ logger = Logger(service="credential-responder")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = instance_incident(event)
     instance_id, region = incident.get("instance_id"), incident["region"]
-    if refusal := instance_refusal(incident, context, by_hand="isolate"):
-        return {
-            "steps": [
-                step(ISOLATE, Status.SKIPPED, instance_id or "unknown", refusal.detail, manual=refusal.manual or None)
-            ]
-        }
+    if refused := refused_instance_steps(incident, context, by_hand="isolate", steps=(ISOLATE,)):
+        return {"steps": refused}
     result = isolate_instance(
         client("ec2", region),
         instance_id,

@@ -15,9 +15,8 @@ from aws_lambda_powertools import Logger
 
 from common.aws import client
 from common.errors import transient_errors
-from common.guards import instance_incident, instance_refusal
+from common.guards import instance_incident, refused_instance_steps
 from common.settings import env_bool
-from common.steps import Status, step
 from preserve_evidence.actions import (
     AUTOSCALING,
     IMAGE,
@@ -35,13 +34,9 @@ logger = Logger(service="credential-responder")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident = instance_incident(event)
     instance_id, region = incident.get("instance_id"), incident["region"]
-    if refusal := instance_refusal(incident, context, by_hand="protect, detach and image"):
-        return {
-            "steps": [
-                step(name, Status.SKIPPED, instance_id or "unknown", refusal.detail, manual=refusal.manual or None)
-                for name in (PROTECT, AUTOSCALING, IMAGE)
-            ]
-        }
+    by_hand = "protect, detach and image"
+    if refused := refused_instance_steps(incident, context, by_hand=by_hand, steps=(PROTECT, AUTOSCALING, IMAGE)):
+        return {"steps": refused}
     dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_PRESERVE_EVIDENCE")
     ec2 = client("ec2", region)
     # Protection first: the image takes minutes, and the instance must survive them.

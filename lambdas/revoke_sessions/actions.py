@@ -210,15 +210,7 @@ def revoke_role_sessions(
     except ClientError as exc:
         code = error_code(exc)
         if code == "NoSuchEntity":
-            return step(
-                REVOKE,
-                Status.FAILED,
-                role_name,
-                f"role {role_name} does not exist (deleted since the "
-                "finding?); its sessions cannot be revoked this way",
-                containment=True,
-                manual=f"aws iam get-role --role-name {shlex.quote(role_name)}",
-            )
+            return _no_such_role(role_name)
         if code in ("UnmodifiableEntity", "AccessDenied", "AccessDeniedException"):
             return _refused(iam, role_name, code, protected_path, manual)
         raise
@@ -274,6 +266,19 @@ def _refused(iam: Any, role_name: str, code: str, protected_path: str, manual: s
     )
 
 
+def _no_such_role(role_name: str) -> StepResult:
+    # Failed, not done: this function cannot see what the role's sessions can still do, so a person
+    # must (the manual command shows whether the role is gone or was made again).
+    return step(
+        REVOKE,
+        Status.FAILED,
+        role_name,
+        f"role {role_name} does not exist (deleted since the finding?); its sessions cannot be revoked this way",
+        containment=True,
+        manual=f"aws iam get-role --role-name {shlex.quote(role_name)}",
+    )
+
+
 def _revoke_instance_session(
     iam: Any,
     role_name: str,
@@ -286,15 +291,7 @@ def _revoke_instance_session(
         role = iam.get_role(RoleName=role_name)["Role"]
     except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
-            return step(
-                REVOKE,
-                Status.FAILED,
-                role_name,
-                f"role {role_name} does not exist (deleted since the "
-                "finding?); its sessions cannot be revoked this way",
-                containment=True,
-                manual=f"aws iam get-role --role-name {shlex.quote(role_name)}",
-            )
+            return _no_such_role(role_name)
         raise
     refusal = _refusal(role, protected_path)
     if refusal:
