@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from drill.runner import FIRST_TASKS
+
 # Which clients each entry point builds. None at import (common.aws.client is lazy and cached);
 # all at the first call. Read from the code; tests/unit/test_bench_coldstart.py checks that every
 # client a package's code creates is listed for one of its entry points.
@@ -51,8 +53,8 @@ CONDITIONAL_CLIENTS: dict[str, dict[str, str]] = {
     },
     "report.handler.handler_sns": {"stepfunctions": "metrics: time to containment, after the e-mail, when contained"},
 }
-CONTAINMENT_HANDLERS = ("contain_key.handler.handler", "revoke_sessions.handler.handler")
-# Every cold start on the way to containment: the containing function is the first Lambda invoked.
+# Every cold start on the way to containment: the containing functions are the first Lambda invoked.
+CONTAINMENT_HANDLERS = FIRST_TASKS
 CRITICAL_PATH_HANDLERS = CONTAINMENT_HANDLERS
 TARGET_RATIO = 1.25
 # Issue "One cold start": the containing handlers stay within 1.15x the bare boto3 floor.

@@ -234,6 +234,8 @@ def report_input(record: ExecutionRecord, handlers: dict[str, str]) -> Any:
     return events[-1] if events else None
 
 
+# The containing functions, which are also the execution's first task (infra.workflow's Intake
+# Choice routes to them); bench.coldstart measures these as the critical path's cold starts.
 FIRST_TASKS = ("contain_key.handler.handler", "revoke_sessions.handler.handler")
 
 
