@@ -17,11 +17,12 @@ the window has nothing to be compared with; it is judged by its time alone, and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from investigate.summary import record_of
 
 RULE = (
     "attacker's when made with the compromised credential at or after the exposure, or from a source (IP, user "
@@ -101,17 +102,6 @@ def iso(value: Any) -> str:
     return iso(parsed)
 
 
-def _record(event: dict[str, Any]) -> dict[str, Any]:
-    raw = event.get("CloudTrailEvent")
-    if isinstance(raw, dict):
-        return raw
-    try:
-        parsed = json.loads(raw or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 def as_dict(value: Any) -> dict[str, Any]:
     """A record's object field, or {} when the attacker's record has anything else there."""
     return value if isinstance(value, dict) else {}
@@ -127,7 +117,7 @@ def calls_of(events: Iterable[dict[str, Any]]) -> list[Call]:
     for event in events:
         if not isinstance(event, dict):
             continue
-        record = _record(event)
+        record = record_of(event)
         identity = as_dict(record.get("userIdentity"))
         request = record.get("requestParameters")
         response = record.get("responseElements")
