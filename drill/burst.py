@@ -22,6 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from drill.account import SimulatedAccount
 from drill.runner import _install_recorders
 from drill.staging import Staged, _install_aws_managed_quarantine_policies
@@ -122,16 +124,22 @@ def run_burst(
     }
 
 
-def _executions(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn)
-    return [item for page in pages for item in page["executions"]]
+def _executions(sfn: Any, arn: str, status: str | None = None) -> list[dict[str, Any]]:
+    arguments = {"stateMachineArn": arn, **({"statusFilter": status} if status else {})}
+    return [item for page in sfn.get_paginator("list_executions").paginate(**arguments) for item in page["executions"]]
 
 
 def _count(sfn: Any, arn: str, status: str) -> int:
-    # Counted here, not with statusFilter: moto's page token names the page's last execution, and one
-    # that finishes while the pages are read leaves a RUNNING-filtered list (InvalidToken). The
-    # unfiltered list only grows, and only between polls (this thread starts the executions).
-    return sum(1 for execution in _executions(sfn, arn) if execution["status"] == status)
+    # moto's page token names the page's last execution: one that finishes while the pages are read
+    # leaves the status-filtered list, and the token is then InvalidToken. The list changed: read it
+    # again (listing every execution instead would cost each poll all N of them, slowing the burst).
+    for _attempt in range(5):
+        try:
+            return len(_executions(sfn, arn, status))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "InvalidToken":
+                raise
+    return len(_executions(sfn, arn, status))
 
 
 def _spread(values: list[float]) -> dict[str, float] | None:

@@ -15,6 +15,7 @@ is left, so botocore's own attempts stay few.
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -80,13 +81,18 @@ def client(service: str, region: str | None = None) -> Any: ...  # a service wit
 @cache  # type: ignore[misc]
 def client(service: str, region: str | None = None) -> Any:
     """A cached client; `region=None` uses the function's own region (IAM is global)."""
-    return _session().create_client(service, region_name=region, config=RETRY_CONFIG)
+    with _CREATING:
+        return _session().create_client(service, region_name=region, config=RETRY_CONFIG)
+
+
+# botocore's session is not thread-safe to build clients from (using the clients is): a caller that
+# fans out to threads gets one session, its models parsed once, instead of a race to build several.
+_CREATING = threading.Lock()
 
 
 @cache
 def _session() -> botocore.session.Session:
-    """One session per process, as boto3's default session: service models load once. Creating
-    clients from several threads at once is not thread-safe on it (using them is)."""
+    """One session per process, as boto3's default session: service models load once."""
     return botocore.session.get_session()
 
 
