@@ -370,25 +370,13 @@ def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_sampl
                         VpcId=vpcs[vpc_key],
                     )["GroupId"]
                 )
-    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     first = interfaces[0]
-    launched = ec2.run_instances(
-        ImageId=image_id,
-        MinCount=1,
-        MaxCount=1,
-        InstanceType="t3.micro",
-        # As many fleet instances are: an OS shutdown would destroy the disks, unless the
-        # response sets "stop" (and so `observed` shows that it did).
-        InstanceInitiatedShutdownBehavior="terminate",
-        IamInstanceProfile={"Name": profile},
-        NetworkInterfaces=[
-            {
-                "DeviceIndex": 0,
-                "SubnetId": subnets[first.get("subnetId") or "subnet-drill0"],
-                "Groups": [groups[g["groupId"]] for g in first.get("securityGroups") or []],
-            }
-        ],
-    )["Instances"][0]
+    launched = _launch(
+        ec2,
+        profile,
+        subnets[first.get("subnetId") or "subnet-drill0"],
+        [groups[g["groupId"]] for g in first.get("securityGroups") or []],
+    )
     instance_id = launched["InstanceId"]
     staged.instances.append(instance_id)
     staged.mapping[instance["instanceId"]] = instance_id
@@ -504,19 +492,10 @@ def _stage_instance_group(account: SimulatedAccount, staged: Staged) -> None:
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
     group_id = ec2.create_security_group(GroupName="fleet-sg", Description="staged by the drill", VpcId=vpc)["GroupId"]
-    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     for instance in dict.fromkeys(instances):
         if instance in staged.mapping:
             continue
-        launched = ec2.run_instances(
-            ImageId=image_id,
-            MinCount=1,
-            MaxCount=1,
-            InstanceType="t3.micro",
-            InstanceInitiatedShutdownBehavior="terminate",
-            IamInstanceProfile={"Name": profile},
-            NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group_id]}],
-        )["Instances"][0]["InstanceId"]
+        launched = _launch(ec2, profile, subnet, [group_id])["InstanceId"]
         staged.mapping[instance] = launched
         staged.instances.append(launched)
     staged.notes.append(
@@ -567,3 +546,19 @@ def _install_aws_managed_quarantine_policies(account: SimulatedAccount) -> None:
                 "Description": "drill stand-in for the AWS-managed quarantine policy",
             },
         )
+
+
+def _launch(ec2: Any, profile: str, subnet_id: str, group_ids: list[str]) -> dict[str, Any]:
+    """One staged instance with the instance profile and one interface."""
+    image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return ec2.run_instances(
+        ImageId=image_id,
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
+        # As many fleet instances are: an OS shutdown would destroy the disks, unless the
+        # response sets "stop" (and so `observed` shows that it did).
+        InstanceInitiatedShutdownBehavior="terminate",
+        IamInstanceProfile={"Name": profile},
+        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet_id, "Groups": group_ids}],
+    )["Instances"][0]

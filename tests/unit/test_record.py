@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 
 from incident.normalize import normalize
@@ -23,18 +22,6 @@ REVOKED = {
     "containment": True,
     "data": {"cutoff": "2026-11-20T03:05:00Z", "score": 0.5},
 }
-
-
-@pytest.fixture
-def dynamodb(aws):
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="incidents",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    return client
 
 
 def finding(count: int = 1) -> dict:

@@ -7,9 +7,6 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
-import pytest
-
 from incident.normalize import normalize
 from record.store import finish, finish_joined, join_earlier, load, register
 
@@ -29,18 +26,6 @@ KEY = {
     "detail": "ok",
     "containment": True,
 }
-
-
-@pytest.fixture
-def dynamodb(aws):
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName="incidents",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    return client
 
 
 def incident(name: str) -> dict:
