@@ -7,7 +7,10 @@ VENV ?= .venv
 # SETUP= (empty) takes $(VENV) as it is, without installing into it (a virtualenv set up elsewhere).
 SETUP ?= $(VENV)/.stamp
 PY := $(VENV)/bin/python
-CDK := npx --no-install cdk
+# The pinned CLI's own file, run directly: `npx cdk` resolves the name at run time, and when it
+# does not see the local bin it looks up npm's unrelated `cdk` package instead (seen on CI).
+CDK := $(abspath node_modules/aws-cdk/bin/cdk)
+CDK_PIN = $(shell sed -n 's/.*"aws-cdk": "\(.*\)".*/\1/p' package.json)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -25,7 +28,9 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt
 node_modules/.stamp: package.json package-lock.json
 	@echo "make: installing the pinned CDK CLI (npm ci, once)" >&2
 	@npm ci --no-audit --no-fund --silent >&2
-	@test -x node_modules/.bin/cdk || { echo "make: npm ci left no node_modules/.bin/cdk" >&2; exit 1; }
+	@test -x $(CDK) || { echo "make: npm ci left no $(CDK)" >&2; exit 1; }
+	@version="$$($(CDK) --version 2>/dev/null)"; case "$$version" in "$(CDK_PIN) "*|"$(CDK_PIN)") ;; \
+	  *) echo "make: the CDK CLI is '$$version', package.json pins $(CDK_PIN)" >&2; exit 1;; esac
 	@touch $@
 
 drill: setup ## the real response, synthesized by CDK, against a simulated account
