@@ -33,7 +33,7 @@ from common.errors import is_transient, transient_errors
 from common.settings import env_bool, env_str
 from incident.model import Intake, IntakeStatus, JoinedIncident
 from incident.normalize import DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS, normalize
-from record.store import join_earlier, register, stale_after
+from record.store import NO_RECORD_NOTE, join_earlier, register, stale_after
 
 logger = Logger(service="credential-responder")
 
@@ -52,7 +52,10 @@ def normalize_and_register(raw: Any, execution_arn: str) -> dict[str, Any]:
     intake = full_intake(raw)
     recontain = False
     table = env_str("INCIDENT_TABLE")
-    if intake.incident is not None and table:
+    if intake.incident is not None and not table:
+        logger.error("INCIDENT_TABLE is not set; responding without dedupe")
+        intake.reason += NO_RECORD_NOTE
+    elif intake.incident is not None:
         logger.append_keys(incident_id=intake.incident.incident_id)
         try:
             # One incident per attack: a later finding of an attack already handled joins its record.

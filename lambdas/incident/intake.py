@@ -28,7 +28,7 @@ from common.aws import client, error_code
 from common.errors import is_transient
 from common.settings import env_str
 from incident.essentials import Essentials
-from record.store import Registration, register, stale_after
+from record.store import NO_RECORD_NOTE, Registration, register, stale_after
 
 logger = Logger(service="credential-responder")
 
@@ -74,7 +74,8 @@ def _register(essentials: Essentials, execution_arn: str) -> tuple[Registration 
     retried): the response goes on without dedupe, since containing twice beats not containing."""
     table = env_str("INCIDENT_TABLE")
     if not table:
-        return None, ""
+        logger.error("INCIDENT_TABLE is not set; responding without dedupe")
+        return None, NO_RECORD_NOTE
     try:
         return register(
             client("dynamodb"),

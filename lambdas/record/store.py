@@ -64,6 +64,8 @@ DEFAULT_STALE_AFTER_SECONDS = 6 * 3600
 # status (failed, partial, an unknown value) means the credentials may still be live.
 FINAL_STATUSES = frozenset({"contained"})
 _CHECK_FAILED = "ConditionalCheckFailedException"
+# A function deployed without its table still contains (twice beats not at all), and says so.
+NO_RECORD_NOTE = " (INCIDENT_TABLE is not set: no incident record, dedupe skipped)"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 

@@ -451,6 +451,19 @@ def test_first_task_contains_before_normalizing_and_hands_on_the_intake(iam, exp
     assert out["failures"] == {} and out["branches"] == []
 
 
+def test_first_task_without_its_table_contains_and_says_dedupe_was_skipped(
+    iam, exposed, lambda_context, monkeypatch
+) -> None:
+    from contain_key.handler import handler
+
+    monkeypatch.delenv("INCIDENT_TABLE", raising=False)
+    key_id, _ = exposed
+    out = handler({"event": health_event(key_id, "ci-deployer"), "execution_id": "arn:x"}, lambda_context)
+    assert statuses(iam, "ci-deployer")[key_id] == "Inactive"
+    assert out["intake"]["status"] == "accepted"
+    assert out["intake"]["reason"].endswith("(INCIDENT_TABLE is not set: no incident record, dedupe skipped)")
+
+
 def test_first_task_the_normalizer_disagrees_the_containment_stands_and_says_so(iam, exposed, lambda_context) -> None:
     """An envelope field the first read does not use holds what AWS never sends: the key named in a
     valid form is contained all the same, and the intake says what the normalizer made of it."""

@@ -242,6 +242,16 @@ def test_handler_contains_even_without_its_table(dynamodb, lambda_context, monke
     assert "dedupe skipped" in intake["reason"]
 
 
+def test_handler_without_a_table_setting_says_dedupe_was_skipped(lambda_context, monkeypatch) -> None:
+    from incident.handler import handler
+
+    monkeypatch.delenv("INCIDENT_TABLE", raising=False)
+    event = json.loads((EVENTS / "guardduty_exfil_outside_realistic.json").read_text())
+    intake = handler({"event": event, "execution_id": "arn:exec:1"}, lambda_context)
+    assert intake["status"] == "accepted"
+    assert intake["reason"].endswith("(INCIDENT_TABLE is not set: no incident record, dedupe skipped)")
+
+
 def test_a_repeat_report_only_adds_to_the_timeline(dynamodb) -> None:
     from record.store import note
 
