@@ -268,14 +268,22 @@ def _owner_with_room(iam: Any, staged: Staged, user: str) -> str:
         index += 1
 
 
-def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_samples: bool) -> None:
+def _finding_to_stage(staged: Staged, type_prefix: str, *, include_samples: bool) -> dict[str, Any] | None:
+    """The finding (the event's detail) when it is of this type and not a sample left out."""
     detail = staged.event.get("detail")
-    if not isinstance(detail, dict) or not str(detail.get("type", "")).startswith(EXFILTRATION):
-        return
+    if not isinstance(detail, dict) or not str(detail.get("type", "")).startswith(type_prefix):
+        return None
     service = detail.get("service") if isinstance(detail.get("service"), dict) else {}
     additional = service.get("additionalInfo") if isinstance(service.get("additionalInfo"), dict) else {}
     if additional.get("sample") is True and not include_samples:
         staged.notes.append("sample finding: nothing staged (use --include-samples to opt in)")
+        return None
+    return detail
+
+
+def _stage_guardduty(account: SimulatedAccount, staged: Staged, *, include_samples: bool) -> None:
+    detail = _finding_to_stage(staged, EXFILTRATION, include_samples=include_samples)
+    if detail is None:
         return
     resource = detail.get("resource") if isinstance(detail.get("resource"), dict) else {}
     key_details = resource.get("accessKeyDetails") or {}
@@ -406,14 +414,10 @@ def _stage_attack_sequence(account: SimulatedAccount, staged: Staged, *, include
     """What an attack sequence's structured actors name (service.detection.sequence.actors[].user):
     an IAM user with its access key (credentialUid), or an assumed role. Read with the drill's own
     code, as the other stagers do, so that a principal the normalizer missed still shows in `observed`."""
-    detail = staged.event.get("detail")
-    if not isinstance(detail, dict) or not str(detail.get("type", "")).startswith(ATTACK_SEQUENCE):
+    detail = _finding_to_stage(staged, ATTACK_SEQUENCE, include_samples=include_samples)
+    if detail is None:
         return
-    service = detail.get("service") if isinstance(detail.get("service"), dict) else {}
-    additional = service.get("additionalInfo") if isinstance(service.get("additionalInfo"), dict) else {}
-    if additional.get("sample") is True and not include_samples:
-        staged.notes.append("sample finding: nothing staged (use --include-samples to opt in)")
-        return
+    service = detail["service"] if isinstance(detail.get("service"), dict) else {}
     detection = service.get("detection") if isinstance(service.get("detection"), dict) else {}
     sequence = detection.get("sequence") if isinstance(detection.get("sequence"), dict) else {}
     actors = [a for a in sequence.get("actors") or [] if isinstance(a, dict) and isinstance(a.get("user"), dict)]

@@ -20,7 +20,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
-from common.cutoff import OLDER_SESSIONS_POLICY, TIME_FORMAT, cutoff_at, cutoff_of, deny_older_sessions, later_cutoff
+from common.cutoff import (
+    OLDER_SESSIONS_POLICY,
+    TIME_FORMAT,
+    cutoff_at,
+    cutoff_of,
+    deny_older_sessions,
+    later_cutoff,
+    read_inline_policy,
+)
 from common.guards import ROOT_USER_NAME
 from common.steps import Status, StepResult, step
 
@@ -363,14 +371,7 @@ def revoke_user_sessions(
 
 
 def _user_policy(iam: Any, user_name: str, policy_name: str) -> dict[str, Any] | None:
-    try:
-        document = iam.get_user_policy(UserName=user_name, PolicyName=policy_name)["PolicyDocument"]
-    except ClientError as exc:
-        # NoSuchEntity: no such policy, or no such user (PutUserPolicy then tells them apart).
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise
-    return json.loads(document) if isinstance(document, str) else dict(document)
+    return read_inline_policy(lambda: iam.get_user_policy(UserName=user_name, PolicyName=policy_name))
 
 
 # -- reads and commands ------------------------------------------------------------------------

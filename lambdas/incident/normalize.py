@@ -140,17 +140,10 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
         AffectedKey(access_key_id=key_id, user_name=owner if (key_id == named_key or len(key_ids) == 1) else None)
         for key_id in key_ids
     ]
-    account, delivered_to, conflict = _accounts(
-        parsed.account,
-        [
-            ("detail.affectedAccount", detail.affected_account),
-            ("detail.eventMetadata.accountId", metadata.account_id if metadata else None),
-        ],
-    )
-    region = _region(parsed.region, "region")
+    fields = _health_fields(parsed, [("detail.eventMetadata.accountId", metadata.account_id if metadata else None)])
     page, total_pages = _page(detail.page, "detail.page"), _page(detail.total_pages, "detail.totalPages")
     incident_id = essentials.health_incident_id(
-        account,
+        fields["account"],
         key_ids,
         communication_id=detail.communication_id,
         event_arn=detail.event_arn,
@@ -161,20 +154,10 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
         status=IntakeStatus.ACCEPTED,
         reason=f"{detail.event_type_code}: {len(keys)} exposed access key(s)",
         incident=Incident(
+            **fields,
             incident_id=incident_id,
             kind=Kind.EXPOSED_ACCESS_KEY,
-            source="aws.health",
-            event_type=detail.event_type_code,
-            event_id=parsed.id,
-            event_arn=detail.event_arn,
-            account=account,
-            delivered_to=delivered_to,
-            account_conflict=conflict,
-            region=region,
-            detected_at=_iso(parsed.time),
-            first_seen=_rfc1123_to_iso(detail.start_time),
             affected_keys=keys,
-            communication_id=detail.communication_id,
             page=page,
             total_pages=total_pages,
             exposed_url=metadata.exposed_url if metadata else None,
@@ -186,8 +169,7 @@ def _console_compromise(parsed: HealthEvent) -> Intake:
     """Console credentials (usually the root user's): no key, nothing the responder may change.
     Accepted, so that the report runs and fails loudly with the root-account steps."""
     detail = parsed.detail
-    account, delivered_to, conflict = _accounts(parsed.account, [("detail.affectedAccount", detail.affected_account)])
-    region = _region(parsed.region, "region")
+    fields = _health_fields(parsed, [])
     if detail.communication_id is not None and not _TOKEN.match(detail.communication_id):
         raise _Invalid("detail.communicationId", "a Health communication id", detail.communication_id)
     if detail.event_arn is not None and not _HEALTH_EVENT_ARN.match(detail.event_arn):
@@ -198,22 +180,29 @@ def _console_compromise(parsed: HealthEvent) -> Intake:
     return Intake(
         status=IntakeStatus.ACCEPTED,
         reason=f"{detail.event_type_code}: the account's console credentials are compromised",
-        incident=Incident(
-            incident_id=f"{account}:health:{dedupe}",
-            kind=Kind.CONSOLE_COMPROMISE,
-            source="aws.health",
-            event_type=str(detail.event_type_code),
-            event_id=parsed.id,
-            event_arn=detail.event_arn,
-            account=account,
-            delivered_to=delivered_to,
-            account_conflict=conflict,
-            region=region,
-            detected_at=_iso(parsed.time),
-            first_seen=_rfc1123_to_iso(detail.start_time),
-            communication_id=detail.communication_id,
-        ),
+        incident=Incident(**fields, incident_id=f"{fields['account']}:health:{dedupe}", kind=Kind.CONSOLE_COMPROMISE),
     )
+
+
+def _health_fields(parsed: HealthEvent, other_accounts: list[tuple[str, str | None]]) -> dict[str, Any]:
+    """What every Health incident carries, read and validated the same way whatever its code."""
+    detail = parsed.detail
+    account, delivered_to, conflict = _accounts(
+        parsed.account, [("detail.affectedAccount", detail.affected_account), *other_accounts]
+    )
+    return {
+        "source": "aws.health",
+        "event_type": str(detail.event_type_code),
+        "event_id": parsed.id,
+        "event_arn": detail.event_arn,
+        "account": account,
+        "delivered_to": delivered_to,
+        "account_conflict": conflict,
+        "region": _region(parsed.region, "region"),
+        "detected_at": _iso(parsed.time),
+        "first_seen": _rfc1123_to_iso(detail.start_time),
+        "communication_id": detail.communication_id,
+    }
 
 
 def _normalize_guardduty(

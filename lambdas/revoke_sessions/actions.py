@@ -30,6 +30,7 @@ from common.cutoff import (
     deny_older_sessions,
     later_cutoff,
     parse_time,
+    read_inline_policy,
 )
 from common.guards import exempted_by_name, instance_guard, principal_guard
 from common.steps import Status, StepResult, step
@@ -400,14 +401,7 @@ def _refusal(role: Mapping[str, Any], protected_path: str) -> StepResult | None:
 
 
 def _get_policy(iam: Any, role_name: str, policy_name: str) -> dict[str, Any] | None:
-    try:
-        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise
-    # boto3 decodes the URL-encoded JSON for us; tolerate a client that does not.
-    return json.loads(document) if isinstance(document, str) else dict(document)
+    return read_inline_policy(lambda: iam.get_role_policy(RoleName=role_name, PolicyName=policy_name))
 
 
 def _session_of(policy: Mapping[str, Any] | None) -> str | None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
-from common.cutoff import condition_value, cutoff_at, cutoff_of, deny_older_sessions, later_cutoff
+import pytest
+from botocore.exceptions import ClientError
+
+from common.cutoff import condition_value, cutoff_at, cutoff_of, deny_older_sessions, later_cutoff, read_inline_policy
 
 T = "2026-12-01T10:00:00Z"
 AT_T = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -51,3 +55,20 @@ def test_a_later_cut_off_in_the_same_policy_stands_an_earlier_or_another_one_doe
     with_sid = deny_older_sessions("2026-12-01T10:05:00Z", sid="SomeoneElses")
     assert later_cutoff(with_sid, AT_T, build) is None  # not the policy this function writes
     assert later_cutoff(None, AT_T, build) is None
+
+
+def _raises(code: str):
+    def get() -> dict:
+        raise ClientError({"Error": {"Code": code, "Message": "m"}}, "GetRolePolicy")
+
+    return get
+
+
+def test_an_inline_policy_iam_says_is_not_there_reads_as_none_and_any_other_error_raises() -> None:
+    assert read_inline_policy(_raises("NoSuchEntity")) is None
+    with pytest.raises(ClientError):
+        read_inline_policy(_raises("AccessDenied"))
+    document = deny_older_sessions("2026-12-01T00:00:00Z")
+    assert read_inline_policy(lambda: {"PolicyDocument": document}) == document
+    # A client that hands back the JSON text rather than the decoded document.
+    assert read_inline_policy(lambda: {"PolicyDocument": json.dumps(document)}) == document
