@@ -44,8 +44,9 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# OUT=DIR synthesizes into DIR instead of cdk.out (each CLI locks its output directory).
 synth: setup node_modules/.stamp
-	@PATH="$(abspath $(VENV))/bin:$$PATH" $(CDK) synth $(ARGS)
+	@PATH="$(abspath $(VENV))/bin:$$PATH" $(CDK) synth $(if $(OUT),--output "$(OUT)") $(ARGS)
 
 deploy: setup node_modules/.stamp
 	@PATH="$(abspath $(VENV))/bin:$$PATH" $(CDK) deploy --all $(ARGS)

@@ -99,15 +99,9 @@ def environment() -> dict[str, str]:
 def run(command: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     if not own_venv():
         command = command.replace(".venv/bin/python", f"{sys.prefix}/bin/python")
-    for _ in range(6):
-        result = subprocess.run(
-            ["bash", "-c", command], cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=timeout
-        )
-        # The CDK CLI locks cdk.out; the previous command's CLI may still be releasing it.
-        if "Another CLI" not in result.stderr + result.stdout:
-            return result
-        time.sleep(10)
-    return result
+    return subprocess.run(
+        ["bash", "-c", command], cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -131,14 +125,16 @@ def test_the_docs_have_the_commands_this_module_runs() -> None:
 
 
 @pytest.mark.parametrize(("doc", "command"), deploy_commands())
-def test_every_documented_deploy_configuration_synthesizes_clean(doc: str, command: str) -> None:
-    synth = "make synth " + command.removeprefix("make deploy ")
-    for stale in (ROOT / "cdk.out").glob("*.template.json"):
-        stale.unlink()
+def test_every_documented_deploy_configuration_synthesizes_clean(doc: str, command: str, tmp_path: Path) -> None:
+    # Into a directory of its own (OUT, see the Makefile): nothing else can lock it or leave templates in it.
+    synth = "make synth " + command.removeprefix("make deploy ") + f" OUT={tmp_path}"
     result = run(synth)
     assert result.returncode == 0, f"{doc}: `{synth}` failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-    templates = sorted((ROOT / "cdk.out").glob("*.template.json"))
-    assert templates
+    templates = sorted(tmp_path.glob("*.template.json"))
+    assert templates, (
+        f"{doc}: `{synth}` wrote no template; it wrote {sorted(p.name for p in tmp_path.iterdir())}\n"
+        f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     found = [finding for template in templates for finding in findings(template)]
     assert not found, "cfn-lint:\n  " + "\n  ".join(found)
 
@@ -160,9 +156,11 @@ def test_a_missing_event_file_is_a_usage_error_not_a_traceback() -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_a_webhook_url_given_as_the_secret_name_fails_without_printing_it() -> None:
+def test_a_webhook_url_given_as_the_secret_name_fails_without_printing_it(tmp_path: Path) -> None:
     secret_part = "XyZsecretPART123"
-    result = run(f'make synth ARGS="-c slackWebhookSecretName=https://hooks.slack.com/services/T0/B0/{secret_part}"')
+    result = run(
+        f'make synth OUT={tmp_path} ARGS="-c slackWebhookSecretName=https://hooks.slack.com/services/T0/B0/{secret_part}"'
+    )
     assert result.returncode != 0
     assert "slackWebhookSecretName" in result.stdout + result.stderr
     assert secret_part not in result.stdout + result.stderr
