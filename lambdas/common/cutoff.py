@@ -58,15 +58,21 @@ def parse_time(value: str) -> datetime:
 
 
 def condition_value(policy: Mapping[str, Any] | None, operator: str, key: str) -> str | None:
-    """The value of `operator`/`key` in the policy's first Deny statement on every action that has it.
-    Operators and condition keys are case-insensitive in IAM (a person may have written it by hand)."""
+    """The value of `operator`/`key` in the policy's first Deny of every action on every resource
+    whose only condition it is. A second condition beside it (a source IP, MFA) narrows the deny to
+    less than every request, so such a statement counts as none: whoever wrote it, a person or the
+    attacker, it must not pass for a cut-off this responder would write. Operators and condition keys
+    are case-insensitive in IAM (a person may have written it by hand)."""
     for condition in _deny_all_conditions(policy):
-        for op, pairs in condition.items():
-            if op.lower() != operator.lower() or not isinstance(pairs, Mapping):
-                continue
-            for name, value in pairs.items():
-                if name.lower() == key.lower():
-                    return str(value[0] if isinstance(value, list) else value)
+        if len(condition) != 1:
+            continue
+        ((op, pairs),) = condition.items()
+        if op.lower() != operator.lower() or not isinstance(pairs, Mapping) or len(pairs) != 1:
+            continue
+        ((name, value),) = pairs.items()
+        value = value[0] if isinstance(value, list) and value else value
+        if name.lower() == key.lower() and isinstance(value, str):
+            return value
     return None
 
 
@@ -98,9 +104,11 @@ def _deny_all_conditions(policy: Mapping[str, Any] | None) -> list[Mapping[str, 
     statements = policy.get("Statement", [])
     statements = [statements] if isinstance(statements, Mapping) else statements
     return [
-        statement.get("Condition") or {}
+        statement["Condition"]
         for statement in statements
         if isinstance(statement, Mapping)
         and statement.get("Effect") == "Deny"
         and statement.get("Action") in ("*", ["*"])
+        and statement.get("Resource") in ("*", ["*"])
+        and isinstance(statement.get("Condition"), Mapping)
     ]

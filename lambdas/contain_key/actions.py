@@ -346,8 +346,8 @@ def revoke_user_sessions(
         if written == policy:
             break
         later = later_cutoff(written, not_before, older_sessions_policy)
-        if later is not None and written is not None:
-            cutoff, policy = later, written
+        if later is not None:
+            cutoff, policy = later, older_sessions_policy(later)  # what was read back, by later_cutoff's rule
             break
     if written != policy:
         return step(

@@ -219,8 +219,8 @@ def revoke_role_sessions(
     # Another execution (a repeat, a concurrent re-containment) may have put a later cut-off meanwhile:
     # it denies every session this one does.
     later = later_cutoff(written, parse_time(cutoff), older_sessions_policy) if written != policy else None
-    if later is not None and written is not None:
-        policy, cutoff = dict(written), later
+    if later is not None:
+        policy, cutoff = older_sessions_policy(later), later  # what was read back, by later_cutoff's rule
         data["cutoff"] = cutoff
         what = f"denies sessions issued before {cutoff}"
     if written != policy:

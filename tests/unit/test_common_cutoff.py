@@ -42,6 +42,32 @@ def test_a_deny_on_some_actions_only_is_no_cut_off():
     assert condition_value({"Statement": ["not a statement"]}, "DateLessThan", "aws:TokenIssueTime") is None
 
 
+def test_a_deny_narrowed_by_another_condition_or_to_some_resources_is_no_cut_off():
+    """An attacker who can write the policy first must not make a weaker deny pass for the cut-off
+    (the step would then say already done while the old sessions still work from elsewhere)."""
+    from_one_ip = deny_older_sessions(T)
+    from_one_ip["Statement"][0]["Condition"]["IpAddress"] = {"aws:SourceIp": "203.0.113.7/32"}
+    assert cutoff_of(from_one_ip) is None
+    with_mfa_only = deny_older_sessions(T)
+    with_mfa_only["Statement"][0]["Condition"]["DateLessThan"]["aws:MultiFactorAuthPresent"] = "false"
+    assert cutoff_of(with_mfa_only) is None
+    one_bucket = deny_older_sessions(T)
+    one_bucket["Statement"][0]["Resource"] = "arn:aws:s3:::logs/*"
+    assert cutoff_of(one_bucket) is None
+    no_condition = deny_older_sessions(T)
+    del no_condition["Statement"][0]["Condition"]
+    assert cutoff_of(no_condition) is None
+
+
+def test_the_session_deny_is_read_only_when_it_is_the_statement_s_one_condition():
+    session = "AROAEXAMPLE:i-0123456789abcdef0"
+    deny = {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {}}]}
+    deny["Statement"][0]["Condition"] = {"StringEquals": {"aws:userid": session}}
+    assert condition_value(deny, "StringEquals", "aws:userid") == session
+    deny["Statement"][0]["Condition"]["StringEquals"]["aws:SourceVpc"] = "vpc-1"
+    assert condition_value(deny, "StringEquals", "aws:userid") is None
+
+
 def test_an_unreadable_time_is_no_cut_off():
     assert cutoff_of(deny_older_sessions("yesterday")) is None
 

@@ -186,6 +186,15 @@ def test_revoke_user_sessions_is_idempotent_and_renews_an_older_cutoff(iam, expo
     assert user_policy(iam, "ci-deployer") == older_sessions_policy("2026-11-22T00:01:00Z")
 
 
+def test_a_cut_off_the_attacker_narrowed_to_one_source_is_replaced_not_taken_as_done(iam, exposed) -> None:
+    narrowed = older_sessions_policy("2026-11-21T00:00:00Z")  # after the deactivation: it would pass
+    narrowed["Statement"][0]["Condition"]["IpAddress"] = {"aws:SourceIp": "198.51.100.1/32"}
+    iam.put_user_policy(UserName="ci-deployer", PolicyName=OLDER_SESSIONS_POLICY, PolicyDocument=json.dumps(narrowed))
+    result = revoke_user_sessions(iam, "ci-deployer", not_before=DEACTIVATED, now=NOW)
+    assert result["status"] == "done"
+    assert user_policy(iam, "ci-deployer") == older_sessions_policy("2026-11-20T03:05:08Z")
+
+
 def test_revoke_user_sessions_of_a_deleted_user_and_in_dry_run(iam, exposed) -> None:
     gone = revoke_user_sessions(iam, "nobody", not_before=DEACTIVATED, now=NOW)
     assert gone["status"] == "already-done" and "NoSuchEntity for user nobody" in gone["detail"]

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from common.aws import client
 from revoke_sessions import handler
-from revoke_sessions.actions import INSTANCE_SESSION_POLICY, OLDER_SESSIONS_POLICY, revoke
+from revoke_sessions.actions import INSTANCE_SESSION_POLICY, OLDER_SESSIONS_POLICY, instance_session_policy, revoke
 from tests.factories import exfiltration_incident
 
 REGION = "ap-northeast-1"
@@ -127,6 +127,20 @@ def test_instance_scope_denies_only_that_instances_sessions(iam: Any) -> None:
     assert condition == {"StringEquals": {"aws:userid": f"{role_id}:i-0f8e7d6c5b4a39281"}}
     assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == [INSTANCE_SESSION_POLICY]
     assert (result["status"], again["status"]) == ("done", "already-done")
+
+
+def test_an_instance_session_deny_narrowed_to_one_vpc_is_replaced_not_taken_as_done(iam: Any) -> None:
+    session = f"{iam.get_role(RoleName='web-app-role')['Role']['RoleId']}:i-0f8e7d6c5b4a39281"
+    narrowed = instance_session_policy(session)
+    narrowed["Statement"][0]["Condition"]["StringEquals"]["aws:SourceVpc"] = "vpc-0123456789abcdef0"
+    iam.put_role_policy(
+        RoleName="web-app-role", PolicyName=INSTANCE_SESSION_POLICY, PolicyDocument=json.dumps(narrowed)
+    )
+
+    result = revoke(iam, None, make_incident(), scope="instance", now=NOW)
+
+    assert result["status"] == "done"
+    assert policy(iam, INSTANCE_SESSION_POLICY) == instance_session_policy(session)
 
 
 def test_service_linked_role_is_refused(iam: Any) -> None:
