@@ -68,7 +68,8 @@ def estimate(
     handler (cold and warm), which replaces the assumed handler-work row."""
     rows: list[dict[str, Any]] = []
 
-    def add(item: str, low_high: tuple[float, float], basis: str, count: int = 1) -> None:
+    def add(item: str, low_high: tuple[float, float], basis: str, count: int = 1, start: str = "both") -> None:
+        """`start`: on which start the row counts, "cold", "warm" or "both"."""
         low, high = low_high
         rows.append(
             {
@@ -76,6 +77,7 @@ def estimate(
                 "basis": basis,
                 "low_ms": round(low * count),
                 "high_ms": round(high * count),
+                "start": start,
             }
         )
 
@@ -84,7 +86,7 @@ def estimate(
     add("state transitions before the containing task", *PER_TRANSITION, count=max(path["transitions"] - 1, 0))
     for entry in handlers_on_path:
         add(f"invoke {entry['handler']}", *INVOKE_OVERHEAD)
-        add(f"cold init {entry['handler']}", *LAMBDA_INIT)
+        add(f"cold init {entry['handler']}", *LAMBDA_INIT, start="cold")
         # Measured here on one core; in Lambda the CPU share is memory/1769 of a vCPU, which makes
         # CPU-bound imports up to that much slower (upper bound, assuming a vCPU ~ this core).
         slow = max(1.0, VCPU_MEMORY_MB / entry["memory_mb"])
@@ -93,6 +95,7 @@ def estimate(
             (entry["import_ms"], entry["import_ms"] * slow),
             f"measured here ({entry['import_ms']:.0f} ms); high = x{slow:.1f} for {entry['memory_mb']} MB "
             "(CPU share, documented; assumes one Lambda vCPU is as fast as one core here)",
+            start="cold",
         )
         if work is None:
             add(f"handler work {entry['handler']}", *HANDLER_WORK)
@@ -105,24 +108,22 @@ def estimate(
                 (cold_work["median"], cold_work["max"] * slow),
                 f"measured here (bench handler_work, median {cold_work['median']} ms, max {cold_work['max']} ms, "
                 f"x{slow:.1f} CPU share at the high end): the first invocation, AWS answering at once",
+                start="cold",
             )
             add(
                 f"handler work {entry['handler']} (warm)",
                 (warm_work["median"], warm_work["max"] * slow),
                 f"measured here (median {warm_work['median']} ms, max {warm_work['max']} ms): later invocations",
+                start="warm",
             )
     calls = [call["call"] for call in path["calls_before"]] + [path["containing_call"]]
     for call in calls:
         service = call.split(" ", 1)[0]
         low_high, basis = API_LATENCY.get(service, DEFAULT_API)
         add(call, low_high, basis)
-    cold_rows = [r for r in rows if not r["item"].endswith("(warm)")]
+    cold_rows = [r for r in rows if r["start"] != "warm"]
     cold = (sum(r["low_ms"] for r in cold_rows), sum(r["high_ms"] for r in cold_rows))
-    warm_rows = [
-        r
-        for r in rows
-        if not r["item"].startswith(("cold init", "import + clients")) and not r["item"].endswith("(cold)")
-    ]
+    warm_rows = [r for r in rows if r["start"] != "cold"]
     warm = (sum(r["low_ms"] for r in warm_rows), sum(r["high_ms"] for r in warm_rows))
     delivery = rows[0]
     controlled = {

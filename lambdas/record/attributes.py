@@ -31,7 +31,9 @@ def to_attribute(value: Any) -> dict[str, Any]:
     if isinstance(value, list | tuple):
         return {"L": [to_attribute(item) for item in value]}
     if isinstance(value, Mapping):
-        return {"M": {str(key): to_attribute(item) for key, item in value.items()}}
+        if not all(isinstance(key, str) for key in value):
+            raise TypeError(f"a DynamoDB map's keys are strings, not {sorted({type(k).__name__ for k in value})}")
+        return {"M": {key: to_attribute(item) for key, item in value.items()}}
     if isinstance(value, set | frozenset) and value and all(isinstance(item, str) for item in value):
         return {"SS": list(value)}
     raise TypeError(f"no DynamoDB attribute for {type(value).__name__} {value!r}")

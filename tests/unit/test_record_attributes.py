@@ -27,11 +27,14 @@ record_values = st.recursive(
 
 
 def _canonical(attribute):
-    """String sets are unordered: compare them as sorted lists."""
-    if isinstance(attribute, dict):
-        return {k: sorted(v) if k == "SS" else _canonical(v) for k, v in attribute.items()}
-    if isinstance(attribute, list):
-        return [_canonical(item) for item in attribute]
+    """String sets are unordered: compare them as sorted lists (a map's key may be "SS" too)."""
+    ((kind, value),) = attribute.items()
+    if kind == "SS":
+        return {kind: sorted(value)}
+    if kind == "L":
+        return {kind: [_canonical(item) for item in value]}
+    if kind == "M":
+        return {kind: {key: _canonical(item) for key, item in value.items()}}
     return attribute
 
 
@@ -85,3 +88,8 @@ def test_refuses_an_empty_set_which_dynamodb_would_reject():
 def test_refuses_attribute_kinds_the_record_never_writes():
     with pytest.raises(TypeError):
         from_attribute({"B": b"raw"})
+
+
+def test_refuses_a_map_key_that_is_not_a_string_rather_than_converting_it():
+    with pytest.raises(TypeError):
+        to_attribute({1: "one"})
