@@ -342,6 +342,17 @@ class SimulatedAccount:
                 "AWS::URLSuffix": "amazonaws.com",
             }
         )
+        # The responder's own roles, as IAM holds them (their path, their ARN): the functions fence them by ARN.
+        for logical_id, resource in self.synthesized.resources("AWS::IAM::Role").items():
+            properties = resource["Properties"]
+            made = iam.create_role(
+                RoleName=str(properties.get("RoleName") or logical_id)[:64],
+                Path=properties.get("Path", "/"),
+                AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"]),
+            )["Role"]
+            self.refs[logical_id] = made["RoleName"]
+            self.attrs[(logical_id, "Arn")] = made["Arn"]
+            self.attrs[(logical_id, "RoleId")] = made["RoleId"]
         for logical_id in self.synthesized.resources("AWS::KMS::Key"):
             key = self.client("kms").create_key(Description=logical_id)["KeyMetadata"]
             self.refs[logical_id] = key["KeyId"]

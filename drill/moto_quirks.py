@@ -128,9 +128,39 @@ def config_history_needs_a_recorder() -> Iterator[None]:
 
 
 @contextmanager
+def renamed_user_keeps_its_credentials() -> Iterator[None]:
+    """UpdateUser with NewUserName.
+
+    In AWS a renamed user keeps its id, keys, SSH keys and certificates, and IAM names it by its new name
+    everywhere (GetAccessKeyLastUsed returns the new UserName). moto 5.2.5 renames the user but leaves the
+    old name on each access key, SSH key and signing certificate, so GetAccessKeyLastUsed names a user
+    that no longer exists. The patch renames them with the user.
+    """
+    from moto.iam.models import IAMBackend
+
+    original = IAMBackend.update_user
+
+    def update_user(self: Any, user_name: str, new_path: str | None = None, new_user_name: str | None = None) -> None:
+        original(self, user_name, new_path=new_path, new_user_name=new_user_name)
+        if not new_user_name:
+            return
+        user = self.users[new_user_name]
+        credentials = [*user.access_keys, *user.ssh_public_keys, *user.signing_certificates.values()]
+        for credential in credentials:
+            credential.user_name = new_user_name
+
+    IAMBackend.update_user = update_user  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IAMBackend.update_user = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def aws_semantics() -> Iterator[None]:
     """Every patch above."""
     with ExitStack() as stack:
+        stack.enter_context(renamed_user_keeps_its_credentials())
         stack.enter_context(snapshot_tag_specifications())
         stack.enter_context(eni_groups_are_their_own())
         stack.enter_context(shutdown_behavior_attribute())

@@ -10,7 +10,8 @@ from constructs import Construct
 
 from infra.config import DRY_RUN_ACTIONS, EVICTION_SWITCHES, ResponderConfig
 from infra.detection import Detection
-from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.forwarder import forwarder_role_arns
+from infra.functions import RESPONDER_TAG, ResponderFunction, SharedCode
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge, acknowledge_policy_wildcards
 from infra.notification import Notification
@@ -42,7 +43,6 @@ class ResponderStack(Stack):
             **{switch: _flag(action in config.dry_run_actions) for action, switch in DRY_RUN_ACTIONS.items()},
             "EXEMPT_PRINCIPAL_ARNS": ",".join(config.exempt_principal_arns),
             "EXEMPT_INSTANCE_IDS": ",".join(config.exempt_instance_ids),
-            "PROTECTED_ROLE_PATH": RESPONDER_ROLE_PATH,
         }
 
         def function(
@@ -134,8 +134,8 @@ class ResponderStack(Stack):
                 env={
                     "EVIDENCE_BUCKET": storage.evidence.bucket_name,
                     "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
-                    "LOOKBACK_HOURS": str(config.lookback_hours),
-                    "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
+                    "SUSPICION_MARGIN_MINUTES": str(config.suspicion_margin_minutes),
+                    "BASELINE_DAYS": str(config.baseline_days),
                 },
                 resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
             ),
@@ -145,10 +145,13 @@ class ResponderStack(Stack):
                 timeout=Duration.minutes(2),
                 env={
                     "EVIDENCE_BUCKET": storage.evidence.bucket_name,
+                    "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
+                    "UNKNOWN_CHANGES": config.unknown_changes,
                     "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
                     **{switch: _flag(getattr(config, attribute)) for switch, attribute in EVICTION_SWITCHES.items()},
                 },
                 resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
+                exempt_principal_arns=tuple(config.exempt_principal_arns),
             ),
             "notify_slack": function(
                 "NotifySlack", "report", handler="handler.handler_slack", env=slack_env, resources=slack_resources
@@ -181,6 +184,14 @@ class ResponderStack(Stack):
         for first_task in ("normalize", "contain_key", "revoke_sessions"):
             stale_after = str(workflow.timeout_seconds)
             functions[first_task].function.add_environment("INCIDENT_STALE_AFTER_SECONDS", stale_after)
+        # The responder's own roles, by exact ARN: the functions that write on roles get an explicit Deny on
+        # them, and the code refuses them by the same list (a path would let anyone hide a role under it).
+        own_roles = [role.role_arn for role in self.node.find_all() if isinstance(role, iam.Role)]
+        own_roles += forwarder_role_arns(self.partition, self.account, config.regions)
+        for name, fn in functions.items():
+            fn.fence_own_roles(own_roles)
+            if name in ("evict", "revoke_sessions"):
+                fn.function.add_environment("RESPONDER_ROLE_ARNS", Fn.join(",", own_roles))
         for fn in functions.values():
             fn.acknowledge_wildcards()
         machine_policy = workflow.state_machine.role.node.try_find_child("DefaultPolicy")

@@ -26,7 +26,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
-from common.cutoff import OLDER_SESSIONS_POLICY, cutoff_at, cutoff_of, deny_older_sessions, read_inline_policy
+from common.cutoff import (
+    OLDER_SESSIONS_POLICY,
+    cutoff_at,
+    cutoff_of,
+    deny_older_sessions,
+    read_inline_policy,
+    sole_cutoff,
+)
 from common.errors import TransientError
 from common.steps import Status, StepResult, step
 from common.times import iso, parse
@@ -87,15 +94,16 @@ class Replaced:
     documents: list[dict[str, Any]] = field(default_factory=list)
 
     def keep(self, where: str, name: str, replaced: Any) -> None:
-        self.documents.append({"where": where, "policy": name, "document": replaced})
+        self.documents.append({"where": where, "policy": name, "document": replaced, "planted": not _ours(replaced)})
 
 
 def shorten(text: str, limit: int = MAX_DETAIL) -> str:
     """Bounded at a word boundary, with a marker: the full text is in the eviction's evidence object."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 40].rsplit(" ", 1)[0]
-    return f"{cut} … [cut: the whole text is in the eviction evidence]"
+    marker = " … [cut: the whole text is in the eviction evidence]"
+    cut = text[: limit - len(marker)].rsplit(" ", 1)[0]
+    return cut + marker
 
 
 def refuse(name: str, target: str, switch: Switch, would: str, why: str, manual: str) -> StepResult | None:
@@ -178,8 +186,8 @@ def _cutoff_after(moment: str) -> Callable[[Any], bool]:
     not_before = (parse(moment) or datetime.now(UTC)) + timedelta(seconds=1)
 
     def accept(found: Any) -> bool:
-        cutoff = cutoff_of(found)
-        return cutoff is not None and cutoff >= not_before and found == deny_older_sessions(iso(cutoff), SESSIONS_SID)
+        cutoff = sole_cutoff(found)
+        return cutoff is not None and cutoff >= not_before
 
     return accept
 
@@ -230,8 +238,13 @@ def _undo(kind: str, name: str, policies: list[str], keys: list[str] | None = No
     return " && ".join(parts) or None
 
 
+def _ours(value: Any) -> bool:
+    """A document the responder itself writes: its deny-all, or a cut-off (an earlier one is replaced by a later)."""
+    return value == EVICTION_POLICY or sole_cutoff(value) is not None
+
+
 def _replaced_note(replaced: Replaced, before: int) -> str:
-    planted = replaced.documents[before:]
+    planted = [doc for doc in replaced.documents[before:] if doc["planted"]]
     if not planted:
         return ""
     names = ", ".join(sorted({doc["policy"] for doc in planted}))

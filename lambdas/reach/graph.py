@@ -430,6 +430,15 @@ def _deny_only(value: Any) -> bool:
     )
 
 
+# Within one second CloudTrail's order is not the calls' order: what makes a principal comes before what is
+# done to it (CreateUser and AttachUserPolicy of one script often share a second).
+_FIRST = {"CreateUser": 0, "CreateRole": 0, "CreateAccessKey": 1, "CreateLoginProfile": 1, "AssumeRole": 1}
+
+
+def _order(call: Call) -> tuple[str, int, str]:
+    return (call.time, _FIRST.get(call.event_name, 2), call.event_id)
+
+
 def build(
     seeds: list[Seed],
     calls: Iterable[Call],
@@ -442,7 +451,7 @@ def build(
 ) -> Reach:
     """The reach from `calls` (any order; each judged in time order so a credential exists before it acts)."""
     builder = _Builder(seeds, window, signals, baseline, max_depth, max_items)
-    for call in sorted(calls, key=lambda c: (c.time, c.event_id)):
+    for call in sorted(calls, key=_order):
         if not call.succeeded or call.event_name not in DERIVING_CALLS:
             continue
         maker, judgement, depth = builder.maker(call)

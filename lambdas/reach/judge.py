@@ -187,8 +187,13 @@ def judge(call: Call, window: Window, signals: Signals, baseline: Baseline) -> J
             f"{where}; the same network and client made {call.event_name} {made[call.event_name]} time(s) before "
             f"the window ({baseline.describe()})",
         )
-    if baseline.calls and source.network not in baseline.networks and source.family not in baseline.families:
-        return Judgement(Verdict.ATTACKER, "unexplained-source", f"{where}; {window.describe()}; {baseline.describe()}")
+    if not baseline.calls:
+        why = "the credential made no call before the window to compare with" + (
+            f" ({baseline.cut})" if baseline.cut else ""
+        )
+        return Judgement(Verdict.UNKNOWN, "unknown", f"{where}; {why}")
+    if source.network not in baseline.networks and source.family not in baseline.families:
+        return Judgement(Verdict.ATTACKER, "unexplained-source", f"{where}; {baseline.describe()}")
     known = [
         part
         for part, seen in (
@@ -197,8 +202,8 @@ def judge(call: Call, window: Window, signals: Signals, baseline: Baseline) -> J
         )
         if seen
     ]
-    why = f"its {' and '.join(known)} used before, but never for {call.event_name}" if known else "nothing to compare"
-    return Judgement(Verdict.UNKNOWN, "unknown", f"{where}; {why}; {window.describe()}; {baseline.describe()}")
+    why = f"its {' and '.join(known)} used before the window, but never for {call.event_name}"
+    return Judgement(Verdict.UNKNOWN, "unknown", f"{where}; {why} ({baseline.describe()})")
 
 
 def inherited(call: Call, credential: str, parent: Judgement) -> Judgement:

@@ -9,7 +9,7 @@ Two entries, one function:
   first task leaves to the normalizer (no role named, attack sequences) and for re-containment.
   Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
 
-Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), PROTECTED_ROLE_PATH (the responder's own roles),
+Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), RESPONDER_ROLE_ARNS (the responder's own roles, exact ARNs),
         EXEMPT_INSTANCE_IDS (stops a revoke scoped to that instance), AFFILIATED_INSIDE_AWS.
 """
 
@@ -23,11 +23,11 @@ from aws_lambda_powertools import Logger
 from common.aws import client, prepare_for_snapshot
 from common.errors import transient_errors
 from common.guards import own_account
-from common.settings import env_bool, env_str
+from common.settings import env_bool, env_list, env_str
 from common.steps import Status, step
 from incident.essentials import exfiltration_essentials
 from incident.intake import first_task
-from revoke_sessions.actions import DEFAULT_PROTECTED_PATH, REVOKE, note_current_profile, revoke
+from revoke_sessions.actions import REVOKE, note_current_profile, revoke
 
 logger = Logger(service="credential-responder")
 prepare_for_snapshot("iam", "dynamodb")
@@ -92,7 +92,7 @@ def _revoke(incident: dict[str, Any], context: Any) -> dict[str, Any]:
         ec2,
         incident,
         scope=scope,
-        protected_path=env_str("PROTECTED_ROLE_PATH", DEFAULT_PROTECTED_PATH),
+        own_role_arns=frozenset(env_list("RESPONDER_ROLE_ARNS")),
         partition=context.invoked_function_arn.split(":")[1],
         dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_REVOKE_SESSIONS"),
     )
