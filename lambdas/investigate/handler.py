@@ -226,6 +226,9 @@ def _main_step(
             counts[str(item.judgement.verdict)] = counts.get(str(item.judgement.verdict), 0) + 1
         held = ", ".join(f"{n} {verdict}'s" for verdict, n in sorted(counts.items())) or "nothing derived"
         parts.append(f"reach: {len(reach.items)} credential(s) and principal(s) derived ({held}); {reach.bound()}")
+        if reach.items:
+            listed = ", ".join(f"{item.label} ({item.judgement.verdict}'s)" for item in reach.items[:10])
+            parts.append(f"derived: {listed}" + (", ..." if len(reach.items) > 10 else ""))
         parts.append(f"{window.describe()}; baseline: {found.baseline.describe()}")
         if reach.cut:
             parts.append(f"cut by the bound: {len(reach.cut)} ({'; '.join(reach.cut[:3])})")

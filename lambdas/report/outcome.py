@@ -45,11 +45,13 @@ BACKDOOR_STEPS = frozenset(
     {
         "deactivate-backdoor-key",
         "evict-created-user",
+        "hold-user",
         "remove-login-profile",
         "quarantine-created-role",
         "quarantine-rewritten-trust",
-        "detach-attacker-policy",
-        "minted-session-tokens",
+        "restore-trust",
+        "revoke-minted-sessions",
+        "user-credential",
         "evict-backdoors",
     }
 )

@@ -58,7 +58,9 @@ def test_a_created_user_is_held_whole_and_a_planted_policy_under_our_name_is_ove
     assert result["status"] == Status.DONE and result["containment"]
     assert statuses(iam, "backup-admin") == {key: "Inactive"}
     assert policy(iam, "user", "backup-admin", EVICTION_POLICY_NAME) == EVICTION_POLICY
-    assert cutoff_of(policy(iam, "user", "backup-admin", OLDER_SESSIONS_POLICY)) == datetime(2026, 11, 20, 12, 30, 1, tzinfo=UTC)
+    assert cutoff_of(policy(iam, "user", "backup-admin", OLDER_SESSIONS_POLICY)) == datetime(
+        2026, 11, 20, 12, 30, 1, tzinfo=UTC
+    )
     assert iam.get_login_profile(UserName="backup-admin")["LoginProfile"]  # never deleted: the deny-all covers it
     assert replaced.documents == [
         {"where": "user/backup-admin", "policy": EVICTION_POLICY_NAME, "document": ALLOW_ALL, "planted": True}
@@ -77,13 +79,17 @@ def test_a_renamed_user_is_found_by_its_id_and_a_deleted_one_is_gone_only_when_i
     key = iam.create_access_key(UserName="tmp1")["AccessKey"]["AccessKeyId"]
     iam.update_user(UserName="tmp1", NewUserName="svc-billing-sync")
 
-    result = actions.hold_user(iam, "tmp1", user_id, "why", ON, step_name=actions.EVICT_USER, now=NOW, replaced=Replaced())
+    result = actions.hold_user(
+        iam, "tmp1", user_id, "why", ON, step_name=actions.EVICT_USER, now=NOW, replaced=Replaced()
+    )
 
     assert result["status"] == Status.DONE and result["target"] == "svc-billing-sync"
     assert f"found by its id {user_id}" in result["detail"]
     assert statuses(iam, "svc-billing-sync") == {key: "Inactive"}
 
-    gone = actions.hold_user(iam, "nobody", "AIDANOSUCHUSER000001", "why", ON, step_name=actions.EVICT_USER, now=NOW, replaced=Replaced())
+    gone = actions.hold_user(
+        iam, "nobody", "AIDANOSUCHUSER000001", "why", ON, step_name=actions.EVICT_USER, now=NOW, replaced=Replaced()
+    )
     assert gone["status"] == Status.ALREADY_DONE and "IAM lists no user with id AIDANOSUCHUSER000001" in gone["detail"]
 
 
@@ -141,12 +147,20 @@ def test_a_role_is_held_by_content_and_the_responders_own_roles_are_refused_by_e
     assert [doc["policy"] for doc in replaced.documents] == [OLDER_SESSIONS_POLICY]
 
     # A role under the responder's path is not the responder's: only the exact ARNs are.
-    own = iam.create_role(RoleName="own", Path="/credential-responder/", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
-    mimic = iam.create_role(RoleName="mimic", Path="/credential-responder/", AssumeRolePolicyDocument=json.dumps(OUTSIDE))
+    own = iam.create_role(RoleName="own", Path="/credential-responder/", AssumeRolePolicyDocument=json.dumps(TRUST))[
+        "Role"
+    ]
+    mimic = iam.create_role(
+        RoleName="mimic", Path="/credential-responder/", AssumeRolePolicyDocument=json.dumps(OUTSIDE)
+    )
     fence = frozenset({own["Arn"]})
-    refused = actions.hold_role(iam, "own", actions.QUARANTINE_ROLE, "why", ON, now=NOW, replaced=Replaced(), own_role_arns=fence)
+    refused = actions.hold_role(
+        iam, "own", actions.QUARANTINE_ROLE, "why", ON, now=NOW, replaced=Replaced(), own_role_arns=fence
+    )
     assert refused["status"] == Status.FAILED and "responder's own roles" in refused["detail"]
-    held = actions.hold_role(iam, "mimic", actions.QUARANTINE_ROLE, "why", ON, now=NOW, replaced=Replaced(), own_role_arns=fence)
+    held = actions.hold_role(
+        iam, "mimic", actions.QUARANTINE_ROLE, "why", ON, now=NOW, replaced=Replaced(), own_role_arns=fence
+    )
     assert held["status"] == Status.DONE and mimic["Role"]["Arn"] not in fence
 
 
@@ -155,7 +169,9 @@ def test_a_minted_session_ends_with_a_cut_off_after_its_issue_and_a_later_one_st
     issued = "2026-11-20T12:05:00Z"
 
     first = actions.revoke_sessions(iam, "role", "deploy-role", issued, "why", ON, now=NOW, replaced=Replaced())
-    again = actions.revoke_sessions(iam, "role", "deploy-role", issued, "why", ON, now=NOW + timedelta(hours=1), replaced=Replaced())
+    again = actions.revoke_sessions(
+        iam, "role", "deploy-role", issued, "why", ON, now=NOW + timedelta(hours=1), replaced=Replaced()
+    )
     later = actions.revoke_sessions(
         iam, "role", "deploy-role", "2026-11-20T13:00:00Z", "why", ON, now=NOW + timedelta(hours=1), replaced=Replaced()
     )  # fmt: skip
@@ -163,7 +179,9 @@ def test_a_minted_session_ends_with_a_cut_off_after_its_issue_and_a_later_one_st
     assert first["status"] == Status.DONE and "issued 2026-11-20T12:05:00Z" in first["detail"]
     assert again["status"] == Status.ALREADY_DONE  # the cut-off already denies that session
     assert later["status"] == Status.DONE  # a session minted after the cut-off needs a later one
-    assert cutoff_of(policy(iam, "role", "deploy-role", OLDER_SESSIONS_POLICY)) == datetime(2026, 11, 20, 13, 30, 1, tzinfo=UTC)
+    assert cutoff_of(policy(iam, "role", "deploy-role", OLDER_SESSIONS_POLICY)) == datetime(
+        2026, 11, 20, 13, 30, 1, tzinfo=UTC
+    )
 
 
 class _Config:
@@ -184,7 +202,9 @@ def test_a_trust_document_aws_config_proves_is_put_back(iam) -> None:
     assert previous == TRUST and "AWS Config" in proof and config.calls[0]["resourceId"] == role_id
     replaced = Replaced()
 
-    result = actions.restore_trust(iam, "web", previous, proof, OUTSIDE, "why", ON, now=NOW, replaced=replaced, own_role_arns=frozenset())
+    result = actions.restore_trust(
+        iam, "web", previous, proof, OUTSIDE, "why", ON, now=NOW, replaced=replaced, own_role_arns=frozenset()
+    )
 
     assert result["status"] == Status.DONE, result["detail"]
     document = iam.get_role(RoleName="web")["Role"]["AssumeRolePolicyDocument"]

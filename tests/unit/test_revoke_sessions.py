@@ -160,16 +160,22 @@ def test_service_linked_role_is_refused(iam: Any) -> None:
     assert result["manual"]
 
 
-def test_responder_own_role_is_refused(iam: Any) -> None:
-    iam.create_role(RoleName="responder-role", AssumeRolePolicyDocument=TRUST, Path="/credential-responder/")
+def test_responder_own_role_is_refused_by_its_exact_arn_not_its_path(iam: Any) -> None:
+    own = iam.create_role(RoleName="responder-role", AssumeRolePolicyDocument=TRUST, Path="/credential-responder/")
+    mimic = "attacker-made-under-our-path"
+    iam.create_role(RoleName=mimic, AssumeRolePolicyDocument=TRUST, Path="/credential-responder/")
+    fence = frozenset({own["Role"]["Arn"]})
 
     refuse_like_iam(iam, "responder-role", "AccessDenied")  # the explicit deny in the function's policy
-    result = revoke(iam, None, make_incident(role_name="responder-role"), now=NOW)
+    result = revoke(iam, None, make_incident(role_name="responder-role"), own_role_arns=fence, now=NOW)
+    contained = revoke(iam, None, make_incident(role_name=mimic), own_role_arns=fence, now=NOW)
 
     assert iam.list_role_policies(RoleName="responder-role")["PolicyNames"] == []
     assert result["status"] == "skipped"
-    assert "/credential-responder/" in result["detail"]
+    assert "one of the responder's own roles" in result["detail"] and own["Role"]["Arn"] in result["detail"]
     assert result["manual"].startswith("aws iam put-role-policy --role-name responder-role")
+    # A role under the responder's path is not the responder's: anyone who may create roles can make one.
+    assert contained["status"] == "done" and iam.list_role_policies(RoleName=mimic)["PolicyNames"]
 
 
 def test_a_tag_does_not_make_a_role_look_like_the_responder(iam: Any) -> None:
