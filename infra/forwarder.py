@@ -64,17 +64,6 @@ def forwarding_rule_arns(partition: str, account: str, config: ResponderConfig) 
     ]
 
 
-def forwarder_role_name(region: str) -> str:
-    return f"CredentialResponderForward-{region}"
-
-
-def forwarder_role_arns(partition: str, account: str, regions: tuple[str, ...]) -> list[str]:
-    """The forwarders' roles (one per covered region, named): the home stack fences them as its own."""
-    return [
-        f"arn:{partition}:iam::{account}:role{RESPONDER_ROLE_PATH}{forwarder_role_name(region)}" for region in regions
-    ]
-
-
 class ForwarderStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: ResponderConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, termination_protection=True, **kwargs)
@@ -91,8 +80,6 @@ class ForwarderStack(Stack):
                 "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
             ),
             path=RESPONDER_ROLE_PATH,
-            # Named, so that the home stack knows its exact ARN: the responder never writes on its own roles.
-            role_name=forwarder_role_name(self.region),
             description=f"credential responder: forward detection events to {config.home_region}",
         )
         role.add_to_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus_arn]))

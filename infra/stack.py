@@ -10,7 +10,6 @@ from constructs import Construct
 
 from infra.config import DRY_RUN_ACTIONS, EVICTION_SWITCHES, ResponderConfig
 from infra.detection import Detection
-from infra.forwarder import forwarder_role_arns
 from infra.functions import RESPONDER_TAG, ResponderFunction, SharedCode
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge, acknowledge_policy_wildcards
@@ -184,14 +183,6 @@ class ResponderStack(Stack):
         for first_task in ("normalize", "contain_key", "revoke_sessions"):
             stale_after = str(workflow.timeout_seconds)
             functions[first_task].function.add_environment("INCIDENT_STALE_AFTER_SECONDS", stale_after)
-        # The responder's own roles, by exact ARN: the functions that write on roles get an explicit Deny on
-        # them, and the code refuses them by the same list (a path would let anyone hide a role under it).
-        own_roles = [role.role_arn for role in self.node.find_all() if isinstance(role, iam.Role)]
-        own_roles += forwarder_role_arns(self.partition, self.account, config.regions)
-        for name, fn in functions.items():
-            fn.fence_own_roles(own_roles)
-            if name in ("evict", "revoke_sessions"):
-                fn.function.add_environment("RESPONDER_ROLE_ARNS", Fn.join(",", own_roles))
         for fn in functions.values():
             fn.acknowledge_wildcards()
         machine_policy = workflow.state_machine.role.node.try_find_child("DefaultPolicy")
@@ -214,6 +205,15 @@ class ResponderStack(Stack):
             },
         )
         detection = Detection(self, "Detection", state_machine=workflow.state_machine, key=storage.key)
+        # The responder's own roles, by exact ARN: the functions that write on roles get an explicit Deny on
+        # them, and the code refuses them by the same list (a path would let anyone hide a role under it).
+        # The forwarders' roles live in other regions' stacks and trust only EventBridge: one whose trust the
+        # attacker rewrote is the attacker's, and held like any other.
+        own_roles = [role.role_arn for role in self.node.find_all() if isinstance(role, iam.Role)]
+        for name, fn in functions.items():
+            fn.fence_own_roles(own_roles)
+            if name in ("evict", "revoke_sessions"):
+                fn.function.add_environment("RESPONDER_ROLE_ARNS", Fn.join(",", own_roles))
         storage.key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],

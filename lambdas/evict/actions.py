@@ -549,6 +549,16 @@ def user_covered(iam: Any, user: str) -> bool:
 # -- trust ------------------------------------------------------------------------------------------------
 
 
+def trust_before(iam: Any, config: Any, role: str, before: str) -> tuple[dict[str, Any] | None, str]:
+    """The role's trust document AWS Config proves it had before `before`; (None, why) otherwise: no proof,
+    and the role is held instead."""
+    try:
+        role_id = iam.get_role(RoleName=role)["Role"]["RoleId"]
+    except ClientError as exc:
+        return None, f"role unreadable ({error_code(exc)})"
+    return previous_trust_from_config(config, role_id, before)
+
+
 def previous_trust_from_config(config: Any, role_id: str, before: str) -> tuple[dict[str, Any] | None, str]:
     """The role's trust document as AWS Config last recorded it before `before`; (None, why) otherwise."""
     moment = parse(before)

@@ -37,8 +37,9 @@ GRANTS = (
     },
     {
         "actions": ["iam:ListUsers"],
-        "resources": ["arn:{partition}:iam::{account}:user/*"],
-        "why": "find a user by its unique id after a rename: a user is gone only when IAM lists none with that id",
+        "resources": ["*"],
+        "why": "find a user by its unique id after a rename (a user is gone only when IAM lists none with that id); "
+        "ListUsers supports no resource-level permissions",
     },
     {
         "actions": ["iam:GetRole", "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"],

@@ -290,11 +290,7 @@ def _trust(item: dict[str, Any], why: str, c: Context) -> StepResult:
 def _config_previous(c: Context, role: str, before: str) -> tuple[dict[str, Any] | None, str]:
     if c.config is None:
         return None, "AWS Config not asked"
-    try:
-        role_id = c.iam.get_role(RoleName=role)["Role"]["RoleId"]
-    except Exception as exc:  # noqa: BLE001 - any failure means no proof; the role is held instead
-        return None, f"role unreadable ({type(exc).__name__})"
-    return actions.previous_trust_from_config(c.config, role_id, before)
+    return actions.trust_before(c.iam, c.config, role, before)
 
 
 def _session(item: dict[str, Any], why: str, held_users: set[str], held_roles: set[Any], c: Context) -> StepResult:
