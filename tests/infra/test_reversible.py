@@ -32,7 +32,7 @@ def unfenced(module: Any, name: str | None = None) -> list[str]:
                 continue
             if not str(declared.get(action, "")).strip():
                 problems.append(
-                    f"{module.__name__}: {action} takes away or replaces, with no condition, undo or stated risk"
+                    f"{name}: {action} takes away or replaces, with no condition, undo or stated risk"
                 )
     return problems
 
