@@ -240,6 +240,14 @@ def _unquarantine(iam: Any, step: Mapping[str, Any]) -> Reversal:
             raise ReleaseError(f"inline {FALLBACK_POLICY_NAME} still reads back on {user}")
         return f"inline {FALLBACK_POLICY_NAME} is gone from {user} (read back)"
 
+    if policy_arn and _data(step).get("planted_policy"):
+        # The attacker planted a policy under the responder's name before containment; the responder wrote its
+        # deny over it. The state before the attacker had neither: both go.
+        def both() -> str:
+            return f"{detach()}; {delete_inline()}"
+
+        what = f"detach {policy_arn} and delete the inline {FALLBACK_POLICY_NAME} of user {user}"
+        return Reversal(step["name"], user, what, both)
     if policy_arn:
         return Reversal(step["name"], user, f"detach {policy_arn} from user {user}", detach)
     return Reversal(

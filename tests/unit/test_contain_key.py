@@ -139,6 +139,21 @@ def test_quarantine_falls_back_to_an_inline_deny_and_says_so(iam, exposed) -> No
     assert quarantine_user(iam, "ci-deployer", QUARANTINE_ARN)["status"] == "already-done"
 
 
+def test_a_policy_planted_under_the_quarantines_name_is_read_overwritten_and_the_quarantine_attached(iam, exposed) -> None:
+    arn = managed_quarantine_policy(iam)
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_user_policy(UserName="ci-deployer", PolicyName=FALLBACK_POLICY_NAME, PolicyDocument=json.dumps(allow))
+
+    result = quarantine_user(iam, "ci-deployer", arn)
+
+    assert result["status"] == "done" and "planted before containment" in result["detail"]
+    attached = iam.list_attached_user_policies(UserName="ci-deployer")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [arn]
+    document = iam.get_user_policy(UserName="ci-deployer", PolicyName=FALLBACK_POLICY_NAME)["PolicyDocument"]
+    assert document == FALLBACK_POLICY
+    assert quarantine_user(iam, "ci-deployer", arn)["status"] == "already-done"
+
+
 def test_fallback_policy_fits_the_inline_policy_limit() -> None:
     assert len(json.dumps(FALLBACK_POLICY, separators=(",", ":"))) < 2048
 
