@@ -43,6 +43,7 @@ MAX_GROUP_ISOLATION = 10
 # Validation rules, account resolution and incident ids are shared with the containing functions'
 # first read of the event (incident.essentials), so the two never disagree on what is contained.
 _ACCESS_KEY_ID = essentials.ACCESS_KEY_ID
+_IP = re.compile(r"^[0-9a-fA-F:.]{2,45}$")
 # Public samples carry placeholders (ACCESS_KEY_ID_HERE, GeneratedFindingAccessKeyId); accepted
 # only when the deployment opts in to sample findings.
 _SAMPLE_ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9_]{8,128}$")
@@ -387,14 +388,20 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
     account = common["account"]
     service = finding.service
     sequence = service.detection.sequence if service and service.detection else None
-    principals: dict[tuple[str, str], _Principal] = {}
+    principals: dict[tuple[str, str, str | None], _Principal] = {}
     unresolved: list[str] = []
     key_pattern = _SAMPLE_ACCESS_KEY_ID if sample else _ACCESS_KEY_ID
 
     def add(principal: _Principal) -> None:
-        known = principals.get((principal.kind, principal.name))
-        if known is None or (known.key_id is None and principal.key_id):
-            principals[(principal.kind, principal.name)] = principal
+        # Several keys of one user are several credentials: a key is known by its id, and a principal named
+        # without one is only its placeholder until a key of the same user turns up.
+        if principal.kind == "key" and principal.key_id:
+            principals.pop((principal.kind, principal.name, None), None)
+            principals[(principal.kind, principal.name, principal.key_id)] = principal
+            return
+        if principal.kind == "key" and any(k[0] == "key" and k[1] == principal.name for k in principals):
+            return
+        principals.setdefault((principal.kind, principal.name, None), principal)
 
     for index, actor in enumerate(sequence.actors or [] if sequence else []):
         where = f"service.detection.sequence.actors[{index}].user"
@@ -449,14 +456,16 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
         if principal.key_id is None:
             unresolved.append(f"{principal.where}: IAM user {principal.name} is named, but no access key id")
     keys = [p for p in keys if p.key_id]
+    sequence_roles: list[str] = []
     if roles and keys:
-        unresolved += [f"{p.where}: role {p.name} (keys contained first; revoke its sessions by hand)" for p in roles]
+        # The keys are the first task's to contain; the roles' sessions are cut off with the reach (evict).
+        sequence_roles = list(dict.fromkeys(p.name for p in roles))
         roles = []
     if len(roles) > 1:
         extra = roles[1:]
         unresolved += [f"{p.where}: role {p.name} (one role per response; revoke its sessions by hand)" for p in extra]
         roles = roles[:1]
-    contained = len(keys) + len(roles)
+    contained = len(keys) + len(roles) + len(sequence_roles)
     report_only = None
     if not contained:
         report_only = "the attack sequence names no principal that can be contained automatically" + (
@@ -467,7 +476,11 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
             f"attackSequenceMaxActors={max_actors}: the sequence names {contained + len(unresolved)} principals; "
             "a sequence with more is only reported"
         )
-    names = ", ".join([f"user {p.name} key {p.key_id}" for p in keys] + [f"role {p.name}" for p in roles])
+    names = ", ".join(
+        [f"user {p.name} key {p.key_id}" for p in keys]
+        + [f"role {p.name}" for p in roles]
+        + [f"role {name} (its sessions cut off with the reach)" for name in sequence_roles]
+    )
     decision = f"attack sequence: {names or 'no principal'} from service.detection.sequence" + (
         f"; {report_only}" if report_only else ""
     )
@@ -489,6 +502,12 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
             report_only=report_only,
             decision=decision,
             unresolved=unresolved,
+            sequence_roles=sequence_roles,
+            attacker_ips=[
+                endpoint.ip
+                for endpoint in (sequence.endpoints or [] if sequence else [])[:MAX_RELATED_FINDINGS]
+                if endpoint.ip and _IP.match(endpoint.ip)
+            ],
             attack_sequence_uid=_text(sequence.uid) if sequence else None,
             related_finding_ids=_signal_findings(finding),
         ),
@@ -617,6 +636,11 @@ def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding, *, sample
             report_only=report_only,
             decision=decision,
             unresolved=unresolved,
+            attacker_ips=[
+                endpoint.ip
+                for endpoint in (sequence.endpoints or [] if sequence else [])[:MAX_RELATED_FINDINGS]
+                if endpoint.ip and _IP.match(endpoint.ip)
+            ],
             attack_sequence_uid=_text(sequence.uid) if sequence else None,
             related_finding_ids=_signal_findings(finding),
             group_instance_ids=instances,

@@ -70,7 +70,7 @@ def item_lookups(item: Item) -> list[lookup.Lookup]:
         return [lookup.Lookup("AccessKeyId", item.id, start=start)]
     if item.kind == Kind.USER:
         return [lookup.Lookup("Username", name, start=start) for name in dict.fromkeys(item.names)]
-    if item.kind in (Kind.ROLE, Kind.TRUST) and item.role_arn:
+    if item.kind in (Kind.ROLE, Kind.TRUST, Kind.NAMED_ROLE) and item.role_arn:
         return [lookup.Lookup("ResourceName", item.role_arn, start=start)]
     return []
 

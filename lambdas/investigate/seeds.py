@@ -34,6 +34,9 @@ def seeds_of(incident: Incident) -> list[Seed]:
         )
         for key in incident.affected_keys
     ]
+    seeds += [
+        Seed("role", role, f"role {role}, named by the attack sequence", role=role) for role in incident.sequence_roles
+    ]
     if session := instance_session(incident):
         seeds.append(
             Seed(
@@ -68,7 +71,7 @@ def signals_of(incident: Incident, endpoints: frozenset[str] = frozenset()) -> S
         else frozenset()
     )
     return Signals(
-        attacker_ips=frozenset({remote.ip}) if remote and remote.ip else frozenset(),
+        attacker_ips=frozenset([*([remote.ip] if remote and remote.ip else []), *incident.attacker_ips]),
         attacker_accounts=attacker_accounts,
         own_ips=frozenset(ip for eni in incident.network_interfaces for ip in (eni.private_ip, eni.public_ip) if ip),
         own_endpoints=endpoints,

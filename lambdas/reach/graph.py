@@ -71,10 +71,11 @@ class Kind(StrEnum):
     USER_CREDENTIAL = "user-credential"  # an SSH key, a service-specific credential, a signing certificate
     GRANT = "grant"  # more rights for a principal the attacker did not make (policy, group, policy version)
     RENAME = "rename"  # a user the attacker did not make, renamed
+    NAMED_ROLE = "named-role"  # a role the attack sequence itself names beside its keys: its sessions end
 
 
 # Items that are credentials the attacker can use, and so are looked up in turn (their own calls).
-FOLLOWED = frozenset({Kind.ACCESS_KEY, Kind.SESSION, Kind.USER, Kind.ROLE, Kind.TRUST})
+FOLLOWED = frozenset({Kind.ACCESS_KEY, Kind.SESSION, Kind.USER, Kind.ROLE, Kind.TRUST, Kind.NAMED_ROLE})
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ class _Builder:
             # Someone (often another account) assumed a role the attacker made or opened: the role's work.
             target = text(call.request.get("roleArn"))
             for item in self.items.values():
-                if item.kind in (Kind.ROLE, Kind.TRUST) and item.followed and target and target == item.role_arn:
+                if item.kind in (Kind.ROLE, Kind.TRUST, Kind.NAMED_ROLE) and item.followed and target == item.role_arn:
                     return item, inherited(call, item.label, item.judgement), item.depth
         return None, None, 0
 
@@ -451,6 +452,10 @@ def build(
 ) -> Reach:
     """The reach from `calls` (any order; each judged in time order so a credential exists before it acts)."""
     builder = _Builder(seeds, window, signals, baseline, max_depth, max_items)
+    for seed in seeds:
+        if seed.kind == "role":
+            arn = f"arn:aws:iam::{signals.account}:role/{seed.id}" if signals.account else ""
+            builder.add(Item(Kind.NAMED_ROLE, seed.id, seed.label, seed_judgement(seed), 0, role=seed.id, role_arn=arn))
     for call in sorted(calls, key=_order):
         if not call.succeeded or call.event_name not in DERIVING_CALLS:
             continue
@@ -465,4 +470,4 @@ def build(
 
 
 def seed_judgement(seed: Seed) -> Judgement:
-    return Judgement(Verdict.ATTACKER, "seed", f"{seed.label}: the credential the incident names")
+    return Judgement(Verdict.ATTACKER, "finding-names-it", f"{seed.label}: the finding itself names it")

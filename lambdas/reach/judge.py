@@ -50,6 +50,7 @@ RULES = {
     "same-source-same-change": "the same source made the same kind of change before the window: the owner's",
     "unexplained-source": "neither the network nor the client family was ever used before the window: the attacker's",
     "inherited": "made with a credential the reach already judged",
+    "finding-names-it": "the finding itself names it as the attacker's",
     "unknown": "no rule gives it to the owner or the attacker: unknown",
 }
 

@@ -249,3 +249,17 @@ def test_judge_alone(ip: str, agent: str, verdict: str) -> None:
     )
     baseline = Baseline.of(calls[:-1], WINDOW)
     assert judge(calls[-1], WINDOW, Signals(account=ACCOUNT), baseline).verdict == verdict
+
+
+def test_a_role_the_sequence_names_is_in_the_reach_and_its_sessions_are_followed() -> None:
+    seeds = [*SEEDS, Seed("role", "deploy-role", "role deploy-role, named by the attack sequence", role="deploy-role")]
+    outside = {"type": "AWSAccount", "principalId": "AIDAOUTSIDE", "accountId": "666666666666"}
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/deploy-role"
+    assumed = record("AssumeRole", at(minutes=9), identity=outside, source="sts.amazonaws.com",
+                     request={"roleArn": role_arn, "roleSessionName": "x"},
+                     response={"credentials": {"accessKeyId": "ASIAOUTSIDESESSION01"}},
+                     resources=[{"ARN": role_arn}])  # fmt: skip
+    reach = reach_of([assumed], seeds=seeds)
+    named, session = reach.items
+    assert named.kind == Kind.NAMED_ROLE and named.judgement.rule == "finding-names-it" and named.followed
+    assert session.kind == Kind.SESSION and session.judgement.rule == "inherited" and session.role == "deploy-role"
