@@ -41,6 +41,7 @@ PRODUCT_PACKAGES = (
     "cut_off_instance",
     "investigate",
     "evict",
+    "reach",
     "report",
 )
 HOME_REGION = "us-east-1"

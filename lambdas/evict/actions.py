@@ -391,6 +391,14 @@ def remove_login_profile(
 # -- access keys ------------------------------------------------------------------------------------------
 
 
+def key_user(iam: Any, key_id: str) -> str | None:
+    """The user that holds a key now, as IAM names it; None when IAM knows no such key (or cannot say)."""
+    try:
+        return iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
+    except ClientError:
+        return None
+
+
 def deactivate_key(iam: Any, key_id: str, user_hint: str, why: str, switch: Switch) -> StepResult:
     """Set a key the attacker made (or set Active again) Inactive. Its owner comes from IAM
     (GetAccessKeyLastUsed names the user by its name now, whatever renames happened)."""

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from common import aws
 from common.errors import UnsupportedEvent, transient_errors
+from common.guards import exempted_by_name
 from common.settings import env_bool, env_list, env_str
 from common.steps import Status, StepResult, step
 from evict import actions
@@ -59,8 +60,27 @@ def read_evidence(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     return document
 
 
-def settings_from_env(incident: Incident) -> Settings:
+def exempt_seeds(iam: Any, incident: Incident, partition: str) -> dict[str, str]:
+    """The incident's own credentials whose principal is exempted, by id, with the exemption."""
+    found: dict[str, str] = {}
+    for key in incident.affected_keys:
+        user = key.user_name
+        if not user and key.access_key_id.startswith("AKIA"):
+            user = actions.key_user(iam, key.access_key_id)
+        refusal = exempted_by_name("user", partition, incident.account, user) if user else None
+        if refusal is None and incident.role_name:
+            refusal = exempted_by_name("role", partition, incident.account, incident.role_name)
+        if refusal is not None:
+            found[key.access_key_id] = refusal.detail
+    role = incident.role_name
+    if role and incident.instance_id and (refusal := exempted_by_name("role", partition, incident.account, role)):
+        found[incident.instance_id] = refusal.detail
+    return found
+
+
+def settings_from_env(incident: Incident, iam: Any = None) -> Settings:
     unknown = env_str("UNKNOWN_CHANGES", HOLD).lower()
+    partition = env_str("PARTITION", "aws")
     return Settings(
         unknown_changes=unknown if unknown in (HOLD, REPORT) else HOLD,
         switches={
@@ -68,8 +88,9 @@ def settings_from_env(incident: Incident) -> Settings:
             for action, (enabled, dry_run) in SWITCHES.items()
         },
         own_role_arns=frozenset(env_list("RESPONDER_ROLE_ARNS")),
-        partition=env_str("PARTITION", "aws"),
+        partition=partition,
         account=incident.account,
+        exempt_seeds=exempt_seeds(iam, incident, partition) if iam is not None else {},
     )
 
 
@@ -215,13 +236,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 step(actions.SUMMARY, Status.FAILED, incident.incident_id, detail, containment=True, manual=manual)
             ]
         }
+    iam = aws.client("iam")
     steps, counts, run = evict(
-        incident,
-        pass_no,
-        document,
-        iam=aws.client("iam"),
-        config=aws.client("config"),
-        settings=settings_from_env(incident),
+        incident, pass_no, document, iam=iam, config=aws.client("config"), settings=settings_from_env(incident, iam)
     )
     uri = _store(s3, incident, pass_no, steps, run)
     logger.info("eviction finished", extra={**counts, "evidence": uri})

@@ -48,6 +48,9 @@ class Settings:
     own_role_arns: frozenset[str] = frozenset()
     partition: str = "aws"
     account: str = ""
+    # Seeds whose principal is exempted (an automation user whose job is making keys): what they made is
+    # theirs to make, so their reach is reported, never acted on.
+    exempt_seeds: dict[str, str] = field(default_factory=dict)  # seed id -> why
 
     def switch(self, action: str) -> Switch:
         return self.switches.get(action, Switch(name=SWITCHES[action][0]))
@@ -108,6 +111,12 @@ def _plan_item(item: dict[str, Any], settings: Settings, held_users: set[str], h
     verdict = item.get("verdict")
     if verdict == "owner":
         return Planned(label, 90, lambda c: _owner(item))
+    if (root := str(item.get("root") or "")) in settings.exempt_seeds:
+        text = (
+            f"{label}: made from {root}, whose principal is exempted ({settings.exempt_seeds[root]}): what an "
+            "exempted principal does is not undone; reported, not acted on"
+        )
+        return Planned(label, 88, lambda c: actions.report(_step_name(item), _target(item), text))
     held = verdict == "unknown"
     if held and settings.unknown_changes == REPORT:
         return Planned(label, 80, lambda c: _unknown(item))

@@ -107,6 +107,7 @@ class Item:
     role_arn: str = ""
     session_issued_at: str = ""
     outside: bool = False  # a role in another account: nothing here can contain it
+    root: str = ""  # the seed the chain that made it started from (its id)
     details: dict[str, Any] = field(default_factory=dict)  # attacker data (documents): evidence, not state
 
     @property
@@ -131,6 +132,7 @@ class Item:
             "role_arn": self.role_arn,
             "session_issued_at": self.session_issued_at,
             "outside": self.outside,
+            "root": self.root,
             "details": self.details,
         }
 
@@ -177,6 +179,7 @@ class _Builder:
         self.seed_keys = {seed.id for seed in seeds if seed.kind == "access-key"}
         self.seed_sessions = {seed.id for seed in seeds if seed.kind == "instance-session"}
         self.seed_roles = {seed.role for seed in seeds if seed.role}
+        self.root = ""  # the seed of the call being derived
         # Every trust document the look-ups saw set, by role, in time order: what a rewrite replaced.
         self.trust_history: dict[str, dict[str, Any]] = {}
 
@@ -238,6 +241,7 @@ class _Builder:
                 made_by=by,
                 event_id=call.event_id,
                 event_name=call.event_name,
+                root=self.root,
                 **kw,
             )
         )
@@ -455,7 +459,18 @@ def build(
     for seed in seeds:
         if seed.kind == "role":
             arn = f"arn:aws:iam::{signals.account}:role/{seed.id}" if signals.account else ""
-            builder.add(Item(Kind.NAMED_ROLE, seed.id, seed.label, seed_judgement(seed), 0, role=seed.id, role_arn=arn))
+            builder.add(
+                Item(
+                    Kind.NAMED_ROLE,
+                    seed.id,
+                    seed.label,
+                    seed_judgement(seed),
+                    0,
+                    role=seed.id,
+                    role_arn=arn,
+                    root=seed.id,
+                )
+            )
     for call in sorted(calls, key=_order):
         if not call.succeeded or call.event_name not in DERIVING_CALLS:
             continue
@@ -464,6 +479,7 @@ def build(
             if depth >= max_depth:
                 builder.cut(f"{call.event_name} at {call.time} by {maker.label}: beyond {max_depth} hop(s)")
             else:
+                builder.root = maker.id if isinstance(maker, Seed) else maker.root
                 builder.derive(call, judgement, depth, maker.label)
         builder.remember_trust(call)
     return builder.reach

@@ -265,3 +265,19 @@ def test_code_calls_only_granted_actions_and_deletes_nothing(
     assert calls <= granted | setup, calls - granted
     destructive = {c for c in calls if c.split(":")[1].startswith(("Delete", "Detach", "Remove"))}
     assert destructive == {"iam:DeleteLoginProfile"}  # only the password the attacker made, on a user that had none
+
+
+def test_what_an_exempted_principal_made_is_reported_not_undone(
+    account: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    iam = account
+    monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", f"arn:aws:iam::{ACCOUNT}:user/{OWNER}")
+    put(1, reach(real_ids(iam, history())))
+
+    steps = run(lambda_context)["steps"]
+
+    acted = [s for s in steps if s["status"] in ("done", "already-done") and s["name"] != "evict-backdoors"]
+    assert not acted, acted
+    user = by_target(steps)[("evict-created-user", "backup-admin")]
+    assert user["status"] == "skipped" and not user["containment"] and "is exempted" in user["detail"]
+    assert iam.list_user_policies(UserName="backup-admin")["PolicyNames"] == []
