@@ -288,8 +288,13 @@ class Replay:
             if _role_named(self.backend, role.name) is not None:
                 raise HistoryError(f"{history.origin}: role {role.name} already exists (the event's or the account's)")
         declared = Staged(event=None, region=staged.region)
+        names = {**self.names, **({"owner": owner} if (owner := self._owner_name()) else {})}
+        policies, users, roles = (
+            [type(item).model_validate(_substitute(item.model_dump(), names, {})) for item in items]
+            for items in (history.policies, history.users, history.roles)
+        )
         try:
-            _stage_iam(self.iam, self.account_id, history.policies, history.users, history.roles, declared)
+            _stage_iam(self.iam, self.account_id, policies, users, roles, declared)
         except ClientError as exc:
             raise HistoryError(f"{history.origin}: {exc}") from None
         staged.mapping.update(declared.mapping)
@@ -301,7 +306,6 @@ class Replay:
             staged.mapping[f"user:{user.name}"] = self.backend.users[user.name].id
         for role in history.roles:
             staged.mapping[f"role:{role.name}"] = _role_named(self.backend, role.name).id
-        owner = self._owner_name()
         for key in history.keys:
             user = key.user.replace("${owner}", owner or "")
             if user not in self.backend.users:
