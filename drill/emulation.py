@@ -69,7 +69,8 @@ def _answer(body: dict[str, Any]) -> dict[str, Any]:
 def _error(client: Any, operation: str, shape_name: str, message: str) -> ClientError:
     """The error as botocore raises it: the model's code, the client's own exception class."""
     model = client.meta.service_model
-    code = model.shape_for(shape_name).metadata.get("error", {}).get("code", shape_name.removesuffix("Exception"))
+    # Query protocols (IAM) name the error in the model; JSON protocols (Config) by the shape itself.
+    code = model.shape_for(shape_name).metadata.get("error", {}).get("code", shape_name)
     response = {"Error": {"Code": code, "Message": message, "Type": "Sender"}, "ResponseMetadata": {}}
     return client.exceptions.from_code(code)(response, operation)  # type: ignore[no-any-return]
 

@@ -474,3 +474,25 @@ def test_a_scenario_that_contradicts_the_account_stops_the_staging_naming_the_en
         with pytest.raises(HistoryError, match=re.escape(message)) as raised:
             install_cloudtrail(account, staged, history)
     assert f"contradiction: history[0] {entry['call']} at +1m" in str(raised.value)
+
+
+def test_the_documented_example_stages_as_it_says(synthesized) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "drill.md").read_text()
+    example = text.split("<!-- the example: tests/e2e/test_drill_history.py stages it -->\n```json\n", 1)[1]
+    history = parse_history(json.loads(example.split("\n```", 1)[0]), base=CLOUDTRAIL, origin="docs/drill.md")
+    with SimulatedAccount(synthesized) as account:
+        staged = stage(account, json.loads(CI_KEY_EVENT.read_text()))
+        records = install_cloudtrail(account, staged, history).records
+        made = observe(account, staged)["users"]["svc-metrics"]
+    assert [r["eventName"] for r in records] == [
+        "CreateRole",
+        "GetCallerIdentity",
+        "AssumeRole",
+        "CreateUser",
+        "AttachUserPolicy",
+        "CreateAccessKey",
+        "ListUsers",
+    ]
+    assert records[3]["userIdentity"]["arn"].endswith(":assumed-role/deploy/aws-go-sdk-1763544300")
+    assert records[-1]["userIdentity"]["userName"] == "svc-metrics" and records[-1]["errorCode"] == "AccessDenied"
+    assert made["attached_policies"] == ["AdministratorAccess"] and list(made["access_keys"].values()) == ["Active"]
