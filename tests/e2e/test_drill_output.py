@@ -71,7 +71,8 @@ def test_the_human_output_ends_with_a_one_screen_tally(human) -> None:
 
 def test_the_human_output_has_no_python_reprs_and_reads_observed_line_by_line(human) -> None:
     assert "None ms" not in human and "{'" not in human
-    block = human.split("   observed (read back from the account):\n", 1)[1].split("\n   -> ", 1)[0]
+    owner_history = human.split("## fault drill owner-history", 1)[1]
+    block = owner_history.split("   observed (read back from the account):\n", 1)[1].split("\n   -> ", 1)[0]
     assert not any(line.lstrip().startswith("{") or "': " in line for line in block.splitlines())
     assert re.search(r"^     users:$", block, re.MULTILINE)
     assert re.search(r"^         login_profile: yes$", block, re.MULTILINE)  # carol.nguyen's console password
