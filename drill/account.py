@@ -26,6 +26,7 @@ import boto3
 import botocore.client
 from moto import mock_aws
 
+from drill.emulation import Emulations
 from drill.iam_semantics import IamEnforcement
 from drill.moto_quirks import aws_semantics
 from drill.template import Synthesized, resolve
@@ -126,6 +127,8 @@ class SimulatedAccount:
         self._current: threading.local = threading.local()
         self._saved_env: dict[str, str | None] = {}
         self._patches: list[tuple[Any, str, Any]] = []
+        # What moto lacks (service-specific credentials, a role's recorded Config history), answered by the drill.
+        self.emulations = Emulations()
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> SimulatedAccount:
@@ -152,6 +155,10 @@ class SimulatedAccount:
         # the drill corrects moto, never the product.
         self._semantics = aws_semantics()
         self._semantics.__enter__()
+        # Entered before the account's own hook (_install_patches), so denies, faults and the call record
+        # see the emulated calls like any other.
+        self._emulating = self.emulations.installed()
+        self._emulating.__enter__()
         self._fresh_product_modules()
         self._install_patches()
         self._create_resources()
@@ -160,6 +167,7 @@ class SimulatedAccount:
     def __exit__(self, *exc: Any) -> None:
         for owner, name, original in reversed(self._patches):
             setattr(owner, name, original)
+        self._emulating.__exit__(None, None, None)
         self._semantics.__exit__(None, None, None)
         self._mock.stop()
         for key, value in self._saved_env.items():

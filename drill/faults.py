@@ -23,6 +23,8 @@ from drill.account import Fault, SimulatedAccount
 from drill.staging import Staged
 
 EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events"
+# The Health event of the history drills: the CI deploy key of ci-deployer, exposed 2026-11-19 09:12:40 UTC.
+CI_KEY_EVENT = "crafted/health_ci_key_exposed.json"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Scenario:
     deliveries: int = 1
     redeliver: Callable[[Any], Any] | None = None
     between: Callable[[SimulatedAccount, Staged], None] | None = None
+    cloudtrail: str | None = None  # a history in tests/events/cloudtrail/ (docs/drill.md)
+    account: str | None = None  # an account file in tests/events/accounts/ (which may hold the history)
 
     @property
     def path(self) -> Path:
@@ -921,11 +925,113 @@ SCENARIOS = {
             "the recorded groups on the instance's own interfaces only",
             setup=_tampered_tag,
         ),
+        # -- account histories (issue 22): the owner's work before the exposure, the attacker's after, and
+        # every chain of credentials; staged from the scenario files in tests/events/cloudtrail/ (docs/drill.md)
+        Scenario(
+            "owner-history",
+            CI_KEY_EVENT,
+            "contained",
+            "the key's owner created roles, an engineer with a console password and a release bot with a key from "
+            "its CI in the week before the exposure; after it, only a scanner's probes: the key is contained and "
+            "nothing of the owner's is touched, each item reported as the owner's",
+            cloudtrail="owner_history.json",
+        ),
+        Scenario(
+            "role-chain",
+            CI_KEY_EVENT,
+            "contained",
+            "the key assumed the deploy role, chained into the admin role, and through that session created a user "
+            "with an administrator policy and a key: every session and the new key are cut off",
+            cloudtrail="role_chain.json",
+        ),
+        Scenario(
+            "reactivated-key",
+            CI_KEY_EVENT,
+            "contained",
+            "the attacker set the user's old Inactive key Active again and used it: it is Inactive again",
+            cloudtrail="reactivated_key.json",
+        ),
+        Scenario(
+            "renamed-backdoor",
+            CI_KEY_EVENT,
+            "contained",
+            "the attacker created an admin user with a key and a password, then renamed it: followed by its id, "
+            "its key is Inactive",
+            cloudtrail="renamed_backdoor.json",
+        ),
+        Scenario(
+            "second-key",
+            "crafted/guardduty_attack_sequence_iam_user_two_keys.json",
+            "contained",
+            "one attack sequence names two keys of one user, both used: both are Inactive, and the user they made "
+            "is contained",
+            cloudtrail="second_key.json",
+        ),
+        # -- whose work (issue 23)
+        Scenario(
+            "owner-ci-runner",
+            CI_KEY_EVENT,
+            "partial",
+            "the owner's CI goes on creating roles and users after the exposure (a new address each job, CLI v2 "
+            "agents naming the command): with unknownChanges=report they are left and named, the outcome partial "
+            "(or they are judged the owner's on the evidence); never a deleted password",
+            cloudtrail="owner_ci_runner.json",
+            environment={"UNKNOWN_CHANGES": "report"},
+        ),
+        Scenario(
+            "instance-workload",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "after the finding's first activity the instance's workload creates its release role from the instance's "
+            "address while the thief, from the finding's address, makes a user, a key and an outside-trusting role: "
+            "the thief's are contained, the workload's role is not judged the attacker's",
+            cloudtrail="instance_workload.json",
+        ),
+        Scenario(
+            "pre-detection-attacker",
+            CI_KEY_EVENT,
+            "contained",
+            "the attacker's calls start 2 minutes before the Health event, from an address and a client the key never "
+            "used, after the owner's CI baseline days earlier: judged the attacker's and contained",
+            cloudtrail="pre_detection_attacker.json",
+        ),
+        # -- never harm the owner, never undo ourselves (issue 24)
+        Scenario(
+            "planted-policy-names",
+            CI_KEY_EVENT,
+            "contained",
+            "the attacker put Allow policies named like the responder's deny-all, cut-off and quarantine fallback on "
+            "the principals it made and on the key's user: each principal is contained, read back by content",
+            cloudtrail="planted_policy_names.json",
+        ),
+        Scenario(
+            "exempt-role-trust",
+            CI_KEY_EVENT,
+            "partial",
+            "the key rewrote the trust of the exempted break-glass role: the role is not touched and is reported",
+            account="break_glass.json",
+            environment={"EXEMPT_PRINCIPAL_ARNS": "arn:aws:iam::123456789012:role/break-glass"},
+        ),
+        Scenario(
+            "noop-trust-rewrite",
+            CI_KEY_EVENT,
+            "contained",
+            "the key called UpdateAssumeRolePolicy with the role's own document: reported, not acted on",
+            cloudtrail="noop_trust_rewrite.json",
+        ),
     )
 }
 
 
-def run_scenario(name: str, synthesized: Any, *, time_scale: float = 0.001, **drill: Any) -> dict[str, Any]:
+def run_scenario(
+    name: str,
+    synthesized: Any,
+    *,
+    time_scale: float = 0.001,
+    environment: dict[str, str] | None = None,
+    **drill: Any,
+) -> dict[str, Any]:
+    """Run one fault drill; `environment` is laid over the drill's own (e.g. UNKNOWN_CHANGES=hold)."""
     from drill.runner import run_event_file
 
     scenario = SCENARIOS[name]
@@ -935,10 +1041,12 @@ def run_scenario(name: str, synthesized: Any, *, time_scale: float = 0.001, **dr
         time_scale=time_scale,
         setup=scenario.setup,
         faults=scenario.faults(),
-        environment=scenario.environment,
+        environment={**scenario.environment, **(environment or {})},
         deliveries=scenario.deliveries,
         redeliver=scenario.redeliver,
         between=scenario.between,
+        cloudtrail=EVENTS / "cloudtrail" / scenario.cloudtrail if scenario.cloudtrail else None,
+        account_state=EVENTS / "accounts" / scenario.account if scenario.account else None,
         **drill,
     )
     result["fault"] = {"scenario": name, "what": scenario.what, "expected": scenario.expected}

@@ -128,26 +128,55 @@ def config_history_needs_a_recorder() -> Iterator[None]:
 
 
 @contextmanager
-def renamed_user_keeps_its_credentials() -> Iterator[None]:
-    """UpdateUser with NewUserName.
+def iam_user_ids_as_aws_mints_them() -> Iterator[None]:
+    """An IAM user's unique id.
 
-    In AWS a renamed user keeps its id, keys, SSH keys and certificates, and IAM names it by its new name
-    everywhere (GetAccessKeyLastUsed returns the new UserName). moto 5.2.5 renames the user but leaves the
-    old name on each access key, SSH key and signing certificate, so GetAccessKeyLastUsed names a user
-    that no longer exists. The patch renames them with the user.
+    AWS mints `AIDA` followed by 17 upper-case letters and digits, and CloudTrail writes it as the IAMUser's
+    `principalId`; moto 5.2.5 mints 20 lower-case characters, so a record written with the user's real id
+    would not look like one. The patch gives each new user an id of AWS's form.
+    """
+    import random
+    import string
+
+    from moto.iam.models import User
+
+    original = User.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.id = "AIDA" + "".join(random.choices(string.ascii_uppercase + string.digits, k=17))
+
+    User.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        User.__init__ = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def renamed_user_keeps_its_credentials() -> Iterator[None]:
+    """UpdateUser with NewUserName (or NewPath).
+
+    In AWS the user keeps its id, keys, password, policies, SSH keys, certificates and tags, and every API
+    names it by its new name. moto 5.2.5 renames the user but its access keys (GetAccessKeyLastUsed,
+    ListAccessKeys), SSH keys and signing certificates still carry the old name, and its tags stay on the old
+    ARN. The patch moves them with the user.
     """
     from moto.iam.models import IAMBackend
 
     original = IAMBackend.update_user
 
     def update_user(self: Any, user_name: str, new_path: str | None = None, new_user_name: str | None = None) -> None:
-        original(self, user_name, new_path=new_path, new_user_name=new_user_name)
-        if not new_user_name:
+        user = self.users.get(user_name)
+        old_arn = user.arn if user is not None else None
+        original(self, user_name, new_path, new_user_name)
+        if user is None:
             return
-        user = self.users[new_user_name]
-        credentials = [*user.access_keys, *user.ssh_public_keys, *user.signing_certificates.values()]
-        for credential in credentials:
-            credential.user_name = new_user_name
+        for credential in (*user.access_keys, *user.ssh_public_keys, *user.signing_certificates.values()):
+            credential.user_name = user.name
+        if old_arn != user.arn and self.tagger.has_tags(old_arn):
+            self.tagger.tag_resource(user.arn, self.tagger.list_tags_for_resource(old_arn)["Tags"])
+            self.tagger.delete_all_tags_for_resource(old_arn)
 
     IAMBackend.update_user = update_user  # type: ignore[method-assign]
     try:
@@ -157,12 +186,69 @@ def renamed_user_keeps_its_credentials() -> Iterator[None]:
 
 
 @contextmanager
+def login_profile_has_its_own_date() -> Iterator[None]:
+    """A login profile's CreateDate.
+
+    AWS reports when the password was created; moto 5.2.5 reports the user's creation date, so a password an
+    attacker added to an old user would read as old. The patch stamps the profile when it is created and
+    answers CreateLoginProfile and GetLoginProfile with that date.
+    """
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.iam.models import IAMBackend
+    from moto.iam.responses import IamResponse
+
+    original_create = IAMBackend.create_login_profile
+    originals = {name: getattr(IamResponse, name) for name in ("create_login_profile", "get_login_profile")}
+
+    def create_login_profile(self: Any, user_name: str, password: str) -> Any:
+        user = original_create(self, user_name, password)
+        user.login_profile_create_date = utcnow()
+        return user
+
+    def answer(backend_call: str) -> Any:
+        def respond(self: Any) -> Any:
+            user_name = self._get_param("UserName")
+            if backend_call == "create":
+                user = self.backend.create_login_profile(user_name, self._get_param("Password"))
+                reset = self._get_param("PasswordResetRequired")
+                if reset is not None:
+                    user.password_reset_required = str(reset).lower() == "true"
+            else:
+                user = self.backend.get_login_profile(user_name)
+            created = getattr(user, "login_profile_create_date", None) or user.create_date
+            return ActionResult(
+                {
+                    "LoginProfile": {
+                        "UserName": user.name,
+                        "CreateDate": created,
+                        "PasswordResetRequired": user.password_reset_required,
+                    }
+                }
+            )
+
+        return respond
+
+    IAMBackend.create_login_profile = create_login_profile  # type: ignore[method-assign]
+    IamResponse.create_login_profile = answer("create")  # type: ignore[method-assign]
+    IamResponse.get_login_profile = answer("get")  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IAMBackend.create_login_profile = original_create  # type: ignore[method-assign]
+        for name, method in originals.items():
+            setattr(IamResponse, name, method)
+
+
+@contextmanager
 def aws_semantics() -> Iterator[None]:
     """Every patch above."""
     with ExitStack() as stack:
-        stack.enter_context(renamed_user_keeps_its_credentials())
         stack.enter_context(snapshot_tag_specifications())
         stack.enter_context(eni_groups_are_their_own())
         stack.enter_context(shutdown_behavior_attribute())
         stack.enter_context(config_history_needs_a_recorder())
+        stack.enter_context(iam_user_ids_as_aws_mints_them())
+        stack.enter_context(renamed_user_keeps_its_credentials())
+        stack.enter_context(login_profile_has_its_own_date())
         yield
