@@ -78,7 +78,7 @@ class Planned:
 def _why(item: dict[str, Any], held: bool) -> str:
     text = f"{item.get('verdict')}'s ({item.get('rule')}): {item.get('evidence')}"
     if held:
-        text = f"held on doubt (unknownChanges=hold): {text}"
+        text = f"held on doubt (unknownChanges=hold; its undo command releases it): {text}"
     return text
 
 

@@ -2,9 +2,7 @@
 state read back from the simulated account that proves it (`observed`, and `observed_before`, read after staging
 and before the response).
 
-The product is being rewritten to reach these outcomes; each drill it does not reach yet is marked
-`xfail(strict=True)` with the reason, so that it fails loudly (XPASS) the day the product catches up and the mark
-must go. The drills' staging itself is tested in test_drill_history.py, and passes now.
+The drills' staging itself is tested in test_drill_history.py.
 """
 
 from __future__ import annotations
@@ -87,11 +85,6 @@ def expect(result: dict[str, Any], name: str) -> None:
 # -- issue 22: the drill replays an account's history ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 23 (verdicts): the owner's job two hours before the exposure (a new CI address, a CLI agent "
-    "naming another command) is judged the attacker's and its role quarantined; nothing is reported as the owner's",
-)
 def test_owner_history_leaves_everything_of_the_owners_and_reports_it(drill) -> None:
     result = drill("owner-history")
     expect(result, "owner-history")
@@ -102,11 +95,6 @@ def test_owner_history_leaves_everything_of_the_owners_and_reports_it(drill) -> 
         assert reported(result, name, "owner"), f"{name} is not reported as the owner's"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 23 (the reach): sessions the key minted with AssumeRole, and the role chained from them, "
-    "are not followed; the user made through the second session keeps AdministratorAccess and an Active key",
-)
 def test_role_chain_cuts_off_both_sessions_and_the_user_made_through_them(drill) -> None:
     result = drill("role-chain")
     expect(result, "role-chain")
@@ -115,11 +103,6 @@ def test_role_chain_cuts_off_both_sessions_and_the_user_made_through_them(drill)
     assert cut_off(role(result, "deploy")) and cut_off(role(result, "org-admin"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 23 (the reach): a key set Active again with UpdateAccessKey is never looked at; the old "
-    "key stays Active",
-)
 def test_reactivated_key_is_inactive_again(drill) -> None:
     result = drill("reactivated-key")
     expect(result, "reactivated-key")
@@ -129,11 +112,6 @@ def test_reactivated_key_is_inactive_again(drill) -> None:
     assert all(result["observed"]["access_keys"][key] == "Inactive" for key in exposed_keys(result))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 23 (principals followed by their unique ids): the renamed user reads as already evicted "
-    "(NoSuchEntity on its old name) while its key and admin policy stay",
-)
 def test_renamed_backdoor_is_found_by_its_id_and_cut_off(drill) -> None:
     result = drill("renamed-backdoor")
     expect(result, "renamed-backdoor")
@@ -144,11 +122,6 @@ def test_renamed_backdoor_is_found_by_its_id_and_cut_off(drill) -> None:
     assert keys_inactive(renamed) and denied(renamed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 23 (every key of every actor): the sequence's second key of ci-deployer is left Active as "
-    "'older than the exposure'",
-)
 def test_second_key_of_the_sequence_is_inactive_too(drill) -> None:
     result = drill("second-key")
     expect(result, "second-key")
@@ -163,11 +136,6 @@ def test_second_key_of_the_sequence_is_inactive_too(drill) -> None:
 OWNER_AFTER = {"users": ("dave.kim",), "roles": ("payments-api-v2-task",)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 23 (unknown verdict, unknownChanges=report): the owner's CI jobs after the exposure are "
-    "judged the attacker's: its new role and user get deny-all and dave.kim's console password is deleted",
-)
 def test_owner_ci_runner_with_report_leaves_the_owners_changes_and_names_them(drill) -> None:
     result = drill("owner-ci-runner")
     names = (*OWNER_AFTER["users"], *OWNER_AFTER["roles"], "orders-worker")
@@ -179,11 +147,6 @@ def test_owner_ci_runner_with_report_leaves_the_owners_changes_and_names_them(dr
         assert reported(result, name), f"{name} is not named in the report"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 23 (unknownChanges=hold): nothing is 'held on doubt' with a release command, and the "
-    "console password of the owner's new user is deleted",
-)
 def test_owner_ci_runner_with_hold_holds_the_owners_changes_with_their_release_commands(drill) -> None:
     result = drill("owner-ci-runner", UNKNOWN_CHANGES="hold")
     assert result["outcome"] == "contained", result["reason"]
@@ -193,11 +156,6 @@ def test_owner_ci_runner_with_hold_holds_the_owners_changes_with_their_release_c
         assert reported(result, name, "held on doubt", "release"), f"{name} is not held with its release command"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 23 (instance credentials): the workload's role created from the instance's own address "
-    "after the finding's first activity is quarantined as the attacker's",
-)
 def test_instance_workload_contains_the_thief_and_not_the_workload(drill) -> None:
     result = drill("instance-workload")
     expect(result, "instance-workload")
@@ -219,12 +177,6 @@ def test_pre_detection_attacker_is_judged_the_attackers_and_contained(drill) -> 
 # -- issue 24: never harm the owner, never undo ourselves -------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 24 (content, not names): policies named like the responder's are taken as in place, then "
-    "deleted as the attacker's, leaving the user and role with no deny; the Allow named "
-    "CredentialResponderQuarantine stays on the key's user and AWS's quarantine is never attached",
-)
 def test_planted_policy_names_are_overwritten_by_content(drill) -> None:
     result = drill("planted-policy-names")
     expect(result, "planted-policy-names")
@@ -239,11 +191,6 @@ def test_planted_policy_names_are_overwritten_by_content(drill) -> None:
     assert CUTOFF.match(made_role["inline_policies"].get("AWSRevokeOlderSessions", [""])[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 24 (exemptions everywhere): Evict puts deny-all and a session cut-off on the exempted "
-    "break-glass role whose trust the key rewrote",
-)
 def test_exempt_role_trust_leaves_the_break_glass_role_and_reports_it(drill) -> None:
     result = drill("exempt-role-trust")
     expect(result, "exempt-role-trust")
@@ -252,11 +199,6 @@ def test_exempt_role_trust_leaves_the_break_glass_role_and_reports_it(drill) -> 
     assert reported(result, "break-glass")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product: issue 24 (a no-op is not a back door): an UpdateAssumeRolePolicy with the role's own document "
-    "puts deny-all and a session cut-off on the production role",
-)
 def test_noop_trust_rewrite_is_reported_and_not_acted_on(drill) -> None:
     result = drill("noop-trust-rewrite")
     expect(result, "noop-trust-rewrite")
