@@ -37,7 +37,7 @@ from drill.account import SimulatedAccount
 from drill.emulation import ConfigItem
 from drill.history import MINTING_CALLS, Entry, History, HistoryError
 from drill.sources import Call, Context, Origin, resolve_source
-from drill.staging import Staged
+from drill.staging import Staged, _owner_with_room
 from drill.state import _aws_managed, _stage_iam
 from drill.timeline import exposure_moment, resolve_time
 
@@ -81,6 +81,12 @@ def cloudtrail_date(moment: datetime, comma: bool = False) -> str:
     moment = moment.astimezone(UTC)
     hour = moment.hour % 12 or 12
     return f"{moment:%b} {moment.day}, {moment.year}{',' if comma else ''} {hour}:{moment:%M:%S} {moment:%p}"
+
+
+@cache
+def _real_regions() -> frozenset[str]:
+    """A public record's invented region (the anonymized detonation logs) is not one of these."""
+    return frozenset(botocore.session.get_session().get_available_regions("ec2"))
 
 
 @cache
@@ -195,6 +201,8 @@ def settle(account: SimulatedAccount, staged: Staged, *, default_created: str | 
     existed before it), the declared dates afterwards."""
     from moto.iam.models import iam_backends
 
+    if default_created is None and not staged.settle:
+        return
     exposure = exposure_moment(staged.event)
     backend = iam_backends[account.account_id]["global"]
     if default_created is not None:
@@ -310,8 +318,6 @@ class Replay:
             user = key.user.replace("${owner}", owner or "")
             if user not in self.backend.users:
                 raise HistoryError(f"{history.origin}: key {key.id}: no user {user} in the account")
-            from drill.staging import _owner_with_room
-
             holder = _owner_with_room(self.iam, staged, user)
             if holder != user:
                 raise HistoryError(f"{history.origin}: key {key.id}: {user} already holds IAM's two keys")
@@ -391,6 +397,14 @@ class Replay:
         endpoints = [e for e in sequence.get("endpoints") or [] if isinstance(e, dict) and e.get("ip")]
         if endpoints:
             found["sequence-endpoint"] = endpoints[0]["ip"]
+        if self.staged.instances and not ({"instance-public", "instance-private"} & set(found)):
+            # An event that names no instance (an account file declared it): the simulated instance's own.
+            ec2 = self.account.client("ec2", self.staged.region)
+            reservations = ec2.describe_instances(InstanceIds=self.staged.instances[:1])["Reservations"]
+            launched = reservations[0]["Instances"][0]
+            for preset, field in (("instance-public", "PublicIpAddress"), ("instance-private", "PrivateIpAddress")):
+                if launched.get(field):
+                    found[preset] = launched[field]
         return found
 
     def _vpc_endpoint(self, service: str) -> str:
@@ -415,13 +429,19 @@ class Replay:
     # -- one entry ------------------------------------------------------------------------------------------
     def _replay(self, index: int, entry: Entry, moment: datetime, context: Context) -> None:
         credential = self._credential(entry.by)
+        for alias in (entry.session, entry.key):
+            if alias is not None and (alias in self.credentials or alias.startswith("service:")):
+                raise HistoryError(f"{alias!r} already names a credential: give the new one its own name")
         raw = copy.deepcopy(entry.record) if entry.record is not None else None
         name = entry.event_name
         if raw is not None:
             service = entry.service or str(raw.get("eventSource", "")).split(".")[0] or service_of(name)
         else:
             service = entry.service or service_of(name)
-        region = entry.region or (IAM_REGION if service == "iam" else self.staged.region)
+        recorded = str((raw or {}).get("awsRegion", ""))
+        region = entry.region or (
+            IAM_REGION if service == "iam" else recorded if recorded in _real_regions() else self.staged.region
+        )
         request = _substitute(
             entry.request if entry.request is not None else (raw or {}).get("requestParameters"),
             self.names,
@@ -451,7 +471,7 @@ class Replay:
         if raw is not None and response is None and not supplied and not error:
             response = _substitute(raw.get("responseElements"), self.names, self.key_aliases)
         if supplied:
-            response = _merge(response or {}, supplied)
+            response = _merged(response or {}, supplied)
         record["responseElements"] = response if response else None
         self.records.append(record)
 
@@ -828,12 +848,12 @@ def _documents_as_text(request: Any) -> Any:
     }
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """responseElements: what the drill filled, with what the entry wrote laid over it."""
     merged = dict(base)
     for key, value in extra.items():
-        merged[key] = (
-            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-        )
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if nested else value
     return merged
 
 
