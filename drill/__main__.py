@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cloudtrail",
         metavar="SCENARIO.json",
-        help="serve LookupEvents from these CloudTrail records (moto has no LookupEvents)",
+        help="an account's history (docs/drill.md), or CloudTrail records: staged, and served by LookupEvents",
     )
     parser.add_argument(
         "--fault",

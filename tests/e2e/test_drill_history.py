@@ -234,7 +234,8 @@ def test_keys_made_in_the_history_make_calls_and_a_renamed_user_is_written_by_it
 
 def test_the_reactivated_old_key_makes_calls_and_its_last_use_is_the_historys(everything) -> None:
     old = everything["mapping"]["AKIAOWNEROLDKEY00001"]
-    assert records_named(everything, "GetCallerIdentity")[-1]["userIdentity"]["accessKeyId"] == old
+    (made,) = [r for r in records_named(everything, "GetCallerIdentity") if r["userIdentity"]["accessKeyId"] == old]
+    assert parse_time(made["eventTime"]) == everything["exposure"] + timedelta(minutes=9)
     used = everything["last_used"][old]
     assert used["LastUsedDate"] == everything["exposure"] + timedelta(minutes=9)
     assert used["ServiceName"] == "sts"
