@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cloudtrail",
         metavar="SCENARIO.json",
-        help="serve LookupEvents from these CloudTrail records (moto has no LookupEvents)",
+        help="an account's history (docs/drill.md), or CloudTrail records: staged, and served by LookupEvents",
     )
     parser.add_argument(
         "--fault",
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         with _stdout_to_stderr():
             outcome = _run(args, state)
     except HistoryError as exc:
-        parser.error(f"--cloudtrail: {exc}")
+        parser.error(str(exc))  # it names the scenario file, the entry and the field
     printed, code = outcome
     print(printed)
     return code

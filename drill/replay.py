@@ -37,8 +37,8 @@ from drill.account import SimulatedAccount
 from drill.emulation import ConfigItem
 from drill.history import MINTING_CALLS, Entry, History, HistoryError
 from drill.sources import Call, Context, Origin, resolve_source
-from drill.staging import Staged
-from drill.state import _aws_managed, _stage_iam
+from drill.staging import Staged, _owner_with_room
+from drill.state import Policy, Role, User, _aws_managed, _stage_iam
 from drill.timeline import exposure_moment, resolve_time
 
 IAM_REGION = "us-east-1"  # IAM is global: CloudTrail records its calls in us-east-1
@@ -81,6 +81,12 @@ def cloudtrail_date(moment: datetime, comma: bool = False) -> str:
     moment = moment.astimezone(UTC)
     hour = moment.hour % 12 or 12
     return f"{moment:%b} {moment.day}, {moment.year}{',' if comma else ''} {hour}:{moment:%M:%S} {moment:%p}"
+
+
+@cache
+def _real_regions() -> frozenset[str]:
+    """A public record's invented region (the anonymized detonation logs) is not one of these."""
+    return frozenset(botocore.session.get_session().get_available_regions("ec2"))
 
 
 @cache
@@ -195,6 +201,8 @@ def settle(account: SimulatedAccount, staged: Staged, *, default_created: str | 
     existed before it), the declared dates afterwards."""
     from moto.iam.models import iam_backends
 
+    if default_created is None and not staged.settle:
+        return
     exposure = exposure_moment(staged.event)
     backend = iam_backends[account.account_id]["global"]
     if default_created is not None:
@@ -289,10 +297,9 @@ class Replay:
                 raise HistoryError(f"{history.origin}: role {role.name} already exists (the event's or the account's)")
         declared = Staged(event=None, region=staged.region)
         names = {**self.names, **({"owner": owner} if (owner := self._owner_name()) else {})}
-        policies, users, roles = (
-            [type(item).model_validate(_substitute(item.model_dump(), names, {})) for item in items]
-            for items in (history.policies, history.users, history.roles)
-        )
+        policies = [Policy.model_validate(_substitute(p.model_dump(), names, {})) for p in history.policies]
+        users = [User.model_validate(_substitute(u.model_dump(), names, {})) for u in history.users]
+        roles = [Role.model_validate(_substitute(r.model_dump(), names, {})) for r in history.roles]
         try:
             _stage_iam(self.iam, self.account_id, policies, users, roles, declared)
         except ClientError as exc:
@@ -307,21 +314,18 @@ class Replay:
         for role in history.roles:
             staged.mapping[f"role:{role.name}"] = _role_named(self.backend, role.name).id
         for key in history.keys:
-            user = key.user.replace("${owner}", owner or "")
-            if user not in self.backend.users:
-                raise HistoryError(f"{history.origin}: key {key.id}: no user {user} in the account")
-            from drill.staging import _owner_with_room
-
-            holder = _owner_with_room(self.iam, staged, user)
-            if holder != user:
-                raise HistoryError(f"{history.origin}: key {key.id}: {user} already holds IAM's two keys")
-            minted = self.iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+            holder = key.user.replace("${owner}", owner or "")
+            if holder not in self.backend.users:
+                raise HistoryError(f"{history.origin}: key {key.id}: no user {holder} in the account")
+            if _owner_with_room(self.iam, staged, holder) != holder:
+                raise HistoryError(f"{history.origin}: key {key.id}: {holder} already holds IAM's two keys")
+            minted = self.iam.create_access_key(UserName=holder)["AccessKey"]["AccessKeyId"]
             if key.status == "Inactive":
-                self.iam.update_access_key(UserName=user, AccessKeyId=minted, Status="Inactive")
+                self.iam.update_access_key(UserName=holder, AccessKeyId=minted, Status="Inactive")
             staged.mapping[key.id] = minted
             if key.created:
                 staged.settle.append(("key", minted, key.created))
-            staged.notes.append(f"key {key.id} of {user} staged as {minted} ({key.status})")
+            staged.notes.append(f"key {key.id} of {holder} staged as {minted} ({key.status})")
 
     def _owner_name(self) -> str | None:
         if not self.staged.access_key_ids:
@@ -371,26 +375,39 @@ class Replay:
         return None
 
     def _event_addresses(self) -> dict[str, str]:
+        """The addresses the presets take from the event: the instance's, the finding's remote caller, the attack
+        sequence's endpoint."""
+
+        def part(parent: dict[str, Any], key: str) -> dict[str, Any]:
+            value = parent.get(key)
+            return value if isinstance(value, dict) else {}
+
         event = self.staged.event if isinstance(self.staged.event, dict) else {}
-        detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+        detail = part(event, "detail")
         found: dict[str, str] = {}
-        resource = detail.get("resource") if isinstance(detail.get("resource"), dict) else {}
-        instance = resource.get("instanceDetails") if isinstance(resource.get("instanceDetails"), dict) else {}
+        instance = part(part(detail, "resource"), "instanceDetails")
         interfaces = [eni for eni in instance.get("networkInterfaces") or [] if isinstance(eni, dict)]
         if interfaces:
             if interfaces[0].get("publicIp"):
                 found["instance-public"] = interfaces[0]["publicIp"]
             if interfaces[0].get("privateIpAddress"):
                 found["instance-private"] = interfaces[0]["privateIpAddress"]
-        service = detail.get("service") if isinstance(detail.get("service"), dict) else {}
-        action = (service.get("action") or {}).get("awsApiCallAction") or {}
-        remote = (action.get("remoteIpDetails") or {}).get("ipAddressV4")
-        if remote:
+        service = part(detail, "service")
+        remote = part(part(part(service, "action"), "awsApiCallAction"), "remoteIpDetails").get("ipAddressV4")
+        if isinstance(remote, str):
             found["finding-remote"] = remote
-        sequence = ((service.get("detection") or {}).get("sequence") or {}) if isinstance(service, dict) else {}
+        sequence = part(part(service, "detection"), "sequence")
         endpoints = [e for e in sequence.get("endpoints") or [] if isinstance(e, dict) and e.get("ip")]
         if endpoints:
             found["sequence-endpoint"] = endpoints[0]["ip"]
+        if self.staged.instances and not ({"instance-public", "instance-private"} & set(found)):
+            # An event that names no instance (an account file declared it): the simulated instance's own.
+            ec2 = self.account.client("ec2", self.staged.region)
+            reservations = ec2.describe_instances(InstanceIds=self.staged.instances[:1])["Reservations"]
+            launched = reservations[0]["Instances"][0]
+            for preset, field in (("instance-public", "PublicIpAddress"), ("instance-private", "PrivateIpAddress")):
+                if launched.get(field):
+                    found[preset] = launched[field]
         return found
 
     def _vpc_endpoint(self, service: str) -> str:
@@ -415,13 +432,19 @@ class Replay:
     # -- one entry ------------------------------------------------------------------------------------------
     def _replay(self, index: int, entry: Entry, moment: datetime, context: Context) -> None:
         credential = self._credential(entry.by)
+        for alias in (entry.session, entry.key):
+            if alias is not None and (alias in self.credentials or alias.startswith("service:")):
+                raise HistoryError(f"{alias!r} already names a credential: give the new one its own name")
         raw = copy.deepcopy(entry.record) if entry.record is not None else None
         name = entry.event_name
         if raw is not None:
             service = entry.service or str(raw.get("eventSource", "")).split(".")[0] or service_of(name)
         else:
             service = entry.service or service_of(name)
-        region = entry.region or (IAM_REGION if service == "iam" else self.staged.region)
+        recorded = str((raw or {}).get("awsRegion", ""))
+        region = entry.region or (
+            IAM_REGION if service == "iam" else recorded if recorded in _real_regions() else self.staged.region
+        )
         request = _substitute(
             entry.request if entry.request is not None else (raw or {}).get("requestParameters"),
             self.names,
@@ -451,7 +474,7 @@ class Replay:
         if raw is not None and response is None and not supplied and not error:
             response = _substitute(raw.get("responseElements"), self.names, self.key_aliases)
         if supplied:
-            response = _merge(response or {}, supplied)
+            response = _merged(response or {}, supplied)
         record["responseElements"] = response if response else None
         self.records.append(record)
 
@@ -772,9 +795,9 @@ class Replay:
         elif name == "CreateLoginProfile" and user is not None:
             user.login_profile_create_date = when
         elif name == "UploadSSHPublicKey" and user is not None:
-            for key in user.ssh_public_keys:
-                if key.ssh_public_key_id == response["SSHPublicKey"]["SSHPublicKeyId"]:
-                    key.upload_date = when
+            for ssh_key in user.ssh_public_keys:
+                if ssh_key.ssh_public_key_id == response["SSHPublicKey"]["SSHPublicKeyId"]:
+                    ssh_key.upload_date = when
         elif name == "UploadSigningCertificate" and user is not None:
             certificate = user.signing_certificates.get(response["Certificate"]["CertificateId"])
             if certificate is not None:
@@ -828,12 +851,12 @@ def _documents_as_text(request: Any) -> Any:
     }
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """responseElements: what the drill filled, with what the entry wrote laid over it."""
     merged = dict(base)
     for key, value in extra.items():
-        merged[key] = (
-            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-        )
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if nested else value
     return merged
 
 

@@ -46,7 +46,8 @@ def exposure_moment(event: Any) -> datetime:
     detail = event.get("detail", {}) if isinstance(event, dict) else {}
     detail = detail if isinstance(detail, dict) else {}
     service = detail.get("service") if isinstance(detail.get("service"), dict) else {}
-    for value in (detail.get("startTime"), service.get("eventFirstSeen"), event.get("time") if event else None):
+    envelope = event.get("time") if isinstance(event, dict) else None
+    for value in (detail.get("startTime"), service.get("eventFirstSeen"), envelope):
         if not isinstance(value, str):
             continue
         try:

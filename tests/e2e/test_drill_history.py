@@ -234,7 +234,8 @@ def test_keys_made_in_the_history_make_calls_and_a_renamed_user_is_written_by_it
 
 def test_the_reactivated_old_key_makes_calls_and_its_last_use_is_the_historys(everything) -> None:
     old = everything["mapping"]["AKIAOWNEROLDKEY00001"]
-    assert records_named(everything, "GetCallerIdentity")[-1]["userIdentity"]["accessKeyId"] == old
+    (made,) = [r for r in records_named(everything, "GetCallerIdentity") if r["userIdentity"]["accessKeyId"] == old]
+    assert parse_time(made["eventTime"]) == everything["exposure"] + timedelta(minutes=9)
     used = everything["last_used"][old]
     assert used["LastUsedDate"] == everything["exposure"] + timedelta(minutes=9)
     assert used["ServiceName"] == "sts"
@@ -496,3 +497,13 @@ def test_the_documented_example_stages_as_it_says(synthesized) -> None:
     assert records[3]["userIdentity"]["arn"].endswith(":assumed-role/deploy/aws-go-sdk-1763544300")
     assert records[-1]["userIdentity"]["userName"] == "svc-metrics" and records[-1]["errorCode"] == "AccessDenied"
     assert made["attached_policies"] == ["AdministratorAccess"] and list(made["access_keys"].values()) == ["Active"]
+
+
+def test_a_public_record_placed_in_time_keeps_its_source_and_becomes_the_keys(everything) -> None:
+    placed = next(r for r in everything["records"] if r["userAgent"].startswith("stratus-red-team_"))
+    assert placed["eventID"] == "e544d47e-6d75-45cf-a8a9-7e90d5f7d38d"  # its own, unique in the history
+    assert placed["sourceIPAddress"] == "253.234.5.234" and placed["eventName"] == "GetCallerIdentity"
+    assert parse_time(placed["eventTime"]) == everything["exposure"] + timedelta(minutes=9, seconds=30)
+    assert placed["userIdentity"]["accessKeyId"] == everything["mapping"]["AKIA3UBBJ2K3TCIKEY01"]
+    assert placed["recipientAccountId"] == "123456789012" and placed["awsRegion"] == "us-east-1"
+    assert placed["tlsDetails"]["clientProvidedHostHeader"] == "sts.us-east-1.amazonaws.com"

@@ -82,6 +82,20 @@ def expect(result: dict[str, Any], name: str) -> None:
     assert result["outcome"] == SCENARIOS[name].expected, result["reason"]
 
 
+HISTORIES = sorted(name for name, scenario in SCENARIOS.items() if scenario.cloudtrail or scenario.account)
+
+
+@pytest.mark.parametrize("name", HISTORIES)
+def test_a_history_drill_is_never_silent(drill, name: str) -> None:
+    """Whatever the product makes of it today: both channels told, and a response it calls incomplete fails the
+    execution (the alarm). The drills' outcomes are asserted below."""
+    result = drill(name)
+    assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
+    if result["outcome"] in ("failed", "partial"):
+        assert result["execution"]["status"] == "FAILED"
+        assert [s for s in result["steps"] if s["status"] in ("failed", "skipped")]
+
+
 # -- issue 22: the drill replays an account's history ---------------------------------------------------------------
 
 
