@@ -491,8 +491,9 @@ def _backdoor_trail(account: SimulatedAccount, staged: Staged) -> None:
 
 
 def _owner_activity(account: SimulatedAccount, staged: Staged) -> None:
-    """The key's owner, hours before the exposure and from its usual address and client, created a role and
-    a key for a release bot: what a CI key does all day. The calls are in CloudTrail and in the account."""
+    """The key's owner, hours before the exposure (before the window of suspicion opens, an hour before it) and
+    from its usual address and client, created a role and a key for a release bot: what a CI key does all day.
+    The calls are in CloudTrail and in the account."""
     from datetime import timedelta
 
     from drill.cloudtrail_fake import FakeCloudTrailFactory, make_record
@@ -528,7 +529,7 @@ def _owner_activity(account: SimulatedAccount, staged: Staged) -> None:
         ),
         call(
             "CreateAccessKey",
-            1,
+            1.5,
             request={"userName": "release-bot"},
             response={"accessKey": {"accessKeyId": minted, "userName": "release-bot", "status": "Active"}},
         ),
@@ -803,7 +804,7 @@ SCENARIOS = {
             "the biggest deliverable event (255 KB) with the biggest investigation (thousands of persistence "
             "calls, a hundred back-door keys): every state stays under 256 KiB and a report is sent; the "
             "look-up reads every event (its cap raised), so the summary holds every persistence call; the "
-            "hundreds of back-door users are more than one eviction pass acts on, so the outcome is partial",
+            "hundreds of back-door users are more than the reach holds (its bound, named), so the outcome is partial",
             setup=_largest_state,
             environment={"LOOKUP_MAX_EVENTS_PER_REGION": "10000"},
         ),
@@ -819,9 +820,10 @@ SCENARIOS = {
         Scenario(
             "noisy-trail",
             "health_exposed_key_2025_event_metadata.json",
-            "partial",
-            f"{NOISE_CALLS} calls after a back-door key push it out of the key's look-up: the look-up by "
-            "event name finds it and it is deactivated; the capped look-up makes the investigation partial",
+            "contained",
+            f"{NOISE_CALLS} calls after a back-door key push it out of the key's look-up: the look-up of the "
+            "calls that derive a credential, by name, over the part the key's look-up did not read, finds it and it "
+            "is deactivated; the investigation says it was capped and how the rest was read",
             setup=_noisy_trail,
         ),
         Scenario(
@@ -829,7 +831,8 @@ SCENARIOS = {
             "guardduty_exfil_outside_realistic.json",
             "contained",
             "the instance's own process created a key with the instance session (from the instance's own "
-            "address): reported, not deactivated; the key the thief created from outside is deactivated",
+            "address): a credential made from the instance after the theft is unknown, held on doubt with its "
+            "release command; the key the thief created from the finding's remote address is deactivated",
             setup=_workload_key_trail,
         ),
         # -- exposed key (contain_key)

@@ -107,7 +107,13 @@ def _stage_what_it_created(
     response = record.get("responseElements") or {}
     if record.get("eventName") == "CreateUser" and request.get("userName"):
         ensure_user(request["userName"])
+        # CloudTrail names what IAM made: the user's id in the record is the one the account holds.
+        made = iam.get_user(UserName=request["userName"])["User"]
+        if isinstance(response.get("user"), dict):
+            response["user"].update(userId=made["UserId"], arn=made["Arn"])
     _stage_iam_backdoor(iam, record, staged, ensure_user)
+    if record.get("eventName") in ("CreateLoginProfile", "UpdateLoginProfile"):
+        _date_login_profile(iam, request.get("userName"), parse_time(record["eventTime"]))
     if record.get("eventName") == "CreateAccessKey" and isinstance(response.get("accessKey"), dict):
         key = response["accessKey"]
         user = key.get("userName") or request.get("userName") or staged.users[0]
@@ -118,6 +124,15 @@ def _stage_what_it_created(
         staged.notes.append(f"the scenario's CreateAccessKey for {user} staged as {minted}")
         key["accessKeyId"] = minted
         key["userName"] = user
+
+
+def _date_login_profile(iam: Any, user: Any, when: datetime) -> None:
+    """The password dated as the record says it was set (moto dates it when the drill stages it)."""
+    from moto.iam.models import iam_backends
+
+    found = iam_backends[_account_of(iam)]["global"].users.get(user) if isinstance(user, str) else None
+    if found is not None:
+        found.login_profile_create_date = when
 
 
 # The trust policy of a role the scenario rewrites, before the rewrite: what an instance role has.

@@ -234,6 +234,16 @@ def _main_step(
             parts.append(f"cut by the bound: {len(reach.cut)} ({'; '.join(reach.cut[:3])})")
     if digest.get("new_since_previous_pass") is not None:
         parts.append(f"{digest['new_since_previous_pass']['count']} new since pass {pass_no - 1}")
+    covered = [
+        f"{result.region}: {', '.join(label for label in result.capped_lookups if search.BASELINE not in label)}"
+        for result in results
+        if any(search.BASELINE not in label and search.FALLBACK not in label for label in result.capped_lookups)
+    ]
+    if covered:
+        parts.append(
+            f"capped at {results[0].cap} events per look-up, newest first ({'; '.join(covered[:3])}): the calls "
+            "that derive a credential were read by name for the rest of the window"
+        )
     if region_note:
         parts.append(region_note)
     if unsearched:

@@ -31,9 +31,7 @@ def unfenced(module: Any, name: str | None = None) -> list[str]:
             if not destructive(action) or grant.get("conditions"):
                 continue
             if not str(declared.get(action, "")).strip():
-                problems.append(
-                    f"{name}: {action} takes away or replaces, with no condition, undo or stated risk"
-                )
+                problems.append(f"{name}: {action} takes away or replaces, with no condition, undo or stated risk")
     return problems
 
 

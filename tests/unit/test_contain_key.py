@@ -139,7 +139,9 @@ def test_quarantine_falls_back_to_an_inline_deny_and_says_so(iam, exposed) -> No
     assert quarantine_user(iam, "ci-deployer", QUARANTINE_ARN)["status"] == "already-done"
 
 
-def test_a_policy_planted_under_the_quarantines_name_is_read_overwritten_and_the_quarantine_attached(iam, exposed) -> None:
+def test_a_policy_planted_under_the_quarantines_name_is_read_overwritten_and_the_quarantine_attached(
+    iam, exposed
+) -> None:
     arn = managed_quarantine_policy(iam)
     allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     iam.put_user_policy(UserName="ci-deployer", PolicyName=FALLBACK_POLICY_NAME, PolicyDocument=json.dumps(allow))
