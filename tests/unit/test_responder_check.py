@@ -18,6 +18,7 @@ What moto (5.2.5) cannot represent, and what stands in for it here:
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,6 +29,7 @@ from responder import check
 from responder.__main__ import main
 
 REGION = "eu-west-1"
+EVENT = Path(__file__).resolve().parents[1] / "events" / "health_exposed_key_classic.json"
 ACCOUNT = "123456789012"
 STACK = "CredentialResponder"
 ROLE_POLICY = {
@@ -422,7 +424,10 @@ def test_commands_take_the_region_from_aws_region(monkeypatch, capsys) -> None:
     assert seen["region"] == "eu-north-1"
 
 
-@pytest.mark.parametrize("command", [["check"], ["release", "123456789012:guardduty:abc"], ["try", "event.json"]])
+@pytest.mark.parametrize(
+    "command",
+    [["check"], ["release", "123456789012:guardduty:abc"], ["try", str(EVENT)]],
+)
 def test_without_any_region_the_commands_say_how_to_give_one(monkeypatch, capsys, command: list[str]) -> None:
     for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(key, raising=False)
