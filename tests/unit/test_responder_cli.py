@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -214,3 +215,28 @@ def test_release_without_a_terminal_stops_before_the_first_reversal(monkeypatch,
     assert cli.main(["release", INCIDENT, "--region", REGION], ask=closed) == 2
     assert not made
     assert "pass --yes" in capsys.readouterr().err
+
+
+def documented_make_commands() -> list[str]:
+    """Every `make check|try|release ...` of README.md and docs/operations.md, as written there."""
+    found = set()
+    for doc in (ROOT / "README.md", ROOT / "docs" / "operations.md"):
+        for match in re.finditer(r"make (?:check|try|release)(?: ARGS=(?:\"[^\"]*\"|'[^']*'))?", doc.read_text()):
+            found.add(match.group(0))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("command", documented_make_commands())
+def test_each_documented_make_command_is_a_shell_command_when_copied(offline: dict[str, str], command: str) -> None:
+    """As pasted into a shell, and as make then hands the recipe to bash (a `<placeholder>` in ARGS
+    is a redirection there, and a syntax error)."""
+    argv = shlex.split(command)
+    own = (ROOT / ".venv").exists() and not (ROOT / ".venv").is_symlink()
+    settings = [] if own else [f"VENV={sys.prefix}", "SETUP="]
+    recipe = subprocess.run(
+        [*argv, "--no-print-directory", "-n", *settings], cwd=ROOT, env=offline, capture_output=True, text=True
+    )
+    assert recipe.returncode == 0, recipe.stderr
+    (line,) = [line for line in recipe.stdout.splitlines() if " -m responder " in line]
+    parsed = subprocess.run(["bash", "-n", "-c", line], capture_output=True, text=True)
+    assert parsed.returncode == 0, f"{command}: make runs `{line}`: {parsed.stderr}"
