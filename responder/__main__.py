@@ -162,6 +162,20 @@ def _release(args: argparse.Namespace, session: Any, ask: Any) -> int:
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 
+TRY_DOC = """Start the deployed workflow with an event file, as its EventBridge rule would, wait for
+the end and print the report (docs/operations.md section 4). It refuses unless every function is
+deployed in dry-run (-c dryRun=true -c deactivateBackdoorKeys=false), or --i-understand-this-acts.
+
+Exit code 0: the execution succeeded; 1: it failed or is still running (--timeout); 2: a bad event
+file, refused, no region or credentials, or an AWS error (each message says what to do)."""
+RELEASE_DOC = """Reverse what the responder changed for an incident after a false alarm, one reversal at a
+time, each confirmed (y/N; --yes skips the questions), read back and recorded on the incident's
+timeline (docs/operations.md section 5). The evidence image is kept.
+
+Exit code 0: every confirmed reversal read back; 1: one failed (the next still ran); 2: not an
+incident id, no such incident, no region or credentials, or an AWS error."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m responder", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -179,7 +193,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the dry invocation in a temporary twin of each function (needs lambda:CreateFunction, iam:PassRole)",
     )
-    try_ = commands.add_parser("try", help="start the deployed workflow with an event file and print its report")
+    try_ = commands.add_parser(
+        "try",
+        help="start the deployed workflow with an event file and print its report",
+        description=TRY_DOC,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     try_.add_argument("event", help="an EventBridge event (AWS Health or GuardDuty), or a bare GuardDuty finding")
     try_.add_argument(
         "--i-understand-this-acts",
@@ -193,7 +212,12 @@ def _parser() -> argparse.ArgumentParser:
         default=1800,
         help="seconds to wait for the execution (default 1800; 0: start it and print its status)",
     )
-    release_ = commands.add_parser("release", help="reverse what the responder did for an incident (false alarm)")
+    release_ = commands.add_parser(
+        "release",
+        help="reverse what the responder did for an incident (false alarm)",
+        description=RELEASE_DOC,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     release_.add_argument(
         "incident_id",
         help="as in the report: 123456789012:guardduty:<finding id> or 123456789012:health:<event id>",

@@ -26,7 +26,8 @@ Checks:
   alarms         every alarm of the stack is OK
   dead-letters   the dead-letter queues (home, e-mail, forwarders) are empty
 
-Exit code 0: every check passed (warnings allowed); 1: a check failed; 2: the stack cannot be read.
+Exit code 0: every check passed (warnings allowed); 1: a check failed; 2: the stack cannot be read
+(no region or credentials, no such stack, an AWS error: the message says what to do).
 """
 
 from __future__ import annotations

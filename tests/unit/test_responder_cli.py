@@ -240,3 +240,11 @@ def test_each_documented_make_command_is_a_shell_command_when_copied(offline: di
     (line,) = [line for line in recipe.stdout.splitlines() if " -m responder " in line]
     parsed = subprocess.run(["bash", "-n", "-c", line], capture_output=True, text=True)
     assert parsed.returncode == 0, f"{command}: make runs `{line}`: {parsed.stderr}"
+
+
+@pytest.mark.parametrize("command", ["check", "try", "release"])
+def test_each_commands_help_states_its_exit_codes(command: str, capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert re.search(r"Exit code 0: .+; 1: .+; 2: .+", text), text
