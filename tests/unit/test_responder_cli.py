@@ -51,13 +51,15 @@ def responder(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
     )
 
 
+# This virtualenv taken as it is (the Makefile's SETUP=): the tests run in it, so it is set up, and
+# make never reinstalls into it, nor runs a stand-in PY for that.
+MAKE_SETTINGS = [f"VENV={sys.prefix}", "SETUP="]
+
+
 def make(env: dict[str, str], target: str, args: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    """`make TARGET ARGS="..."` as the README writes it, in this virtualenv (see the Makefile's SETUP)."""
-    own = (ROOT / ".venv").exists() and not (ROOT / ".venv").is_symlink()
-    own = own and Path(sys.prefix).resolve() == (ROOT / ".venv").resolve()
-    settings = {} if own else {"VENV": sys.prefix, "SETUP": ""}
-    command = ["make", "--no-print-directory", target, f"ARGS={args}"]
-    command += [f"{key}={value}" for key, value in {**settings, **variables}.items()]
+    """`make TARGET ARGS="..."` as the README writes it, in this virtualenv."""
+    command = ["make", "--no-print-directory", target, f"ARGS={args}", *MAKE_SETTINGS]
+    command += [f"{key}={value}" for key, value in variables.items()]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -231,10 +233,8 @@ def test_each_documented_make_command_is_a_shell_command_when_copied(offline: di
     """As pasted into a shell, and as make then hands the recipe to bash (a `<placeholder>` in ARGS
     is a redirection there, and a syntax error)."""
     argv = shlex.split(command)
-    own = (ROOT / ".venv").exists() and not (ROOT / ".venv").is_symlink()
-    settings = [] if own else [f"VENV={sys.prefix}", "SETUP="]
     recipe = subprocess.run(
-        [*argv, "--no-print-directory", "-n", *settings], cwd=ROOT, env=offline, capture_output=True, text=True
+        [*argv, "--no-print-directory", "-n", *MAKE_SETTINGS], cwd=ROOT, env=offline, capture_output=True, text=True
     )
     assert recipe.returncode == 0, recipe.stderr
     (line,) = [line for line in recipe.stdout.splitlines() if " -m responder " in line]
