@@ -529,8 +529,8 @@ def _suppression_check(hidden: Suppression, region: str, detector: str) -> Check
     return Check(
         f"suppression {region} {hidden.name}",
         FAIL if hidden.entirely else WARN,
-        f"suppression rule {hidden.name} archives {'; and '.join(parts)}: GuardDuty sends archived findings to "
-        "no one, so they never reach EventBridge and the responder never answers them",
+        f"suppression rule {hidden.name} archives {'; and '.join(parts)}: GuardDuty sends the findings it suppresses "
+        "to no other service, so they never reach EventBridge and the responder never answers them",
         (
             "unless those findings are a risk you accept, narrow the rule's criteria, or keep it as a saved "
             f"filter that archives nothing: aws guardduty update-filter --region {region} --detector-id {detector} "
