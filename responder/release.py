@@ -164,7 +164,10 @@ def release(
 def load_incident(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any]:
     record = load(dynamodb, table, incident_id)
     if record is None:
-        raise ReleaseError(f"no incident {incident_id} in table {table}")
+        raise ReleaseError(
+            f"no incident {incident_id} in table {table}: check the id against the report's Incident, "
+            "and that --region and --stack name the home stack that handled it"
+        )
     return record
 
 
