@@ -382,7 +382,8 @@ def lambda_message(text: str, with_type: bool = True) -> str:
         if with_type and parsed.get("errorType"):
             message = f"{parsed['errorType']}: {message}"
         text = message
-    return " ".join(text.split())[:500]
+    # Whole: a channel that cannot hold it cuts it at a word boundary, with a marker (report.render).
+    return " ".join(text.split())
 
 
 def _principal_target(incident: dict[str, Any]) -> str:
