@@ -68,6 +68,9 @@ class Essentials:
     instance_id: str | None = None
     instance_profile_arn: str | None = None
     count: int | None = None
+    # What the record compares a repeat's activity with (record.judge).
+    updated_at: str | None = None
+    last_seen: str | None = None
 
     def as_incident(self) -> dict[str, Any]:
         """The fields as Incident.model_dump(mode="json") names them, for the record and the actions."""
@@ -212,6 +215,8 @@ def _exfiltration(event: Any, affiliated_inside_aws: str) -> Essentials | None:
         instance_id=instance_id,
         instance_profile_arn=_optional_text(profile.get("arn")),
         count=count,
+        updated_at=_optional_text(finding.get("updatedAt")),
+        last_seen=_optional_text(service.get("eventLastSeen")),
     )
 
 

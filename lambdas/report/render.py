@@ -250,12 +250,32 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
                 "Same attack as",
                 f"finding {joined.get('finding_id')} ({joined.get('event_type')}), incident "
                 f"{joined.get('incident_id')}, first received at {joined.get('first_received_at')}, outcome "
-                f"{joined.get('status')}; this response is recorded on that incident. Already contained by it: "
-                f"{already}",
+                f"{joined.get('status')}; this response is recorded on that incident. Already contained by its "
+                f"responses: {already}",
             )
         )
-    rows.append(("Incident", incident.get("incident_id", "?")))
+    response: dict[str, Any] = incident["response"] if isinstance(incident.get("response"), dict) else {}
+    if response and (response.get("kind") not in (None, "first") or joined):
+        rows.append(("Response", _response_row(response)))
+    # The record's id: the one `responder release` takes (a joined finding's own id works too).
+    record_id = response.get("incident_id") or incident.get("incident_id", "?")
+    own = incident.get("incident_id")
+    rows.append(("Incident", record_id if own in (None, record_id) else f"{record_id} (this finding: {own})"))
     return [(label, one_line(value)) for label, value in rows]
+
+
+def _response_row(response: dict[str, Any]) -> str:
+    """Which response of the incident this is, and what the repeat brought compared with the others."""
+    parts = [f"response {int(response.get('response') or 0) + 1} of the incident ({response.get('kind')})"]
+    if response.get("new"):
+        parts.append(f"new: {', '.join(response['new'])}")
+    again = [f"{a.get('principal')} ({a.get('why')})" for a in response.get("again") or [] if isinstance(a, dict)]
+    if again:
+        parts.append(f"contained again: {'; '.join(again)}")
+    known = [str(k.get("principal")) for k in response.get("known") or [] if isinstance(k, dict)]
+    if known:
+        parts.append(f"already contained, left as they are: {', '.join(known)}")
+    return "; ".join(parts)
 
 
 def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextStep]:
