@@ -194,7 +194,7 @@ def _why_again(
     cut = parse(cutoff)
     if activity and (cut is None or activity > cut):
         seen = activity.strftime("%Y-%m-%dT%H:%M:%SZ")
-        signs.append(f"GuardDuty saw activity at {seen}, after its cut-off at {cutoff}")
+        signs.append(f"{'it' if signs else 'GuardDuty'} saw activity at {seen}, after its cut-off at {cutoff}")
     if principal.startswith("role ") and fresh_credentials:
         signs.append(f"the finding names credentials no earlier response saw ({', '.join(fresh_credentials)})")
     if not signs:
@@ -241,7 +241,9 @@ def _reason(lead: str, decision: Decision, history: _History) -> str:
     parts = []
     if decision.new:
         parts.append(f"{', '.join(decision.new)}: named for the first time, contained now")
-    parts += [f"{item['principal']}: {item['why']}; cut off again with a new cut-off" for item in decision.again]
+    parts += [
+        f"{item['principal']}: {item['why']}: it is contained again with a new cut-off" for item in decision.again
+    ]
     if decision.known:
         left = ", ".join(f"{k['principal']} (cut-off {k['at']})" for k in decision.known)
         parts.append(f"already contained and left as they are, no activity after their cut-off: {left}")

@@ -269,9 +269,10 @@ def _response_row(response: dict[str, Any]) -> str:
     parts = [f"response {int(response.get('response') or 0) + 1} of the incident ({response.get('kind')})"]
     if response.get("new"):
         parts.append(f"new: {', '.join(response['new'])}")
-    again = [f"{a.get('principal')} ({a.get('why')})" for a in response.get("again") or [] if isinstance(a, dict)]
+    # Why each is contained again is in the reason: here only which.
+    again = [str(a.get("principal")) for a in response.get("again") or [] if isinstance(a, dict)]
     if again:
-        parts.append(f"contained again: {'; '.join(again)}")
+        parts.append(f"contained again: {', '.join(again)}")
     known = [str(k.get("principal")) for k in response.get("known") or [] if isinstance(k, dict)]
     if known:
         parts.append(f"already contained, left as they are: {', '.join(known)}")
