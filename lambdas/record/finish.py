@@ -20,6 +20,7 @@ and sets the status the same way (`released` when every reversal was made and re
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -44,13 +45,14 @@ def finish(
     steps: list[dict[str, Any]],
     notifications: list[dict[str, Any]],
     execution_arn: str = "",
-    s3: Any = None,
+    s3: Callable[[], Any] | None = None,
     bucket: str = "",
     key_arn: str = "",
     now: datetime | None = None,
 ) -> str:
     """Store what response `response` did (None: an execution that claimed no entry, such as one
-    started before entries existed: appended as an entry of its own). Returns what was stored."""
+    started before entries existed: appended as an entry of its own). `s3` makes the S3 client,
+    only when the steps go to the evidence bucket `bucket`. Returns what was stored."""
     moment = iso(now)
     fields: dict[str, Any] = {
         "outcome": outcome,
@@ -63,13 +65,13 @@ def finish(
         fields["cutoff"] = cutoff
     stored = "stored"
     if bucket and s3 is not None and len(json.dumps(steps, default=str)) > INLINE_STEPS_MAX:
-        fields, stored = _spilled(s3, bucket, key_arn, incident_id, response, fields)
+        fields, stored = _spilled(s3(), bucket, key_arn, incident_id, response, fields)
     try:
         new = _write(dynamodb, table, incident_id, response, fields, execution_arn, moment, now)
     except ClientError as exc:
         if not _too_large(exc) or not bucket or s3 is None or "steps_uri" in fields:
             raise
-        fields, stored = _spilled(s3, bucket, key_arn, incident_id, response, fields)
+        fields, stored = _spilled(s3(), bucket, key_arn, incident_id, response, fields)
         new = _write(dynamodb, table, incident_id, response, fields, execution_arn, moment, now)
     if isinstance(new, str):
         return new

@@ -210,7 +210,7 @@ def record_outcome(incident: dict[str, Any] | None, report: dict[str, Any], exec
             steps=report["steps"],
             notifications=report["notifications"],
             execution_arn=execution_arn,
-            s3=client("s3") if bucket else None,
+            s3=lambda: client("s3"),  # made only when the steps outgrow the record's item
             bucket=bucket,
             key_arn=os.environ.get("EVIDENCE_KMS_KEY_ARN", "").strip(),
         )
