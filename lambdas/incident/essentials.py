@@ -215,8 +215,9 @@ def _exfiltration(event: Any, affiliated_inside_aws: str) -> Essentials | None:
         instance_id=instance_id,
         instance_profile_arn=_optional_text(profile.get("arn")),
         count=count,
-        updated_at=_optional_text(finding.get("updatedAt")),
-        last_seen=_optional_text(service.get("eventLastSeen")),
+        # Read leniently: only a repeat's judgement uses them, never the containment of this one.
+        updated_at=_lenient_text(finding.get("updatedAt")),
+        last_seen=_lenient_text(service.get("eventLastSeen")),
     )
 
 
@@ -301,6 +302,10 @@ def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError("not a string")
     return value
+
+
+def _lenient_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _optional_text(value: Any) -> str | None:
