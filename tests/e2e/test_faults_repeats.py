@@ -51,9 +51,8 @@ def test_a_sequence_update_naming_a_new_key_contains_that_key_and_says_so(synthe
     assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
     assert len(result["slack_requests"]) == 2  # one per delivery (the drill's recorder keeps both)
     assert new in result["slack_requests"][-1]["payload"]["text"]
-    assert result["reason"].startswith("repeat of the incident") and f"key {new}: named for the first time" in (
-        result["reason"]
-    )
+    assert result["reason"].startswith("repeat of the incident")
+    assert f"key {new}: named for the first time" in result["reason"]
     assert f"Response:     response 2 of the incident (contain); new: key {new}" in _email(result)
     # One record, both responses on it, each with its own steps.
     (record,) = result["after"].values()
