@@ -218,3 +218,19 @@ def test_a_finding_naming_its_attack_sequence_joins_the_sequences_record(dynamod
     # Its own id is an alias now: a later delivery of it is judged on the sequence's record.
     again = join_earlier(dynamodb, "incidents", later, execution_arn="arn:exec:3", now=T1)
     assert again is not None and again.joined["incident_id"] == sequence["incident_id"]
+
+
+def test_a_joining_finding_that_brings_nothing_new_is_silent_but_recorded(dynamodb) -> None:
+    """The brief's rule: only a repeat that brings nothing new is silent, a first join included."""
+    first = handled_exfil(dynamodb)
+    raw = event(SEQUENCE)
+    sequence = raw["detail"]["service"]["detection"]["sequence"]
+    sequence["actors"] = sequence["actors"][:1]  # the role alone, which the first response contained
+    sequence["resources"] = sequence["resources"][:1]
+    only_the_role = incident(raw)
+    joined = join(dynamodb, only_the_role, "arn:exec:2")
+    assert joined.registration.duplicate and not joined.registration.changed
+    assert "is the same attack as" in joined.registration.reason and "nothing changed" in joined.registration.reason
+    record = load(dynamodb, "incidents", first["incident_id"])
+    assert record["joined_findings"] == {only_the_role["finding_id"]} and len(record["responses"]) == 1
+    assert load(dynamodb, "incidents", only_the_role["incident_id"])["alias_of"] == first["incident_id"]
