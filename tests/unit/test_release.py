@@ -424,7 +424,7 @@ def test_release_from_a_joined_findings_id_reverses_every_response_and_marks_the
 
     record_id, record = resolve(account.dynamodb, TABLE, sequence["incident_id"])
     assert record_id == exfil["incident_id"]
-    assert resolve(account.dynamodb, TABLE, "s1", account=ACCOUNT)[0] == record_id  # a bare finding id
+    assert resolve(account.dynamodb, TABLE, f"incident#{sequence['incident_id']}")[0] == record_id  # the table's key
     reversals, notes = plan(release_steps(record), iam=iam)
     assert sorted(r.step for r in reversals) == ["deactivate-access-key", "revoke-role-sessions"]
     outcomes = release(reversals, confirm=lambda _: True, record=lambda what: None)
