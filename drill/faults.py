@@ -8,6 +8,7 @@ silently; none may leave the workflow silent on a failure.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -41,6 +42,9 @@ class Scenario:
     between: Callable[[SimulatedAccount, Staged], None] | None = None
     cloudtrail: str | None = None  # a history in tests/events/cloudtrail/ (docs/drill.md)
     account: str | None = None  # an account file in tests/events/accounts/ (which may hold the history)
+    # After the last delivery (its state is `observed`): what a person then does, such as a release;
+    # its result is `after`, and the state read back then `observed_after`.
+    after: Callable[[SimulatedAccount, Staged], Any] | None = None
 
     @property
     def path(self) -> Path:
@@ -632,6 +636,96 @@ def _tampered_tag(account: SimulatedAccount, staged: Staged) -> None:
     staged.notes.append(f"original-groups tag rewritten by the attacker (shell payload, foreign ENI {other})")
 
 
+# -- repeats (issue 25): every delivery judged by what it names, every response kept
+
+
+class _LaterDeliveries:
+    """Later events of the same attack, delivered one after another (redeliver) to the account of
+    the scenario's first event. They are staged in `setup`, before anything runs, as `--sequence`
+    stages them (the ids the events share name the same users, keys, roles and instances), so that
+    `observed` and `observed_before` cover every principal they name."""
+
+    def __init__(self, *events: str) -> None:
+        self.files = events
+        self.staged: list[Any] = []
+        self.delivered = 0
+
+    def setup(self, account: SimulatedAccount, staged: Staged) -> None:
+        from drill.staging import stage
+
+        self.staged, self.delivered = [], 0
+        base = staged
+        for name in self.files:
+            later = stage(account, json.loads((EVENTS / name).read_text()), base=base)
+            self.staged.append(later.event)
+            for attribute in ("users", "access_key_ids", "roles", "instances"):
+                known = getattr(staged, attribute)
+                known += [item for item in getattr(later, attribute) if item not in known]
+            staged.mapping.update(later.mapping)
+            staged.notes += [f"{name}: {note}" for note in later.notes]
+            base = later
+
+    def redeliver(self, event: Any) -> Any:
+        self.delivered += 1
+        return copy.deepcopy(self.staged[self.delivered - 1])
+
+    def finding_id(self, index: int) -> str:
+        """The incident id the report of later event `index` prints for the finding itself."""
+        event = self.staged[index]
+        return f"{event['detail']['accountId']}:guardduty:{event['detail']['id']}"
+
+
+def release_as_the_cli_does(account: SimulatedAccount, staged: Staged, incident_id: str) -> dict[str, Any]:
+    """What `python -m responder release INCIDENT_ID --yes` does, with the simulated account's clients:
+    the record the id leads to, every response's steps, each reversal read back, the release recorded."""
+    from record.item import load
+    from record.responses import release_steps
+    from responder.release import mark_released, plan, record_timeline, release, resolve
+
+    table = os.environ["INCIDENT_TABLE"]
+    dynamodb = account.client("dynamodb")
+    record_id, record = resolve(dynamodb, table, incident_id)
+    reversals, notes = plan(
+        release_steps(record, account.client("s3")),
+        iam=account.client("iam"),
+        ec2=account.client("ec2", staged.region),
+        autoscaling=account.client("autoscaling", staged.region),
+        elbv2=account.client("elbv2", staged.region),
+        elb=account.client("elb", staged.region),
+    )
+    outcomes = release(
+        reversals,
+        confirm=lambda reversal: True,
+        record=lambda what: record_timeline(dynamodb, table, record_id, what),
+    )
+    released = mark_released(dynamodb, table, record_id, record, outcomes, notes, by="drill")
+    after = load(dynamodb, table, record_id) or {}
+    return {
+        "released_by_id": incident_id,
+        "record": record_id,
+        "release": released,
+        "status": after.get("status"),
+        "responses": [r.get("kind") for r in after.get("responses") or []],
+        "outcomes": [(o.reversal.what, o.status) for o in outcomes],
+        "notes": notes,
+        "timeline": [entry["what"] for entry in after.get("timeline") or []],
+    }
+
+
+_NEW_KEY = _LaterDeliveries("crafted/guardduty_attack_sequence_iam_user_key_update_new_key.json")
+_JOINED_UPDATE = _LaterDeliveries(
+    "crafted/guardduty_attack_sequence_covers_exfil.json",
+    "crafted/guardduty_attack_sequence_covers_exfil_update_new_key.json",
+)
+_JOINED = _LaterDeliveries("crafted/guardduty_attack_sequence_covers_exfil.json")
+
+
+def _release_by_the_joined_id(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
+    # The joined sequence's report prints its own finding's id beside the record's: the one with no
+    # record of its own before the alias existed.
+    return release_as_the_cli_does(account, staged, _JOINED.finding_id(0))
+
+
 SCENARIOS = {
     scenario.name: scenario
     for scenario in (
@@ -919,6 +1013,41 @@ SCENARIOS = {
             setup=_left_on_the_all_open_group,
             faults=_timeout_on_second_swap,
         ),
+        # -- repeats (issue 25)
+        Scenario(
+            "sequence-new-principal",
+            "crafted/guardduty_attack_sequence_iam_user_key.json",
+            "contained",
+            "an IAM attack sequence is contained, then GuardDuty's update under the same finding id names a second "
+            "user's key: the new key is contained (the first stays as the first response left it), and one "
+            "message says what is new",
+            setup=_NEW_KEY.setup,
+            deliveries=2,
+            redeliver=_NEW_KEY.redeliver,
+        ),
+        Scenario(
+            "joined-update",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "an instance-credential finding is contained, an attack sequence joins its incident, and the "
+            "sequence's update adds a key the attacker made: that key is contained on the same record and the "
+            "responders are told",
+            setup=_JOINED_UPDATE.setup,
+            deliveries=3,
+            redeliver=_JOINED_UPDATE.redeliver,
+        ),
+        Scenario(
+            "release-joined",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "an instance-credential finding is contained and an attack sequence joins it (a key contained); "
+            "`release` with the id the joined report prints restores what every response of the incident "
+            "changed, and the record is marked released",
+            setup=_JOINED.setup,
+            deliveries=2,
+            redeliver=_JOINED.redeliver,
+            after=_release_by_the_joined_id,
+        ),
         Scenario(
             "tag-tampered",
             "guardduty_exfil_outside_realistic.json",
@@ -1038,6 +1167,7 @@ def run_scenario(
     from drill.runner import run_event_file
 
     scenario = SCENARIOS[name]
+    drill.setdefault("after", scenario.after)
     result = run_event_file(
         scenario.path,
         synthesized,

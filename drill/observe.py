@@ -286,23 +286,34 @@ def _load_balancers(account: SimulatedAccount, staged: Staged) -> dict[str, Any]
 
 
 def incident_records(account: SimulatedAccount) -> dict[str, Any]:
-    """The responder's incident table as DynamoDB holds it (one entry per record: its status, and
-    the findings that joined it), for a sequence of events: one attack must end as one record."""
+    """The responder's incident table as DynamoDB holds it (one entry per record: its status, the
+    findings that joined it with their responses' outcomes, every response's kind and the steps they
+    hold), for a sequence of events: one attack must end as one record. The alias items of joined
+    findings are no records: they are listed under the record they name."""
+    from record.item import plain_item
+
     dynamodb = account.client("dynamodb")
     records: dict[str, Any] = {}
+    aliases: dict[str, list[str]] = {}
     for table in dynamodb.list_tables()["TableNames"]:
-        for item in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]:
-            joined = item.get("sequences", {}).get("L", [])
-            records[item.get("incident_id", item["id"]).get("S", "?")] = {
-                "status": item.get("status", {}).get("S"),
-                "finding_id": item.get("finding_id", {}).get("S"),
+        for raw in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]:
+            item = plain_item(raw)
+            if item.get("alias_of"):
+                aliases.setdefault(str(item["alias_of"]), []).append(str(item.get("incident_id")))
+                continue
+            responses = [r for r in item.get("responses") or [] if isinstance(r, dict)]
+            records[str(item.get("incident_id", item["id"]))] = {
+                "status": item.get("status"),
+                "finding_id": item.get("finding_id"),
                 "joined": [
-                    {
-                        "finding_id": entry["M"].get("finding_id", {}).get("S"),
-                        "outcome": entry["M"].get("outcome", {}).get("S"),
-                    }
-                    for entry in joined
+                    {"finding_id": r.get("finding_id"), "outcome": r.get("outcome")}
+                    for r in responses
+                    if r.get("finding_id") not in (None, item.get("finding_id")) and r.get("kind") != "release"
                 ],
-                "steps": len(item.get("steps", {}).get("L", [])),
+                "responses": [r.get("kind") for r in responses],
+                "steps": sum(len(r.get("steps") or []) for r in responses),
             }
+    for record_id, joined_ids in aliases.items():
+        if record_id in records:
+            records[record_id]["aliases"] = sorted(joined_ids)
     return records

@@ -159,8 +159,19 @@ class ResponderStack(Stack):
                 "Report",
                 "report",
                 handler="handler.handler_sns",
-                env={"TOPIC_ARN": notification.topic.topic_arn, "INCIDENT_TABLE": storage.table.table_name},
-                resources={"topic_arn": notification.topic.topic_arn, **table_resources},
+                env={
+                    "TOPIC_ARN": notification.topic.topic_arn,
+                    "INCIDENT_TABLE": storage.table.table_name,
+                    # A response whose steps outgrow the record's item keeps them here (record.finish).
+                    "EVIDENCE_BUCKET": storage.evidence.bucket_name,
+                    "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
+                },
+                resources={
+                    "topic_arn": notification.topic.topic_arn,
+                    "evidence_bucket_arn": storage.evidence.bucket_arn,
+                    "evidence_key_arn": storage.key.key_arn,
+                    **table_resources,
+                },
             ),
         }
         self.functions = functions

@@ -15,8 +15,13 @@
           Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate -> Evict]
           (an instance group with incident.isolate_group: PreserveInstanceGroup Map, evidence and
           cut-off of every member at once, then IsolateInstanceGroup Map, one member at a time)
-      duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
-      duplicate, nothing changed:        AlreadyHandled (no message)
+      accepted exposed key with incident.contain_roles: ContainRoles (RevokeSessions per role) -> ContainKeys
+      duplicate with recontain (the repeat shows the credentials still in use, record.judge):
+          instance credentials: Recontain (RevokeSessions again)
+          exposed key: [RecontainRoles ->] RecontainKeys (ContainKey again: a new session cut-off)
+      duplicate, told (a released incident active again): NotifySlack
+      duplicate, nothing new:            AlreadyHandled (no message)
+      (a repeat that names something new is `accepted`, narrowed to what is new: incident.repeat)
       accepted but report-only (incident.report_only, set by configuration): straight to Report
     (Investigate -> Evict runs twice: now, and again after CloudTrail's delivery lag.)
       ignored / anything else:           (nothing)
@@ -88,7 +93,8 @@ def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_dela
         return task_worst_seconds(timeouts[name], retries_timeouts=name not in ("notify_slack", "report"))
 
     investigation = 2 * (worst("investigate") + worst("evict")) + 60 * second_lookup_delay_minutes
-    keys = worst("contain_key") + investigation
+    # Roles a joined attack sequence names beside its keys are revoked again first (ContainRoles).
+    keys = worst("revoke_sessions") + worst("contain_key") + investigation
     # An instance group (isolateInstanceGroups): its members' evidence at once, their isolation one by one.
     group = worst("preserve_evidence") + worst("cut_off_instance") + GROUP_MAX_MEMBERS * worst("isolate_instance")
     sessions = worst("revoke_sessions") + max(
@@ -211,36 +217,7 @@ class Workflow(Construct):
         )
 
         # Exposed access key: contain every key in parallel, one task each.
-        contain_key = self._task("ContainKey", f.contain_key, payload={"incident.$": "$.incident", "key.$": "$.key"})
-        contain_key.add_catch(
-            sfn.Pass(
-                self,
-                "ContainKeyFailed",
-                parameters={
-                    "steps": [
-                        {
-                            "name": "deactivate-access-key",
-                            "status": "failed",
-                            "target.$": "$.key.access_key_id",
-                            "detail.$": "$.error.Cause",
-                            "containment": True,
-                        }
-                    ]
-                },
-            ),
-            errors=["States.ALL"],
-            result_path="$.error",
-        )
-        contain_keys = sfn.Map(
-            self,
-            "ContainKeys",
-            items_path="$.intake.incident.affected_keys",
-            item_selector={"incident.$": "$.intake.incident", "key.$": "$$.Map.Item.Value"},
-            result_path="$.results.contain_keys",
-            max_concurrency=10,
-        )
-        contain_keys.item_processor(contain_key)
-        contain_keys.add_catch(notify_slack, errors=["States.ALL"], result_path="$.failures.contain_keys")
+        contain_keys = self._contain_keys("ContainKeys", "ContainKey", f.contain_key, notify_slack)
 
         # Instance credential exfiltration: revoke first (the containment), then the rest.
         revoke = self._guarded("RevokeSessions", f.revoke_sessions, "revoke_sessions")
@@ -295,13 +272,31 @@ class Workflow(Construct):
         contain_keys.next(after_keys)
         after_sessions: sfn.IChainable = after_revoke if branches else notify_slack
 
-        # A GuardDuty repeat whose count rose: the credentials are still in use. Revoke again (a
-        # new cut-off, after the repeat's detection time), then report; evidence and isolation
-        # were done by the response that acted.
+        # A GuardDuty repeat that shows the credentials still in use (activity after the last cut-off,
+        # a count that rose, fresh credentials): revoke again (a new cut-off), then report; evidence
+        # and isolation were done by the response that acted.
         recontain = self._guarded("Recontain", f.revoke_sessions, "revoke_sessions")
         recontain.then(notify_slack)
+        # The same for an exposed key (an IAM attack sequence's update): ContainKey again for the keys
+        # the repeat names (incident.repeat narrows them): already Inactive, a new session cut-off.
+        recontain_keys = self._contain_keys("RecontainKeys", "RecontainKey", f.contain_key, notify_slack)
+        recontain_keys.next(notify_slack)
+        # Roles an attack sequence named beside its keys that another response of the incident
+        # contained, active since (incident.contain_roles): their sessions revoked again first.
+        recontain_roles = self._contain_roles("RecontainRoles", "RecontainRole", f.revoke_sessions, recontain_keys)
+        contain_roles = self._contain_roles("ContainRoles", "ContainRole", f.revoke_sessions, contain_keys)
+        roles_to_contain = sfn.Condition.and_(
+            sfn.Condition.is_present("$.intake.roles_to_contain"),
+            sfn.Condition.boolean_equals("$.intake.roles_to_contain", True),
+        )
 
         route = sfn.Choice(self, "Route")
+        key_kind, instance_kind = "exposed-access-key", "instance-credential-exfiltration"
+        recontaining = sfn.Condition.and_(
+            sfn.Condition.string_equals("$.intake.status", "duplicate"),
+            sfn.Condition.is_present("$.intake.recontain"),
+            sfn.Condition.boolean_equals("$.intake.recontain", True),
+        )
         contained_at_intake = sfn.Condition.and_(
             sfn.Condition.is_present("$.intake.contained_at_intake"),
             sfn.Condition.boolean_equals("$.intake.contained_at_intake", True),
@@ -322,13 +317,16 @@ class Workflow(Construct):
             ),
             after_sessions,
         ).when(
-            sfn.Condition.and_(
-                sfn.Condition.string_equals("$.intake.status", "duplicate"),
-                sfn.Condition.is_present("$.intake.recontain"),
-                sfn.Condition.boolean_equals("$.intake.recontain", True),
-                sfn.Condition.string_equals("$.intake.incident.kind", "instance-credential-exfiltration"),
-            ),
+            sfn.Condition.and_(recontaining, sfn.Condition.string_equals("$.intake.incident.kind", instance_kind)),
             recontain.task,
+        ).when(
+            sfn.Condition.and_(
+                recontaining, sfn.Condition.string_equals("$.intake.incident.kind", key_kind), roles_to_contain
+            ),
+            recontain_roles,
+        ).when(
+            sfn.Condition.and_(recontaining, sfn.Condition.string_equals("$.intake.incident.kind", key_kind)),
+            recontain_keys,
         ).when(
             sfn.Condition.and_(
                 sfn.Condition.string_equals("$.intake.status", "duplicate"),
@@ -347,7 +345,14 @@ class Workflow(Construct):
         ).when(
             sfn.Condition.and_(
                 sfn.Condition.string_equals("$.intake.status", "accepted"),
-                sfn.Condition.string_equals("$.intake.incident.kind", "exposed-access-key"),
+                sfn.Condition.string_equals("$.intake.incident.kind", key_kind),
+                roles_to_contain,
+            ),
+            contain_roles,
+        ).when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.intake.status", "accepted"),
+                sfn.Condition.string_equals("$.intake.incident.kind", key_kind),
             ),
             contain_keys,
         ).when(
@@ -458,6 +463,78 @@ class Workflow(Construct):
                 jitter_strategy=sfn.JitterType.FULL,
             )
         return task
+
+    def _contain_keys(
+        self, name: str, task_name: str, function: lambda_.IFunction, on_failure: sfn.IChainable
+    ) -> sfn.Map:
+        """One ContainKey per key of the incident, ten at a time; a key whose task fails outright is
+        a failed deactivate-access-key step with the task's error."""
+        contain_key = self._task(task_name, function, payload={"incident.$": "$.incident", "key.$": "$.key"})
+        contain_key.add_catch(
+            sfn.Pass(
+                self,
+                f"{task_name}Failed",
+                parameters={
+                    "steps": [
+                        {
+                            "name": "deactivate-access-key",
+                            "status": "failed",
+                            "target.$": "$.key.access_key_id",
+                            "detail.$": "$.error.Cause",
+                            "containment": True,
+                        }
+                    ]
+                },
+            ),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+        contain_keys = sfn.Map(
+            self,
+            name,
+            items_path="$.intake.incident.affected_keys",
+            item_selector={"incident.$": "$.intake.incident", "key.$": "$$.Map.Item.Value"},
+            result_path="$.results.contain_keys",
+            max_concurrency=10,
+        )
+        contain_keys.item_processor(contain_key)
+        contain_keys.add_catch(on_failure, errors=["States.ALL"], result_path="$.failures.contain_keys")
+        return contain_keys
+
+    def _contain_roles(self, name: str, task_name: str, function: lambda_.IFunction, then: sfn.IChainable) -> sfn.Map:
+        """RevokeSessions for each role of incident.contain_roles (a role's sessions, no instance)."""
+        revoke = self._task(task_name, function, payload={"incident.$": "$.incident", "role.$": "$.role"})
+        revoke.add_catch(
+            sfn.Pass(
+                self,
+                f"{task_name}Failed",
+                parameters={
+                    "steps": [
+                        {
+                            "name": "revoke-role-sessions",
+                            "status": "failed",
+                            "target.$": "$.role",
+                            "detail.$": "$.error.Cause",
+                            "containment": True,
+                        }
+                    ]
+                },
+            ),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+        roles = sfn.Map(
+            self,
+            name,
+            items_path="$.intake.incident.contain_roles",
+            item_selector={"incident.$": "$.intake.incident", "role.$": "$$.Map.Item.Value"},
+            result_path="$.results.contain_roles",
+            max_concurrency=10,
+        )
+        roles.item_processor(revoke)
+        roles.add_catch(then, errors=["States.ALL"], result_path="$.failures.contain_roles")
+        roles.next(then)
+        return roles
 
     def _first_task(self, name: str, function: lambda_.IFunction, fallback: sfn.IChainable) -> tasks.LambdaInvoke:
         """A containing function as the execution's first task: it gets the raw event and returns what

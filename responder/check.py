@@ -16,13 +16,18 @@ Checks:
                  covered region
   slack          the Slack secret exists and its function may read it (simulated GetSecretValue)
   guardduty      GuardDuty is enabled in every covered region
+  suppression    no GuardDuty suppression rule (a filter with action ARCHIVE) archives a finding type
+                 the responder answers: GuardDuty sends a suppressed finding to no one, so it never
+                 reaches EventBridge. WARN names the rule, the types and the criteria; FAIL when the
+                 rule archives every finding of a type
   health         us-east-1 is covered (AWS Health sends exposed-key events only there)
   cloudtrail     a trail is logging (the investigation reads CloudTrail)
   subscriptions  every e-mail subscription is confirmed
   alarms         every alarm of the stack is OK
   dead-letters   the dead-letter queues (home, e-mail, forwarders) are empty
 
-Exit code 0: every check passed (warnings allowed); 1: a check failed; 2: the stack cannot be read.
+Exit code 0: every check passed (warnings allowed); 1: a check failed; 2: the stack cannot be read
+(no region or credentials, no such stack, an AWS error: the message says what to do).
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from responder import HOME_STACK
+from incident.codes import GUARDDUTY_FINDING_TYPES
+from responder import HOME_STACK, credentials_problem
 
 PASS, FAIL, WARN = "PASS", "FAIL", "WARN"
 HEALTH_REGION = "us-east-1"
@@ -85,6 +91,7 @@ def run_checks(client: ClientFactory, *, stack_name: str = HOME_STACK, region: s
         ("layer", lambda: _layer(client, functions, outputs, covered, region)),
         ("slack", lambda: _slack(client, functions, region)),
         ("guardduty", lambda: _guardduty(client, covered)),
+        ("suppression", lambda: _suppression(client, covered, account)),
         ("health", lambda: [_health(covered)]),
         ("cloudtrail", lambda: [_cloudtrail(client("cloudtrail", region), region)]),
         ("subscriptions", lambda: _subscriptions(client("sns", region), outputs)),
@@ -100,6 +107,11 @@ def run_checks(client: ClientFactory, *, stack_name: str = HOME_STACK, region: s
 
 
 def _fix_for(exc: Exception) -> str:
+    if credentials_problem(exc):
+        return (
+            "your AWS credentials stopped working during the check: set fresh ones (AWS_PROFILE, "
+            "aws sso login, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and run it again"
+        )
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
     if "AccessDenied" in code or "Unauthorized" in code:
         return (
@@ -458,6 +470,168 @@ def _guardduty(client: ClientFactory, covered: list[str]) -> list[Check]:
     return checks
 
 
+# --- suppression: GuardDuty filters with action ARCHIVE --------------------------------------------
+
+# GuardDuty's severity bands: Low 1.0-3.9, Medium 4.0-6.9, High 7.0-8.9, Critical 9.0-10.0. The types
+# the responder answers are rated Medium at the lowest (InsideAWS from an affiliated account), so a
+# severity criterion is read against this range: "severity < 4" archives none of them.
+ANSWERED_SEVERITY = (4.0, 10.0)
+_BELOW = {"Lt": "<", "LessThan": "<", "Lte": "<=", "LessThanOrEqual": "<="}
+_ABOVE = {"Gt": ">", "GreaterThan": ">", "Gte": ">=", "GreaterThanOrEqual": ">="}
+_IS = ("Eq", "Equals")
+_IS_NOT = ("Neq", "NotEquals")
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """What one ARCHIVE filter hides of the types the responder answers."""
+
+    name: str
+    entirely: tuple[str, ...]  # every finding of these types is archived
+    partly: tuple[str, ...]  # findings of these types that also meet `when`
+    when: str
+
+
+def _suppression(client: ClientFactory, covered: list[str], account: str) -> list[Check]:
+    checks = []
+    for covered_region in covered:
+        guardduty = client("guardduty", covered_region)
+        read = 0
+        for detector in guardduty.list_detectors()["DetectorIds"]:
+            names = [
+                name
+                for page in guardduty.get_paginator("list_filters").paginate(DetectorId=detector)
+                for name in page["FilterNames"]
+            ]
+            read += len(names)
+            for name in names:
+                rule = guardduty.get_filter(DetectorId=detector, FilterName=name)
+                hidden = suppression(rule, account=account, region=covered_region)
+                if hidden:
+                    checks.append(_suppression_check(hidden, covered_region, detector))
+        if not any(c.name.startswith(f"suppression {covered_region} ") for c in checks):
+            checks.append(
+                Check(
+                    f"suppression {covered_region}",
+                    PASS,
+                    f"{read} filter(s) read: no suppression rule archives a finding type the responder answers",
+                )
+            )
+    return checks
+
+
+def _suppression_check(hidden: Suppression, region: str, detector: str) -> Check:
+    parts = []
+    if hidden.entirely:
+        parts.append(f"every {' and every '.join(hidden.entirely)} finding")
+    if hidden.partly:
+        parts.append(f"{', '.join(hidden.partly)} findings when {hidden.when}")
+    return Check(
+        f"suppression {region} {hidden.name}",
+        FAIL if hidden.entirely else WARN,
+        f"suppression rule {hidden.name} archives {'; and '.join(parts)}: GuardDuty sends the findings it suppresses "
+        "to no other service, so they never reach EventBridge and the responder never answers them",
+        (
+            "unless those findings are a risk you accept, narrow the rule's criteria, or keep it as a saved "
+            f"filter that archives nothing: aws guardduty update-filter --region {region} --detector-id {detector} "
+            f"--filter-name {hidden.name} --action NOOP"
+        ),
+    )
+
+
+def suppression(rule: dict[str, Any], *, account: str, region: str) -> Suppression | None:
+    """What the filter `rule` (GetFilter's answer) archives of the types the responder answers, in
+    `account` and `region`; None when it archives none of them (a NOOP filter, other types, other
+    accounts or regions, severities below theirs).
+
+    A finding is archived when it meets every criterion. `type` decides which types; `accountId`
+    and `region` either exclude this account/region (nothing hidden) or not (no narrowing);
+    `severity` is read against ANSWERED_SEVERITY; any other criterion narrows what is hidden."""
+    if rule.get("Action") != "ARCHIVE":
+        return None
+    criteria = dict((rule.get("FindingCriteria") or {}).get("Criterion") or {})
+    type_condition = criteria.pop("type", None) or {}
+    types = [t for t in GUARDDUTY_FINDING_TYPES if _meets(t, type_condition)]
+    narrowing = []
+    for field, condition in sorted(criteria.items()):
+        if field in ("accountId", "region"):
+            if not _meets(account if field == "accountId" else region, condition):
+                return None
+            continue
+        if field == "severity" and _numeric(condition):
+            low, high = ANSWERED_SEVERITY
+            if not any(_meets(v, condition) for v in _boundaries(condition, low, high)):
+                return None
+            if _meets(low, condition) and _meets(high, condition):
+                continue  # every severity of the answered types
+        narrowing.append(_describe(field, condition))
+    if not types:
+        return None
+    if narrowing:
+        return Suppression(str(rule.get("Name")), (), tuple(types), " and ".join(narrowing))
+    return Suppression(str(rule.get("Name")), tuple(types), (), "")
+
+
+def _meets(value: str | float, condition: dict[str, Any]) -> bool:
+    """Whether `value` meets every operator of one GuardDuty Condition."""
+    for operator, operand in condition.items():
+        if operator in _IS and str(value) not in [str(v) for v in operand]:
+            return False
+        if operator in _IS_NOT and str(value) in [str(v) for v in operand]:
+            return False
+        if operator == "Matches" and not any(_wildcard(p).fullmatch(str(value)) for p in operand):
+            return False
+        if operator == "NotMatches" and any(_wildcard(p).fullmatch(str(value)) for p in operand):
+            return False
+        if operator in _BELOW or operator in _ABOVE:
+            if not isinstance(value, int | float):
+                continue  # a number compared with a type name: not decidable here, never narrows it
+            if not _compare(value, operator, float(operand)):
+                return False
+    return True
+
+
+def _compare(value: float, operator: str, bound: float) -> bool:
+    symbol = _BELOW.get(operator) or _ABOVE[operator]
+    return {"<": value < bound, "<=": value <= bound, ">": value > bound, ">=": value >= bound}[symbol]
+
+
+def _numeric(condition: dict[str, Any]) -> bool:
+    return bool(condition) and all(operator in _BELOW or operator in _ABOVE for operator in condition)
+
+
+def _boundaries(condition: dict[str, Any], low: float, high: float) -> list[float]:
+    """Points of [low, high] where a set of half-line bounds can first or last be met: the range's
+    ends and each bound with a step either side. The set they allow is one interval, so it meets
+    the range exactly when it holds one of these points."""
+    points = {low, high}
+    for bound in condition.values():
+        points |= {float(bound) - 0.05, float(bound), float(bound) + 0.05}
+    return sorted(p for p in points if low <= p <= high)
+
+
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    # GuardDuty documents Matches as a wildcard match without its syntax: `*` as any run of
+    # characters and `?` as one character read it the widest way, so a possible match is reported.
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+
+
+def _describe(field: str, condition: dict[str, Any]) -> str:
+    said = []
+    for operator, operand in condition.items():
+        if operator in _IS:
+            said.append(f"{field} is {' or '.join(map(str, operand))}")
+        elif operator in _IS_NOT:
+            said.append(f"{field} is not {' nor '.join(map(str, operand))}")
+        elif operator == "Matches":
+            said.append(f"{field} matches {' or '.join(map(str, operand))}")
+        elif operator == "NotMatches":
+            said.append(f"{field} matches none of {', '.join(map(str, operand))}")
+        elif operator in _BELOW or operator in _ABOVE:
+            said.append(f"{field} {_BELOW.get(operator) or _ABOVE[operator]} {operand}")
+    return " and ".join(said) or field
+
+
 def _health(covered: list[str]) -> Check:
     if HEALTH_REGION in covered:
         return Check("health", PASS, f"{HEALTH_REGION} is covered: AWS Health's exposed-key events arrive")
@@ -541,7 +715,9 @@ def _alarms(cloudwatch: Any, resources: list[dict[str, Any]]) -> list[Check]:
 
 
 def _dead_letters(client: ClientFactory, outputs: dict[str, str], covered: list[str], stack_name: str) -> list[Check]:
-    queues = [(key, outputs[key], None) for key in ("DeadLetterQueueUrl", "EmailDeadLetterQueueUrl") if key in outputs]
+    queues: list[tuple[str, str, str | None]] = [
+        (key, outputs[key], None) for key in ("DeadLetterQueueUrl", "EmailDeadLetterQueueUrl") if key in outputs
+    ]
     home = covered[0]
     for covered_region in covered[1:]:
         forwarder = f"{stack_name}Forwarder-{covered_region}"

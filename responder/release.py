@@ -1,6 +1,13 @@
 """Release an incident after a false alarm: reverse what the responder changed, one confirmed step
 at a time, each made with boto3 and read back, each recorded on the incident's timeline.
 
+Any id a report prints works: the incident's own, or that of a finding that joined it (its alias
+item names the record). Every response of the incident since its last release is walked (the
+first, re-runs, re-containments, joined findings': record.responses.release_steps), the first
+`done` of each step kept, since it recorded the state before the responder changed anything. The
+release itself is then appended to the record as a response of its own, and the record's status
+becomes `released` when every reversal was made and read back.
+
 Only steps with status "done" are reversed: "already-done" found the state that way (the
 responder did not make it), "skipped" and "failed" changed nothing, or left a fix to a human.
 The evidence image is kept: deleting evidence is a decision for a person, not for an undo.
@@ -12,8 +19,10 @@ never a tag on the instance, which whoever holds the instance may have written.
 Re-associating the instance profile needs iam:PassRole on its role, with the operator's own
 credentials (the responder's functions never hold it).
 
-    reversals, notes = plan(steps, iam=..., ec2=..., autoscaling=..., elbv2=..., elb=...)  # incident region
+    record_id, record = resolve(dynamodb, table, any_id_a_report_prints)
+    reversals, notes = plan(release_steps(record, s3), iam=..., ec2=..., ...)  # incident region
     outcomes = release(reversals, confirm=ask, record=lambda what: record_timeline(...))
+    mark_released(dynamodb, table, record_id, record, outcomes, notes)
 """
 
 from __future__ import annotations
@@ -42,7 +51,8 @@ from evict.actions import (
 )
 from isolate_instance.actions import GROUP_ID, ISOLATE, ORIGINAL_TAG
 from preserve_evidence.actions import AUTOSCALING, IMAGE, PROTECT
-from record.store import load, record_key
+from record.finish import record_release
+from record.item import PREFIX, load, record_key
 from revoke_sessions.actions import REVOKE
 
 # Network first, so that the instance passes its health checks when it rejoins its load balancers
@@ -174,11 +184,47 @@ def release(
 # --- the incident record ----------------------------------------------------------------------
 
 
-def load_incident(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any]:
-    record = load(dynamodb, table, incident_id)
+def resolve(dynamodb: Any, table: str, incident_id: str) -> tuple[str, dict[str, Any]]:
+    """The record an id a report prints leads to, and its id: the incident's own id, or the id of a
+    finding that joined it (its alias item names the record), with or without the table's prefix."""
+    wanted = incident_id.strip().removeprefix(PREFIX)
+    record = load(dynamodb, table, wanted)
     if record is None:
-        raise ReleaseError(f"no incident {incident_id} in table {table}")
-    return record
+        raise ReleaseError(
+            f"no incident {incident_id} in table {table}: check the id against the report's Incident, "
+            "and that --region and --stack name the home stack that handled it"
+        )
+    if record.get("alias_of"):
+        joined, wanted = wanted, str(record["alias_of"])
+        record = load(dynamodb, table, wanted)
+        if record is None:
+            raise ReleaseError(f"{joined} joined incident {wanted}, which is not in table {table}")
+    return wanted, record
+
+
+def load_incident(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any]:
+    return resolve(dynamodb, table, incident_id)[1]
+
+
+def mark_released(
+    dynamodb: Any,
+    table: str,
+    incident_id: str,
+    record: dict[str, Any],
+    outcomes: list[Outcome],
+    notes: list[str],
+    *,
+    by: str = "",
+    now: datetime | None = None,
+) -> str:
+    """Append the release to the record as a response of its own; `released` when every reversal
+    was made and read back (then the record's status is `released`), else `partial`/`failed`."""
+    reversals = [
+        {"step": o.reversal.step, "target": o.reversal.target, "what": o.reversal.what, "status": o.status,
+         "detail": o.detail}
+        for o in outcomes
+    ]  # fmt: skip
+    return record_release(dynamodb, table, incident_id, reversals=reversals, notes=notes, record=record, by=by, now=now)
 
 
 def record_timeline(dynamodb: Any, table: str, incident_id: str, what: str, *, now: datetime | None = None) -> None:

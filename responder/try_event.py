@@ -28,10 +28,39 @@ class Refused(Exception):
     """The command will not start an execution; the message says why and what to do."""
 
 
+class BadEventFile(Refused):
+    """The event file cannot be used; the message is one line naming the file and what is wrong."""
+
+
+EXAMPLE = "tests/events/health_exposed_key_classic.json"
+
+
+def read_event_file(path: str | Path) -> Any:
+    """The file's JSON, or BadEventFile saying in one line why there is none (checked before any AWS call)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadEventFile(f"{path}: no such file (give an event file's path, e.g. {EXAMPLE})") from None
+    except IsADirectoryError:
+        raise BadEventFile(f"{path}: a directory, not an event file (give one .json file, e.g. {EXAMPLE})") from None
+    except PermissionError:
+        raise BadEventFile(f"{path}: not readable (permission denied)") from None
+    except UnicodeDecodeError:
+        raise BadEventFile(f"{path}: not a text file (not UTF-8): an event file is JSON") from None
+    except OSError as exc:
+        raise BadEventFile(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not text.strip():
+        raise BadEventFile(f"{path}: empty; an event file holds one JSON object (an EventBridge event)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadEventFile(f"{path}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+
+
 def load_event(path: str | Path) -> dict[str, Any]:
-    event = json.loads(Path(path).read_text())
+    event = read_event_file(path)
     if not isinstance(event, dict):
-        raise Refused(f"{path}: not an EventBridge event (a JSON object)")
+        raise BadEventFile(f"{path}: not an EventBridge event (a JSON object)")
     # Public GuardDuty samples are often the bare finding: give it the envelope EventBridge adds.
     if "detail" not in event and "type" in event and "service" in event:
         event = {
@@ -46,7 +75,7 @@ def load_event(path: str | Path) -> dict[str, Any]:
             "detail": event,
         }
     if not {"source", "detail-type", "detail"} <= event.keys():
-        raise Refused(f"{path}: not an EventBridge event (needs source, detail-type and detail)")
+        raise BadEventFile(f"{path}: not an EventBridge event (needs source, detail-type and detail)")
     return event
 
 
@@ -131,7 +160,7 @@ def render(execution: dict[str, Any], report: dict[str, Any] | None) -> str:
 
 
 def try_event(
-    path: str | Path,
+    event: dict[str, Any] | str | Path,
     *,
     cloudformation: Any,
     lambda_client: Any,
@@ -142,7 +171,8 @@ def try_event(
     out: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    event = load_event(path)
+    if not isinstance(event, dict):
+        event = load_event(event)
     outputs = stack_outputs(cloudformation, stack_name)
     if "StateMachineArn" not in outputs:
         raise Refused(f"stack {stack_name} has no StateMachineArn output: is it the responder's home stack?")

@@ -18,6 +18,7 @@ Nothing here imports pydantic at module level: this is on the critical path (ben
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,8 @@ from common.aws import client, error_code
 from common.errors import is_transient
 from common.settings import env_str
 from incident.essentials import Essentials
-from record.store import NO_RECORD_NOTE, Registration, register, stale_after
+from record.item import NO_RECORD_NOTE, stale_after
+from record.registration import Registration, register
 
 logger = Logger(service="credential-responder")
 
@@ -59,7 +61,7 @@ def first_task(
     results: dict[str, Any] = {}
     contained = registration is None or not registration.duplicate or registration.recontain
     if contained:
-        results[results_key] = contain(essentials)
+        results[results_key] = contain(_narrowed(essentials, registration))
     intake = _after_containment(raw, essentials, registration, note)
     intake["contained_at_intake"] = contained
     logger.info(
@@ -112,17 +114,21 @@ def _after_containment(
             f"contained from the event's essentials; the full normalizer said: {intake.status}: {intake.reason}"
         )
         intake.status = IntakeStatus.ACCEPTED
-    recontain = False
-    if registration is not None:
-        if registration.duplicate:
-            intake.status = IntakeStatus.DUPLICATE
-            intake.reason = registration.reason
-            intake.notify = registration.changed
-            recontain = registration.recontain
-        elif registration.reason:
-            intake.reason += f" ({registration.reason})"
+    from incident.repeat import apply
+
+    recontain = apply(intake, registration)
     intake.reason += note
     return {**intake.model_dump(mode="json"), "recontain": recontain}
+
+
+def _narrowed(essentials: Essentials, registration: Registration | None) -> Essentials:
+    """A repeat contains what it brings that is new (its keys; an instance role is revoked again
+    whole): the same narrowing incident.repeat applies to the full incident afterwards."""
+    if registration is None or not registration.narrow or essentials.kind != "exposed-access-key":
+        return essentials
+    fresh = set(registration.new) | {str(item["principal"]) for item in registration.again}
+    keys = [key for key in essentials.affected_keys if f"key {key['access_key_id']}" in fresh]
+    return dataclasses.replace(essentials, affected_keys=keys)
 
 
 def _prepared(intake: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:

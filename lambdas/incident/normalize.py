@@ -264,6 +264,7 @@ def _finding_fields(parsed: GuardDutyEvent, finding: Finding, *, sample: bool) -
         "finding_id": finding.id,
         "severity": finding.severity,
         "updated_at": finding.updated_at,
+        "last_seen": service.event_last_seen if service else None,
         "count": service.count if service else None,
         "sample": sample,
     }

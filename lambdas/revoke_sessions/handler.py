@@ -8,6 +8,10 @@ Two entries, one function:
 * a task of the regular route (input {"incident": Incident.model_dump(mode="json")}), for what the
   first task leaves to the normalizer (no role named, attack sequences) and for re-containment.
   Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
+* one Map item of ContainRoles / RecontainRoles (input {"incident": ..., "role": NAME}): a role an
+  attack sequence named beside its keys, which another response of the incident contained and
+  which shows activity since (incident.contain_roles): its sessions revoked again, scoped to the
+  role (no instance is this incident's).
 
 Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), RESPONDER_ROLE_ARNS (the responder's own roles, exact ARNs),
         EXEMPT_INSTANCE_IDS (stops a revoke scoped to that instance), AFFILIATED_INSIDE_AWS.
@@ -45,10 +49,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             contain=lambda essentials: _revoke(essentials.as_incident(), context),
             results_key="revoke_sessions",
         )
+    if event.get("role"):
+        incident = {**event["incident"], "role_name": event["role"], "instance_id": None, "principal_id": None}
+        return _revoke(incident, context, role_scope=True)
     return _revoke(event["incident"], context)
 
 
-def _revoke(incident: dict[str, Any], context: Any) -> dict[str, Any]:
+def _revoke(incident: dict[str, Any], context: Any, *, role_scope: bool = False) -> dict[str, Any]:
     account = own_account(context)
     target = incident.get("role_name") or incident.get("instance_id") or "unknown"
     if incident.get("account_conflict"):
@@ -83,7 +90,9 @@ def _revoke(incident: dict[str, Any], context: Any) -> dict[str, Any]:
                 )
             ]
         }
-    scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" else "role"
+    # A role contained again for an attack sequence has no instance of its own: its sessions, whatever
+    # revokeScope says.
+    scope = "instance" if env_str("REVOKE_SCOPE", "role").lower() == "instance" and not role_scope else "role"
     # Built before the revoke only when the role must be found from the instance: the EC2 client's
     # cold start would otherwise delay the containing call.
     ec2 = None if incident.get("role_name") else client("ec2", incident["region"])

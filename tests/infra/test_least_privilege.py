@@ -56,7 +56,9 @@ ATTRIBUTED = {
 }
 # Code in lambdas/ that no function runs, with who does: these calls need no function grant.
 NOT_RUN_BY_A_FUNCTION = {
-    ("record.store", "load"): "read by responder/release.py, which runs with the operator's own credentials",
+    ("record.finish", "record_release"): "written by responder/release.py, with the operator's own credentials",
+    ("record.responses", "steps_of"): "read by responder/release.py (a response's steps kept in the evidence "
+    "bucket), with the operator's own credentials",
 }
 POWERTOOLS_PARAMETERS = "aws_lambda_powertools.utilities.parameters"
 POWERTOOLS_ACTIONS = {"get_secret": "secretsmanager:GetSecretValue"}

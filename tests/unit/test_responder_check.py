@@ -13,11 +13,14 @@ What moto (5.2.5) cannot represent, and what stands in for it here:
   pending answer is given by a stand-in SNS client.
 - Public /aws/service/... SSM parameters cannot be created in moto (reserved): the stack's
   PowertoolsLayerParameter output names a parameter the test creates.
+- GuardDuty ListFilters is not implemented (CreateFilter and GetFilter are): `GuardDuty` answers
+  it from moto's own store of the detector's filters; every other call is moto's.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -28,6 +31,7 @@ from responder import check
 from responder.__main__ import main
 
 REGION = "eu-west-1"
+EVENT = Path(__file__).resolve().parents[1] / "events" / "health_exposed_key_classic.json"
 ACCOUNT = "123456789012"
 STACK = "CredentialResponder"
 ROLE_POLICY = {
@@ -197,6 +201,29 @@ class ForwarderStack(Stack):
         }
 
 
+class GuardDuty:
+    """moto's GuardDuty, with ListFilters answered from moto's store (moto 5.2.5 has no ListFilters)."""
+
+    def __init__(self, region: str) -> None:
+        self.region, self.client = region, boto3.client("guardduty", region_name=region)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def get_paginator(self, name: str) -> Any:
+        if name != "list_filters":
+            return self.client.get_paginator(name)
+        from moto.guardduty.models import guardduty_backends
+
+        detectors = guardduty_backends[ACCOUNT][self.region].detectors
+
+        class Pages:
+            def paginate(self, DetectorId: str) -> list[dict[str, Any]]:
+                return [{"FilterNames": sorted(detectors[DetectorId].filters)}]
+
+        return Pages()
+
+
 def factory(deployed: dict[str, Any], **overrides: Any) -> Any:
     def client(service: str, region: str | None = None) -> Any:
         if service in overrides:
@@ -205,6 +232,8 @@ def factory(deployed: dict[str, Any], **overrides: Any) -> Any:
             return deployed["stacks"][region or REGION]
         if service == "iam":
             return deployed["iam"]
+        if service == "guardduty":
+            return GuardDuty(region or REGION)
         return boto3.client(service, region_name=region or REGION)
 
     return client
@@ -229,6 +258,8 @@ def test_a_healthy_deployment_passes_every_check(deployed) -> None:
         "slack": "PASS",
         f"guardduty {REGION}": "PASS",
         "guardduty us-east-1": "PASS",
+        f"suppression {REGION}": "PASS",
+        "suppression us-east-1": "PASS",
         "health": "PASS",
         "cloudtrail": "PASS",
         "subscriptions": "PASS",
@@ -286,6 +317,110 @@ def test_guardduty_off_in_a_covered_region_fails_with_the_command(deployed) -> N
     result = run(deployed)["guardduty us-east-1"]
     assert result.status == "FAIL"
     assert result.fix == "aws guardduty create-detector --region us-east-1 --enable"
+
+
+OUTSIDE = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"
+INSIDE = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
+
+
+def suppress(region: str, name: str, criterion: dict[str, Any], action: str = "ARCHIVE") -> str:
+    guardduty = boto3.client("guardduty", region)
+    (detector,) = guardduty.list_detectors()["DetectorIds"]
+    guardduty.create_filter(
+        DetectorId=detector, Name=name, Action=action, Rank=1, FindingCriteria={"Criterion": criterion}
+    )
+    return detector
+
+
+def test_a_suppression_rule_that_archives_some_stolen_credential_findings_warns_with_its_criteria(
+    deployed, monkeypatch, capsys
+) -> None:
+    suppress(REGION, "ci-runners", {"type": {"Eq": [INSIDE]}, "resource.instanceDetails.tags.value": {"Eq": ["ci"]}})
+    results = run(deployed)
+    assert f"suppression {REGION}" not in results
+    result = results[f"suppression {REGION} ci-runners"]
+    assert result.status == "WARN"
+    assert f"suppression rule ci-runners archives {INSIDE} findings when resource.instanceDetails.tags.value is ci" in (
+        result.detail
+    )
+    assert "never reach EventBridge" in result.detail
+    assert results["suppression us-east-1"].status == "PASS"
+    # A warning does not fail the command.
+    monkeypatch.setattr(check, "run_checks", lambda client, **kw: list(results.values()))
+    assert main(["check", "--region", REGION, "--no-probe"]) == 0
+    assert "ci-runners archives" in capsys.readouterr().out
+
+
+def test_a_suppression_rule_that_archives_every_finding_of_a_type_fails_with_the_command(deployed) -> None:
+    detector = suppress("us-east-1", "quiet-exfil", {"type": {"Eq": [OUTSIDE, "Recon:EC2/PortProbeUnprotectedPort"]}})
+    result = run(deployed)["suppression us-east-1 quiet-exfil"]
+    assert result.status == "FAIL"
+    assert result.detail.startswith(f"suppression rule quiet-exfil archives every {OUTSIDE} finding:")
+    assert "PortProbe" not in result.detail  # not a type the responder answers
+    command = f"aws guardduty update-filter --region us-east-1 --detector-id {detector} --filter-name quiet-exfil"
+    assert result.fix.endswith(f"{command} --action NOOP")
+
+
+def test_filters_that_hide_nothing_the_responder_answers_pass(deployed) -> None:
+    suppress(REGION, "saved-view", {"type": {"Eq": [OUTSIDE]}}, action="NOOP")
+    suppress(REGION, "port-probes", {"type": {"Eq": ["Recon:EC2/PortProbeUnprotectedPort"]}})
+    suppress(REGION, "low-severity", {"severity": {"Lt": 4}})
+    suppress(REGION, "sandbox-account", {"accountId": {"Eq": ["999999999999"]}})
+    result = run(deployed)[f"suppression {REGION}"]
+    assert result.status == "PASS"
+    assert result.detail.startswith("4 filter(s) read")
+
+
+@pytest.mark.parametrize(
+    ("criterion", "entirely", "partly", "when"),
+    [
+        # A rule without a type criterion archives every type that meets the others.
+        ({"severity": {"Gte": 1}}, [OUTSIDE, INSIDE], [], ""),
+        ({"severity": {"Lt": 7}}, [], [OUTSIDE, INSIDE], "severity < 7"),
+        ({"type": {"Neq": [OUTSIDE]}, "accountId": {"Eq": [ACCOUNT]}}, [INSIDE], [], ""),
+        (
+            {"type": {"Matches": ["UnauthorizedAccess:IAMUser/*"]}, "region": {"Neq": ["eu-central-1"]}},
+            [OUTSIDE, INSIDE],
+            [],
+            "",
+        ),
+        (
+            {
+                "type": {"Eq": [OUTSIDE]},
+                "service.action.awsApiCallAction.remoteIpDetails.ipAddressV4": {"Neq": ["1.2.3.4"]},
+            },
+            [],
+            [OUTSIDE],
+            "service.action.awsApiCallAction.remoteIpDetails.ipAddressV4 is not 1.2.3.4",
+        ),
+        ({"type": {"NotMatches": ["*OutsideAWS", "*InsideAWS"]}, "severity": {"Gte": 9}}, [], [], None),
+        ({"type": {"Eq": [OUTSIDE]}, "region": {"Eq": ["eu-central-1"]}}, [], [], None),
+    ],
+)
+def test_what_a_suppression_rule_hides(
+    criterion: dict[str, Any], entirely: list[str], partly: list[str], when: str | None
+) -> None:
+    rule = {"Name": "r", "Action": "ARCHIVE", "FindingCriteria": {"Criterion": criterion}}
+    hidden = check.suppression(rule, account=ACCOUNT, region=REGION)
+    if when is None:
+        assert hidden is None or not ({OUTSIDE, INSIDE} & {*hidden.entirely, *hidden.partly}), hidden
+        return
+    assert hidden is not None
+    assert {OUTSIDE, INSIDE} & set(hidden.entirely) == set(entirely)
+    assert {OUTSIDE, INSIDE} & set(hidden.partly) == set(partly)
+    assert hidden.when == when
+
+
+def test_a_filter_the_operator_may_not_read_fails_with_the_permission_named(deployed) -> None:
+    class Denied(GuardDuty):
+        def get_paginator(self, name: str) -> Any:
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListFilters")
+
+    result = run(deployed, guardduty=Denied(REGION))["suppression"]
+    assert result.status == "FAIL"
+    assert "operator" in result.fix
 
 
 def test_us_east_1_not_covered_fails_health(deployed) -> None:
@@ -395,6 +530,7 @@ def test_check_help_documents_every_check(capsys) -> None:
         "layer",
         "slack",
         "guardduty",
+        "suppression",
         "health",
         "cloudtrail",
         "subscriptions",
@@ -422,7 +558,10 @@ def test_commands_take_the_region_from_aws_region(monkeypatch, capsys) -> None:
     assert seen["region"] == "eu-north-1"
 
 
-@pytest.mark.parametrize("command", [["check"], ["release", "123456789012:guardduty:abc"], ["try", "event.json"]])
+@pytest.mark.parametrize(
+    "command",
+    [["check"], ["release", "123456789012:guardduty:abc"], ["try", str(EVENT)]],
+)
 def test_without_any_region_the_commands_say_how_to_give_one(monkeypatch, capsys, command: list[str]) -> None:
     for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(key, raising=False)
