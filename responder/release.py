@@ -129,12 +129,15 @@ def plan(
             reversals.append(_restore_groups(ec2, step))
         elif name in (EVICT_USER, HOLD_USER):
             reversals.append(_release_user(iam, step))
-        elif name in (QUARANTINE_ROLE, QUARANTINE_TRUST, RESTORE_TRUST) or (name == MINTED and _data(step).get("role")):
+        elif name in (QUARANTINE_ROLE, QUARANTINE_TRUST, RESTORE_TRUST) or (
+            name == MINTED and _data(step).get("role")
+        ):
             if _data(step).get("policies"):
                 reversals.append(_release_principal(iam, "role", step))
             if name == QUARANTINE_TRUST:
                 notes.append(
-                    f"{name} {target}: the trust policy stays as the attacker left it; restoring it is a person's decision"
+                    f"{name} {target}: the trust policy stays as the attacker left it; restoring it is a "
+                    "person's decision"
                 )
             if name == RESTORE_TRUST and _data(step).get("trust_restored"):
                 notes.append(
