@@ -16,13 +16,12 @@ import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from common.guards import exempted_by_name
 from common.steps import Status, StepResult, step
-from common.times import iso
 from evict import actions
 from evict.actions import Replaced, Switch
 from reach.trust import added_principals, document, principals
@@ -148,9 +147,11 @@ def _plan_item(item: dict[str, Any], settings: Settings, held_users: set[str], h
     if kind == "session":
         return Planned(label, 60, partial(_session, item, why, held_users, held_roles))
     if kind == "named-role":
-        if refusal := _exempt(settings, "role", role):
-            return Planned(label, 55, partial(_refused_work, actions.MINTED, role, refusal, why))
-        return Planned(label, 55, partial(_named_role, item, why))
+        text = (
+            f"{label}: the finding names it; its sessions are the containing task's to cut off (revoke-role-sessions), "
+            "and what they made is followed here"
+        )
+        return Planned(label, 89, lambda c: actions.report(actions.SUMMARY, role, text))
     if kind == "user-credential":
         return Planned(label, 70, partial(_user_credential, item, why, held_users))
     if kind == "grant":
@@ -333,14 +334,6 @@ def _session(item: dict[str, Any], why: str, held_users: set[str], held_roles: s
     return actions.revoke_sessions(
         c.iam, "user", user, issued, f"{item.get('label')}; {why}", c.settings.switch("sessions"), now=c.now,
         replaced=c.replaced,
-    )  # fmt: skip
-
-
-def _named_role(item: dict[str, Any], why: str, c: Context) -> StepResult:
-    """A role the attack sequence names beside its keys: every session of it issued up to now ends."""
-    return actions.revoke_sessions(
-        c.iam, "role", str(item["role"]), iso(c.now - timedelta(seconds=1)), why, c.settings.switch("sessions"),
-        now=c.now, replaced=c.replaced, own_role_arns=c.settings.own_role_arns,
     )  # fmt: skip
 
 

@@ -159,9 +159,6 @@ class Incident(_Frozen):
     # Addresses the finding names as the attacker's (an attack sequence's endpoints): attacker evidence when the
     # reach judges a call (reach.judge), beside `remote`.
     attacker_ips: list[str] = Field(default_factory=list)
-    # Roles an attack sequence names beside keys: the keys are the first task's; the roles' sessions are cut
-    # off with the reach (evict), as the sequence's own principals.
-    sequence_roles: list[str] = Field(default_factory=list)
     # GuardDuty findings this one belongs with (one incident per attack): an attack sequence's
     # FINDING signals (signals[].uid), or the sequence an ordinary finding names
     # (associatedAttackSequenceArn). record.store.join_earlier looks them up.

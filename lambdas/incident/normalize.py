@@ -457,16 +457,16 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
         if principal.key_id is None:
             unresolved.append(f"{principal.where}: IAM user {principal.name} is named, but no access key id")
     keys = [p for p in keys if p.key_id]
-    sequence_roles: list[str] = []
     if roles and keys:
-        # The keys are the first task's to contain; the roles' sessions are cut off with the reach (evict).
-        sequence_roles = list(dict.fromkeys(p.name for p in roles))
+        # The keys are the first task's; the roles are contained beside them (the workflow's ContainRoles, from
+        # record.principals' deferred roles), unless an earlier response of the same attack contained them.
+        unresolved += [f"{p.where}: role {p.name} (keys contained first; revoke its sessions by hand)" for p in roles]
         roles = []
     if len(roles) > 1:
         extra = roles[1:]
         unresolved += [f"{p.where}: role {p.name} (one role per response; revoke its sessions by hand)" for p in extra]
         roles = roles[:1]
-    contained = len(keys) + len(roles) + len(sequence_roles)
+    contained = len(keys) + len(roles)
     report_only = None
     if not contained:
         report_only = "the attack sequence names no principal that can be contained automatically" + (
@@ -477,11 +477,7 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
             f"attackSequenceMaxActors={max_actors}: the sequence names {contained + len(unresolved)} principals; "
             "a sequence with more is only reported"
         )
-    names = ", ".join(
-        [f"user {p.name} key {p.key_id}" for p in keys]
-        + [f"role {p.name}" for p in roles]
-        + [f"role {name} (its sessions cut off with the reach)" for name in sequence_roles]
-    )
+    names = ", ".join([f"user {p.name} key {p.key_id}" for p in keys] + [f"role {p.name}" for p in roles])
     decision = f"attack sequence: {names or 'no principal'} from service.detection.sequence" + (
         f"; {report_only}" if report_only else ""
     )
@@ -503,7 +499,6 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
             report_only=report_only,
             decision=decision,
             unresolved=unresolved,
-            sequence_roles=sequence_roles,
             attacker_ips=[
                 endpoint.ip
                 for endpoint in (sequence.endpoints or [] if sequence else [])[:MAX_RELATED_FINDINGS]

@@ -11,6 +11,7 @@ from common.aws import error_code
 from incident.model import Incident, Kind
 from reach.graph import Seed
 from reach.judge import Signals
+from record.principals import delivery_of
 
 
 def instance_session(incident: Incident) -> str | None:
@@ -34,8 +35,11 @@ def seeds_of(incident: Incident) -> list[Seed]:
         )
         for key in incident.affected_keys
     ]
+    # Roles an attack sequence names beside its keys (contained by the workflow's ContainRoles): their sessions'
+    # work is followed like any other credential's.
     seeds += [
-        Seed("role", role, f"role {role}, named by the attack sequence", role=role) for role in incident.sequence_roles
+        Seed("role", role, f"role {role}, named by the attack sequence", role=role)
+        for role in delivery_of(incident.model_dump(mode="json")).deferred_roles
     ]
     if session := instance_session(incident):
         seeds.append(

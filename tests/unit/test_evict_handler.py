@@ -128,7 +128,7 @@ def test_each_item_by_its_verdict_and_the_owners_left_alone(account: Any, lambda
     # from the owner's own network and client, but a change that source never made before: held on doubt
     carol = steps[("evict-created-user", "carol")]
     assert carol["status"] == "done" and carol["detail"].startswith("user carol")
-    assert "held on doubt (unknownChanges=hold)" in carol["detail"] and carol["undo"]
+    assert "held on doubt (unknownChanges=hold; its undo command releases it)" in carol["detail"] and carol["undo"]
     # the owner's role, before the window: reported, never touched
     owner = steps[("owner-change", "payments-app")]
     assert owner["status"] == "skipped" and not owner["containment"] and "before-window" in owner["detail"]

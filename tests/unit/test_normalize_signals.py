@@ -317,7 +317,9 @@ def test_two_keys_of_one_user_are_two_credentials() -> None:
     assert incident.user_names == ["ci-deployer"]
 
 
-def test_a_role_beside_keys_is_cut_off_with_the_reach_not_left_to_a_person() -> None:
+def test_a_role_beside_keys_is_deferred_to_the_roles_containment_and_followed_by_the_reach() -> None:
+    from investigate.seeds import seeds_of
+
     event = load("crafted/guardduty_attack_sequence_iam_user_key.json")
     sequence = event["detail"]["service"]["detection"]["sequence"]
     sequence["actors"].append(
@@ -328,8 +330,10 @@ def test_a_role_beside_keys_is_cut_off_with_the_reach_not_left_to_a_person() -> 
     incident = normalize(event, accept_samples=True).incident
 
     assert incident is not None and incident.access_key_ids == ["AKIA3UBBJ2K3TLEAKED1"]
-    assert incident.sequence_roles == ["deploy-role"] and not incident.unresolved
-    assert "role deploy-role (its sessions cut off with the reach)" in str(incident.decision)
+    assert [u.split(": ", 1)[1] for u in incident.unresolved] == [
+        "role deploy-role (keys contained first; revoke its sessions by hand)"
+    ]
+    assert [seed.id for seed in seeds_of(incident) if seed.kind == "role"] == ["deploy-role"]
 
 
 def test_the_sequences_endpoints_are_the_attackers_addresses() -> None:
