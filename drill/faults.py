@@ -359,6 +359,101 @@ def _largest_state(account: SimulatedAccount, staged: Staged) -> None:
     _trail(account, staged, records)
 
 
+# IAM's limits: a role's inline policies together hold at most 10,240 characters, its trust policy 2,048 (the
+# default quota). Single quotes are the costliest character once a document is shell-quoted into a command
+# (' becomes '"'"'), which is how the state once outgrew Step Functions' 256 KiB (review N6).
+ROLE_INLINE_LIMIT = 10_240
+TRUST_LIMIT = 2_048
+LARGEST_ROLES = 6
+
+
+def _quote_heavy(limit: int, statement: dict[str, Any]) -> str:
+    """A policy document of exactly `limit` characters, its condition value all single quotes."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{**statement, "Condition": {"StringEquals": {"aws:PrincipalTag/x": ""}}}],
+    }
+    padding = limit - len(json.dumps(document, separators=(",", ":")))
+    document["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalTag/x"] = "'" * padding
+    text = json.dumps(document, separators=(",", ":"))
+    assert len(text) == limit
+    return text
+
+
+def _largest_eviction(account: SimulatedAccount, staged: Staged) -> None:
+    """The attacker's roles carry the largest documents IAM allows (a trust policy and an inline policy at their
+    limits, quote-heavy), on more roles than the review's four, made with the exposed key after a baseline."""
+    from drill.history import parse_history
+    from drill.scenario import install_cloudtrail
+
+    trust = _quote_heavy(
+        TRUST_LIMIT,
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::666666666666:root"}, "Action": "sts:AssumeRole"},
+    )
+    policy = _quote_heavy(ROLE_INLINE_LIMIT, {"Effect": "Allow", "Action": "*", "Resource": "*"})
+    history: list[dict[str, Any]] = []
+    for index in range(LARGEST_ROLES):
+        name = f"ops-automation-{index}"
+        history += [
+            {"at": f"+{4 + index}m", "by": "exposed", "from": "vps-go", "call": "CreateRole",
+             "request": {"roleName": name, "assumeRolePolicyDocument": trust}},
+            {"at": f"+{4 + index}m30s", "by": "exposed", "from": "vps-go", "call": "PutRolePolicy",
+             "request": {"roleName": name, "policyName": "ops", "policyDocument": policy}},
+        ]  # fmt: skip
+    scenario = {
+        "description": "the attacker's roles carry the largest documents IAM allows (drill/faults.py)",
+        "include": ["owner_ci_routine.json"],
+        "history": history,
+    }
+    install_cloudtrail(
+        account, staged, parse_history(scenario, base=EVENTS / "cloudtrail", origin="evict-largest-state")
+    )
+    staged.notes.append(
+        f"{LARGEST_ROLES} roles with a {TRUST_LIMIT}-character trust and a {ROLE_INLINE_LIMIT}-character policy"
+    )
+
+
+BUSY_EVENTS = 10_000
+
+
+def _busy_account(account: SimulatedAccount, staged: Staged) -> None:
+    """A busy account: in the look-up window, 10,000 calls of other principals (a CI role creating roles and
+    keys, an application reading), beside the exposed key's back door. The responder's look-ups are filtered at
+    the source, so they read none of them."""
+    from drill.cloudtrail_fake import make_record
+    from drill.history import parse_history
+    from drill.scenario import install_cloudtrail
+    from drill.timeline import exposure_moment
+
+    scenario = {
+        "description": "busy-account: the exposed key's back door beside 10,000 calls of other principals",
+        "include": ["owner_ci_routine.json"],
+        "history": [
+            {"at": "+4m", "by": "exposed", "from": "vps-go", "call": "CreateUser", "request": {"userName": "svc-sync"}},
+            {"at": "+5m", "by": "exposed", "from": "vps-go", "call": "CreateAccessKey",
+             "request": {"userName": "svc-sync"}, "key": "door"},
+        ],
+    }  # fmt: skip
+    factory = install_cloudtrail(
+        account, staged, parse_history(scenario, base=EVENTS / "cloudtrail", origin="busy-account")
+    )
+    start = exposure_moment(staged.event)
+    names = ("CreateRole", "CreateAccessKey", "PutRolePolicy", "AssumeRole", "GetObject", "DescribeInstances")
+    noise = [
+        make_record(
+            names[i % len(names)],
+            access_key_id=f"AKIABUSYCIROLE{i % 7:06d}",
+            user_name=f"ci-{i % 7}",
+            event_time=start + timedelta(seconds=i % 3000),
+            source_ip=f"20.42.{i % 250}.{i % 199}",
+            request={"roleName": f"app-{i}"} if i % len(names) in (0, 2) else None,
+        )
+        for i in range(BUSY_EVENTS)
+    ]
+    factory.add(*noise)
+    staged.notes.append(f"{BUSY_EVENTS} calls of other principals in the look-up window")
+
+
 def _largest_instance_state(account: SimulatedAccount, staged: Staged) -> None:
     """largest-state on the stolen-instance path, where every Parallel branch output is a full copy of the
     state: a GuardDuty finding padded to 255 KB, and the thief's thousands of calls with the session."""
@@ -910,6 +1005,24 @@ SCENARIOS = {
             "customer policy AWSCompromisedKeyQuarantineV9 on a role): reported as persistence; AWS's real "
             "attach to the exposed user is not",
             setup=_impostor_trail,
+        ),
+        Scenario(
+            "evict-largest-state",
+            CI_KEY_EVENT,
+            "contained",
+            f"{LARGEST_ROLES} roles the attacker made carry the largest documents IAM allows ({TRUST_LIMIT}-character "
+            f"trust, {ROLE_INLINE_LIMIT}-character inline policy, quote-heavy): each is held, no document travels "
+            "in the state (they are in the evidence bucket), the report is sent",
+            setup=_largest_eviction,
+        ),
+        Scenario(
+            "busy-account",
+            CI_KEY_EVENT,
+            "contained",
+            f"{BUSY_EVENTS} calls of other principals fall in the look-up window: the look-ups are filtered at the "
+            "source and read none of them; the key and the back door are contained and the outcome does not fail "
+            "on the budget",
+            setup=_busy_account,
         ),
         Scenario(
             "noisy-trail",
