@@ -275,7 +275,8 @@ def _observed_lines(observed: Any, indent: str) -> list[str]:
 
 def tally(results: list[dict[str, Any]]) -> str:
     """One screen: each event or drill, its outcome (and for a fault drill whether as expected), the time
-    to containment, and the steps that failed or were skipped."""
+    to containment, and the steps that failed or were skipped. A skipped step that contains nothing (the
+    owner's change, reported) is no work left, so it is not listed."""
     rows = []
     for result in results:
         name = result["fault"]["scenario"] if "fault" in result else result["event_file"]
@@ -284,7 +285,9 @@ def tally(results: list[dict[str, Any]]) -> str:
         expected = _verdict(result) if "fault" in result else ""
         at = result["timings_ms"].get("to_containment")
         counts = Counter(
-            (step["name"], step["status"]) for step in result["steps"] if step["status"] in ("failed", "skipped")
+            (step["name"], step["status"])
+            for step in result["steps"]
+            if step["status"] == "failed" or (step["status"] == "skipped" and step.get("containment", True))
         )
         steps = ", ".join(
             f"{step} {status}" + (f" x{count}" if count > 1 else "") for (step, status), count in counts.items()

@@ -189,7 +189,14 @@ def describe(
             ),
         },
         "steps": [
-            {"name": s["name"], "status": s["status"], "target": s["target"], "detail": s["detail"]} for s in steps
+            {
+                "name": s["name"],
+                "status": s["status"],
+                "target": s["target"],
+                "detail": s["detail"],
+                "containment": bool(s.get("containment")),
+            }
+            for s in steps
         ],
         "observed": observed,
         "staged": staged.mapping,
