@@ -110,6 +110,9 @@ def _stage_what_it_created(
         # CloudTrail names what IAM made: the user's id in the record is the one the account holds.
         made = iam.get_user(UserName=request["userName"])["User"]
         if isinstance(response.get("user"), dict):
+            original = response["user"].get("userId")
+            if isinstance(original, str) and original:
+                staged.mapping[original] = made["UserId"]
             response["user"].update(userId=made["UserId"], arn=made["Arn"])
     _stage_iam_backdoor(iam, record, staged, ensure_user)
     if record.get("eventName") in ("CreateLoginProfile", "UpdateLoginProfile"):
