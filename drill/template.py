@@ -61,6 +61,12 @@ class Synthesized:
         )
 
     @property
+    def state_machine_denies(self) -> tuple[dict[str, Any], ...]:
+        """The Deny statements of the state machine's role: its integration Tasks call AWS as that role."""
+        (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
+        return self._role_denies(machine["Properties"].get("RoleArn"))
+
+    @property
     def state_machine_definition(self) -> Any:
         (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
         return machine["Properties"]["DefinitionString"]
