@@ -125,7 +125,9 @@ class SimulatedAccount:
         time_scale: float = 0.001,
         environment: dict[str, str] | None = None,
     ) -> None:
-        self.synthesized = synthesized
+        # The environment stands for the deployment's configuration: the state machine is synthesized
+        # with it too where it depends on it (drill.template.Synthesized.configured).
+        self.synthesized = synthesized.configured(environment or {})
         self.account_id = account_id
         self.time_scale = time_scale
         self.extra_environment = environment or {}
