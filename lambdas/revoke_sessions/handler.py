@@ -122,7 +122,7 @@ def _confirm(incident: dict[str, Any], contained: Any, context: Any) -> dict[str
     revoke_role_sessions does after its own, then whether the instance's profile points elsewhere."""
     role_name = contained.get("role_name") if isinstance(contained, dict) else None
     cutoff = contained.get("cutoff") if isinstance(contained, dict) else None
-    if role_name != incident.get("role_name") or not isinstance(cutoff, str):
+    if not isinstance(role_name, str) or role_name != incident.get("role_name") or not isinstance(cutoff, str):
         # Cannot happen while the state reads the finding as essentials: the whole rule, from the start.
         return _revoke(incident, context)
     iam = client("iam")
