@@ -241,6 +241,35 @@ def sdk_error_names() -> Iterator[None]:
 
 
 @contextmanager
+def parser_scopes_per_parse() -> Iterator[None]:
+    """Parsing a definition that mixes JSONata and JSONPath states.
+
+    moto parses the definition anew for each execution, and its parser keeps the stack of query
+    languages it is in as a class attribute, shared by every parse: executions started together (a
+    burst) interleave their scopes and fail with "Unsupported declaration in QueryLanguage=JSONPath
+    block", the execution left RUNNING. AWS parses once, at CreateStateMachine. The patch gives each
+    parse its own stack.
+    """
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    had_init = "__init__" in Preprocessor.__dict__
+    original = Preprocessor.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._query_language_per_scope = []
+
+    Preprocessor.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        if had_init:
+            Preprocessor.__init__ = original  # type: ignore[method-assign]
+        else:
+            del Preprocessor.__init__
+
+
+@contextmanager
 def aws_semantics() -> Iterator[None]:
     """Every patch above."""
     with ExitStack() as stack:
@@ -251,4 +280,5 @@ def aws_semantics() -> Iterator[None]:
         stack.enter_context(jsonata_evaluator())
         stack.enter_context(context_object_times())
         stack.enter_context(sdk_error_names())
+        stack.enter_context(parser_scopes_per_parse())
         yield
