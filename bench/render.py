@@ -57,8 +57,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## 1. Critical path to containment",
         "",
-        "From each run's execution history and the API calls the handlers made, in order. A call belongs "
-        "to the task whose invocation was running when it was made.",
+        "From each run's execution history and the API calls made, in order. A call Step Functions makes itself "
+        "(an integration Task) belongs to its state; any other to the task whose invocation was running when it "
+        "was made.",
         "",
     ]
     for kind, data in kinds.items():
