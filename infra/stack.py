@@ -10,7 +10,8 @@ from constructs import Construct
 
 from infra.config import DRY_RUN_ACTIONS, EVICTION_SWITCHES, ResponderConfig
 from infra.detection import Detection
-from infra.functions import RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.intake import InStateOptions
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge, acknowledge_policy_wildcards
 from infra.notification import Notification
@@ -187,6 +188,17 @@ class ResponderStack(Stack):
             cut_off_instances=config.detach_load_balancers or config.remove_instance_profile,
             investigate=config.investigate,
             second_lookup_delay_minutes=config.second_lookup_delay_minutes,
+            # Containment by Step Functions itself (infra/intake.py), where no setting asks the function
+            # to decide first: dry-run, or a revoke scoped to the instance (it reads the role first).
+            in_state=InStateOptions(
+                table=storage.table,
+                exempt_principal_arns=tuple(config.exempt_principal_arns),
+                affiliated_inside_aws=config.affiliated_inside_aws,
+                keys=not config.dry_run and "containKey" not in config.dry_run_actions,
+                sessions=not config.dry_run
+                and "revokeSessions" not in config.dry_run_actions
+                and config.revoke_scope == "role",
+            ),
         )
         self.workflow = workflow
         # A record still `responding` after the state machine's own timeout belongs to an execution
@@ -201,6 +213,12 @@ class ResponderStack(Stack):
             machine_policy,
             {
                 "lambda:InvokeFunction": "CDK's LambdaInvoke grant also covers the function's versions (ARN:*)",
+                # infra/intake.py: Step Functions makes the containing call itself; the exempted
+                # principals and the responder's own roles are denied explicitly.
+                "iam:UpdateAccessKey": "an exposed key's owner can be any user of the account",
+                "iam:GetAccessKeyLastUsed": "IAM names an exposed key's owner, who can be any user",
+                "iam:PutRolePolicy": "the role whose instance credentials were stolen can be any role of the "
+                "account; the only policy written is the session cut-off",
                 "xray:PutTraceSegments": "X-Ray accepts no resource scope",
                 "xray:PutTelemetryRecords": "X-Ray accepts no resource scope",
                 "xray:GetSamplingRules": "X-Ray accepts no resource scope",

@@ -1,6 +1,10 @@
 """The response workflow: one state machine. The containing call comes first.
 
-    Intake (Choice on the raw event's own source and type, no Lambda):
+    Intake (Choice on the raw event's own fields, no Lambda; infra/intake.py):
+      read in the state (Health key, GuardDuty role named): Record*Incident (DynamoDB: the dedupe
+          write) -> Deactivate*/RevokeRoleSessions (IAM through the AWS SDK integration: the
+          containing call) -> KeyContained/SessionContained (the containing function: read back,
+          quarantine, the full normalizer); any error of those states -> the first task below
       AWS Health                         -> KeyIntake: the ContainKey function as first task
       GuardDuty instance-credential      -> SessionIntake: the RevokeSessions function as first task
       anything else                      -> Normalize -> Prepare
@@ -46,6 +50,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.functions import RESPONDER_ROLE_PATH, depend_on_policy_only, retention
+from infra.intake import IN_STATE_WORST_SECONDS, Fallbacks, InStateIntake, InStateOptions
 
 # Errors worth retrying: Lambda's own transient errors and the handlers' TransientError.
 TRANSIENT_ERRORS = [
@@ -100,8 +105,9 @@ def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_dela
     sessions = worst("revoke_sessions") + max(
         worst("preserve_evidence") + worst("cut_off_instance") + worst("isolate_instance"), group, investigation
     )
-    # A first task that fails outright (after its retries) hands over to Normalize and the regular route.
-    first_task = max(worst("contain_key"), worst("revoke_sessions"))
+    # A first task that fails outright (after its retries) hands over to Normalize and the regular route;
+    # before it, the in-state states may have run into their timeouts (infra/intake.py).
+    first_task = IN_STATE_WORST_SECONDS + max(worst("contain_key"), worst("revoke_sessions"))
     longest = first_task + worst("normalize") + max(keys, sessions) + worst("notify_slack") + worst("report")
     return int(-(-(longest * TIMEOUT_MARGIN + TIMEOUT_SLACK_SECONDS) // 60) * 60)  # whole minutes, rounded up
 
@@ -134,6 +140,7 @@ class Workflow(Construct):
         investigate: bool,
         second_lookup_delay_minutes: int,
         cut_off_instances: bool = True,
+        in_state: InStateOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         f = functions
@@ -387,26 +394,23 @@ class Workflow(Construct):
         session_intake = self._first_task("SessionIntake", f.revoke_sessions, normalize)
         key_intake.next(route)
         session_intake.next(route)
-        source_is = lambda value: sfn.Condition.and_(  # noqa: E731
-            sfn.Condition.is_present("$.source"),
-            sfn.Condition.is_string("$.source"),
-            sfn.Condition.string_equals("$.source", value),
+        # The events the state reads are contained by Step Functions itself (infra/intake.py); the
+        # others, and every error of those states, go to the containing function as the first task.
+        intake = InStateIntake(
+            self,
+            options=in_state,
+            contain_key=f.contain_key,
+            revoke_sessions=f.revoke_sessions,
+            fallbacks=Fallbacks(keys=key_intake, sessions=session_intake, normalize=normalize),
+            route=route,
+            retries=lambda task: self._retry(task, retry_timeouts=True),
         )
-        definition = (
-            sfn.Choice(self, "Intake", comment="by the event's own fields: the containing function comes first")
-            .when(source_is("aws.health"), key_intake)
-            .when(
-                sfn.Condition.and_(
-                    source_is("aws.guardduty"),
-                    sfn.Condition.is_present("$.detail.type"),
-                    sfn.Condition.is_string("$.detail.type"),
-                    sfn.Condition.string_matches(
-                        "$.detail.type", "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration*"
-                    ),
-                ),
-                session_intake,
-            )
-            .otherwise(normalize)
+        source = "$type($states.input) = 'object' and $states.input.source = "
+        exfiltration = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration"
+        definition = intake.choice(
+            health_fallback_condition=f"{source}'aws.health'",
+            session_fallback_condition=f"{source}'aws.guardduty' and ($t := $states.input.detail.type; "
+            f"$type($t) = 'string' ? $substring($t, 0, {len(exfiltration)}) = '{exfiltration}' : false)",
         )
 
         self.log_group = logs.LogGroup(self, "Logs", retention=retention(log_retention_days), encryption_key=key)
@@ -422,6 +426,7 @@ class Workflow(Construct):
             # names and IPs, and nothing secret may reach the logs.
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
+        intake.grant(role, key)
         depend_on_policy_only(self.state_machine.node.default_child, role)  # type: ignore[arg-type]
 
     def _task(
@@ -445,6 +450,11 @@ class Workflow(Construct):
             result_path=result_path,
             result_selector=result_selector,
         )
+        self._retry(task, extra_retry=extra_retry, retry_timeouts=retry_timeouts)
+        return task
+
+    @staticmethod
+    def _retry(task: tasks.LambdaInvoke, *, extra_retry: list[str] | None = None, retry_timeouts: bool) -> None:
         task.add_retry(
             errors=TRANSIENT_ERRORS + (extra_retry or []),
             interval=Duration.seconds(RETRY_INTERVAL_SECONDS),
@@ -462,7 +472,6 @@ class Workflow(Construct):
                 max_delay=Duration.seconds(RETRY_MAX_DELAY_SECONDS),
                 jitter_strategy=sfn.JitterType.FULL,
             )
-        return task
 
     def _contain_keys(
         self, name: str, task_name: str, function: lambda_.IFunction, on_failure: sfn.IChainable

@@ -116,7 +116,6 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
     write is idempotent, and what it set is read back after it. A key that was already Inactive
     reads back the same, so the step says done either way; AccessDenied (the explicit deny on the
     responder's own and exempted principals, or an SCP) is reported, never retried."""
-    undo = _update_key_command(user_name, access_key_id, "Active")
     manual = _update_key_command(user_name, access_key_id, "Inactive")
     if dry_run:
         return step(
@@ -146,6 +145,14 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
                 manual=manual,
             )
         raise
+    return confirm_inactive(iam, user_name, access_key_id)
+
+
+def confirm_inactive(iam: Any, user_name: str, access_key_id: str) -> StepResult:
+    """After UpdateAccessKey returned (this function's, or the state machine's own call): done only
+    when the key reads back Inactive."""
+    undo = _update_key_command(user_name, access_key_id, "Active")
+    manual = _update_key_command(user_name, access_key_id, "Inactive")
     read_back = _key_status(iam, user_name, access_key_id)
     if read_back != "Inactive":
         return step(

@@ -13,6 +13,11 @@ An event whose essentials the function does not read (anything but the common ca
 incident.essentials) gets exactly Normalize's treatment instead, and Route sends it along the
 regular route, ignored events included, with their named reason.
 
+`after_containment`: the same function after Step Functions itself recorded the incident and made
+the containing call (infra/intake.py). Its input names what the state did ({"event", "execution_id",
+"incident_id", "contained"}); it reads back and finishes containment (`finish`), then normalizes the
+event in full, as the first task does after its own containing call.
+
 Nothing here imports pydantic at module level: this is on the critical path (bench section 3).
 """
 
@@ -39,6 +44,7 @@ logger = Logger(service="credential-responder")
 MAX_KEYS_AT_INTAKE = 10
 
 Contain = Callable[[Essentials], Any]
+Finish = Callable[[Essentials, Any], Any]
 
 
 def first_task(
@@ -68,6 +74,38 @@ def first_task(
         "first task",
         extra={"status": intake["status"], "reason": intake["reason"], "contained_at_intake": contained},
     )
+    return _prepared(intake, results)
+
+
+def after_containment(
+    event: dict[str, Any],
+    *,
+    read: Callable[[Any], Essentials | None],
+    finish: Finish,
+    results_key: str,
+) -> dict[str, Any]:
+    """The record was written and the containing call made by the state machine: finish containment
+    (`finish(essentials, contained)`: read back, what follows the call), then the full normalizer."""
+    raw = event.get("event")
+    execution_arn = str(event.get("execution_id") or "")
+    essentials = read(raw)
+    if essentials is None or essentials.incident_id != event.get("incident_id"):
+        # tests/infra/test_intake_reading.py pins the state's reading to incident.essentials; if they
+        # ever disagree, the regular route decides, from Normalize's reading and record.
+        from incident.handler import normalize_and_register
+
+        logger.error(
+            "the state machine read the event otherwise than incident.essentials",
+            extra={"state": event.get("incident_id"), "essentials": essentials.incident_id if essentials else None},
+        )
+        return _prepared(normalize_and_register(raw, execution_arn), {})
+    logger.append_keys(incident_id=essentials.incident_id)
+    results = {results_key: finish(essentials, event.get("contained"))}
+    # The state's own write: a new record of this execution, as register() returns it.
+    registration = Registration(duplicate=False, changed=False, sightings=1, first_received_at="")
+    intake = _after_containment(raw, essentials, registration, "")
+    intake["contained_at_intake"] = True
+    logger.info("contained by the state machine", extra={"status": intake["status"], "reason": intake["reason"]})
     return _prepared(intake, results)
 
 

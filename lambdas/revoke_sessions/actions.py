@@ -212,6 +212,16 @@ def revoke_role_sessions(
         if code in ("UnmodifiableEntity", "AccessDenied", "AccessDeniedException"):
             return _refused(iam, role_name, code, own_role_arns, manual)
         raise
+    return confirm_cutoff(iam, role_name, cutoff)
+
+
+def confirm_cutoff(iam: Any, role_name: str, cutoff: str) -> StepResult:
+    """After PutRolePolicy returned (this function's, or the state machine's own call with `cutoff`):
+    done only when the policy reads back as written, or as a later cut-off (later_cutoff's rule)."""
+    policy = older_sessions_policy(cutoff)
+    data = {"role_name": role_name, "policy_name": OLDER_SESSIONS_POLICY, "cutoff": cutoff}
+    what = f"denies sessions issued before {cutoff}"
+    manual = _put_command(role_name, OLDER_SESSIONS_POLICY, policy)
     written = _get_policy(iam, role_name, OLDER_SESSIONS_POLICY)
     # Another execution (a repeat, a concurrent re-containment) may have put a later cut-off meanwhile:
     # it denies every session this one does.

@@ -5,6 +5,10 @@ Two entries, one function:
   GuardDuty finding's essentials, records the incident, revokes the role's sessions (again, with a
   new cut-off, when the record says GuardDuty's count rose), and only then normalizes the finding in
   full (incident.intake). Output: what Route expects, `results.revoke_sessions` = {"steps": [...]}.
+* after Step Functions itself recorded the incident and put the cut-off (infra/intake.py; input
+  {"event", "execution_id", "incident_id", "contained": {"role_name", "cutoff"}}): the cut-off read
+  back, the instance's current profile noted, then the full normalizer
+  (incident.intake.after_containment). Output: as the first task's.
 * a task of the regular route (input {"incident": Incident.model_dump(mode="json")}), for what the
   first task leaves to the normalizer (no role named, attack sequences) and for re-containment.
   Output: {"steps": [StepResult]}  (one step, "revoke-role-sessions", containment=True)
@@ -30,8 +34,8 @@ from common.guards import own_account
 from common.settings import env_bool, env_list, env_str
 from common.steps import Status, step
 from incident.essentials import exfiltration_essentials
-from incident.intake import first_task
-from revoke_sessions.actions import REVOKE, note_current_profile, revoke
+from incident.intake import after_containment, first_task
+from revoke_sessions.actions import REVOKE, confirm_cutoff, note_current_profile, revoke
 
 logger = Logger(service="credential-responder")
 prepare_for_snapshot("iam", "dynamodb")
@@ -40,6 +44,15 @@ prepare_for_snapshot("iam", "dynamodb")
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "contained" in event:
+        return after_containment(
+            event,
+            read=lambda raw: exfiltration_essentials(
+                raw, affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain")
+            ),
+            finish=lambda essentials, contained: _confirm(essentials.as_incident(), contained, context),
+            results_key="revoke_sessions",
+        )
     if "incident" not in event:
         return first_task(
             event,
@@ -110,4 +123,20 @@ def _revoke(incident: dict[str, Any], context: Any, *, role_scope: bool = False)
             result, client("ec2", incident["region"]), client("iam"), incident["instance_id"], incident["role_name"]
         )
     logger.info("role sessions", extra={"role": result["target"], "status": result["status"]})
+    return {"steps": [result]}
+
+
+def _confirm(incident: dict[str, Any], contained: Any, context: Any) -> dict[str, Any]:
+    """After the state machine's PutRolePolicy (`contained`: {"role_name", "cutoff"}): read back, as
+    revoke_role_sessions does after its own, then whether the instance's profile points elsewhere."""
+    role_name = contained.get("role_name") if isinstance(contained, dict) else None
+    cutoff = contained.get("cutoff") if isinstance(contained, dict) else None
+    if not isinstance(role_name, str) or role_name != incident.get("role_name") or not isinstance(cutoff, str):
+        # Cannot happen while the state reads the finding as essentials: the whole rule, from the start.
+        return _revoke(incident, context)
+    iam = client("iam")
+    result = confirm_cutoff(iam, role_name, cutoff)
+    if incident.get("instance_id") and result["status"] in ("done", "already-done"):
+        note_current_profile(result, client("ec2", incident["region"]), iam, incident["instance_id"], role_name)
+    logger.info("role sessions", extra={"role": role_name, "status": result["status"], "by": "state machine"})
     return {"steps": [result]}
