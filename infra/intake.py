@@ -48,7 +48,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.functions import OWN_ROLES, exempt_resources
+from infra.functions import exempt_resources
 
 _CODES_FILE = Path(__file__).resolve().parent.parent / "lambdas" / "incident" / "codes.py"
 
@@ -376,16 +376,6 @@ class InStateIntake:
                 conditions={"StringLike": {"kms:ViaService": "dynamodb.*.amazonaws.com"}},
             )
         )
-        if options.sessions:
-            # Whatever else may be written on roles, never on the responder's own (their path, which
-            # cannot be changed after creation: what revoke_sessions reads the role for).
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    effect=iam.Effect.DENY,
-                    actions=["iam:PutRolePolicy"],
-                    resources=[OWN_ROLES.format(partition=Aws.PARTITION, account=Aws.ACCOUNT_ID)],
-                )
-            )
         for kind, action, on in (
             ("user", "iam:UpdateAccessKey", options.keys),
             ("role", "iam:PutRolePolicy", options.sessions),
@@ -396,6 +386,14 @@ class InStateIntake:
                 role.add_to_principal_policy(
                     iam.PolicyStatement(effect=iam.Effect.DENY, actions=[action], resources=exempted)
                 )
+
+    def fence_own_roles(self, role: iam.IRole, role_arns: list[str]) -> None:
+        """Whatever else may be written on roles, never on the responder's own, by their exact ARNs (the stack
+        knows them once every role is made; a path would let anyone who may create roles hide one under it)."""
+        if self.options is not None and self.options.sessions and role_arns:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(effect=iam.Effect.DENY, actions=["iam:PutRolePolicy"], resources=role_arns)
+            )
 
     # -- states ----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from infra.config import DRY_RUN_ACTIONS, EVICTION_SWITCHES, ResponderConfig
 from infra.detection import Detection
-from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.functions import RESPONDER_TAG, ResponderFunction, SharedCode
 from infra.intake import InStateOptions
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge, acknowledge_policy_wildcards
@@ -239,6 +239,7 @@ class ResponderStack(Stack):
         # The forwarders' roles live in other regions' stacks and trust only EventBridge: one whose trust the
         # attacker rewrote is the attacker's, and held like any other.
         own_roles = [role.role_arn for role in self.node.find_all() if isinstance(role, iam.Role)]
+        workflow.fence_own_roles(own_roles)
         for name, fn in functions.items():
             fn.fence_own_roles(own_roles)
             if name in ("evict", "revoke_sessions"):

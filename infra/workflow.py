@@ -427,7 +427,12 @@ class Workflow(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         intake.grant(role, key)
+        self.intake = intake
         depend_on_policy_only(self.state_machine.node.default_child, role)  # type: ignore[arg-type]
+
+    def fence_own_roles(self, role_arns: list[str]) -> None:
+        """The state machine's own writes on roles (the in-state cut-off) never on the responder's roles."""
+        self.intake.fence_own_roles(self.state_machine.role, role_arns)
 
     def _task(
         self,

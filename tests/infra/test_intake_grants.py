@@ -61,10 +61,15 @@ def test_the_role_may_make_the_in_state_calls_and_no_other_iam_write(template) -
     assert key["Condition"] == {"StringLike": {"kms:ViaService": "dynamodb.*.amazonaws.com"}}
 
 
-def test_the_responders_own_roles_are_denied_to_the_state_machine(template) -> None:
+def test_the_responders_own_roles_are_denied_to_the_state_machine_by_their_exact_arns(template) -> None:
     denies = [s for s in machine_statements(template) if s["Effect"] == "Deny"]
-    (own,) = [s for s in denies if "/credential-responder/*" in _text(s["Resource"])]
+    roles = sorted(logical_id for logical_id, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role")
+    (own,) = [
+        s for s in denies if isinstance(s["Resource"], list) and any("Fn::GetAtt" in str(r) for r in s["Resource"])
+    ]
     assert _actions(own) == ["iam:PutRolePolicy"]
+    assert sorted(r["Fn::GetAtt"][0] for r in own["Resource"]) == roles
+    assert "/credential-responder/*" not in _text(machine_statements(template))
 
 
 def test_exempted_principals_are_denied_by_name_at_any_path(exempting: Synthesized) -> None:

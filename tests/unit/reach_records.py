@@ -18,7 +18,10 @@ CLI = (
     "md/pyimpl#CPython exec-env/GitHubActions cfg/retry-mode#standard md/installer#exe md/prompt#off "
     "md/command#{command}"
 )
-BOTO3 = "Boto3/1.35.36 md/Botocore#1.35.36 ua/2.0 os/linux#5.15 md/arch#x86_64 lang/python#3.12.3 m/{metrics} Botocore/1.35.36"
+BOTO3 = (
+    "Boto3/1.35.36 md/Botocore#1.35.36 ua/2.0 os/linux#5.15 md/arch#x86_64 lang/python#3.12.3 m/{metrics} "
+    "Botocore/1.35.36"
+)
 GO = "aws-sdk-go-v2/1.30.3 ua/2.1 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/iam#1.34.3"
 CI_NET = "198.51.100.{}"
 ATTACKER_IP = "185.220.101.47"

@@ -69,8 +69,15 @@ def test_a_created_user_is_held_whole_and_a_planted_policy_under_our_name_is_ove
     assert f"--access-key-id {key} --status Active" in result["undo"]
 
     again = actions.hold_user(
-        iam, "backup-admin", user_id, "why", ON, step_name=actions.EVICT_USER, now=NOW + timedelta(minutes=15), replaced=Replaced()
-    )  # fmt: skip
+        iam,
+        "backup-admin",
+        user_id,
+        "why",
+        ON,
+        step_name=actions.EVICT_USER,
+        now=NOW + timedelta(minutes=15),
+        replaced=Replaced(),
+    )
     assert again["status"] == Status.ALREADY_DONE and "undo" not in again
 
 
@@ -174,7 +181,7 @@ def test_a_minted_session_ends_with_a_cut_off_after_its_issue_and_a_later_one_st
     )
     later = actions.revoke_sessions(
         iam, "role", "deploy-role", "2026-11-20T13:00:00Z", "why", ON, now=NOW + timedelta(hours=1), replaced=Replaced()
-    )  # fmt: skip
+    )
 
     assert first["status"] == Status.DONE and "issued 2026-11-20T12:05:00Z" in first["detail"]
     assert again["status"] == Status.ALREADY_DONE  # the cut-off already denies that session
@@ -197,7 +204,14 @@ class _Config:
 def test_a_trust_document_aws_config_proves_is_put_back(iam) -> None:
     role_id = iam.create_role(RoleName="web", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["RoleId"]
     iam.update_assume_role_policy(RoleName="web", PolicyDocument=json.dumps(OUTSIDE))
-    config = _Config([{"configuration": json.dumps({"assumeRolePolicyDocument": json.dumps(TRUST)}), "configurationItemCaptureTime": "2026-11-19T00:00:00Z"}])  # fmt: skip
+    config = _Config(
+        [
+            {
+                "configuration": json.dumps({"assumeRolePolicyDocument": json.dumps(TRUST)}),
+                "configurationItemCaptureTime": "2026-11-19T00:00:00Z",
+            }
+        ]
+    )
     previous, proof = actions.previous_trust_from_config(config, role_id, "2026-11-20T12:05:00Z")
     assert previous == TRUST and "AWS Config" in proof and config.calls[0]["resourceId"] == role_id
     replaced = Replaced()
@@ -215,8 +229,16 @@ def test_a_trust_document_aws_config_proves_is_put_back(iam) -> None:
 
 
 def test_switches_and_dry_run_refuse_before_any_call(iam) -> None:
-    off = actions.hold_role(iam, "nope", actions.QUARANTINE_ROLE, "why", Switch(enabled=False, name="QUARANTINE_CREATED_ROLES"),
-                            now=NOW, replaced=Replaced(), own_role_arns=frozenset())  # fmt: skip
+    off = actions.hold_role(
+        iam,
+        "nope",
+        actions.QUARANTINE_ROLE,
+        "why",
+        Switch(enabled=False, name="QUARANTINE_CREATED_ROLES"),
+        now=NOW,
+        replaced=Replaced(),
+        own_role_arns=frozenset(),
+    )
     dry = actions.deactivate_key(iam, "AKIAX", "u", "why", Switch(dry_run=True))
     assert off["status"] == dry["status"] == Status.SKIPPED
     assert "QUARANTINE_CREATED_ROLES is off" in off["detail"] and dry["detail"].startswith("dry-run: would")

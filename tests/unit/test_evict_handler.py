@@ -66,19 +66,44 @@ def history() -> list[dict[str, Any]]:
     key and a role trusting its own account; from the owner's network and client, a user for the first time."""
     ci = {"ip": CI_NET.format(7)}
     return [
-        record("CreateRole", at(days=-3), agent=cli("iam.create-role"), **ci,
-               request={"roleName": "payments-app", "assumeRolePolicyDocument": service_trust()},
-               response={"role": {"roleName": "payments-app", "roleId": "AROAPAYMENTS00000001"}}),
-        record("CreateUser", at(minutes=4), agent=GO, request={"userName": "backup-admin"},
-               response={"user": {"userName": "backup-admin", "userId": "AIDABACKUP0000000001"}}),
-        record("CreateAccessKey", at(minutes=4, seconds=20), agent=GO, request={"userName": "backup-admin"},
-               response={"accessKey": {"accessKeyId": "AKIA_BACKDOOR", "userName": "backup-admin"}}),
-        record("CreateRole", at(minutes=5), agent=GO,
-               request={"roleName": "evil", "assumeRolePolicyDocument": trust("arn:aws:iam::666666666666:root")},
-               response={"role": {"roleName": "evil", "roleId": "AROAEVIL000000000001"}}),
-        record("CreateUser", at(minutes=6), agent=cli("iam.create-user"), **ci, request={"userName": "carol"},
-               response={"user": {"userName": "carol", "userId": "AIDACAROL00000000001"}}),
-    ]  # fmt: skip
+        record(
+            "CreateRole",
+            at(days=-3),
+            agent=cli("iam.create-role"),
+            **ci,
+            request={"roleName": "payments-app", "assumeRolePolicyDocument": service_trust()},
+            response={"role": {"roleName": "payments-app", "roleId": "AROAPAYMENTS00000001"}},
+        ),
+        record(
+            "CreateUser",
+            at(minutes=4),
+            agent=GO,
+            request={"userName": "backup-admin"},
+            response={"user": {"userName": "backup-admin", "userId": "AIDABACKUP0000000001"}},
+        ),
+        record(
+            "CreateAccessKey",
+            at(minutes=4, seconds=20),
+            agent=GO,
+            request={"userName": "backup-admin"},
+            response={"accessKey": {"accessKeyId": "AKIA_BACKDOOR", "userName": "backup-admin"}},
+        ),
+        record(
+            "CreateRole",
+            at(minutes=5),
+            agent=GO,
+            request={"roleName": "evil", "assumeRolePolicyDocument": trust("arn:aws:iam::666666666666:root")},
+            response={"role": {"roleName": "evil", "roleId": "AROAEVIL000000000001"}},
+        ),
+        record(
+            "CreateUser",
+            at(minutes=6),
+            agent=cli("iam.create-user"),
+            **ci,
+            request={"userName": "carol"},
+            response={"user": {"userName": "carol", "userId": "AIDACAROL00000000001"}},
+        ),
+    ]
 
 
 @pytest.fixture
@@ -172,11 +197,20 @@ def test_an_exempted_role_is_never_written_and_a_no_op_trust_rewrite_is_reported
     iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=own)
     monkeypatch.setenv("EXEMPT_PRINCIPAL_ARNS", f"arn:aws:iam::{ACCOUNT}:role/break-glass")
     records = [
-        record("CreateRole", at(days=-3), ip=CI_NET.format(7), agent=cli("iam.create-role"),
-               request={"roleName": "deploy", "assumeRolePolicyDocument": own}),
-        record("UpdateAssumeRolePolicy", at(minutes=3), request={"roleName": "break-glass", "policyDocument": trust("arn:aws:iam::666666666666:root")}),
+        record(
+            "CreateRole",
+            at(days=-3),
+            ip=CI_NET.format(7),
+            agent=cli("iam.create-role"),
+            request={"roleName": "deploy", "assumeRolePolicyDocument": own},
+        ),
+        record(
+            "UpdateAssumeRolePolicy",
+            at(minutes=3),
+            request={"roleName": "break-glass", "policyDocument": trust("arn:aws:iam::666666666666:root")},
+        ),
         record("UpdateAssumeRolePolicy", at(minutes=4), request={"roleName": "deploy", "policyDocument": own}),
-    ]  # fmt: skip
+    ]
     put(1, reach(records))
 
     steps = by_target(run(lambda_context)["steps"])
@@ -204,12 +238,30 @@ def test_the_largest_documents_on_many_principals_never_reach_the_state(account:
     costs 7 bytes once shell-quoted): the state carries names and counts; the documents go to the evidence."""
     iam = account
     quotes = "'" * 1900
-    document = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::666666666666:root"}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": quotes}}}]})  # fmt: skip
+    document = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::666666666666:root"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": quotes}},
+                }
+            ],
+        }
+    )
     records = []
     for index in range(30):
         name = f"evil-{index}"
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=document)
-        records.append(record("CreateRole", at(minutes=5, seconds=index), request={"roleName": name, "assumeRolePolicyDocument": document}))  # fmt: skip
+        records.append(
+            record(
+                "CreateRole",
+                at(minutes=5, seconds=index),
+                request={"roleName": name, "assumeRolePolicyDocument": document},
+            )
+        )
     put(1, reach(records))
 
     result = run(lambda_context)
@@ -217,7 +269,14 @@ def test_the_largest_documents_on_many_principals_never_reach_the_state(account:
     size = len(json.dumps(result))
     assert size < 64 * 1024, size
     assert len(result["steps"]) <= handler.MAX_STEPS
-    assert sum(1 for name in (f"evil-{i}" for i in range(30)) if EVICTION_POLICY_NAME in iam.list_role_policies(RoleName=name)["PolicyNames"]) == 30  # fmt: skip
+    assert (
+        sum(
+            1
+            for name in (f"evil-{i}" for i in range(30))
+            if EVICTION_POLICY_NAME in iam.list_role_policies(RoleName=name)["PolicyNames"]
+        )
+        == 30
+    )
     folded = [s for s in result["steps"] if s["target"].endswith("more")]
     assert folded and "each in full, with its undo, in s3://" in folded[0]["detail"]
 
@@ -229,7 +288,7 @@ def test_release_lets_every_held_principal_go_and_says_what_it_does_not_put_back
     put(1, reach(real_ids(iam, history())))
     steps = run(lambda_context)["steps"]
 
-    reversals, notes = release_plan(steps, iam=iam)
+    reversals, _notes = release_plan(steps, iam=iam)
     outcomes = release(reversals, confirm=lambda reversal: True, record=lambda what: None)
 
     assert {r.step for r in reversals} == {"evict-created-user", "quarantine-created-role"}

@@ -19,14 +19,27 @@ def test_created_entities_have_console_links_and_verdicts() -> None:
         Item(Kind.GRANT, "g", "grant", ATTACKER, 1),
     ]
     assert created_entities(items, "eu-west-1") == [
-        {"type": "iam-user", "verdict": "attacker", "name": "a b",
-         "console": "https://console.aws.amazon.com/iam/home#/users/details/a%20b"},
-        {"type": "iam-role", "verdict": "owner", "name": "r",
-         "console": "https://console.aws.amazon.com/iam/home#/roles/details/r"},
-        {"type": "access-key", "verdict": "attacker", "user": "a b", "id": "AKIA1",
-         "console": "https://console.aws.amazon.com/iam/home#/users/details/a%20b?section=security_credentials"},
+        {
+            "type": "iam-user",
+            "verdict": "attacker",
+            "name": "a b",
+            "console": "https://console.aws.amazon.com/iam/home#/users/details/a%20b",
+        },
+        {
+            "type": "iam-role",
+            "verdict": "owner",
+            "name": "r",
+            "console": "https://console.aws.amazon.com/iam/home#/roles/details/r",
+        },
+        {
+            "type": "access-key",
+            "verdict": "attacker",
+            "user": "a b",
+            "id": "AKIA1",
+            "console": "https://console.aws.amazon.com/iam/home#/users/details/a%20b?section=security_credentials",
+        },
         {"type": "session", "verdict": "attacker", "access_key_id": "ASIA1", "role": "deploy"},
-    ]  # fmt: skip
+    ]
 
 
 def test_console_host_per_partition() -> None:

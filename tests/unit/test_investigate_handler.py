@@ -15,8 +15,8 @@ from common.errors import UnsupportedEvent
 from drill.cloudtrail_fake import FakeCloudTrail, FakeCloudTrailFactory, make_record
 from incident.model import AffectedKey, Incident, Kind
 from investigate import handler, lookup, search, seeds
-from reach.judge import Window
 from investigate.permissions import GRANTS
+from reach.judge import Window
 from tests.factories import FakeLambdaContext
 
 REGION = "us-east-1"
@@ -358,8 +358,10 @@ def test_noise_after_the_backdoor_neither_hides_it_nor_reads_as_done(account, mo
     main = by_name(result["steps"])["investigate-cloudtrail"]
     assert main["status"] == "done", main["detail"]
     document = json.loads(
-        boto3.client("s3", region_name=REGION).get_object(Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json")["Body"].read()
-    )  # fmt: skip
+        boto3.client("s3", region_name=REGION)
+        .get_object(Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json")["Body"]
+        .read()
+    )
     assert [item["id"] for item in document["reach"]["items"]] == [keys["planted"]]
     assert any("EventName=CreateAccessKey" in label for label in document["lookups"])
     by_name_calls = [

@@ -323,9 +323,17 @@ def test_a_role_beside_keys_is_deferred_to_the_roles_containment_and_followed_by
     event = load("crafted/guardduty_attack_sequence_iam_user_key.json")
     sequence = event["detail"]["service"]["detection"]["sequence"]
     sequence["actors"].append(
-        {"id": "ROLE", "user": {"name": "deploy-role", "uid": "AROAEXAMPLE:s", "type": "AssumedRole",
-                                "credentialUid": "ASIA3UBBJ2K3TSESSION", "account": {"uid": "123456789012"}}}
-    )  # fmt: skip
+        {
+            "id": "ROLE",
+            "user": {
+                "name": "deploy-role",
+                "uid": "AROAEXAMPLE:s",
+                "type": "AssumedRole",
+                "credentialUid": "ASIA3UBBJ2K3TSESSION",
+                "account": {"uid": "123456789012"},
+            },
+        }
+    )
 
     incident = normalize(event, accept_samples=True).incident
 
