@@ -129,9 +129,7 @@ def plan(
             reversals.append(_restore_groups(ec2, step))
         elif name in (EVICT_USER, HOLD_USER):
             reversals.append(_release_user(iam, step))
-        elif name in (QUARANTINE_ROLE, QUARANTINE_TRUST, RESTORE_TRUST) or (
-            name == MINTED and _data(step).get("role")
-        ):
+        elif name in (QUARANTINE_ROLE, QUARANTINE_TRUST, RESTORE_TRUST) or (name == MINTED and _data(step).get("role")):
             if _data(step).get("policies"):
                 reversals.append(_release_principal(iam, "role", step))
             if name == QUARANTINE_TRUST:
