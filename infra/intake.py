@@ -158,7 +158,7 @@ HEALTH_READING = f"""(
         "event_id": $e.id,
         "account": $e.account,
         "region": $e.region,
-        "count": 0,
+        "count": null,
         "keys": [$map($keys, function($k) {{ {{
           "access_key_id": $k,
           "user_name": ($k = $m.publicKey or $count($keys) = 1) ? ($absent($owner) ? null : $owner) : null
@@ -215,7 +215,10 @@ def session_reading(affiliated_inside_aws: str) -> str:
       "finding_id": $f.id,
       "role_name": $key.userName,
       "instance_id": $absent($instance.instanceId) ? null : $instance.instanceId,
-      "count": $absent($count) ? 0 : $count,
+      "count": $absent($count) ? null : $count,
+      "last_seen": $type($f.service.eventLastSeen) = 'string' and $f.service.eventLastSeen != ''
+        ? $f.service.eventLastSeen : null,
+      "updated_at": $type($f.updatedAt) = 'string' and $f.updatedAt != '' ? $f.updatedAt : null,
       "keys": $absent($key.accessKeyId) ? [] : [{{"access_key_id": $key.accessKeyId, "user_name": null}}]
     }} : null
   ) : null
@@ -227,6 +230,24 @@ RECORD_ITEM = f"""(
   $i := $incident;
   $t := $states.context.Execution.StartTime;
   $moment := {{"S": $substring($t, 0, 19) & 'Z'}};
+  $keys := [$map($i.keys, function($k) {{ $k.access_key_id }})];
+  $isKey := $i.kind = 'exposed-access-key';
+  $principals := $isKey
+    ? [$map($keys, function($k) {{ 'key ' & $k }})]
+    : ($type($i.role_name) = 'string' ? ['role ' & $i.role_name] : []);
+  $credentials := $isKey ? [] : $append(
+    [$map($keys, function($k) {{ 'key ' & $k }})],
+    $type($i.instance_id) = 'string' ? ['instance ' & $i.instance_id] : []
+  );
+  $users := $sort($distinct([$filter([$map($i.keys, function($k) {{ $k.user_name }})], function($u) {{
+    $type($u) = 'string' }})]));
+  $names := $distinct($append($append($principals, $credentials), [$map($users, function($u) {{ 'user ' & $u }})]));
+  $list := function($values) {{ {{"L": [$map($values, function($v) {{ {{"S": $v}} }})]}} }};
+  $activity := $merge([
+    $type($i.count) = 'number' ? {{"count": {{"N": $string($i.count)}}}} : {{}},
+    $type($i.last_seen) = 'string' ? {{"last_seen": {{"S": $i.last_seen}}}} : {{}},
+    $type($i.updated_at) = 'string' ? {{"updated_at": {{"S": $i.updated_at}}}} : {{}}
+  ]);
   $merge([
     {{
       "id": {{"S": 'incident#' & $i.incident_id}},
@@ -236,16 +257,27 @@ RECORD_ITEM = f"""(
       "region": {{"S": $i.region}},
       "source": {{"S": $i.source}},
       "event_type": {{"S": $i.event_type}},
-      "access_key_ids": {{"L": [$map($i.keys, function($k) {{ {{"S": $k.access_key_id}} }})]}},
+      "access_key_ids": $list($keys),
       "status": {{"S": "responding"}},
       "sightings": {{"N": "1"}},
-      "count": {{"N": $string($i.count)}},
       "first_received_at": $moment,
       "last_received_at": $moment,
-      "started_at": $moment,
       "execution_arn": {{"S": $states.context.Execution.Id}},
-      "claim": {{"S": "respond"}},
-      "claim_reason": {{"S": ""}},
+      "responses": {{"L": [{{"M": $merge([
+        {{"kind": {{"S": "first"}}}},
+        $type($i.finding_id) = 'string' ? {{"finding_id": {{"S": $i.finding_id}}}} : {{}},
+        {{
+          "incident_id": {{"S": $i.incident_id}},
+          "event_type": {{"S": $i.event_type}},
+          "event_id": {{"S": $i.event_id}},
+          "execution_arn": {{"S": $states.context.Execution.Id}},
+          "started_at": $moment,
+          "claim_reason": {{"S": ""}},
+          "principals": $list($principals),
+          "names": $list($names),
+          "activity": {{"M": $activity}}
+        }}
+      ])}}]}},
       "timeline": {{"L": [{{"M": {{
         "at": $moment,
         "what": {{"S": 'received ' & $i.event_type & ' (event ' & $i.event_id & ')'}}

@@ -101,8 +101,17 @@ def after_containment(
         return _prepared(normalize_and_register(raw, execution_arn), {})
     logger.append_keys(incident_id=essentials.incident_id)
     results = {results_key: finish(essentials, event.get("contained"))}
-    # The state's own write: a new record of this execution, as register() returns it.
-    registration = Registration(duplicate=False, changed=False, sightings=1, first_received_at="")
+    # The state's own write: a new record of this execution, as register() returns it (its first response,
+    # which the report fills in).
+    registration = Registration(
+        duplicate=False,
+        changed=False,
+        sightings=1,
+        first_received_at="",
+        record_id=essentials.incident_id,
+        response=0,
+        kind="first",
+    )
     intake = _after_containment(raw, essentials, registration, "")
     intake["contained_at_intake"] = True
     logger.info("contained by the state machine", extra={"status": intake["status"], "reason": intake["reason"]})

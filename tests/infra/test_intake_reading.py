@@ -89,7 +89,12 @@ def check(event: Any, reader: str, account: str = OWN) -> Any:
     for field in ("incident_id", "kind", "source", "event_type", "event_id", "account", "region"):
         assert reading[field] == incident[field], field
     assert reading["keys"] == essentials.affected_keys
-    assert reading["count"] == int(essentials.count or 0)
+    assert reading["count"] == essentials.count
+    if essentials.kind == "instance-credential-exfiltration":
+        assert (reading["last_seen"], reading["updated_at"]) == (
+            essentials.last_seen or None,
+            essentials.updated_at or None,
+        )
     # What the state contains on its own: this account's, named without contradiction.
     assert essentials.account == account and not essentials.account_conflict and not essentials.delivered_to
     if essentials.kind == "instance-credential-exfiltration":
