@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             args.rounds,
         )
         for kind, data in kinds.items()
-        if data["critical_path"].get("contained")
+        # Only a containing call a handler makes has handler work before it (not one Step Functions makes).
+        if data["critical_path"].get("contained") and data["critical_path"].get("containing_handler")
     }
     mark = phase("handler work", mark)
 

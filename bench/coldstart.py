@@ -51,7 +51,10 @@ CONDITIONAL_CLIENTS: dict[str, dict[str, str]] = {
         "ec2": "before the revoke only when the finding names no role (the drill's finding names one); "
         "after it, to report an instance profile that now points at another role"
     },
-    "report.handler.handler_sns": {"stepfunctions": "metrics: time to containment, after the e-mail, when contained"},
+    "report.handler.handler_sns": {
+        "stepfunctions": "metrics: time to containment, after the e-mail, when contained",
+        "s3": "only when a response's steps outgrow the record's item (record.finish)",
+    },
 }
 # Every cold start on the way to containment: the containing functions are the first Lambda invoked.
 CONTAINMENT_HANDLERS = FIRST_TASKS

@@ -1,9 +1,10 @@
 """Critical path to containment and time to containment, from repeated drill runs.
 
 The drill (drill.runner.run_event_file) is run as it is; a setup hook keeps the ExecutionRecord
-it produces, whose history, invocations and timed API calls give the path. A call belongs to
-the invocation whose [started, ended] window holds it: up to the containing call the workflow
-is sequential (one key, no Parallel yet), so the windows do not overlap there.
+it produces, whose history, invocations and timed API calls give the path. A call Step Functions
+makes itself (an integration Task: infra/intake.py) names its state; any other belongs to the
+invocation whose [started, ended] window holds it: up to the containing call the workflow is
+sequential (one key, no Parallel yet), so the windows do not overlap there.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ KINDS = {
 # Why each call made before the containing call is there (read from the code; a call not
 # listed here shows up as "(no note)" in the report, so a new one does not go unnoticed).
 WHY = {
-    ("dynamodb", "PutItem"): "the first task records the incident (conditional put: the dedupe key), before containing",
+    ("dynamodb", "PutItem"): "the incident is recorded first (conditional put: the dedupe key), before containing",
     ("iam", "GetAccessKeyLastUsed"): "the event names no user (or one that does not hold the key): IAM names the owner",
     ("iam", "GetUser"): "the owner's ARN as IAM returns it (path, partition), to match exemptions",
     ("iam", "ListAccessKeys"): "reads the key's status first, so a repeat reports already-done",
@@ -73,10 +74,14 @@ def critical_path(record: ExecutionRecord, handlers: dict[str, str]) -> dict[str
         "contained": True,
         "containing_call": f"{containing.service} {containing.operation}",
         "containing_task": task,
-        "containing_handler": handlers.get(through[-1].function) if through else None,
+        # None when Step Functions made the call itself (an integration Task), with no Lambda before it.
+        "containing_handler": handlers.get(through[-1].function) if through and containing.state is None else None,
+        "made_by": "state machine" if containing.state is not None else "function",
         "transitions": transitions,
         "states": entered[:transitions] if transitions else [],
         "invocations": len(through),
+        # The target (issue "The physical floor"): no Lambda starts before the containing call.
+        "invocations_before": len([inv for inv in through if inv.started < containing.at]),
         "invoked": [states.get(inv.function, inv.function) for inv in through],
         "invoked_functions": [inv.function for inv in through],
         "api_calls_before": len([c for c in calls if c.at < containing.at]),
@@ -112,6 +117,8 @@ def _state_of_function(history: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def _task_of(call: ApiCall, invocations: list[Invocation], states: dict[str, str]) -> str:
+    if call.state is not None:
+        return call.state
     owners = {inv.function for inv in invocations if inv.started <= call.at <= inv.ended}
     if len(owners) != 1:
         return "ambiguous" if owners else "outside any task"

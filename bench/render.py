@@ -36,12 +36,9 @@ def markdown(result: dict[str, Any]) -> str:
         "containing call (task)",
         lambda k, v: f"{v['critical_path']['containing_call']} ({v['critical_path']['containing_task']})",
     )
-    row(
-        "made by the first Lambda the execution invokes",
-        lambda k, v: _yes(v["critical_path"]["containing_function_first"]),
-    )
+    row("made by", lambda k, v: _made_by(v["critical_path"]))
     row("state transitions up to the containing task", lambda k, v: v["critical_path"]["transitions"])
-    row("Lambda invocations up to and including it", lambda k, v: v["critical_path"]["invocations"])
+    row("Lambda invocations before the containing call", lambda k, v: v["critical_path"]["invocations_before"])
     row("AWS calls before the containing call", lambda k, v: v["critical_path"]["api_calls_before"])
     row("drill: to containment, median / p95 (ms)", lambda k, v: _spread(v["to_containment_ms"]))
     row("drill: whole workflow, median / p95 (ms)", lambda k, v: _spread(v["workflow_ms"]))
@@ -60,8 +57,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## 1. Critical path to containment",
         "",
-        "From each run's execution history and the API calls the handlers made, in order. A call belongs "
-        "to the task whose invocation was running when it was made.",
+        "From each run's execution history and the API calls made, in order. A call Step Functions makes itself "
+        "(an integration Task) belongs to its state; any other to the task whose invocation was running when it "
+        "was made.",
         "",
     ]
     for kind, data in kinds.items():
@@ -69,7 +67,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             f"**{TITLES.get(kind, kind)}** (`{data['event_file']}`): "
             f"{' → '.join(path['states'])}; the containing call {path['containing_call']} is made by "
-            f"`{path['containing_handler']}`. Identical path in all {data['runs'] + 1} runs: "
+            f"{_made_by(path)}. Identical path in all {data['runs'] + 1} runs: "
             f"{_yes(data['path_identical_in_all_runs'])}.",
             "",
             "| # | task | AWS call before the containing call | why it is there |",
@@ -296,3 +294,9 @@ def _seconds(low_high: dict[str, float]) -> str:
 
 def _runs(kinds: dict[str, Any]) -> int:
     return next(iter(kinds.values()))["runs"]
+
+
+def _made_by(path: dict[str, Any]) -> str:
+    if path.get("containing_handler"):
+        return f"`{path['containing_handler']}` (the first Lambda invoked: {_yes(path['containing_function_first'])})"
+    return f"Step Functions itself ({path.get('containing_task')}, no Lambda before it)"

@@ -24,8 +24,10 @@ from typing import Any
 
 import boto3
 import botocore.client
+import botocore.exceptions
 from moto import mock_aws
 
+from drill.emulation import Emulations
 from drill.iam_semantics import IamEnforcement
 from drill.moto_quirks import aws_semantics
 from drill.template import Synthesized, resolve
@@ -41,11 +43,25 @@ PRODUCT_PACKAGES = (
     "cut_off_instance",
     "investigate",
     "evict",
+    "reach",
     "report",
 )
 HOME_REGION = "us-east-1"
 # Services whose calls are the workflow's plumbing, not the response's own AWS calls.
 PLUMBING = {"lambda", "stepfunctions", "sfn", "states"}
+# Who makes an integration Task's calls: the state machine's role (its Denies, for IamEnforcement).
+STATE_MACHINE = "states"
+
+
+def _as_raised_by(client: Any, error: Exception, operation: str) -> Exception:
+    """An error the drill makes (IAM's refusal, a fault) as botocore raises it to Step Functions: its
+    modeled class when the service has one, and the response metadata every real reply carries."""
+    if not isinstance(error, botocore.exceptions.ClientError):
+        return error
+    response = dict(error.response)
+    response.setdefault("ResponseMetadata", {"HTTPStatusCode": 400, "RequestId": "drill"})
+    code = str(response.get("Error", {}).get("Code", ""))
+    return client.exceptions.from_code(code)(response, operation)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -54,6 +70,9 @@ class ApiCall:
     service: str
     operation: str
     error: str | None = None
+    # The Task state that made the call through a Step Functions integration (dynamodb:putItem, an
+    # aws-sdk task), or None for a call a handler made.
+    state: str | None = None
 
 
 @dataclass
@@ -108,7 +127,9 @@ class SimulatedAccount:
         time_scale: float = 0.001,
         environment: dict[str, str] | None = None,
     ) -> None:
-        self.synthesized = synthesized
+        # The environment stands for the deployment's configuration: the state machine is synthesized
+        # with it too where it depends on it (drill.template.Synthesized.configured).
+        self.synthesized = synthesized.configured(environment or {})
         self.account_id = account_id
         self.time_scale = time_scale
         self.extra_environment = environment or {}
@@ -125,6 +146,8 @@ class SimulatedAccount:
         self._current: threading.local = threading.local()
         self._saved_env: dict[str, str | None] = {}
         self._patches: list[tuple[Any, str, Any]] = []
+        # What moto lacks (service-specific credentials, a role's recorded Config history), answered by the drill.
+        self.emulations = Emulations()
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> SimulatedAccount:
@@ -151,6 +174,10 @@ class SimulatedAccount:
         # the drill corrects moto, never the product.
         self._semantics = aws_semantics()
         self._semantics.__enter__()
+        # Entered before the account's own hook (_install_patches), so denies, faults and the call record
+        # see the emulated calls like any other.
+        self._emulating = self.emulations.installed()
+        self._emulating.__enter__()
         self._fresh_product_modules()
         self._install_patches()
         self._create_resources()
@@ -159,6 +186,7 @@ class SimulatedAccount:
     def __exit__(self, *exc: Any) -> None:
         for owner, name, original in reversed(self._patches):
             setattr(owner, name, original)
+        self._emulating.__exit__(None, None, None)
         self._semantics.__exit__(None, None, None)
         self._mock.stop()
         for key, value in self._saved_env.items():
@@ -237,6 +265,12 @@ class SimulatedAccount:
     def _install_patches(self) -> None:
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+            StateTaskServiceAwsSdk,
+        )
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb import (
+            StateTaskServiceDynamoDB,
+        )
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
         account = self
@@ -274,33 +308,34 @@ class SimulatedAccount:
         def recorded_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
             record = account._current_record()
+            # Step Functions' own calls (an integration Task) are the response's calls too: recorded,
+            # judged by IAM against the state machine's role, and open to faults, like a handler's.
+            integration = getattr(account._current, "integration", None)
             # Faults see every call a handler makes, also in bursts, where no single record is
             # attributed (the burst counts its containing calls through a fault hook).
-            in_scope = getattr(account._current, "in_handler", False) and service not in PLUMBING
-            call = ApiCall(time.perf_counter(), service, operation_name)
+            in_scope = (getattr(account._current, "in_handler", False) or integration) and service not in PLUMBING
+            principal = STATE_MACHINE if integration else getattr(account._current, "function", None)
+            call = ApiCall(time.perf_counter(), service, operation_name, state=integration)
+
+            def refuse(error: Exception) -> Exception:
+                if record is not None:
+                    with account._lock:
+                        record.api_calls.append(
+                            ApiCall(time.perf_counter(), service, operation_name, type(error).__name__, integration)
+                        )
+                return _as_raised_by(client, error, operation_name) if integration else error
+
             if in_scope and account.iam is not None:
-                refused = account.iam.check(
-                    getattr(account._current, "function", None), service, operation_name, api_params
-                )
+                refused = account.iam.check(principal, service, operation_name, api_params)
                 if refused is not None:
-                    if record is not None:
-                        with account._lock:
-                            record.api_calls.append(
-                                ApiCall(time.perf_counter(), service, operation_name, "ClientError")
-                            )
-                    raise refused
+                    raise refuse(refused)
             if in_scope:
                 for fault in account.faults:
                     if getattr(fault, "after_call", False):
                         continue
                     error = fault(service, operation_name, api_params)
                     if error is not None:
-                        if record is not None:
-                            with account._lock:
-                                record.api_calls.append(
-                                    ApiCall(time.perf_counter(), service, operation_name, type(error).__name__)
-                                )
-                        raise error
+                        raise refuse(error)
                 if record is not None:
                     with account._lock:
                         record.api_calls.append(call)
@@ -309,9 +344,23 @@ class SimulatedAccount:
             for fault in account.faults if in_scope else ():
                 if getattr(fault, "after_call", False) and (error := fault(service, operation_name, api_params)):
                     call.error = f"{type(error).__name__} (after the call applied)"
-                    raise error
+                    raise _as_raised_by(client, error, operation_name) if integration else error
             return response
 
+        def in_integration(original: Any) -> Any:
+            def evaluate(task: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+                account._current.integration = task.name
+                account._current.record = account._record_for_thread()
+                try:
+                    return original(task, env, *args, **kwargs)
+                finally:
+                    account._current.integration = None
+                    account._current.record = None
+
+            return evaluate
+
+        for integration_task in (StateTaskServiceAwsSdk, StateTaskServiceDynamoDB):
+            self._patch(integration_task, "_eval_service_task", in_integration(integration_task._eval_service_task))
         self._patch(botocore.client.BaseClient, "_make_api_call", recorded_call)
 
     def _current_record(self) -> ExecutionRecord | None:
@@ -342,6 +391,17 @@ class SimulatedAccount:
                 "AWS::URLSuffix": "amazonaws.com",
             }
         )
+        # The responder's own roles, as IAM holds them (their path, their ARN): the functions fence them by ARN.
+        for logical_id, resource in self.synthesized.resources("AWS::IAM::Role").items():
+            properties = resource["Properties"]
+            made = iam.create_role(
+                RoleName=str(properties.get("RoleName") or logical_id)[:64],
+                Path=properties.get("Path", "/"),
+                AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"]),
+            )["Role"]
+            self.refs[logical_id] = made["RoleName"]
+            self.attrs[(logical_id, "Arn")] = made["Arn"]
+            self.attrs[(logical_id, "RoleId")] = made["RoleId"]
         for logical_id in self.synthesized.resources("AWS::KMS::Key"):
             key = self.client("kms").create_key(Description=logical_id)["KeyMetadata"]
             self.refs[logical_id] = key["KeyId"]
@@ -403,8 +463,11 @@ class SimulatedAccount:
         self.iam = IamEnforcement(
             self.account_id,
             {
-                spec.logical_id[:64]: resolve(list(spec.denies), self.refs, self.attrs)
-                for spec in self.synthesized.functions
+                **{
+                    spec.logical_id[:64]: resolve(list(spec.denies), self.refs, self.attrs)
+                    for spec in self.synthesized.functions
+                },
+                STATE_MACHINE: resolve(list(self.synthesized.state_machine_denies), self.refs, self.attrs),
             },
         )
 

@@ -8,6 +8,7 @@ silently; none may leave the workflow silent on a failure.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -23,6 +24,8 @@ from drill.account import Fault, SimulatedAccount
 from drill.staging import Staged
 
 EVENTS = Path(__file__).resolve().parent.parent / "tests" / "events"
+# The Health event of the history drills: the CI deploy key of ci-deployer, exposed 2026-11-19 09:12:40 UTC.
+CI_KEY_EVENT = "crafted/health_ci_key_exposed.json"
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Scenario:
     deliveries: int = 1
     redeliver: Callable[[Any], Any] | None = None
     between: Callable[[SimulatedAccount, Staged], None] | None = None
+    cloudtrail: str | None = None  # a history in tests/events/cloudtrail/ (docs/drill.md)
+    account: str | None = None  # an account file in tests/events/accounts/ (which may hold the history)
+    # After the last delivery (its state is `observed`): what a person then does, such as a release;
+    # its result is `after`, and the state read back then `observed_after`.
+    after: Callable[[SimulatedAccount, Staged], Any] | None = None
 
     @property
     def path(self) -> Path:
@@ -351,6 +359,101 @@ def _largest_state(account: SimulatedAccount, staged: Staged) -> None:
     _trail(account, staged, records)
 
 
+# IAM's limits: a role's inline policies together hold at most 10,240 characters, its trust policy 2,048 (the
+# default quota). Single quotes are the costliest character once a document is shell-quoted into a command
+# (' becomes '"'"'), which is how the state once outgrew Step Functions' 256 KiB (review N6).
+ROLE_INLINE_LIMIT = 10_240
+TRUST_LIMIT = 2_048
+LARGEST_ROLES = 6
+
+
+def _quote_heavy(limit: int, statement: dict[str, Any]) -> str:
+    """A policy document of exactly `limit` characters, its condition value all single quotes."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{**statement, "Condition": {"StringEquals": {"aws:PrincipalTag/x": ""}}}],
+    }
+    padding = limit - len(json.dumps(document, separators=(",", ":")))
+    document["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalTag/x"] = "'" * padding
+    text = json.dumps(document, separators=(",", ":"))
+    assert len(text) == limit
+    return text
+
+
+def _largest_eviction(account: SimulatedAccount, staged: Staged) -> None:
+    """The attacker's roles carry the largest documents IAM allows (a trust policy and an inline policy at their
+    limits, quote-heavy), on more roles than the review's four, made with the exposed key after a baseline."""
+    from drill.history import parse_history
+    from drill.scenario import install_cloudtrail
+
+    trust = _quote_heavy(
+        TRUST_LIMIT,
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::666666666666:root"}, "Action": "sts:AssumeRole"},
+    )
+    policy = _quote_heavy(ROLE_INLINE_LIMIT, {"Effect": "Allow", "Action": "*", "Resource": "*"})
+    history: list[dict[str, Any]] = []
+    for index in range(LARGEST_ROLES):
+        name = f"ops-automation-{index}"
+        history += [
+            {"at": f"+{4 + index}m", "by": "exposed", "from": "vps-go", "call": "CreateRole",
+             "request": {"roleName": name, "assumeRolePolicyDocument": trust}},
+            {"at": f"+{4 + index}m30s", "by": "exposed", "from": "vps-go", "call": "PutRolePolicy",
+             "request": {"roleName": name, "policyName": "ops", "policyDocument": policy}},
+        ]  # fmt: skip
+    scenario = {
+        "description": "the attacker's roles carry the largest documents IAM allows (drill/faults.py)",
+        "include": ["owner_ci_routine.json"],
+        "history": history,
+    }
+    install_cloudtrail(
+        account, staged, parse_history(scenario, base=EVENTS / "cloudtrail", origin="evict-largest-state")
+    )
+    staged.notes.append(
+        f"{LARGEST_ROLES} roles with a {TRUST_LIMIT}-character trust and a {ROLE_INLINE_LIMIT}-character policy"
+    )
+
+
+BUSY_EVENTS = 10_000
+
+
+def _busy_account(account: SimulatedAccount, staged: Staged) -> None:
+    """A busy account: in the look-up window, 10,000 calls of other principals (a CI role creating roles and
+    keys, an application reading), beside the exposed key's back door. The responder's look-ups are filtered at
+    the source, so they read none of them."""
+    from drill.cloudtrail_fake import make_record
+    from drill.history import parse_history
+    from drill.scenario import install_cloudtrail
+    from drill.timeline import exposure_moment
+
+    scenario = {
+        "description": "busy-account: the exposed key's back door beside 10,000 calls of other principals",
+        "include": ["owner_ci_routine.json"],
+        "history": [
+            {"at": "+4m", "by": "exposed", "from": "vps-go", "call": "CreateUser", "request": {"userName": "svc-sync"}},
+            {"at": "+5m", "by": "exposed", "from": "vps-go", "call": "CreateAccessKey",
+             "request": {"userName": "svc-sync"}, "key": "door"},
+        ],
+    }  # fmt: skip
+    factory = install_cloudtrail(
+        account, staged, parse_history(scenario, base=EVENTS / "cloudtrail", origin="busy-account")
+    )
+    start = exposure_moment(staged.event)
+    names = ("CreateRole", "CreateAccessKey", "PutRolePolicy", "AssumeRole", "GetObject", "DescribeInstances")
+    noise = [
+        make_record(
+            names[i % len(names)],
+            access_key_id=f"AKIABUSYCIROLE{i % 7:06d}",
+            user_name=f"ci-{i % 7}",
+            event_time=start + timedelta(seconds=i % 3000),
+            source_ip=f"20.42.{i % 250}.{i % 199}",
+            request={"roleName": f"app-{i}"} if i % len(names) in (0, 2) else None,
+        )
+        for i in range(BUSY_EVENTS)
+    ]
+    factory.add(*noise)
+    staged.notes.append(f"{BUSY_EVENTS} calls of other principals in the look-up window")
+
+
 def _largest_instance_state(account: SimulatedAccount, staged: Staged) -> None:
     """largest-state on the stolen-instance path, where every Parallel branch output is a full copy of the
     state: a GuardDuty finding padded to 255 KB, and the thief's thousands of calls with the session."""
@@ -487,8 +590,9 @@ def _backdoor_trail(account: SimulatedAccount, staged: Staged) -> None:
 
 
 def _owner_activity(account: SimulatedAccount, staged: Staged) -> None:
-    """The key's owner, hours before the exposure and from its usual address and client, created a role and
-    a key for a release bot: what a CI key does all day. The calls are in CloudTrail and in the account."""
+    """The key's owner, hours before the exposure (before the window of suspicion opens, an hour before it) and
+    from its usual address and client, created a role and a key for a release bot: what a CI key does all day.
+    The calls are in CloudTrail and in the account."""
     from datetime import timedelta
 
     from drill.cloudtrail_fake import FakeCloudTrailFactory, make_record
@@ -524,7 +628,7 @@ def _owner_activity(account: SimulatedAccount, staged: Staged) -> None:
         ),
         call(
             "CreateAccessKey",
-            1,
+            1.5,
             request={"userName": "release-bot"},
             response={"accessKey": {"accessKeyId": minted, "userName": "release-bot", "status": "Active"}},
         ),
@@ -625,6 +729,96 @@ def _tampered_tag(account: SimulatedAccount, staged: Staged) -> None:
         Tags=[{"Key": ORIGINAL_TAG, "Value": json.dumps({"incident": _incident_id(staged), "groups": planted})}],
     )
     staged.notes.append(f"original-groups tag rewritten by the attacker (shell payload, foreign ENI {other})")
+
+
+# -- repeats (issue 25): every delivery judged by what it names, every response kept
+
+
+class _LaterDeliveries:
+    """Later events of the same attack, delivered one after another (redeliver) to the account of
+    the scenario's first event. They are staged in `setup`, before anything runs, as `--sequence`
+    stages them (the ids the events share name the same users, keys, roles and instances), so that
+    `observed` and `observed_before` cover every principal they name."""
+
+    def __init__(self, *events: str) -> None:
+        self.files = events
+        self.staged: list[Any] = []
+        self.delivered = 0
+
+    def setup(self, account: SimulatedAccount, staged: Staged) -> None:
+        from drill.staging import stage
+
+        self.staged, self.delivered = [], 0
+        base = staged
+        for name in self.files:
+            later = stage(account, json.loads((EVENTS / name).read_text()), base=base)
+            self.staged.append(later.event)
+            for attribute in ("users", "access_key_ids", "roles", "instances"):
+                known = getattr(staged, attribute)
+                known += [item for item in getattr(later, attribute) if item not in known]
+            staged.mapping.update(later.mapping)
+            staged.notes += [f"{name}: {note}" for note in later.notes]
+            base = later
+
+    def redeliver(self, event: Any) -> Any:
+        self.delivered += 1
+        return copy.deepcopy(self.staged[self.delivered - 1])
+
+    def finding_id(self, index: int) -> str:
+        """The incident id the report of later event `index` prints for the finding itself."""
+        event = self.staged[index]
+        return f"{event['detail']['accountId']}:guardduty:{event['detail']['id']}"
+
+
+def release_as_the_cli_does(account: SimulatedAccount, staged: Staged, incident_id: str) -> dict[str, Any]:
+    """What `python -m responder release INCIDENT_ID --yes` does, with the simulated account's clients:
+    the record the id leads to, every response's steps, each reversal read back, the release recorded."""
+    from record.item import load
+    from record.responses import release_steps
+    from responder.release import mark_released, plan, record_timeline, release, resolve
+
+    table = os.environ["INCIDENT_TABLE"]
+    dynamodb = account.client("dynamodb")
+    record_id, record = resolve(dynamodb, table, incident_id)
+    reversals, notes = plan(
+        release_steps(record, account.client("s3")),
+        iam=account.client("iam"),
+        ec2=account.client("ec2", staged.region),
+        autoscaling=account.client("autoscaling", staged.region),
+        elbv2=account.client("elbv2", staged.region),
+        elb=account.client("elb", staged.region),
+    )
+    outcomes = release(
+        reversals,
+        confirm=lambda reversal: True,
+        record=lambda what: record_timeline(dynamodb, table, record_id, what),
+    )
+    released = mark_released(dynamodb, table, record_id, record, outcomes, notes, by="drill")
+    after = load(dynamodb, table, record_id) or {}
+    return {
+        "released_by_id": incident_id,
+        "record": record_id,
+        "release": released,
+        "status": after.get("status"),
+        "responses": [r.get("kind") for r in after.get("responses") or []],
+        "outcomes": [(o.reversal.what, o.status) for o in outcomes],
+        "notes": notes,
+        "timeline": [entry["what"] for entry in after.get("timeline") or []],
+    }
+
+
+_NEW_KEY = _LaterDeliveries("crafted/guardduty_attack_sequence_iam_user_key_update_new_key.json")
+_JOINED_UPDATE = _LaterDeliveries(
+    "crafted/guardduty_attack_sequence_covers_exfil.json",
+    "crafted/guardduty_attack_sequence_covers_exfil_update_new_key.json",
+)
+_JOINED = _LaterDeliveries("crafted/guardduty_attack_sequence_covers_exfil.json")
+
+
+def _release_by_the_joined_id(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
+    # The joined sequence's report prints its own finding's id beside the record's: the one with no
+    # record of its own before the alias existed.
+    return release_as_the_cli_does(account, staged, _JOINED.finding_id(0))
 
 
 SCENARIOS = {
@@ -799,7 +993,7 @@ SCENARIOS = {
             "the biggest deliverable event (255 KB) with the biggest investigation (thousands of persistence "
             "calls, a hundred back-door keys): every state stays under 256 KiB and a report is sent; the "
             "look-up reads every event (its cap raised), so the summary holds every persistence call; the "
-            "hundreds of back-door users are more than one eviction pass acts on, so the outcome is partial",
+            "hundreds of back-door users are more than the reach holds (its bound, named), so the outcome is partial",
             setup=_largest_state,
             environment={"LOOKUP_MAX_EVENTS_PER_REGION": "10000"},
         ),
@@ -813,11 +1007,30 @@ SCENARIOS = {
             setup=_impostor_trail,
         ),
         Scenario(
+            "evict-largest-state",
+            CI_KEY_EVENT,
+            "contained",
+            f"{LARGEST_ROLES} roles the attacker made carry the largest documents IAM allows ({TRUST_LIMIT}-character "
+            f"trust, {ROLE_INLINE_LIMIT}-character inline policy, quote-heavy): each is held, no document travels "
+            "in the state (they are in the evidence bucket), the report is sent",
+            setup=_largest_eviction,
+        ),
+        Scenario(
+            "busy-account",
+            CI_KEY_EVENT,
+            "contained",
+            f"{BUSY_EVENTS} calls of other principals fall in the look-up window: the look-ups are filtered at the "
+            "source and read none of them; the key and the back door are contained and the outcome does not fail "
+            "on the budget",
+            setup=_busy_account,
+        ),
+        Scenario(
             "noisy-trail",
             "health_exposed_key_2025_event_metadata.json",
-            "partial",
-            f"{NOISE_CALLS} calls after a back-door key push it out of the key's look-up: the look-up by "
-            "event name finds it and it is deactivated; the capped look-up makes the investigation partial",
+            "contained",
+            f"{NOISE_CALLS} calls after a back-door key push it out of the key's look-up: the look-up of the "
+            "calls that derive a credential, by name, over the part the key's look-up did not read, finds it and it "
+            "is deactivated; the investigation says it was capped and how the rest was read",
             setup=_noisy_trail,
         ),
         Scenario(
@@ -825,7 +1038,8 @@ SCENARIOS = {
             "guardduty_exfil_outside_realistic.json",
             "contained",
             "the instance's own process created a key with the instance session (from the instance's own "
-            "address): reported, not deactivated; the key the thief created from outside is deactivated",
+            "address): a credential made from the instance after the theft is unknown, held on doubt with its "
+            "release command; the key the thief created from the finding's remote address is deactivated",
             setup=_workload_key_trail,
         ),
         # -- exposed key (contain_key)
@@ -912,6 +1126,41 @@ SCENARIOS = {
             setup=_left_on_the_all_open_group,
             faults=_timeout_on_second_swap,
         ),
+        # -- repeats (issue 25)
+        Scenario(
+            "sequence-new-principal",
+            "crafted/guardduty_attack_sequence_iam_user_key.json",
+            "contained",
+            "an IAM attack sequence is contained, then GuardDuty's update under the same finding id names a second "
+            "user's key: the new key is contained (the first stays as the first response left it), and one "
+            "message says what is new",
+            setup=_NEW_KEY.setup,
+            deliveries=2,
+            redeliver=_NEW_KEY.redeliver,
+        ),
+        Scenario(
+            "joined-update",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "an instance-credential finding is contained, an attack sequence joins its incident, and the "
+            "sequence's update adds a key the attacker made: that key is contained on the same record and the "
+            "responders are told",
+            setup=_JOINED_UPDATE.setup,
+            deliveries=3,
+            redeliver=_JOINED_UPDATE.redeliver,
+        ),
+        Scenario(
+            "release-joined",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "an instance-credential finding is contained and an attack sequence joins it (a key contained); "
+            "`release` with the id the joined report prints restores what every response of the incident "
+            "changed, and the record is marked released",
+            setup=_JOINED.setup,
+            deliveries=2,
+            redeliver=_JOINED.redeliver,
+            after=_release_by_the_joined_id,
+        ),
         Scenario(
             "tag-tampered",
             "guardduty_exfil_outside_realistic.json",
@@ -921,24 +1170,129 @@ SCENARIOS = {
             "the recorded groups on the instance's own interfaces only",
             setup=_tampered_tag,
         ),
+        # -- account histories (issue 22): the owner's work before the exposure, the attacker's after, and
+        # every chain of credentials; staged from the scenario files in tests/events/cloudtrail/ (docs/drill.md)
+        Scenario(
+            "owner-history",
+            CI_KEY_EVENT,
+            "contained",
+            "the key's owner created roles, an engineer with a console password and a release bot with a key from "
+            "its CI in the week before the exposure; after it, only a scanner's probes: the key is contained and "
+            "nothing of the owner's is touched, each item reported as the owner's",
+            cloudtrail="owner_history.json",
+        ),
+        Scenario(
+            "role-chain",
+            CI_KEY_EVENT,
+            "contained",
+            "the key assumed the deploy role, chained into the admin role, and through that session created a user "
+            "with an administrator policy and a key: every session and the new key are cut off",
+            cloudtrail="role_chain.json",
+        ),
+        Scenario(
+            "reactivated-key",
+            CI_KEY_EVENT,
+            "contained",
+            "the attacker set the user's old Inactive key Active again and used it: it is Inactive again",
+            cloudtrail="reactivated_key.json",
+        ),
+        Scenario(
+            "renamed-backdoor",
+            CI_KEY_EVENT,
+            "contained",
+            "the attacker created an admin user with a key and a password, then renamed it: followed by its id, "
+            "its key is Inactive",
+            cloudtrail="renamed_backdoor.json",
+        ),
+        Scenario(
+            "second-key",
+            "crafted/guardduty_attack_sequence_iam_user_two_keys.json",
+            "contained",
+            "one attack sequence names two keys of one user, both used: both are Inactive, and the user they made "
+            "is contained",
+            cloudtrail="second_key.json",
+        ),
+        # -- whose work (issue 23)
+        Scenario(
+            "owner-ci-runner",
+            CI_KEY_EVENT,
+            "partial",
+            "the owner's CI goes on creating roles and users after the exposure (a new address each job, CLI v2 "
+            "agents naming the command): with unknownChanges=report they are left and named, the outcome partial "
+            "(or they are judged the owner's on the evidence); never a deleted password",
+            cloudtrail="owner_ci_runner.json",
+            environment={"UNKNOWN_CHANGES": "report"},
+        ),
+        Scenario(
+            "instance-workload",
+            "guardduty_exfil_outside_realistic.json",
+            "contained",
+            "after the finding's first activity the instance's workload creates its release role from the instance's "
+            "address while the thief, from the finding's address, makes a user, a key and an outside-trusting role: "
+            "the thief's are contained, the workload's role is not judged the attacker's",
+            cloudtrail="instance_workload.json",
+        ),
+        Scenario(
+            "pre-detection-attacker",
+            CI_KEY_EVENT,
+            "contained",
+            "the attacker's calls start 2 minutes before the Health event, from an address and a client the key never "
+            "used, after the owner's CI baseline days earlier: judged the attacker's and contained",
+            cloudtrail="pre_detection_attacker.json",
+        ),
+        # -- never harm the owner, never undo ourselves (issue 24)
+        Scenario(
+            "planted-policy-names",
+            CI_KEY_EVENT,
+            "contained",
+            "the attacker put Allow policies named like the responder's deny-all, cut-off and quarantine fallback on "
+            "the principals it made and on the key's user: each principal is contained, read back by content",
+            cloudtrail="planted_policy_names.json",
+        ),
+        Scenario(
+            "exempt-role-trust",
+            CI_KEY_EVENT,
+            "partial",
+            "the key rewrote the trust of the exempted break-glass role: the role is not touched and is reported",
+            account="break_glass.json",
+            environment={"EXEMPT_PRINCIPAL_ARNS": "arn:aws:iam::123456789012:role/break-glass"},
+        ),
+        Scenario(
+            "noop-trust-rewrite",
+            CI_KEY_EVENT,
+            "contained",
+            "the key called UpdateAssumeRolePolicy with the role's own document: reported, not acted on",
+            cloudtrail="noop_trust_rewrite.json",
+        ),
     )
 }
 
 
-def run_scenario(name: str, synthesized: Any, *, time_scale: float = 0.001, **drill: Any) -> dict[str, Any]:
+def run_scenario(
+    name: str,
+    synthesized: Any,
+    *,
+    time_scale: float = 0.001,
+    environment: dict[str, str] | None = None,
+    **drill: Any,
+) -> dict[str, Any]:
+    """Run one fault drill; `environment` is laid over the drill's own (e.g. UNKNOWN_CHANGES=hold)."""
     from drill.runner import run_event_file
 
     scenario = SCENARIOS[name]
+    drill.setdefault("after", scenario.after)
     result = run_event_file(
         scenario.path,
         synthesized,
         time_scale=time_scale,
         setup=scenario.setup,
         faults=scenario.faults(),
-        environment=scenario.environment,
+        environment={**scenario.environment, **(environment or {})},
         deliveries=scenario.deliveries,
         redeliver=scenario.redeliver,
         between=scenario.between,
+        cloudtrail=EVENTS / "cloudtrail" / scenario.cloudtrail if scenario.cloudtrail else None,
+        account_state=EVENTS / "accounts" / scenario.account if scenario.account else None,
         **drill,
     )
     result["fault"] = {"scenario": name, "what": scenario.what, "expected": scenario.expected}

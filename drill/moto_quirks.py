@@ -127,6 +127,261 @@ def config_history_needs_a_recorder() -> Iterator[None]:
         ConfigBackend.get_resource_config_history = original  # type: ignore[method-assign]
 
 
+# -- Step Functions: what the in-state containment (infra/intake.py) meets in moto's interpreter --------
+
+
+@contextmanager
+def jsonata_evaluator() -> Iterator[None]:
+    """JSONata states (QueryLanguage "JSONata").
+
+    AWS evaluates JSONata in every JSONata state. moto 5.2.5 parses those states but ships no
+    evaluator: its JVM bridge is stubbed out (`_eval_jsonata` is None), so every expression fails
+    with a TypeError, as States.Runtime. The patch evaluates with jsonata-python, a port of the
+    jsonata-java implementation moto's upstream (LocalStack) binds. moto also writes each string
+    variable into the expression between bare double quotes, unescaped, so a value holding a quote or
+    a backslash breaks the expression: the patch writes every value as JSON.
+    """
+    import jsonata
+    from moto.stepfunctions.parser.asl.eval import states, variable_store
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    def evaluate(expression: str) -> Any:
+        return jsonata.Jsonata(expression).evaluate(None)
+
+    def declarations(bindings: dict[str, Any]) -> str:
+        return "".join(f"{name}:={to_json_str(value, separators=(',', ':'))};" for name, value in bindings.items())
+
+    saved = (
+        moto_jsonata._eval_jsonata,
+        states.encode_jsonata_variable_declarations,
+        variable_store.encode_jsonata_variable_declarations,
+    )
+    moto_jsonata._eval_jsonata = evaluate
+    states.encode_jsonata_variable_declarations = declarations  # type: ignore[assignment]
+    variable_store.encode_jsonata_variable_declarations = declarations  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        (
+            moto_jsonata._eval_jsonata,
+            states.encode_jsonata_variable_declarations,
+            variable_store.encode_jsonata_variable_declarations,
+        ) = saved
+
+
+def aws_timestamp(moment: Any) -> str:
+    """A time as Step Functions' context object writes it: UTC, milliseconds, "Z"."""
+    from datetime import UTC, datetime
+
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@contextmanager
+def context_object_times() -> Iterator[None]:
+    """$$.Execution.StartTime and $$.State.EnteredTime.
+
+    AWS gives both as ISO 8601 strings in UTC with milliseconds ("2026-12-05T20:49:00.192Z"). moto
+    5.2.5 puts a Python datetime in Execution.StartTime (an intrinsic function on it raises a
+    TypeError, as States.Runtime) and EnteredTime with microseconds and "+00:00". The patch writes both
+    as AWS does.
+    """
+    import datetime as real_datetime
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.asl.component.state import state as state_module
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    original_environment = ExecutionWorker._get_evaluation_environment
+
+    def environment(self: Any) -> Any:
+        env = original_environment(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        execution["StartTime"] = aws_timestamp(execution["StartTime"])
+        return env
+
+    def now(tz: Any = None) -> Any:
+        # moto writes EnteredTime as datetime.datetime.now(tz=utc).isoformat()
+        return SimpleNamespace(isoformat=lambda: aws_timestamp(real_datetime.datetime.now(tz=tz)))
+
+    clock = SimpleNamespace(datetime=SimpleNamespace(now=now), timezone=real_datetime.timezone)
+    saved_datetime = state_module.datetime
+    ExecutionWorker._get_evaluation_environment = environment  # type: ignore[method-assign]
+    state_module.datetime = clock  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ExecutionWorker._get_evaluation_environment = original_environment  # type: ignore[method-assign]
+        state_module.datetime = saved_datetime
+
+
+@contextmanager
+def sdk_error_names() -> Iterator[None]:
+    """The error an aws-sdk task raises for a service's exception.
+
+    AWS names it `<Service>.<Exception>` with the service in PascalCase (`Iam.NoSuchEntityException`);
+    moto 5.2.5 knows only DynamoDB's and Step Functions' spellings and keeps the lower-case service name
+    for every other (`iam.NoSuchEntityException`), so a Catch or Retry on AWS's name would not match.
+    """
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+
+    added = {"iam": "Iam", "ec2": "Ec2", "sts": "Sts"}
+    missing = {name: value for name, value in added.items() if name not in aws_sdk._SERVICE_ERROR_NAMES}
+    aws_sdk._SERVICE_ERROR_NAMES.update(missing)
+    try:
+        yield
+    finally:
+        for name in missing:
+            aws_sdk._SERVICE_ERROR_NAMES.pop(name, None)
+
+
+@contextmanager
+def parser_scopes_per_parse() -> Iterator[None]:
+    """Parsing a definition that mixes JSONata and JSONPath states.
+
+    moto parses the definition anew for each execution, and its parser keeps the stack of query
+    languages it is in as a class attribute, shared by every parse: executions started together (a
+    burst) interleave their scopes and fail with "Unsupported declaration in QueryLanguage=JSONPath
+    block", the execution left RUNNING. AWS parses once, at CreateStateMachine. The patch gives each
+    parse its own stack.
+    """
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    had_init = "__init__" in Preprocessor.__dict__
+    original = Preprocessor.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._query_language_per_scope = []
+
+    Preprocessor.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        if had_init:
+            Preprocessor.__init__ = original  # type: ignore[method-assign]
+        else:
+            del Preprocessor.__init__
+
+
+@contextmanager
+def iam_user_ids_as_aws_mints_them() -> Iterator[None]:
+    """An IAM user's unique id.
+
+    AWS mints `AIDA` followed by 17 upper-case letters and digits, and CloudTrail writes it as the IAMUser's
+    `principalId`; moto 5.2.5 mints 20 lower-case characters, so a record written with the user's real id
+    would not look like one. The patch gives each new user an id of AWS's form.
+    """
+    import random
+    import string
+
+    from moto.iam.models import User
+
+    original = User.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.id = "AIDA" + "".join(random.choices(string.ascii_uppercase + string.digits, k=17))
+
+    User.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        User.__init__ = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def renamed_user_keeps_its_credentials() -> Iterator[None]:
+    """UpdateUser with NewUserName (or NewPath).
+
+    In AWS the user keeps its id, keys, password, policies, SSH keys, certificates and tags, and every API
+    names it by its new name. moto 5.2.5 renames the user but its access keys (GetAccessKeyLastUsed,
+    ListAccessKeys), SSH keys and signing certificates still carry the old name, and its tags stay on the old
+    ARN. The patch moves them with the user.
+    """
+    from moto.iam.models import IAMBackend
+
+    original = IAMBackend.update_user
+
+    def update_user(self: Any, user_name: str, new_path: str | None = None, new_user_name: str | None = None) -> None:
+        user = self.users.get(user_name)
+        old_arn = user.arn if user is not None else None
+        original(self, user_name, new_path, new_user_name)
+        if user is None:
+            return
+        for credential in (*user.access_keys, *user.ssh_public_keys, *user.signing_certificates.values()):
+            credential.user_name = user.name
+        if old_arn != user.arn and self.tagger.has_tags(old_arn):
+            self.tagger.tag_resource(user.arn, self.tagger.list_tags_for_resource(old_arn)["Tags"])
+            self.tagger.delete_all_tags_for_resource(old_arn)
+
+    IAMBackend.update_user = update_user  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IAMBackend.update_user = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def login_profile_has_its_own_date() -> Iterator[None]:
+    """A login profile's CreateDate.
+
+    AWS reports when the password was created; moto 5.2.5 reports the user's creation date, so a password an
+    attacker added to an old user would read as old. The patch stamps the profile when it is created and
+    answers CreateLoginProfile and GetLoginProfile with that date.
+    """
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.iam.models import IAMBackend
+    from moto.iam.responses import IamResponse
+
+    original_create = IAMBackend.create_login_profile
+    originals = {name: getattr(IamResponse, name) for name in ("create_login_profile", "get_login_profile")}
+
+    def create_login_profile(self: Any, user_name: str, password: str) -> Any:
+        user = original_create(self, user_name, password)
+        user.login_profile_create_date = utcnow()
+        return user
+
+    def answer(backend_call: str) -> Any:
+        def respond(self: Any) -> Any:
+            user_name = self._get_param("UserName")
+            if backend_call == "create":
+                user = self.backend.create_login_profile(user_name, self._get_param("Password"))
+                reset = self._get_param("PasswordResetRequired")
+                if reset is not None:
+                    user.password_reset_required = str(reset).lower() == "true"
+            else:
+                user = self.backend.get_login_profile(user_name)
+            created = getattr(user, "login_profile_create_date", None) or user.create_date
+            return ActionResult(
+                {
+                    "LoginProfile": {
+                        "UserName": user.name,
+                        "CreateDate": created,
+                        "PasswordResetRequired": user.password_reset_required,
+                    }
+                }
+            )
+
+        return respond
+
+    IAMBackend.create_login_profile = create_login_profile  # type: ignore[method-assign]
+    IamResponse.create_login_profile = answer("create")  # type: ignore[method-assign]
+    IamResponse.get_login_profile = answer("get")  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IAMBackend.create_login_profile = original_create  # type: ignore[method-assign]
+        for name, method in originals.items():
+            setattr(IamResponse, name, method)
+
+
 @contextmanager
 def aws_semantics() -> Iterator[None]:
     """Every patch above."""
@@ -135,4 +390,11 @@ def aws_semantics() -> Iterator[None]:
         stack.enter_context(eni_groups_are_their_own())
         stack.enter_context(shutdown_behavior_attribute())
         stack.enter_context(config_history_needs_a_recorder())
+        stack.enter_context(iam_user_ids_as_aws_mints_them())
+        stack.enter_context(renamed_user_keeps_its_credentials())
+        stack.enter_context(login_profile_has_its_own_date())
+        stack.enter_context(jsonata_evaluator())
+        stack.enter_context(context_object_times())
+        stack.enter_context(sdk_error_names())
+        stack.enter_context(parser_scopes_per_parse())
         yield

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from datetime import UTC, datetime
 from typing import Any
 
 from drill.account import SimulatedAccount
@@ -65,7 +66,127 @@ def observe(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
         except iam.exceptions.NoSuchEntityException:
             continue
         policies[role] = inline + [p["PolicyName"] for p in attached]
+    observed["users"] = _users(iam)
+    observed["roles"] = _roles(iam)
     return observed
+
+
+# The drill's own role (every function runs with it in the simulated account): not the account's.
+DRILL_ROLES = frozenset({"drill-lambda-role"})
+
+
+def _document(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = json.loads(urllib.parse.unquote(value))
+    return value if isinstance(value, dict) else {}
+
+
+def _listed(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(item) for item in value or []]
+
+
+def summarize(document: Any) -> list[str]:
+    """A policy document, one line per statement, as a person reads it: "Deny * on *",
+    "Allow iam:CreateUser, iam:CreateAccessKey on *", "Deny * on * if DateLessThan aws:TokenIssueTime=...".
+    What an `already in place` must be judged on: the content, not the name."""
+    statements = _document(document).get("Statement") or []
+    lines = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict):
+            continue
+        actions = _listed(statement.get("Action")) or [f"not {a}" for a in _listed(statement.get("NotAction"))]
+        resources = _listed(statement.get("Resource")) or [f"not {r}" for r in _listed(statement.get("NotResource"))]
+        line = f"{statement.get('Effect')} {', '.join(actions)} on {', '.join(resources)}"
+        conditions = [
+            f"{operator} {key}={','.join(_listed(value))}"
+            for operator, pairs in (statement.get("Condition") or {}).items()
+            for key, value in (pairs or {}).items()
+        ]
+        if conditions:
+            line += " if " + " and ".join(conditions)
+        lines.append(line)
+    return lines
+
+
+def trust_principals(document: Any) -> list[str]:
+    """Who a trust document lets in: "AWS arn:aws:iam::666666666666:root", "Service ec2.amazonaws.com"."""
+    found = set()
+    statements = _document(document).get("Statement") or []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        if principal == "*":
+            found.add("*")
+        elif isinstance(principal, dict):
+            found.update(f"{kind} {value}" for kind, values in principal.items() for value in _listed(values))
+    return sorted(found)
+
+
+def _when(value: Any) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else None
+
+
+def _users(iam: Any) -> dict[str, Any]:
+    """Every IAM user of the account by its current name: what it holds and what may act as it."""
+    users: dict[str, Any] = {}
+    for page in iam.get_paginator("list_users").paginate():
+        for user in page["Users"]:
+            name = user["UserName"]
+            inline = {
+                policy: summarize(iam.get_user_policy(UserName=name, PolicyName=policy)["PolicyDocument"])
+                for policy in iam.list_user_policies(UserName=name)["PolicyNames"]
+            }
+            users[name] = {
+                "id": user["UserId"],
+                "created": _when(user.get("CreateDate")),
+                "access_keys": {
+                    key["AccessKeyId"]: key["Status"]
+                    for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+                },
+                "attached_policies": sorted(
+                    p["PolicyName"] for p in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]
+                ),
+                "inline_policies": inline,
+                "login_profile": _has_login_profile(iam, name),
+                "ssh_public_keys": {
+                    key["SSHPublicKeyId"]: key["Status"]
+                    for key in iam.list_ssh_public_keys(UserName=name)["SSHPublicKeys"]
+                },
+                "service_specific_credentials": {
+                    c["ServiceSpecificCredentialId"]: {"service": c["ServiceName"], "status": c["Status"]}
+                    for c in iam.list_service_specific_credentials(UserName=name)["ServiceSpecificCredentials"]
+                },
+                "signing_certificates": {
+                    c["CertificateId"]: c["Status"]
+                    for c in iam.list_signing_certificates(UserName=name)["Certificates"]
+                },
+            }
+    return users
+
+
+def _roles(iam: Any) -> dict[str, Any]:
+    """Every IAM role of the account (the drill's own aside): its policies and whom it trusts."""
+    roles: dict[str, Any] = {}
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            name = role["RoleName"]
+            if name in DRILL_ROLES:
+                continue
+            inline = {
+                policy: summarize(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
+                for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]
+            }
+            roles[name] = {
+                "id": role["RoleId"],
+                "created": _when(role.get("CreateDate")),
+                "attached_policies": sorted(
+                    p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+                ),
+                "inline_policies": inline,
+                "trust_principals": trust_principals(role.get("AssumeRolePolicyDocument")),
+            }
+    return roles
 
 
 def _has_login_profile(iam: Any, user: str) -> bool:
@@ -165,23 +286,34 @@ def _load_balancers(account: SimulatedAccount, staged: Staged) -> dict[str, Any]
 
 
 def incident_records(account: SimulatedAccount) -> dict[str, Any]:
-    """The responder's incident table as DynamoDB holds it (one entry per record: its status, and
-    the findings that joined it), for a sequence of events: one attack must end as one record."""
+    """The responder's incident table as DynamoDB holds it (one entry per record: its status, the
+    findings that joined it with their responses' outcomes, every response's kind and the steps they
+    hold), for a sequence of events: one attack must end as one record. The alias items of joined
+    findings are no records: they are listed under the record they name."""
+    from record.item import plain_item
+
     dynamodb = account.client("dynamodb")
     records: dict[str, Any] = {}
+    aliases: dict[str, list[str]] = {}
     for table in dynamodb.list_tables()["TableNames"]:
-        for item in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]:
-            joined = item.get("sequences", {}).get("L", [])
-            records[item.get("incident_id", item["id"]).get("S", "?")] = {
-                "status": item.get("status", {}).get("S"),
-                "finding_id": item.get("finding_id", {}).get("S"),
+        for raw in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]:
+            item = plain_item(raw)
+            if item.get("alias_of"):
+                aliases.setdefault(str(item["alias_of"]), []).append(str(item.get("incident_id")))
+                continue
+            responses = [r for r in item.get("responses") or [] if isinstance(r, dict)]
+            records[str(item.get("incident_id", item["id"]))] = {
+                "status": item.get("status"),
+                "finding_id": item.get("finding_id"),
                 "joined": [
-                    {
-                        "finding_id": entry["M"].get("finding_id", {}).get("S"),
-                        "outcome": entry["M"].get("outcome", {}).get("S"),
-                    }
-                    for entry in joined
+                    {"finding_id": r.get("finding_id"), "outcome": r.get("outcome")}
+                    for r in responses
+                    if r.get("finding_id") not in (None, item.get("finding_id")) and r.get("kind") != "release"
                 ],
-                "steps": len(item.get("steps", {}).get("L", [])),
+                "responses": [r.get("kind") for r in responses],
+                "steps": sum(len(r.get("steps") or []) for r in responses),
             }
+    for record_id, joined_ids in aliases.items():
+        if record_id in records:
+            records[record_id]["aliases"] = sorted(joined_ids)
     return records

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from drill.account import ExecutionRecord, Fault, SimulatedAccount
+from drill.history import History, HistoryError
 from drill.observe import incident_records, observe
-from drill.scenario import install_cloudtrail, load_records
+from drill.scenario import install_cloudtrail, load_cloudtrail
 from drill.staging import Staged, event_account, stage, wrap_bare_finding
 from drill.state import AccountState, apply_account_state, load_account_state
 from drill.template import Synthesized
@@ -32,7 +33,7 @@ def run_event_file(
     time_scale: float = 0.001,
     setup: Setup | None = None,
     environment: dict[str, str] | None = None,
-    cloudtrail: str | Path | None = None,
+    cloudtrail: str | Path | History | None = None,
     faults: list[Fault] | None = None,
     deliveries: int = 1,
     redeliver: Callable[[Any], Any] | None = None,
@@ -48,11 +49,12 @@ def run_event_file(
     if include_samples:
         env["ACCEPT_SAMPLE_FINDINGS"] = "true"
     state = _state(account_state)
+    trail = _cloudtrail(cloudtrail, state)
     account_id = (state.account_id if state else None) or event_account(wrap_bare_finding(raw, []))
     with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
         base = apply_account_state(account, state) if state else None
         staged = stage(account, raw, include_samples=include_samples, base=base)
-        recorders = _install_recorders(account, staged, load_records(cloudtrail) if cloudtrail else [])
+        recorders = _install_recorders(account, staged, trail)
         if setup is not None:
             setup(account, staged)
         account.faults.extend(faults or [])
@@ -88,7 +90,7 @@ def run_sequence(
     include_samples: bool = False,
     time_scale: float = 0.001,
     environment: dict[str, str] | None = None,
-    cloudtrail: str | Path | None = None,
+    cloudtrail: str | Path | History | None = None,
     account_state: str | Path | AccountState | None = None,
 ) -> list[dict[str, Any]]:
     """Deliver the events in order to ONE simulated account and deployment (one incident table),
@@ -99,6 +101,7 @@ def run_sequence(
     if include_samples:
         env["ACCEPT_SAMPLE_FINDINGS"] = "true"
     state = _state(account_state)
+    trail = _cloudtrail(cloudtrail, state)
     account_id = (state.account_id if state else None) or event_account(wrap_bare_finding(raws[0], []))
     results: list[dict[str, Any]] = []
     with SimulatedAccount(synthesized, account_id=account_id, time_scale=time_scale, environment=env) as account:
@@ -108,7 +111,7 @@ def run_sequence(
         for path, raw in zip(paths, raws, strict=True):
             staged = stage(account, raw, include_samples=include_samples, base=base)
             if recorders is None:
-                recorders = _install_recorders(account, staged, load_records(cloudtrail) if cloudtrail else [])
+                recorders = _install_recorders(account, staged, trail)
             already_posted = len(recorders["slack"])
             record = account.run(staged.event)
             observed = observe(account, staged)
@@ -119,6 +122,18 @@ def run_sequence(
             results.append(result)
             base = staged
     return results
+
+
+def _cloudtrail(
+    cloudtrail: str | Path | History | None, state: AccountState | None
+) -> list[dict[str, Any]] | History | None:
+    """The CloudTrail scenario: --cloudtrail's, or the account file's own history (one of the two)."""
+    declared = state.history() if state else None
+    if cloudtrail is not None and declared is not None:
+        raise HistoryError("--cloudtrail and the account file's cloudtrail both give the history: give one")
+    if isinstance(cloudtrail, History):
+        return cloudtrail
+    return load_cloudtrail(cloudtrail) if cloudtrail is not None else declared
 
 
 def _state(account_state: str | Path | AccountState | None) -> AccountState | None:
@@ -174,7 +189,14 @@ def describe(
             ),
         },
         "steps": [
-            {"name": s["name"], "status": s["status"], "target": s["target"], "detail": s["detail"]} for s in steps
+            {
+                "name": s["name"],
+                "status": s["status"],
+                "target": s["target"],
+                "detail": s["detail"],
+                "containment": bool(s.get("containment")),
+            }
+            for s in steps
         ],
         "observed": observed,
         "staged": staged.mapping,
@@ -259,7 +281,9 @@ def _result_of(record: ExecutionRecord, handlers: dict[str, str], handler: str) 
     return results[-1] if results else None
 
 
-def _install_recorders(account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]) -> dict[str, Any]:
+def _install_recorders(
+    account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]] | History | None
+) -> dict[str, Any]:
     """The drill's stand-ins at the product's seams: the Slack transport and CloudTrail."""
     slack_requests: list[dict[str, Any]] = []
     secret_name = os.environ.get("SLACK_SECRET_NAME", "")

@@ -1,5 +1,9 @@
 """Serve CloudTrail's LookupEvents from a scenario file (moto does not implement it).
 
+A scenario object ({"history": [...]}, docs/drill.md) is an account's history: drill.replay stages it, every
+record at its own time, made by its own principal. The rest of this docstring is about the older format, a JSON
+array of CloudTrail records (or {"Records": [...]}), kept for the public detonation records:
+
 The scenario's records are real, from several detonations with their own keys, users and
 invented regions. The drill makes them one consistent story about the staged incident: every
 long-term key that an IAM user used becomes the incident's key and its user the staged owner,
@@ -16,8 +20,7 @@ import contextlib
 import copy
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,10 @@ import boto3
 
 from drill.account import SimulatedAccount
 from drill.cloudtrail_fake import FakeCloudTrailFactory, parse_time
+from drill.history import History, HistoryError, is_history, parse_history
+from drill.replay import Replay, settle
 from drill.staging import Staged
+from drill.timeline import exposure_moment
 
 REAL_REGIONS = set(boto3.session.Session().get_available_regions("ec2"))
 FIRST_CALL_AFTER_EXPOSURE = timedelta(minutes=4)
@@ -36,10 +42,27 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
     return list(data["Records"] if isinstance(data, dict) and "Records" in data else data)
 
 
+def load_cloudtrail(path: str | Path) -> list[dict[str, Any]] | History:
+    """A --cloudtrail file: a history (scenario object) or CloudTrail's own records. Raises HistoryError."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HistoryError(f"{path}: {exc}") from None
+    if is_history(data):
+        return parse_history(data, base=Path(path).resolve().parent, origin=str(path))
+    return list(data["Records"] if isinstance(data, dict) else data)
+
+
 def install_cloudtrail(
-    account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]]
+    account: SimulatedAccount, staged: Staged, records: list[dict[str, Any]] | History | None
 ) -> FakeCloudTrailFactory:
-    records = _as_incident_story(account, staged, records) if records else []
+    """Stage the scenario and serve its records; with none, serve none (and settle what an account file
+    declared at times relative to the exposure)."""
+    if isinstance(records, History):
+        records = Replay(account, staged, records).run()
+    else:
+        settle(account, staged)
+        records = _as_incident_story(account, staged, records) if records else []
     factory = FakeCloudTrailFactory(records, region_of=lambda record: record.get("awsRegion", staged.region))
     from investigate import handler  # the fresh module of this simulated account
 
@@ -84,7 +107,16 @@ def _stage_what_it_created(
     response = record.get("responseElements") or {}
     if record.get("eventName") == "CreateUser" and request.get("userName"):
         ensure_user(request["userName"])
+        # CloudTrail names what IAM made: the user's id in the record is the one the account holds.
+        made = iam.get_user(UserName=request["userName"])["User"]
+        if isinstance(response.get("user"), dict):
+            original = response["user"].get("userId")
+            if isinstance(original, str) and original:
+                staged.mapping[original] = made["UserId"]
+            response["user"].update(userId=made["UserId"], arn=made["Arn"])
     _stage_iam_backdoor(iam, record, staged, ensure_user)
+    if record.get("eventName") in ("CreateLoginProfile", "UpdateLoginProfile"):
+        _date_login_profile(iam, request.get("userName"), parse_time(record["eventTime"]))
     if record.get("eventName") == "CreateAccessKey" and isinstance(response.get("accessKey"), dict):
         key = response["accessKey"]
         user = key.get("userName") or request.get("userName") or staged.users[0]
@@ -95,6 +127,15 @@ def _stage_what_it_created(
         staged.notes.append(f"the scenario's CreateAccessKey for {user} staged as {minted}")
         key["accessKeyId"] = minted
         key["userName"] = user
+
+
+def _date_login_profile(iam: Any, user: Any, when: datetime) -> None:
+    """The password dated as the record says it was set (moto dates it when the drill stages it)."""
+    from moto.iam.models import iam_backends
+
+    found = iam_backends[_account_of(iam)]["global"].users.get(user) if isinstance(user, str) else None
+    if found is not None:
+        found.login_profile_create_date = when
 
 
 # The trust policy of a role the scenario rewrites, before the rewrite: what an instance role has.
@@ -181,17 +222,4 @@ def _ensure_user(iam: Any, staged: Staged) -> Callable[[str], None]:
 
 
 def _exposure_time(event: Any) -> datetime:
-    detail = event.get("detail", {}) if isinstance(event, dict) else {}
-    for value in (
-        detail.get("startTime"),
-        detail.get("service", {}).get("eventFirstSeen") if isinstance(detail.get("service"), dict) else None,
-        event.get("time"),
-    ):
-        if not isinstance(value, str):
-            continue
-        try:
-            moment = parsedate_to_datetime(value) if "," in value else parse_time(value)
-        except (TypeError, ValueError):
-            continue
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return datetime.now(UTC) - timedelta(hours=1)
+    return exposure_moment(event)

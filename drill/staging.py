@@ -48,6 +48,9 @@ class Staged:
     bystanders: dict[str, str] = field(default_factory=dict)  # key id -> its user
     declared_users: set[str] = field(default_factory=set)  # declared by an account file
     elsewhere: dict[str, str] = field(default_factory=dict)  # principal name -> the second account holding it
+    # What needs the exposure moment, known once the event is staged (drill.replay.settle): ("user", name,
+    # time), ("key", id, time), ("role", name, time), ("trust_history", role, [TrustItem]).
+    settle: list[tuple[str, str, Any]] = field(default_factory=list)
 
     def continued(self, event: Any) -> Staged:
         """The same account's staging, for the next event: shared ids and owners, fresh notes."""
@@ -63,6 +66,7 @@ class Staged:
             declared_users=self.declared_users,
             elsewhere=self.elsewhere,
             created=self.created,
+            settle=self.settle,
             # An account file's notes belong to the first delivery's result.
             notes=list(self.notes) if self.event is None else [],
         )

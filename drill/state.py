@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from drill.account import SimulatedAccount
 from drill.staging import Staged
@@ -39,9 +39,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _time(value: str | None) -> str | None:
+    from drill.timeline import check_time
+
+    return value if value is None else check_time(value)
+
+
 class AccessKey(_Strict):
     id: str = Field(min_length=8, max_length=128, pattern=r"^\w+$")  # samples hold sanitized ids
     status: Literal["Active", "Inactive", "Deleted"] = "Active"
+    # When it was made: relative to the exposure ("-400d") or absolute; default: when staged.
+    created: str | None = None
+
+    _created = field_validator("created")(_time)
 
 
 class Policy(_Strict):
@@ -64,6 +74,18 @@ class User(_Strict):
     login_profile: bool = False
     tags: dict[str, str] = Field(default_factory=dict)
     deleted: bool = False  # staged, then deleted with its keys: "the user no longer exists"
+    created: str | None = None
+
+    _created = field_validator("created")(_time)
+
+
+class TrustItem(_Strict):
+    """A trust document AWS Config recorded for a role, and when."""
+
+    at: str
+    document: dict[str, Any]
+
+    _at = field_validator("at")(_time)
 
 
 class Role(_Strict):
@@ -71,10 +93,22 @@ class Role(_Strict):
     path: str = Field("/", pattern=IAM_PATH)
     id: str | None = Field(None, description="the role's unique id (AROA…) as events name it")
     trusted_service: str = "ec2.amazonaws.com"
+    trust_policy: dict[str, Any] | None = None  # the whole trust document (instead of trusted_service)
+    # What AWS Config recorded of the role's trust before the history: declaring it makes Config record the
+    # role (GetResourceConfigHistory answers from it, and from each later change the history makes).
+    trust_history: list[TrustItem] = Field(default_factory=list)
+    created: str | None = None
     service_linked: bool = False
     attached_policies: list[str] = Field(default_factory=list)
     inline_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
+
+    _created = field_validator("created")(_time)
+
+    def trust_document(self) -> dict[str, Any]:
+        if self.trust_policy is not None:
+            return self.trust_policy
+        return dict(json.loads(json.dumps(TRUST_POLICY).replace("{service}", self.trusted_service)))
 
     @model_validator(mode="after")
     def _service_linked_shape(self) -> Role:
@@ -200,6 +234,20 @@ class AccountState(_Strict):
     load_balancers: list[LoadBalancer] = Field(default_factory=list)
     auto_scaling_groups: list[AutoScalingGroup] = Field(default_factory=list)
     second_account: SecondAccount | None = None
+    # The account's CloudTrail history (docs/drill.md): a scenario file, relative to this file, or one inline.
+    cloudtrail: str | dict[str, Any] | None = None
+    _base: Path | None = PrivateAttr(None)  # the state file's folder
+
+    def history(self) -> Any:
+        """The declared history (drill.history.History), or None. Raises drill.history.HistoryError."""
+        from drill.history import load_history, parse_history
+
+        base = self._base or Path.cwd()
+        if self.cloudtrail is None:
+            return None
+        if isinstance(self.cloudtrail, str):
+            return load_history(base / self.cloudtrail)
+        return parse_history(self.cloudtrail, base=base, origin="the account file's cloudtrail")
 
 
 def load_account_state(path: str | Path) -> AccountState:
@@ -217,6 +265,13 @@ def load_account_state(path: str | Path) -> AccountState:
     problems = check_references(state)
     if problems:
         raise AccountStateError(f"{path}: " + "; ".join(problems))
+    state._base = Path(path).resolve().parent
+    from drill.history import HistoryError
+
+    try:
+        state.history()
+    except HistoryError as exc:
+        raise AccountStateError(f"{path}: cloudtrail: {exc}") from None
     return state
 
 
@@ -392,9 +447,13 @@ def _stage_iam(
         iam.create_user(UserName=user.name, Path=user.path, Tags=[{"Key": k, "Value": v} for k, v in user.tags.items()])
         staged.users.append(user.name)
         staged.declared_users.add(user.name)
+        if user.created:
+            staged.settle.append(("user", user.name, user.created))
         for key in user.access_keys:
             minted = iam.create_access_key(UserName=user.name)["AccessKey"]["AccessKeyId"]
             staged.mapping[key.id] = minted
+            if key.created:
+                staged.settle.append(("key", minted, key.created))
             if key.status == "Inactive":
                 iam.update_access_key(UserName=user.name, AccessKeyId=minted, Status="Inactive")
             elif key.status == "Deleted":
@@ -418,16 +477,19 @@ def _stage_iam(
             iam.delete_user(UserName=user.name)
             staged.notes.append(f"user {user.name} staged, then deleted with its keys")
     for role in roles:
-        trust = json.loads(json.dumps(TRUST_POLICY).replace("{service}", role.trusted_service))
         created = iam.create_role(
             RoleName=role.name,
             Path=role.path,
-            AssumeRolePolicyDocument=json.dumps(trust),
+            AssumeRolePolicyDocument=json.dumps(role.trust_document()),
             Tags=[{"Key": k, "Value": v} for k, v in role.tags.items()],
         )["Role"]
         if role.id:
             staged.mapping[role.id] = created["RoleId"]
         staged.roles.append(role.name)
+        if role.created:
+            staged.settle.append(("role", role.name, role.created))
+        if role.trust_history:
+            staged.settle.append(("trust_history", role.name, role.trust_history))
         for arn in _policy_arns(account_id, policies, role.attached_policies):
             iam.attach_role_policy(RoleName=role.name, PolicyArn=arn)
         for name, document in role.inline_policies.items():

@@ -27,6 +27,18 @@ class FunctionSpec:
 class Synthesized:
     template: dict[str, Any]
     outdir: str
+    # The context overrides it was synthesized with (`synthesize`'s argument), as JSON.
+    context_json: str = "{}"
+
+    def configured(self, environment: dict[str, str]) -> Synthesized:
+        """This deployment with the configuration `environment` says (the drill's environment stands for
+        the configuration): synthesized again when a setting the state machine itself depends on
+        differs (infra/intake.py: the in-state containment, its role's Denies), since the functions'
+        environment alone would leave the state machine configured otherwise. Cached per context."""
+        overrides = context_of(environment)
+        if not overrides:
+            return self
+        return synthesize({**json.loads(self.context_json), **overrides})
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {
@@ -61,6 +73,12 @@ class Synthesized:
         )
 
     @property
+    def state_machine_denies(self) -> tuple[dict[str, Any], ...]:
+        """The Deny statements of the state machine's role: its integration Tasks call AWS as that role."""
+        (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
+        return self._role_denies(machine["Properties"].get("RoleArn"))
+
+    @property
     def state_machine_definition(self) -> Any:
         (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
         return machine["Properties"]["DefinitionString"]
@@ -81,7 +99,29 @@ def _synthesize_cached(context_json: str) -> Synthesized:
     outdir = tempfile.mkdtemp(prefix="responder-synth-")
     assembly = build_app(context=context, outdir=outdir).synth()
     template = assembly.get_stack_by_name(STACK_NAME).template
-    return Synthesized(template=template, outdir=outdir)
+    return Synthesized(template=template, outdir=outdir, context_json=context_json)
+
+
+def context_of(environment: dict[str, str]) -> dict[str, Any]:
+    """The cdk context keys behind the environment settings the state machine depends on."""
+    from infra.config import DRY_RUN_ACTIONS
+
+    context: dict[str, Any] = {}
+    true = {"1", "true", "yes", "on"}
+    if "DRY_RUN" in environment:
+        context["dryRun"] = environment["DRY_RUN"].strip().lower() in true
+    actions = [action for action, switch in DRY_RUN_ACTIONS.items() if environment.get(switch, "").lower() in true]
+    if actions:
+        context["dryRunActions"] = actions
+    if "EXEMPT_PRINCIPAL_ARNS" in environment:
+        context["exemptPrincipalArns"] = [
+            a.strip() for a in environment["EXEMPT_PRINCIPAL_ARNS"].split(",") if a.strip()
+        ]
+    if "AFFILIATED_INSIDE_AWS" in environment:
+        context["affiliatedInsideAws"] = environment["AFFILIATED_INSIDE_AWS"]
+    if "REVOKE_SCOPE" in environment:
+        context["revokeScope"] = environment["REVOKE_SCOPE"]
+    return context
 
 
 def _cdk_json_context() -> dict[str, Any]:

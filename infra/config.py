@@ -32,7 +32,7 @@ DRY_RUN_ACTIONS = {
     "removeLoginProfiles": "DRY_RUN_REMOVE_LOGIN_PROFILES",
     "quarantineCreatedRoles": "DRY_RUN_QUARANTINE_CREATED_ROLES",
     "quarantineRewrittenTrust": "DRY_RUN_QUARANTINE_REWRITTEN_TRUST",
-    "detachAttackerPolicies": "DRY_RUN_DETACH_ATTACKER_POLICIES",
+    "revokeMintedSessions": "DRY_RUN_REVOKE_MINTED_SESSIONS",
 }
 
 # The evictions' own switches (cdk.json key = the action's name in DRY_RUN_ACTIONS): environment -> attribute.
@@ -41,7 +41,15 @@ EVICTION_SWITCHES = {
     "REMOVE_LOGIN_PROFILES": "remove_login_profiles",
     "QUARANTINE_CREATED_ROLES": "quarantine_created_roles",
     "QUARANTINE_REWRITTEN_TRUST": "quarantine_rewritten_trust",
-    "DETACH_ATTACKER_POLICIES": "detach_attacker_policies",
+    "REVOKE_MINTED_SESSIONS": "revoke_minted_sessions",
+}
+# What a change nobody can attribute gets (README, "Whose work is it"): held like the attacker's, or only reported.
+UNKNOWN_CHANGES = ("hold", "report")
+# Context keys this version no longer reads, with what replaced them: named, never silently ignored.
+REPLACED_KEYS = {
+    "lookbackHours": "baselineDays and suspicionMarginMinutes (the owner's baseline and the window of suspicion)",
+    "detachAttackerPolicies": "nothing: the responder never deletes a policy; a principal the attacker made is "
+    "held whole by its deny-all",
 }
 
 
@@ -74,7 +82,9 @@ class ResponderConfig:
     remove_login_profiles: bool = True
     quarantine_created_roles: bool = True
     quarantine_rewritten_trust: bool = True
-    detach_attacker_policies: bool = True
+    revoke_minted_sessions: bool = True
+    # A change in the attacker's reach that is neither provably the owner's nor the attacker's.
+    unknown_changes: str = "hold"
     accept_sample_findings: bool = False
     # GuardDuty ...InsideAWS from an account of the same organization (remoteAccountDetails.affiliated):
     # "contain" as any stolen instance credentials, or "notify" (report only, nothing changed).
@@ -86,7 +96,10 @@ class ResponderConfig:
     isolate_instance_groups: bool = False
     exempt_principal_arns: tuple[str, ...] = ()
     exempt_instance_ids: tuple[str, ...] = ()
-    lookback_hours: int = 24
+    # The window of suspicion opens this long before the exposure (AWS reports minutes after it happens).
+    suspicion_margin_minutes: int = 60
+    # The owner's baseline: what the credential did in the days before the window.
+    baseline_days: int = 7
     second_lookup_delay_minutes: int = 15
     powertools_version: str = "3.37.0"
     log_retention_days: int = 365
@@ -102,6 +115,9 @@ class ResponderConfig:
         """`get` is `node.try_get_context`: a missing key keeps the default. `default_region` (the
         CLI's CDK_DEFAULT_REGION) is the home region when `homeRegion` is not set."""
         defaults = cls()
+        for key, replacement in REPLACED_KEYS.items():
+            if get(key) is not None:
+                raise ConfigError(f"{key}: no longer read; replaced by {replacement}")
 
         def value(key: str, default: Any) -> Any:
             raw = get(key)
@@ -150,7 +166,12 @@ class ResponderConfig:
             ),
             exempt_principal_arns=_str_list("exemptPrincipalArns", value("exemptPrincipalArns", [])),
             exempt_instance_ids=_str_list("exemptInstanceIds", value("exemptInstanceIds", [])),
-            lookback_hours=_int("lookbackHours", value("lookbackHours", defaults.lookback_hours), 1, 24 * 90),
+            unknown_changes=str(value("unknownChanges", defaults.unknown_changes)),
+            suspicion_margin_minutes=_int(
+                "suspicionMarginMinutes", value("suspicionMarginMinutes", defaults.suspicion_margin_minutes), 0, 24 * 60
+            ),
+            # LookupEvents reaches 90 days back.
+            baseline_days=_int("baselineDays", value("baselineDays", defaults.baseline_days), 0, 89),
             second_lookup_delay_minutes=_int(
                 "secondLookupDelayMinutes",
                 value("secondLookupDelayMinutes", defaults.second_lookup_delay_minutes),
@@ -203,6 +224,8 @@ class ResponderConfig:
         if self.isolate_instance_groups and not self.isolate_instances:
             # Normalize would mark a group for isolation that the workflow has no step for.
             raise ConfigError("isolateInstanceGroups: true needs isolateInstances true (the group is isolated by it)")
+        if self.unknown_changes not in UNKNOWN_CHANGES:
+            raise ConfigError(f"unknownChanges: {self.unknown_changes!r} must be 'hold' or 'report'")
         if self.affiliated_inside_aws not in ("contain", "notify"):
             raise ConfigError(f"affiliatedInsideAws: {self.affiliated_inside_aws!r} must be 'contain' or 'notify'")
         for arn in self.exempt_principal_arns:

@@ -79,7 +79,6 @@ class ForwarderStack(Stack):
             assumed_by=iam.ServicePrincipal(
                 "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": self.account}}
             ),
-            # The revoke step refuses roles under this path: the responder's own plumbing.
             path=RESPONDER_ROLE_PATH,
             description=f"credential responder: forward detection events to {config.home_region}",
         )

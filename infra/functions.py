@@ -85,8 +85,8 @@ class ResponderFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"credential responder: {package}",
-            # The path marks the responder's own roles, and unlike a tag it cannot be changed
-            # after creation: the revoke step refuses roles under it.
+            # The path groups the responder's roles for people; what protects them is their exact ARNs
+            # (fence_own_roles): anyone who may create roles can create one under any path.
             path=RESPONDER_ROLE_PATH,
         )
         self.log_group = logs.LogGroup(
@@ -143,17 +143,7 @@ class ResponderFunction(Construct):
             for action in grant["actions"]:
                 # An action in several grants (e.g. CreateTags on two kinds of resource) keeps every reason.
                 self.why[action] = "; ".join(filter(None, (self.why.get(action), grant["why"])))
-        fenced = own_role_writes(declared_grants(package, handler))
-        if fenced:
-            # Code execution in this function must not become account admin: whatever it may write on
-            # roles, never on the responder's own (the code refuses them too; this holds if the code does not).
-            self.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    effect=iam.Effect.DENY,
-                    actions=fenced,
-                    resources=[OWN_ROLES.format(**placeholders)],
-                )
-            )
+        self._grants = declared_grants(package, handler)
         for kind in ("user", "role"):
             writes = principal_writes(declared_grants(package, handler), kind)
             exempted = exempt_resources(exempt_principal_arns, kind)
@@ -177,6 +167,16 @@ class ResponderFunction(Construct):
         )
         depend_on_policy_only(self.function.node.default_child, self.role)  # type: ignore[arg-type]
 
+    def fence_own_roles(self, role_arns: list[str]) -> None:
+        """Code execution in this function must not become account admin: whatever it may write on roles,
+        never on the responder's own, named by their exact ARNs (the code refuses them too, by the same list in
+        RESPONDER_ROLE_ARNS; this holds if the code does not)."""
+        fenced = own_role_writes(self._grants)
+        if fenced and role_arns:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(effect=iam.Effect.DENY, actions=fenced, resources=role_arns)
+            )
+
     def acknowledge_wildcards(self) -> list[str]:
         """Call once every grant is in place; returns the wildcards no declaration explains."""
         policy = self.role.node.try_find_child("DefaultPolicy")
@@ -191,13 +191,12 @@ def _format(value: Any, placeholders: dict[str, str]) -> Any:
     return value
 
 
-OWN_ROLES = "arn:{partition}:iam::{account}:role" + RESPONDER_ROLE_PATH + "*"
 IAM_READS = ("Get", "List", "Simulate", "Generate")
 
 
 def own_role_writes(grants: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[str]:
     """The IAM write actions `grants` allow on roles: each function that holds one gets an explicit
-    Deny of exactly those on the responder's own roles (path /credential-responder/)."""
+    Deny of exactly those on the responder's own roles (by exact ARN: fence_own_roles)."""
     return principal_writes(grants, "role")
 
 

@@ -10,7 +10,8 @@ from constructs import Construct
 
 from infra.config import DRY_RUN_ACTIONS, EVICTION_SWITCHES, ResponderConfig
 from infra.detection import Detection
-from infra.functions import RESPONDER_ROLE_PATH, RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.functions import RESPONDER_TAG, ResponderFunction, SharedCode
+from infra.intake import InStateOptions
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge, acknowledge_policy_wildcards
 from infra.notification import Notification
@@ -42,7 +43,6 @@ class ResponderStack(Stack):
             **{switch: _flag(action in config.dry_run_actions) for action, switch in DRY_RUN_ACTIONS.items()},
             "EXEMPT_PRINCIPAL_ARNS": ",".join(config.exempt_principal_arns),
             "EXEMPT_INSTANCE_IDS": ",".join(config.exempt_instance_ids),
-            "PROTECTED_ROLE_PATH": RESPONDER_ROLE_PATH,
         }
 
         def function(
@@ -134,8 +134,8 @@ class ResponderStack(Stack):
                 env={
                     "EVIDENCE_BUCKET": storage.evidence.bucket_name,
                     "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
-                    "LOOKBACK_HOURS": str(config.lookback_hours),
-                    "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
+                    "SUSPICION_MARGIN_MINUTES": str(config.suspicion_margin_minutes),
+                    "BASELINE_DAYS": str(config.baseline_days),
                 },
                 resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
             ),
@@ -145,10 +145,13 @@ class ResponderStack(Stack):
                 timeout=Duration.minutes(2),
                 env={
                     "EVIDENCE_BUCKET": storage.evidence.bucket_name,
+                    "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
+                    "UNKNOWN_CHANGES": config.unknown_changes,
                     "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
                     **{switch: _flag(getattr(config, attribute)) for switch, attribute in EVICTION_SWITCHES.items()},
                 },
                 resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
+                exempt_principal_arns=tuple(config.exempt_principal_arns),
             ),
             "notify_slack": function(
                 "NotifySlack", "report", handler="handler.handler_slack", env=slack_env, resources=slack_resources
@@ -157,8 +160,19 @@ class ResponderStack(Stack):
                 "Report",
                 "report",
                 handler="handler.handler_sns",
-                env={"TOPIC_ARN": notification.topic.topic_arn, "INCIDENT_TABLE": storage.table.table_name},
-                resources={"topic_arn": notification.topic.topic_arn, **table_resources},
+                env={
+                    "TOPIC_ARN": notification.topic.topic_arn,
+                    "INCIDENT_TABLE": storage.table.table_name,
+                    # A response whose steps outgrow the record's item keeps them here (record.finish).
+                    "EVIDENCE_BUCKET": storage.evidence.bucket_name,
+                    "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
+                },
+                resources={
+                    "topic_arn": notification.topic.topic_arn,
+                    "evidence_bucket_arn": storage.evidence.bucket_arn,
+                    "evidence_key_arn": storage.key.key_arn,
+                    **table_resources,
+                },
             ),
         }
         self.functions = functions
@@ -174,6 +188,17 @@ class ResponderStack(Stack):
             cut_off_instances=config.detach_load_balancers or config.remove_instance_profile,
             investigate=config.investigate,
             second_lookup_delay_minutes=config.second_lookup_delay_minutes,
+            # Containment by Step Functions itself (infra/intake.py), where no setting asks the function
+            # to decide first: dry-run, or a revoke scoped to the instance (it reads the role first).
+            in_state=InStateOptions(
+                table=storage.table,
+                exempt_principal_arns=tuple(config.exempt_principal_arns),
+                affiliated_inside_aws=config.affiliated_inside_aws,
+                keys=not config.dry_run and "containKey" not in config.dry_run_actions,
+                sessions=not config.dry_run
+                and "revokeSessions" not in config.dry_run_actions
+                and config.revoke_scope == "role",
+            ),
         )
         self.workflow = workflow
         # A record still `responding` after the state machine's own timeout belongs to an execution
@@ -188,6 +213,12 @@ class ResponderStack(Stack):
             machine_policy,
             {
                 "lambda:InvokeFunction": "CDK's LambdaInvoke grant also covers the function's versions (ARN:*)",
+                # infra/intake.py: Step Functions makes the containing call itself; the exempted
+                # principals and the responder's own roles are denied explicitly.
+                "iam:UpdateAccessKey": "an exposed key's owner can be any user of the account",
+                "iam:GetAccessKeyLastUsed": "IAM names an exposed key's owner, who can be any user",
+                "iam:PutRolePolicy": "the role whose instance credentials were stolen can be any role of the "
+                "account; the only policy written is the session cut-off",
                 "xray:PutTraceSegments": "X-Ray accepts no resource scope",
                 "xray:PutTelemetryRecords": "X-Ray accepts no resource scope",
                 "xray:GetSamplingRules": "X-Ray accepts no resource scope",
@@ -203,6 +234,16 @@ class ResponderStack(Stack):
             },
         )
         detection = Detection(self, "Detection", state_machine=workflow.state_machine, key=storage.key)
+        # The responder's own roles, by exact ARN: the functions that write on roles get an explicit Deny on
+        # them, and the code refuses them by the same list (a path would let anyone hide a role under it).
+        # The forwarders' roles live in other regions' stacks and trust only EventBridge: one whose trust the
+        # attacker rewrote is the attacker's, and held like any other.
+        own_roles = [role.role_arn for role in self.node.find_all() if isinstance(role, iam.Role)]
+        workflow.fence_own_roles(own_roles)
+        for name, fn in functions.items():
+            fn.fence_own_roles(own_roles)
+            if name in ("evict", "revoke_sessions"):
+                fn.function.add_environment("RESPONDER_ROLE_ARNS", Fn.join(",", own_roles))
         storage.key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],

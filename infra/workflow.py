@@ -1,6 +1,10 @@
 """The response workflow: one state machine. The containing call comes first.
 
-    Intake (Choice on the raw event's own source and type, no Lambda):
+    Intake (Choice on the raw event's own fields, no Lambda; infra/intake.py):
+      read in the state (Health key, GuardDuty role named): Record*Incident (DynamoDB: the dedupe
+          write) -> Deactivate*/RevokeRoleSessions (IAM through the AWS SDK integration: the
+          containing call) -> KeyContained/SessionContained (the containing function: read back,
+          quarantine, the full normalizer); any error of those states -> the first task below
       AWS Health                         -> KeyIntake: the ContainKey function as first task
       GuardDuty instance-credential      -> SessionIntake: the RevokeSessions function as first task
       anything else                      -> Normalize -> Prepare
@@ -15,8 +19,13 @@
           Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate -> Evict]
           (an instance group with incident.isolate_group: PreserveInstanceGroup Map, evidence and
           cut-off of every member at once, then IsolateInstanceGroup Map, one member at a time)
-      duplicate with recontain (a GuardDuty count that rose): Recontain (RevokeSessions again)
-      duplicate, nothing changed:        AlreadyHandled (no message)
+      accepted exposed key with incident.contain_roles: ContainRoles (RevokeSessions per role) -> ContainKeys
+      duplicate with recontain (the repeat shows the credentials still in use, record.judge):
+          instance credentials: Recontain (RevokeSessions again)
+          exposed key: [RecontainRoles ->] RecontainKeys (ContainKey again: a new session cut-off)
+      duplicate, told (a released incident active again): NotifySlack
+      duplicate, nothing new:            AlreadyHandled (no message)
+      (a repeat that names something new is `accepted`, narrowed to what is new: incident.repeat)
       accepted but report-only (incident.report_only, set by configuration): straight to Report
     (Investigate -> Evict runs twice: now, and again after CloudTrail's delivery lag.)
       ignored / anything else:           (nothing)
@@ -41,6 +50,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.functions import RESPONDER_ROLE_PATH, depend_on_policy_only, retention
+from infra.intake import IN_STATE_WORST_SECONDS, Fallbacks, InStateIntake, InStateOptions
 
 # Errors worth retrying: Lambda's own transient errors and the handlers' TransientError.
 TRANSIENT_ERRORS = [
@@ -88,14 +98,16 @@ def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_dela
         return task_worst_seconds(timeouts[name], retries_timeouts=name not in ("notify_slack", "report"))
 
     investigation = 2 * (worst("investigate") + worst("evict")) + 60 * second_lookup_delay_minutes
-    keys = worst("contain_key") + investigation
+    # Roles a joined attack sequence names beside its keys are revoked again first (ContainRoles).
+    keys = worst("revoke_sessions") + worst("contain_key") + investigation
     # An instance group (isolateInstanceGroups): its members' evidence at once, their isolation one by one.
     group = worst("preserve_evidence") + worst("cut_off_instance") + GROUP_MAX_MEMBERS * worst("isolate_instance")
     sessions = worst("revoke_sessions") + max(
         worst("preserve_evidence") + worst("cut_off_instance") + worst("isolate_instance"), group, investigation
     )
-    # A first task that fails outright (after its retries) hands over to Normalize and the regular route.
-    first_task = max(worst("contain_key"), worst("revoke_sessions"))
+    # A first task that fails outright (after its retries) hands over to Normalize and the regular route;
+    # before it, the in-state states may have run into their timeouts (infra/intake.py).
+    first_task = IN_STATE_WORST_SECONDS + max(worst("contain_key"), worst("revoke_sessions"))
     longest = first_task + worst("normalize") + max(keys, sessions) + worst("notify_slack") + worst("report")
     return int(-(-(longest * TIMEOUT_MARGIN + TIMEOUT_SLACK_SECONDS) // 60) * 60)  # whole minutes, rounded up
 
@@ -128,6 +140,7 @@ class Workflow(Construct):
         investigate: bool,
         second_lookup_delay_minutes: int,
         cut_off_instances: bool = True,
+        in_state: InStateOptions | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         f = functions
@@ -211,36 +224,7 @@ class Workflow(Construct):
         )
 
         # Exposed access key: contain every key in parallel, one task each.
-        contain_key = self._task("ContainKey", f.contain_key, payload={"incident.$": "$.incident", "key.$": "$.key"})
-        contain_key.add_catch(
-            sfn.Pass(
-                self,
-                "ContainKeyFailed",
-                parameters={
-                    "steps": [
-                        {
-                            "name": "deactivate-access-key",
-                            "status": "failed",
-                            "target.$": "$.key.access_key_id",
-                            "detail.$": "$.error.Cause",
-                            "containment": True,
-                        }
-                    ]
-                },
-            ),
-            errors=["States.ALL"],
-            result_path="$.error",
-        )
-        contain_keys = sfn.Map(
-            self,
-            "ContainKeys",
-            items_path="$.intake.incident.affected_keys",
-            item_selector={"incident.$": "$.intake.incident", "key.$": "$$.Map.Item.Value"},
-            result_path="$.results.contain_keys",
-            max_concurrency=10,
-        )
-        contain_keys.item_processor(contain_key)
-        contain_keys.add_catch(notify_slack, errors=["States.ALL"], result_path="$.failures.contain_keys")
+        contain_keys = self._contain_keys("ContainKeys", "ContainKey", f.contain_key, notify_slack)
 
         # Instance credential exfiltration: revoke first (the containment), then the rest.
         revoke = self._guarded("RevokeSessions", f.revoke_sessions, "revoke_sessions")
@@ -295,13 +279,31 @@ class Workflow(Construct):
         contain_keys.next(after_keys)
         after_sessions: sfn.IChainable = after_revoke if branches else notify_slack
 
-        # A GuardDuty repeat whose count rose: the credentials are still in use. Revoke again (a
-        # new cut-off, after the repeat's detection time), then report; evidence and isolation
-        # were done by the response that acted.
+        # A GuardDuty repeat that shows the credentials still in use (activity after the last cut-off,
+        # a count that rose, fresh credentials): revoke again (a new cut-off), then report; evidence
+        # and isolation were done by the response that acted.
         recontain = self._guarded("Recontain", f.revoke_sessions, "revoke_sessions")
         recontain.then(notify_slack)
+        # The same for an exposed key (an IAM attack sequence's update): ContainKey again for the keys
+        # the repeat names (incident.repeat narrows them): already Inactive, a new session cut-off.
+        recontain_keys = self._contain_keys("RecontainKeys", "RecontainKey", f.contain_key, notify_slack)
+        recontain_keys.next(notify_slack)
+        # Roles an attack sequence named beside its keys that another response of the incident
+        # contained, active since (incident.contain_roles): their sessions revoked again first.
+        recontain_roles = self._contain_roles("RecontainRoles", "RecontainRole", f.revoke_sessions, recontain_keys)
+        contain_roles = self._contain_roles("ContainRoles", "ContainRole", f.revoke_sessions, contain_keys)
+        roles_to_contain = sfn.Condition.and_(
+            sfn.Condition.is_present("$.intake.roles_to_contain"),
+            sfn.Condition.boolean_equals("$.intake.roles_to_contain", True),
+        )
 
         route = sfn.Choice(self, "Route")
+        key_kind, instance_kind = "exposed-access-key", "instance-credential-exfiltration"
+        recontaining = sfn.Condition.and_(
+            sfn.Condition.string_equals("$.intake.status", "duplicate"),
+            sfn.Condition.is_present("$.intake.recontain"),
+            sfn.Condition.boolean_equals("$.intake.recontain", True),
+        )
         contained_at_intake = sfn.Condition.and_(
             sfn.Condition.is_present("$.intake.contained_at_intake"),
             sfn.Condition.boolean_equals("$.intake.contained_at_intake", True),
@@ -322,13 +324,16 @@ class Workflow(Construct):
             ),
             after_sessions,
         ).when(
-            sfn.Condition.and_(
-                sfn.Condition.string_equals("$.intake.status", "duplicate"),
-                sfn.Condition.is_present("$.intake.recontain"),
-                sfn.Condition.boolean_equals("$.intake.recontain", True),
-                sfn.Condition.string_equals("$.intake.incident.kind", "instance-credential-exfiltration"),
-            ),
+            sfn.Condition.and_(recontaining, sfn.Condition.string_equals("$.intake.incident.kind", instance_kind)),
             recontain.task,
+        ).when(
+            sfn.Condition.and_(
+                recontaining, sfn.Condition.string_equals("$.intake.incident.kind", key_kind), roles_to_contain
+            ),
+            recontain_roles,
+        ).when(
+            sfn.Condition.and_(recontaining, sfn.Condition.string_equals("$.intake.incident.kind", key_kind)),
+            recontain_keys,
         ).when(
             sfn.Condition.and_(
                 sfn.Condition.string_equals("$.intake.status", "duplicate"),
@@ -347,7 +352,14 @@ class Workflow(Construct):
         ).when(
             sfn.Condition.and_(
                 sfn.Condition.string_equals("$.intake.status", "accepted"),
-                sfn.Condition.string_equals("$.intake.incident.kind", "exposed-access-key"),
+                sfn.Condition.string_equals("$.intake.incident.kind", key_kind),
+                roles_to_contain,
+            ),
+            contain_roles,
+        ).when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.intake.status", "accepted"),
+                sfn.Condition.string_equals("$.intake.incident.kind", key_kind),
             ),
             contain_keys,
         ).when(
@@ -382,26 +394,23 @@ class Workflow(Construct):
         session_intake = self._first_task("SessionIntake", f.revoke_sessions, normalize)
         key_intake.next(route)
         session_intake.next(route)
-        source_is = lambda value: sfn.Condition.and_(  # noqa: E731
-            sfn.Condition.is_present("$.source"),
-            sfn.Condition.is_string("$.source"),
-            sfn.Condition.string_equals("$.source", value),
+        # The events the state reads are contained by Step Functions itself (infra/intake.py); the
+        # others, and every error of those states, go to the containing function as the first task.
+        intake = InStateIntake(
+            self,
+            options=in_state,
+            contain_key=f.contain_key,
+            revoke_sessions=f.revoke_sessions,
+            fallbacks=Fallbacks(keys=key_intake, sessions=session_intake, normalize=normalize),
+            route=route,
+            retries=lambda task: self._retry(task, retry_timeouts=True),
         )
-        definition = (
-            sfn.Choice(self, "Intake", comment="by the event's own fields: the containing function comes first")
-            .when(source_is("aws.health"), key_intake)
-            .when(
-                sfn.Condition.and_(
-                    source_is("aws.guardduty"),
-                    sfn.Condition.is_present("$.detail.type"),
-                    sfn.Condition.is_string("$.detail.type"),
-                    sfn.Condition.string_matches(
-                        "$.detail.type", "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration*"
-                    ),
-                ),
-                session_intake,
-            )
-            .otherwise(normalize)
+        source = "$type($states.input) = 'object' and $states.input.source = "
+        exfiltration = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration"
+        definition = intake.choice(
+            health_fallback_condition=f"{source}'aws.health'",
+            session_fallback_condition=f"{source}'aws.guardduty' and ($t := $states.input.detail.type; "
+            f"$type($t) = 'string' ? $substring($t, 0, {len(exfiltration)}) = '{exfiltration}' : false)",
         )
 
         self.log_group = logs.LogGroup(self, "Logs", retention=retention(log_retention_days), encryption_key=key)
@@ -417,7 +426,13 @@ class Workflow(Construct):
             # names and IPs, and nothing secret may reach the logs.
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
+        intake.grant(role, key)
+        self.intake = intake
         depend_on_policy_only(self.state_machine.node.default_child, role)  # type: ignore[arg-type]
+
+    def fence_own_roles(self, role_arns: list[str]) -> None:
+        """The state machine's own writes on roles (the in-state cut-off) never on the responder's roles."""
+        self.intake.fence_own_roles(self.state_machine.role, role_arns)
 
     def _task(
         self,
@@ -440,6 +455,11 @@ class Workflow(Construct):
             result_path=result_path,
             result_selector=result_selector,
         )
+        self._retry(task, extra_retry=extra_retry, retry_timeouts=retry_timeouts)
+        return task
+
+    @staticmethod
+    def _retry(task: tasks.LambdaInvoke, *, extra_retry: list[str] | None = None, retry_timeouts: bool) -> None:
         task.add_retry(
             errors=TRANSIENT_ERRORS + (extra_retry or []),
             interval=Duration.seconds(RETRY_INTERVAL_SECONDS),
@@ -457,7 +477,78 @@ class Workflow(Construct):
                 max_delay=Duration.seconds(RETRY_MAX_DELAY_SECONDS),
                 jitter_strategy=sfn.JitterType.FULL,
             )
-        return task
+
+    def _contain_keys(
+        self, name: str, task_name: str, function: lambda_.IFunction, on_failure: sfn.IChainable
+    ) -> sfn.Map:
+        """One ContainKey per key of the incident, ten at a time; a key whose task fails outright is
+        a failed deactivate-access-key step with the task's error."""
+        contain_key = self._task(task_name, function, payload={"incident.$": "$.incident", "key.$": "$.key"})
+        contain_key.add_catch(
+            sfn.Pass(
+                self,
+                f"{task_name}Failed",
+                parameters={
+                    "steps": [
+                        {
+                            "name": "deactivate-access-key",
+                            "status": "failed",
+                            "target.$": "$.key.access_key_id",
+                            "detail.$": "$.error.Cause",
+                            "containment": True,
+                        }
+                    ]
+                },
+            ),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+        contain_keys = sfn.Map(
+            self,
+            name,
+            items_path="$.intake.incident.affected_keys",
+            item_selector={"incident.$": "$.intake.incident", "key.$": "$$.Map.Item.Value"},
+            result_path="$.results.contain_keys",
+            max_concurrency=10,
+        )
+        contain_keys.item_processor(contain_key)
+        contain_keys.add_catch(on_failure, errors=["States.ALL"], result_path="$.failures.contain_keys")
+        return contain_keys
+
+    def _contain_roles(self, name: str, task_name: str, function: lambda_.IFunction, then: sfn.IChainable) -> sfn.Map:
+        """RevokeSessions for each role of incident.contain_roles (a role's sessions, no instance)."""
+        revoke = self._task(task_name, function, payload={"incident.$": "$.incident", "role.$": "$.role"})
+        revoke.add_catch(
+            sfn.Pass(
+                self,
+                f"{task_name}Failed",
+                parameters={
+                    "steps": [
+                        {
+                            "name": "revoke-role-sessions",
+                            "status": "failed",
+                            "target.$": "$.role",
+                            "detail.$": "$.error.Cause",
+                            "containment": True,
+                        }
+                    ]
+                },
+            ),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
+        roles = sfn.Map(
+            self,
+            name,
+            items_path="$.intake.incident.contain_roles",
+            item_selector={"incident.$": "$.intake.incident", "role.$": "$$.Map.Item.Value"},
+            result_path="$.results.contain_roles",
+            max_concurrency=10,
+        )
+        roles.item_processor(revoke)
+        roles.add_catch(then, errors=["States.ALL"], result_path="$.failures.contain_roles")
+        roles.next(then)
+        return roles
 
     def _first_task(self, name: str, function: lambda_.IFunction, fallback: sfn.IChainable) -> tasks.LambdaInvoke:
         """A containing function as the execution's first task: it gets the raw event and returns what

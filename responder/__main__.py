@@ -28,9 +28,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ProfileNotFound
 
+from record.responses import release_steps
 from responder import HOME_STACK, credentials_problem, stack_outputs
 from responder import check as deployment
-from responder.release import ReleaseError, Reversal, load_incident, plan, record_timeline, release
+from responder.release import ReleaseError, Reversal, mark_released, plan, record_timeline, release, resolve
 from responder.try_event import BadEventFile, Refused, load_event, try_event
 
 # As the report prints it: the account, then the kind and the event's own id (ACCOUNT:guardduty:...,
@@ -121,14 +122,17 @@ def _release(args: argparse.Namespace, session: Any, ask: Any) -> int:
             f"stack {args.stack} has no IncidentTableName output: is it the responder's home stack? (--stack NAME)"
         )
     dynamodb = session.client("dynamodb")
-    record = load_incident(dynamodb, table, args.incident_id)
+    # Any id a report prints: the incident's, or a joined finding's (its alias names the record).
+    incident_id, record = resolve(dynamodb, table, args.incident_id)
     region = record.get("region")
+    joined = f" (the record {args.incident_id} joined)" if incident_id != args.incident_id.strip() else ""
     print(
-        f"incident {args.incident_id}: {record.get('kind')} in {record.get('account')}/{region}, "
+        f"incident {incident_id}{joined}: {record.get('kind')} in {record.get('account')}/{region}, "
         f"status {record.get('status')}"
     )
     reversals, notes = plan(
-        record.get("steps") or [],
+        # Every response's steps since the last release; those too large for the record are in S3.
+        release_steps(record, session.client("s3")),
         iam=session.client("iam"),
         # EC2 and Auto Scaling act in the incident's region, which may not be the home region.
         ec2=session.client("ec2", region_name=region) if region else None,
@@ -140,7 +144,6 @@ def _release(args: argparse.Namespace, session: Any, ask: Any) -> int:
         print(f"  note: {note}")
     if not reversals:
         print("nothing to release: no recorded step changed anything")
-        return 0
 
     def confirm(reversal: Reversal) -> bool:
         if args.yes:
@@ -155,10 +158,12 @@ def _release(args: argparse.Namespace, session: Any, ask: Any) -> int:
         return str(answer).strip().lower() in ("y", "yes")
 
     outcomes = release(
-        reversals, confirm=confirm, record=lambda what: record_timeline(dynamodb, table, args.incident_id, what)
+        reversals, confirm=confirm, record=lambda what: record_timeline(dynamodb, table, incident_id, what)
     )
     for outcome in outcomes:
         print(f"  [{outcome.status:>8}] {outcome.reversal.what}: {outcome.detail}")
+    released = mark_released(dynamodb, table, incident_id, record, outcomes, notes)
+    print(f"release recorded on incident {incident_id}: {released}")
     return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 
@@ -170,7 +175,10 @@ Exit code 0: the execution succeeded; 1: it failed or is still running (--timeou
 file, refused, no region or credentials, or an AWS error (each message says what to do)."""
 RELEASE_DOC = """Reverse what the responder changed for an incident after a false alarm, one reversal at a
 time, each confirmed (y/N; --yes skips the questions), read back and recorded on the incident's
-timeline (docs/operations.md section 5). The evidence image is kept.
+timeline (docs/operations.md section 5). Any id a report prints works (a finding that joined
+another incident leads to that incident's record); every response of the incident is reversed,
+and the release is recorded as a response of its own (status `released` when every reversal read
+back). The evidence image is kept.
 
 Exit code 0: every confirmed reversal read back; 1: one failed (the next still ran); 2: not an
 incident id, no such incident, no region or credentials, or an AWS error."""
@@ -220,7 +228,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     release_.add_argument(
         "incident_id",
-        help="as in the report: 123456789012:guardduty:<finding id> or 123456789012:health:<event id>",
+        help="any id a report prints: 123456789012:guardduty:<finding id> (also of a finding that joined the "
+        "incident), 123456789012:health:<event id>",
     )
     release_.add_argument("--yes", action="store_true", help="do not ask before each reversal")
     for command in (check, try_, release_):

@@ -1,6 +1,13 @@
 """Release an incident after a false alarm: reverse what the responder changed, one confirmed step
 at a time, each made with boto3 and read back, each recorded on the incident's timeline.
 
+Any id a report prints works: the incident's own, or that of a finding that joined it (its alias
+item names the record). Every response of the incident since its last release is walked (the
+first, re-runs, re-containments, joined findings': record.responses.release_steps), the first
+`done` of each step kept, since it recorded the state before the responder changed anything. The
+release itself is then appended to the record as a response of its own, and the record's status
+becomes `released` when every reversal was made and read back.
+
 Only steps with status "done" are reversed: "already-done" found the state that way (the
 responder did not make it), "skipped" and "failed" changed nothing, or left a fix to a human.
 The evidence image is kept: deleting evidence is a decision for a person, not for an undo.
@@ -12,8 +19,10 @@ never a tag on the instance, which whoever holds the instance may have written.
 Re-associating the instance profile needs iam:PassRole on its role, with the operator's own
 credentials (the responder's functions never hold it).
 
-    reversals, notes = plan(steps, iam=..., ec2=..., autoscaling=..., elbv2=..., elb=...)  # incident region
+    record_id, record = resolve(dynamodb, table, any_id_a_report_prints)
+    reversals, notes = plan(release_steps(record, s3), iam=..., ec2=..., ...)  # incident region
     outcomes = release(reversals, confirm=ask, record=lambda what: record_timeline(...))
+    mark_released(dynamodb, table, record_id, record, outcomes, notes)
 """
 
 from __future__ import annotations
@@ -30,11 +39,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common.aws import error_code
 from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, OLDER_SESSIONS_POLICY, QUARANTINE, USER_SESSIONS
 from cut_off_instance.actions import LOAD_BALANCERS, PROFILE, associated_profiles, target_description
-from evict.actions import DETACH_POLICY, EVICT_USER, QUARANTINE_ROLE, QUARANTINE_TRUST, REMOVE_LOGIN_PROFILE
-from investigate.backdoors import DEACTIVATE_STEP as BACKDOOR_KEY
+from evict.actions import (
+    BACKDOOR_KEY,
+    EVICT_USER,
+    HOLD_USER,
+    MINTED,
+    QUARANTINE_ROLE,
+    QUARANTINE_TRUST,
+    REMOVE_LOGIN_PROFILE,
+    RESTORE_TRUST,
+)
 from isolate_instance.actions import GROUP_ID, ISOLATE, ORIGINAL_TAG
 from preserve_evidence.actions import AUTOSCALING, IMAGE, PROTECT
-from record.store import load, record_key
+from record.finish import record_release
+from record.item import PREFIX, load, record_key
 from revoke_sessions.actions import REVOKE
 
 # Network first, so that the instance passes its health checks when it rejoins its load balancers
@@ -42,8 +60,9 @@ from revoke_sessions.actions import REVOKE
 # protection last of the instance steps, so it is never terminable while still detached.
 ORDER = [ISOLATE, PROFILE, LOAD_BALANCERS, AUTOSCALING, PROTECT, REVOKE, USER_SESSIONS, QUARANTINE, DEACTIVATE]
 ORDER += [BACKDOOR_KEY]
-# Evictions after the incident's own steps: the policies come back before the users and roles are let go.
-ORDER += [DETACH_POLICY, EVICT_USER, QUARANTINE_ROLE, QUARANTINE_TRUST, REMOVE_LOGIN_PROFILE]
+# Evictions after the incident's own steps (nothing they did deleted anything but a password the attacker
+# made: each is a policy to delete or a key to set Active again).
+ORDER += [MINTED, EVICT_USER, HOLD_USER, QUARANTINE_ROLE, QUARANTINE_TRUST, RESTORE_TRUST, REMOVE_LOGIN_PROFILE]
 
 
 class ReleaseError(Exception):
@@ -108,27 +127,32 @@ def plan(
             reversals.append(_reattach(autoscaling, step))
         elif name == ISOLATE:
             reversals.append(_restore_groups(ec2, step))
-        elif name == EVICT_USER:
+        elif name in (EVICT_USER, HOLD_USER):
             reversals.append(_release_user(iam, step))
-        elif name in (QUARANTINE_ROLE, QUARANTINE_TRUST):
-            reversals.append(_release_role(iam, step))
-            restore = _data(step).get("restore_trust")
+        elif name in (QUARANTINE_ROLE, QUARANTINE_TRUST, RESTORE_TRUST) or (name == MINTED and _data(step).get("role")):
+            if _data(step).get("policies"):
+                reversals.append(_release_principal(iam, "role", step))
             if name == QUARANTINE_TRUST:
                 notes.append(
-                    f"{name} {target}: the trust policy stays as the attacker left it; restoring it is a person's "
-                    + (
-                        f"decision, once checked: {restore}"
-                        if restore
-                        else "decision: its previous document is unknown"
-                    )
+                    f"{name} {target}: the trust policy stays as the attacker left it; restoring it is a "
+                    "person's decision"
                 )
-        elif name == DETACH_POLICY:
-            reversals.append(_restore_policy(iam, step))
-        elif name == REMOVE_LOGIN_PROFILE:
-            notes.append(
-                f"{name} {target}: not reversible, a password cannot be restored, only reset; the user sets a new "
-                f"one: {step.get('undo')}"
-            )
+            if name == RESTORE_TRUST and _data(step).get("trust_restored"):
+                notes.append(
+                    f"{name} {target}: the trust AWS Config recorded before the rewrite stays; the rewritten "
+                    "document is kept in the eviction evidence, to put back by hand if the rewrite was the "
+                    f"owner's: {step.get('undo')}"
+                )
+        elif name in (MINTED, REMOVE_LOGIN_PROFILE):
+            if _data(step).get("policies"):
+                reversals.append(_release_principal(iam, "user", step))
+            if name == REMOVE_LOGIN_PROFILE and _data(step).get("password_removed"):
+                user = _data(step).get("user") or target
+                notes.append(
+                    f"{name} {target}: the console password the attacker created is not put back (the user had none "
+                    f"before it); to give {user} one: aws iam create-login-profile --user-name "
+                    f"{shlex.quote(str(user))} --password-reset-required --password NEW_PASSWORD"
+                )
         elif name == PROFILE:
             reversals.append(_reassociate_profile(ec2, step))
         elif name == LOAD_BALANCERS:
@@ -161,14 +185,47 @@ def release(
 # --- the incident record ----------------------------------------------------------------------
 
 
-def load_incident(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any]:
-    record = load(dynamodb, table, incident_id)
+def resolve(dynamodb: Any, table: str, incident_id: str) -> tuple[str, dict[str, Any]]:
+    """The record an id a report prints leads to, and its id: the incident's own id, or the id of a
+    finding that joined it (its alias item names the record), with or without the table's prefix."""
+    wanted = incident_id.strip().removeprefix(PREFIX)
+    record = load(dynamodb, table, wanted)
     if record is None:
         raise ReleaseError(
             f"no incident {incident_id} in table {table}: check the id against the report's Incident, "
             "and that --region and --stack name the home stack that handled it"
         )
-    return record
+    if record.get("alias_of"):
+        joined, wanted = wanted, str(record["alias_of"])
+        record = load(dynamodb, table, wanted)
+        if record is None:
+            raise ReleaseError(f"{joined} joined incident {wanted}, which is not in table {table}")
+    return wanted, record
+
+
+def load_incident(dynamodb: Any, table: str, incident_id: str) -> dict[str, Any]:
+    return resolve(dynamodb, table, incident_id)[1]
+
+
+def mark_released(
+    dynamodb: Any,
+    table: str,
+    incident_id: str,
+    record: dict[str, Any],
+    outcomes: list[Outcome],
+    notes: list[str],
+    *,
+    by: str = "",
+    now: datetime | None = None,
+) -> str:
+    """Append the release to the record as a response of its own; `released` when every reversal
+    was made and read back (then the record's status is `released`), else `partial`/`failed`."""
+    reversals = [
+        {"step": o.reversal.step, "target": o.reversal.target, "what": o.reversal.what, "status": o.status,
+         "detail": o.detail}
+        for o in outcomes
+    ]  # fmt: skip
+    return record_release(dynamodb, table, incident_id, reversals=reversals, notes=notes, record=record, by=by, now=now)
 
 
 def record_timeline(dynamodb: Any, table: str, incident_id: str, what: str, *, now: datetime | None = None) -> None:
@@ -230,6 +287,14 @@ def _unquarantine(iam: Any, step: Mapping[str, Any]) -> Reversal:
             raise ReleaseError(f"inline {FALLBACK_POLICY_NAME} still reads back on {user}")
         return f"inline {FALLBACK_POLICY_NAME} is gone from {user} (read back)"
 
+    if policy_arn and _data(step).get("planted_policy"):
+        # The attacker planted a policy under the responder's name before containment; the responder wrote its
+        # deny over it. The state before the attacker had neither: both go.
+        def both() -> str:
+            return f"{detach()}; {delete_inline()}"
+
+        what = f"detach {policy_arn} and delete the inline {FALLBACK_POLICY_NAME} of user {user}"
+        return Reversal(step["name"], user, what, both)
     if policy_arn:
         return Reversal(step["name"], user, f"detach {policy_arn} from user {user}", detach)
     return Reversal(
@@ -425,72 +490,48 @@ def _reregister(elbv2: Any, elb: Any, step: Mapping[str, Any]) -> Reversal:
 
 def _release_user(iam: Any, step: Mapping[str, Any]) -> Reversal:
     user = _data(step).get("user") or step["target"]
-    policy = _data(step).get("policy_name")
+    legacy = _data(step).get("policy_name")  # records written before the cut-off joined the deny-all
+    policies = list(_data(step).get("policies") or ([legacy] if legacy else []))
     keys = list(_data(step).get("deactivated_keys") or [])
 
     def run() -> str:
-        if policy:
-            _tolerate_missing(lambda: iam.delete_user_policy(UserName=user, PolicyName=policy))
-            if policy in iam.list_user_policies(UserName=user)["PolicyNames"]:
-                raise ReleaseError(f"{policy} still reads back on user {user}")
+        for policy in policies:
+            _tolerate_missing(lambda policy=policy: iam.delete_user_policy(UserName=user, PolicyName=policy))
+        left = set(policies) & set(iam.list_user_policies(UserName=user)["PolicyNames"])
+        if left:
+            raise ReleaseError(f"{', '.join(sorted(left))} still read back on user {user}")
         for key in keys:
             iam.update_access_key(UserName=user, AccessKeyId=key, Status="Active")
         status = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
         inactive = [key for key in keys if status.get(key) != "Active"]
         if inactive:
             raise ReleaseError(f"key(s) {', '.join(inactive)} of {user} do not read back Active")
-        return f"user {user}: {policy or 'no policy'} removed, {len(keys)} key(s) Active (read back)"
+        return f"user {user}: {', '.join(policies) or 'no policy'} removed, {len(keys)} key(s) Active (read back)"
 
-    what = f"let user {user} go: delete {policy or 'nothing'}, re-activate {', '.join(keys) or 'no key'}"
-    return Reversal(step["name"], user, what + " (it was evicted as the attacker's)", run)
+    what = f"let user {user} go: delete {', '.join(policies) or 'nothing'}, re-activate {', '.join(keys) or 'no key'}"
+    return Reversal(step["name"], user, what + " (it was held as the attacker's or on doubt)", run)
 
 
-def _release_role(iam: Any, step: Mapping[str, Any]) -> Reversal:
-    role = _data(step).get("role") or step["target"]
+def _release_principal(iam: Any, kind: str, step: Mapping[str, Any]) -> Reversal:
+    """Delete the policies the responder put on a role or user (its deny-all, its cut-off)."""
+    name = str(_data(step).get(kind) or step["target"])
     policies = list(_data(step).get("policies") or [])
 
     def run() -> str:
         for policy in policies:
-            _tolerate_missing(lambda policy=policy: iam.delete_role_policy(RoleName=role, PolicyName=policy))
-        left = set(policies) & set(iam.list_role_policies(RoleName=role)["PolicyNames"])
+            if kind == "role":
+                _tolerate_missing(lambda policy=policy: iam.delete_role_policy(RoleName=name, PolicyName=policy))
+            else:
+                _tolerate_missing(lambda policy=policy: iam.delete_user_policy(UserName=name, PolicyName=policy))
+        listed = (iam.list_role_policies(RoleName=name) if kind == "role" else iam.list_user_policies(UserName=name))[
+            "PolicyNames"
+        ]
+        left = set(policies) & set(listed)
         if left:
-            raise ReleaseError(f"{', '.join(sorted(left))} still read back on role {role}")
-        return f"role {role}: {', '.join(policies)} gone (read back)"
+            raise ReleaseError(f"{', '.join(sorted(left))} still read back on {kind} {name}")
+        return f"{kind} {name}: {', '.join(policies)} gone (read back)"
 
-    return Reversal(step["name"], role, f"let role {role} go: delete {', '.join(policies)}", run)
-
-
-def _restore_policy(iam: Any, step: Mapping[str, Any]) -> Reversal:
-    data = _data(step)
-    kind, principal, policy = data.get("kind"), data.get("principal"), data.get("policy")
-    attached, document = bool(data.get("attached")), data.get("document")
-
-    def run() -> str:
-        if kind not in ("user", "role"):
-            raise ReleaseError(f"no {kind} to put {policy} back on")
-        if attached:
-            if kind == "user":
-                iam.attach_user_policy(UserName=principal, PolicyArn=policy)
-                listed = iam.list_attached_user_policies(UserName=principal)["AttachedPolicies"]
-            else:
-                iam.attach_role_policy(RoleName=principal, PolicyArn=policy)
-                listed = iam.list_attached_role_policies(RoleName=principal)["AttachedPolicies"]
-            if policy not in {item["PolicyArn"] for item in listed}:
-                raise ReleaseError(f"{policy} does not read back on {kind} {principal}")
-        else:
-            if not isinstance(document, str):
-                raise ReleaseError(f"the document of {policy} was not recorded; by hand: {step.get('undo')}")
-            if kind == "user":
-                iam.put_user_policy(UserName=principal, PolicyName=policy, PolicyDocument=document)
-                names = iam.list_user_policies(UserName=principal)["PolicyNames"]
-            else:
-                iam.put_role_policy(RoleName=principal, PolicyName=policy, PolicyDocument=document)
-                names = iam.list_role_policies(RoleName=principal)["PolicyNames"]
-            if policy not in names:
-                raise ReleaseError(f"{policy} does not read back on {kind} {principal}")
-        return f"{policy} is back on {kind} {principal} (read back)"
-
-    return Reversal(step["name"], step["target"], f"put {policy} back on {kind} {principal}", run)
+    return Reversal(step["name"], name, f"let {kind} {name} go: delete {', '.join(policies)}", run)
 
 
 # --- helpers ----------------------------------------------------------------------------------

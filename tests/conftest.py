@@ -18,6 +18,7 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     from moto import mock_aws
 
     from common.aws import client
+    from drill.moto_quirks import aws_semantics
 
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -27,7 +28,8 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     }.items():
         monkeypatch.setenv(key, value)
     client.cache_clear()
-    with mock_aws():
+    # moto as AWS behaves where the product meets it (drill/moto_quirks.py), as the drill runs it.
+    with mock_aws(), aws_semantics():
         yield
     client.cache_clear()
 

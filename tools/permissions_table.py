@@ -26,6 +26,17 @@ FOOTER = (
 )
 
 
+def residual_risks() -> Iterator[tuple[str, str, str]]:
+    """(package, action, the risk IAM cannot fence) for every RESIDUAL a declaration states."""
+    for path in sorted(LAMBDAS.glob("*/permissions.py")):
+        spec = importlib.util.spec_from_file_location(f"_residual_{path.parent.name}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for action, risk in getattr(module, "RESIDUAL", {}).items():
+            yield path.parent.name, action, risk
+
+
 def declarations() -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(package, "GRANTS" or "INDIRECT_GRANTS", grant) for every declared grant, in a stable order."""
     if str(LAMBDAS) not in sys.path:
@@ -80,7 +91,16 @@ def render() -> str:
                 ]
             )
         )
-    return "\n".join([*rows, "", FOOTER])
+    risks = [
+        "",
+        "What IAM offers no condition for, and so stays possible if a function's code were taken over (the code "
+        "never does it; each is the residual risk of that grant):",
+        "",
+        "| Function (package) | Action | Residual risk |",
+        "| --- | --- | --- |",
+        *(f"| `{package}` | `{action}` | {_text(risk)} |" for package, action, risk in residual_risks()),
+    ]
+    return "\n".join([*rows, "", FOOTER, *risks])
 
 
 if __name__ == "__main__":

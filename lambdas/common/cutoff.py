@@ -85,6 +85,18 @@ def cutoff_of(policy: Mapping[str, Any] | None) -> datetime | None:
         return None
 
 
+def sole_cutoff(policy: Mapping[str, Any] | None) -> datetime | None:
+    """The cut-off of a policy that is a cut-off and nothing else: one statement, a Deny of every action on
+    every resource whose only condition is aws:TokenIssueTime (its Sid may be any: the containing functions
+    and the eviction write their own). A second statement, an Allow planted under the name included, makes
+    it no cut-off of the responder's."""
+    statements = (policy or {}).get("Statement")
+    statements = [statements] if isinstance(statements, Mapping) else statements
+    if not isinstance(statements, list) or len(statements) != 1:
+        return None
+    return cutoff_of(policy)
+
+
 def later_cutoff(
     written: Mapping[str, Any] | None, not_before: datetime, build: Callable[[str], dict[str, Any]]
 ) -> str | None:

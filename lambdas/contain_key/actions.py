@@ -116,7 +116,6 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
     write is idempotent, and what it set is read back after it. A key that was already Inactive
     reads back the same, so the step says done either way; AccessDenied (the explicit deny on the
     responder's own and exempted principals, or an SCP) is reported, never retried."""
-    undo = _update_key_command(user_name, access_key_id, "Active")
     manual = _update_key_command(user_name, access_key_id, "Inactive")
     if dry_run:
         return step(
@@ -146,6 +145,14 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
                 manual=manual,
             )
         raise
+    return confirm_inactive(iam, user_name, access_key_id)
+
+
+def confirm_inactive(iam: Any, user_name: str, access_key_id: str) -> StepResult:
+    """After UpdateAccessKey returned (this function's, or the state machine's own call): done only
+    when the key reads back Inactive."""
+    undo = _update_key_command(user_name, access_key_id, "Active")
+    manual = _update_key_command(user_name, access_key_id, "Inactive")
     read_back = _key_status(iam, user_name, access_key_id)
     if read_back != "Inactive":
         return step(
@@ -191,12 +198,13 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
                 containment=True,
                 undo=_detach_command(user_name, policy_arn),
             )
-        if _has_inline_policy(iam, user_name):
+        inline = _user_policy(iam, user_name, FALLBACK_POLICY_NAME)
+        if inline == FALLBACK_POLICY:  # by content: a name proves nothing
             return step(
                 QUARANTINE,
                 Status.ALREADY_DONE,
                 user_name,
-                f"inline {FALLBACK_POLICY_NAME} already in place",
+                f"inline {FALLBACK_POLICY_NAME} already in place (read back: the responder's document)",
                 containment=True,
                 undo=_delete_inline_command(user_name, FALLBACK_POLICY_NAME),
             )
@@ -221,6 +229,10 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
             containment=True,
             manual=attach,
         )
+    if inline is not None:
+        # A policy under the responder's name with other content (an Allow the key planted first): the
+        # attacker's. It is overwritten with the responder's deny; the quarantine is attached all the same.
+        return _quarantine_inline(iam, user_name, policy_name, reason="planted", planted=inline, then_attach=policy_arn)
     try:
         iam.attach_user_policy(UserName=user_name, PolicyArn=policy_arn)
     except ClientError as exc:
@@ -249,10 +261,43 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
     )
 
 
-def _quarantine_inline(iam: Any, user_name: str, policy_name: str, *, reason: str) -> StepResult:
+def _quarantine_inline(
+    iam: Any,
+    user_name: str,
+    policy_name: str,
+    *,
+    reason: str,
+    planted: dict[str, Any] | None = None,
+    then_attach: str | None = None,
+) -> StepResult:
     document = json.dumps(FALLBACK_POLICY, separators=(",", ":"))
     iam.put_user_policy(UserName=user_name, PolicyName=FALLBACK_POLICY_NAME, PolicyDocument=document)
-    if not _has_inline_policy(iam, user_name):
+    if planted is not None and then_attach:
+        iam.attach_user_policy(UserName=user_name, PolicyArn=then_attach)
+        in_place = _user_policy(iam, user_name, FALLBACK_POLICY_NAME) == FALLBACK_POLICY
+        attached = _has_managed_policy(iam, user_name, then_attach)
+        if not (in_place and attached):
+            return step(
+                QUARANTINE,
+                Status.FAILED,
+                user_name,
+                f"a policy named {FALLBACK_POLICY_NAME} with other content was on the user (planted?); "
+                f"overwriting it or attaching {policy_name} does not read back",
+                containment=True,
+                manual=_attach_command(user_name, then_attach),
+            )
+        return step(
+            QUARANTINE,
+            Status.DONE,
+            user_name,
+            f"{policy_name} attached (read back); a policy named {FALLBACK_POLICY_NAME} with other content "
+            f"({len(json.dumps(planted))} characters, statements {_effects(planted)}) was on the user, planted before "
+            "containment: overwritten with the responder's deny (read back)",
+            containment=True,
+            undo=_detach_command(user_name, then_attach),
+            data={"policy_arn": then_attach, "planted_policy": FALLBACK_POLICY_NAME},
+        )
+    if _user_policy(iam, user_name, FALLBACK_POLICY_NAME) != FALLBACK_POLICY:
         return step(
             QUARANTINE,
             Status.FAILED,
@@ -395,15 +440,10 @@ def _has_managed_policy(iam: Any, user_name: str, policy_arn: str) -> bool:
     )
 
 
-def _has_inline_policy(iam: Any, user_name: str) -> bool:
-    try:
-        iam.get_user_policy(UserName=user_name, PolicyName=FALLBACK_POLICY_NAME)
-    except ClientError as exc:
-        # Callers check that the user exists first, so NoSuchEntity here means no such policy.
-        if error_code(exc) == "NoSuchEntity":
-            return False
-        raise
-    return True
+def _effects(policy: dict[str, Any]) -> str:
+    statements = policy.get("Statement")
+    statements = statements if isinstance(statements, list) else [statements]
+    return ", ".join(str(s.get("Effect")) for s in statements if isinstance(s, dict)) or "none"
 
 
 def _q(value: str) -> str:

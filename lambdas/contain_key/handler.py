@@ -4,6 +4,10 @@
   Health event's essentials, records the incident, deactivates every key, then quarantines each
   owner and revokes its older sessions, and only then normalizes the event in full (incident.intake).
   Output: what Route expects, `results.contain_keys` = [{"steps": [...]}, ...] (one per key).
+* after Step Functions itself recorded the incident and deactivated the keys (infra/intake.py; input
+  {"event", "execution_id", "incident_id", "contained": [{"access_key_id", "user_name"}, ...]}):
+  each key read back, then each owner's quarantine and sessions, then the full normalizer
+  (incident.intake.after_containment). Output: as the first task's.
 * one Map item of the regular route (input {"incident": {...}, "key": {"access_key_id", "user_name"}}),
   for what the first task leaves to the normalizer (attack sequences, more than ten keys).
   Output: {"steps": [StepResult, ...]}  (deactivate-access-key, quarantine-user, revoke-user-sessions)
@@ -38,6 +42,7 @@ from contain_key.actions import (
     QUARANTINE,
     USER_SESSIONS,
     NotTheOwnersKey,
+    confirm_inactive,
     deactivate_key,
     key_gone,
     key_owner,
@@ -45,7 +50,7 @@ from contain_key.actions import (
     revoke_user_sessions,
 )
 from incident.essentials import Essentials, health_essentials
-from incident.intake import first_task
+from incident.intake import after_containment, first_task
 
 logger = Logger(service="credential-responder")
 prepare_for_snapshot("iam", "dynamodb")
@@ -56,6 +61,13 @@ DEFAULT_QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if "contained" in event:
+        return after_containment(
+            event,
+            read=health_essentials,
+            finish=lambda essentials, contained: _finish_all(essentials, contained, context),
+            results_key="contain_keys",
+        )
     if "key" not in event:
         return first_task(
             event,
@@ -81,6 +93,36 @@ def _contain_all(essentials: Essentials, context: Any) -> list[dict[str, Any]]:
     owners: dict[str, int] = {}  # owner -> index of its first key
     for index, key in enumerate(essentials.affected_keys):
         steps, owner = _deactivate(iam, incident, key, context)
+        per_key.append(steps)
+        if owner is not None:
+            owners.setdefault(owner, index)
+    not_before = datetime.now(UTC)
+    for owner, index in owners.items():
+        per_key[index].extend(_follow_up(iam, owner, not_before=not_before))
+    return [{"steps": steps} for steps in per_key]
+
+
+def _finish_all(essentials: Essentials, contained: Any, context: Any) -> list[dict[str, Any]]:
+    """After the state machine's UpdateAccessKey on each key (`contained`: the user each was set
+    Inactive on): read each back, then each owner's quarantine and sessions once, as _contain_all."""
+    incident = essentials.as_incident()
+    iam = client("iam")
+    deactivated_on = {
+        str(entry.get("access_key_id")): str(entry.get("user_name"))
+        for entry in contained or []
+        if isinstance(entry, dict) and entry.get("user_name")
+    }
+    per_key: list[list[StepResult]] = []
+    owners: dict[str, int] = {}
+    for index, key in enumerate(essentials.affected_keys):
+        owner: str | None = deactivated_on.get(str(key["access_key_id"]))
+        if owner is None:
+            # Not one the state deactivated (cannot happen while it reads the event as essentials):
+            # the whole rule, from the start.
+            steps, owner = _deactivate(iam, incident, key, context)
+        else:
+            steps = [confirm_inactive(iam, owner, str(key["access_key_id"]))]
+            logger.info("access key contained", extra={"access_key_id": key["access_key_id"], "by": "state machine"})
         per_key.append(steps)
         if owner is not None:
             owners.setdefault(owner, index)

@@ -30,3 +30,11 @@ GRANTS = (
 )
 
 INDIRECT_GRANTS = FIRST_TASK_RECORD_KEY
+
+# What IAM offers no condition for: the risk that stays if this function's code were taken over.
+RESIDUAL = {
+    "iam:UpdateAccessKey": "can set a key Active again: IAM has no condition on the status; the code only ever "
+    "writes Inactive (exempted users and the responder's own are denied it outright)",
+    "iam:PutUserPolicy": "can overwrite a user's inline policy: IAM has no condition on the policy name; the code "
+    "writes only its cut-off and its quarantine stand-in",
+}

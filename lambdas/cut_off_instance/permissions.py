@@ -31,3 +31,12 @@ GRANTS = (
         "credentials on the instance",
     },
 )
+
+# Each change that takes something away, and how it is undone: recorded in the step's data for `release`.
+REVERSIBLE = {
+    "elasticloadbalancing:DeregisterTargets": "the target groups, ports and zones are recorded; release registers "
+    "the instance again",
+    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer": "the Classic Load Balancers are recorded; release "
+    "registers the instance again",
+    "ec2:DisassociateIamInstanceProfile": "the instance profile is recorded; release associates it again",
+}

@@ -1,25 +1,17 @@
-"""One eviction per back door the attacker left, each idempotent, read back, and recorded with its undo.
+"""One containment per item of the attacker's reach: reversible, idempotent, read back, checked by content.
 
-Every function takes an IAM client (the trust look-up also an AWS Config client) and returns a StepResult.
-"Already done" only when AWS itself says so: the policy reads back in place, the key reads Inactive, or the
-user, role or login profile is gone (NoSuchEntity). Values that came from CloudTrail (names, documents) are
-the attacker's data: they go into commands through shlex.quote and into IAM calls as parameters only.
+Every function takes an IAM client (restore_trust also an AWS Config client) and returns a StepResult.
+Nothing is ever deleted, with one exception that puts back the state from before the attacker: a console
+password the attacker created on a user that had none. The tools are a deny-all inline policy
+(CredentialResponderEviction), the session cut-off (AWSRevokeOlderSessions, common.cutoff: rounded up),
+Inactive keys, and a trust document put back when AWS Config proves the earlier one. Each names its undo.
 
-Steps (all `containment=True` unless said: the outcome is CONTAINED only when each is done):
-- evict-created-user: every access key of a user the attacker created set Inactive, and the inline deny-all
-  CredentialResponderEviction put on it (a user the attacker made has no legitimate use, so it gets a full
-  deny rather than AWS's quarantine list, which leaves reads such as secrets open);
-- remove-login-profile: the console password removed (created or changed by the attacker). It cannot be put
-  back: the user sets a new one;
-- quarantine-created-role / quarantine-rewritten-trust: CredentialResponderEviction (deny-all) on the role, and
-  AWSRevokeOlderSessions (the console's "Revoke active sessions") so that sessions minted before stay dead if
-  the deny is lifted; the trust step also names the principals that were added and the command that restores
-  the previous document once a person has checked it;
-- detach-attacker-policy: a policy the attacker attached or put, removed when it created the principal;
-  otherwise reported with the command (not containment: that principal's own credentials are someone's);
-- minted-session-tokens: reported (GetFederationToken / GetSessionToken sessions carry the user's
-  permissions and die with the user-level session revocation; AssumeRole sessions need the role's);
-- owner-change: a call the rule gives to the owner, reported, never acted on (not containment).
+"Already in place" is decided by content, never by name: a policy under the responder's name with other
+content (the attacker can plant one first) is overwritten with the responder's, and the replaced document is
+returned for the evidence object. "Already done" only when AWS itself says so: the key or user does not
+exist (GetAccessKeyLastUsed / ListUsers, complete), the policy reads back as written, the key reads Inactive.
+Values that came from CloudTrail (names, documents) are the attacker's data: they go into commands through
+shlex.quote and into IAM calls as parameters only.
 """
 
 from __future__ import annotations
@@ -27,39 +19,62 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.cutoff import (
+    OLDER_SESSIONS_POLICY,
+    cutoff_at,
+    cutoff_of,
+    deny_older_sessions,
+    read_inline_policy,
+    sole_cutoff,
+)
 from common.errors import TransientError
 from common.steps import Status, StepResult, step
-from evict.attribution import Decision, as_dict
-from evict.plan import ROLE_POLICY_CALLS, USER_POLICY_CALLS, target_user
-from revoke_sessions.actions import OLDER_SESSIONS_POLICY
+from common.times import iso, parse
+from reach.trust import document, principals
 
 EVICT_USER = "evict-created-user"
+HOLD_USER = "hold-user"
 REMOVE_LOGIN_PROFILE = "remove-login-profile"
 QUARANTINE_ROLE = "quarantine-created-role"
 QUARANTINE_TRUST = "quarantine-rewritten-trust"
-DETACH_POLICY = "detach-attacker-policy"
-MINTED = "minted-session-tokens"
+RESTORE_TRUST = "restore-trust"
+BACKDOOR_KEY = "deactivate-backdoor-key"
+MINTED = "revoke-minted-sessions"
+USER_CREDENTIAL = "user-credential"
+GRANT = "attacker-grant"
+RENAMED = "renamed-user"
+TRUST_UNCHANGED = "trust-rewrite-adds-nobody"
 OWNER = "owner-change"
 SUMMARY = "evict-backdoors"
-EVICTION_STEPS = (EVICT_USER, REMOVE_LOGIN_PROFILE, QUARANTINE_ROLE, QUARANTINE_TRUST, DETACH_POLICY)
+# Steps that contain part of the reach (the outcome is CONTAINED only when each is done).
+EVICTION_STEPS = (
+    EVICT_USER,
+    HOLD_USER,
+    REMOVE_LOGIN_PROFILE,
+    QUARANTINE_ROLE,
+    QUARANTINE_TRUST,
+    RESTORE_TRUST,
+    BACKDOOR_KEY,
+    MINTED,
+    USER_CREDENTIAL,
+)
 
 EVICTION_POLICY_NAME = "CredentialResponderEviction"
 EVICTION_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [{"Sid": "CredentialResponderEviction", "Effect": "Deny", "Action": "*", "Resource": "*"}],
 }
+SESSIONS_SID = "DenySessionsIssuedBeforeEviction"
 SERVICE_LINKED_PATH = "/aws-service-role/"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-MAX_DETAIL = 1500
-PASSWORD_NOTE = "a password cannot be restored, only reset: the user sets a new one"  # noqa: S105 (a sentence)
+EPOCH = "1970-01-01T00:00:00Z"
+MAX_DETAIL = 1200
 q = shlex.quote
 
 
@@ -72,16 +87,30 @@ class Switch:
     name: str = ""  # the environment switch, named when it is off
 
 
-def shorten(text: str) -> str:
-    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+@dataclass
+class Replaced:
+    """Documents the responder overwrote or found: kept in the eviction's evidence object, never in the state."""
+
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+    def keep(self, where: str, name: str, replaced: Any) -> None:
+        self.documents.append({"where": where, "policy": name, "document": replaced, "planted": not _ours(replaced)})
 
 
-def _not_acting(name: str, target: str, switch: Switch, would: str, why: str, manual: str) -> StepResult | None:
+def shorten(text: str, limit: int = MAX_DETAIL) -> str:
+    """Bounded at a word boundary, with a marker: the full text is in the eviction's evidence object."""
+    if len(text) <= limit:
+        return text
+    marker = " … [cut: the whole text is in the eviction evidence]"
+    cut = text[: limit - len(marker)].rsplit(" ", 1)[0]
+    return cut + marker
+
+
+def refuse(name: str, target: str, switch: Switch, would: str, why: str, manual: str) -> StepResult | None:
+    """The step, skipped and saying why, when configuration says not to act."""
     if not switch.enabled:
-        return step(
-            name, Status.SKIPPED, target, shorten(f"{switch.name} is off: left as it is; {why}"), containment=True,
-            manual=manual,
-        )  # fmt: skip
+        detail = f"{switch.name} is off: left as it is; {why}"
+        return step(name, Status.SKIPPED, target, shorten(detail), containment=True, manual=manual)
     if switch.dry_run:
         return step(
             name, Status.SKIPPED, target, shorten(f"dry-run: would {would}; {why}"), containment=True, manual=manual
@@ -93,409 +122,536 @@ def _missing(exc: ClientError) -> bool:
     return error_code(exc) in ("NoSuchEntity", "NoSuchEntityException")
 
 
-def _policy_is(document: Any, expected: dict[str, Any]) -> bool:
-    if isinstance(document, str):
-        try:
-            document = json.loads(unquote(document))
-        except ValueError:
-            return False
-    return bool(document == expected)
+def _denied(exc: ClientError) -> bool:
+    return error_code(exc) in ("AccessDenied", "AccessDeniedException", "UnmodifiableEntity")
 
 
-def _put_policy_command(kind: str, name: str, policy: str, document: dict[str, Any]) -> str:
+def put_command(kind: str, name: str, policy: str, value: dict[str, Any]) -> str:
     return (
         f"aws iam put-{kind}-policy --{kind}-name {q(name)} --policy-name {q(policy)} "
-        f"--policy-document {q(json.dumps(document))}"
+        f"--policy-document {q(json.dumps(value, separators=(',', ':')))}"
     )
 
 
-def _delete_policy_command(kind: str, name: str, policy: str) -> str:
+def delete_command(kind: str, name: str, policy: str) -> str:
     return f"aws iam delete-{kind}-policy --{kind}-name {q(name)} --policy-name {q(policy)}"
 
 
-# -- users the attacker created --------------------------------------------------------------------------
+# -- inline policies, by content --------------------------------------------------------------------------
 
 
-def _user_policy(iam: Any, user: str, policy: str) -> Any:
+def _reader(iam: Any, kind: str, name: str, policy: str) -> Callable[[], Any]:
+    if kind == "user":
+        return lambda: iam.get_user_policy(UserName=name, PolicyName=policy)
+    return lambda: iam.get_role_policy(RoleName=name, PolicyName=policy)
+
+
+def _put(iam: Any, kind: str, name: str, policy: str, value: dict[str, Any]) -> None:
+    text = json.dumps(value)
+    if kind == "user":
+        iam.put_user_policy(UserName=name, PolicyName=policy, PolicyDocument=text)
+    else:
+        iam.put_role_policy(RoleName=name, PolicyName=policy, PolicyDocument=text)
+
+
+@dataclass(frozen=True)
+class Written:
+    put: bool  # False: the responder's own content was already there
+    replaced: Any  # a document under the responder's name with other content, now overwritten (None: none)
+
+
+def ensure_policy(
+    iam: Any, kind: str, name: str, policy: str, wanted: dict[str, Any], accept: Callable[[Any], bool] | None = None
+) -> Written:
+    """`wanted` under `policy` on the principal, read back by content. `accept` says whether what is there
+    already does the job (default: equal to `wanted`). Raises ClientError; a read-back that differs raises
+    PolicyNotInPlace."""
+    read = _reader(iam, kind, name, policy)
+    current = read_inline_policy(read)
+    good = accept or (lambda found: found == wanted)
+    if current is not None and good(current):
+        return Written(False, None)
+    _put(iam, kind, name, policy, wanted)
+    if not good(read_inline_policy(read)):
+        raise PolicyNotInPlace(f"{policy} does not read back on {kind} {name} as written")
+    return Written(True, current)
+
+
+class PolicyNotInPlace(Exception):
+    pass
+
+
+def _cutoff_after(moment: str) -> Callable[[Any], bool]:
+    """A cut-off in the responder's shape that denies every session issued at or before `moment`."""
+    not_before = (parse(moment) or datetime.now(UTC)) + timedelta(seconds=1)
+
+    def accept(found: Any) -> bool:
+        cutoff = sole_cutoff(found)
+        return cutoff is not None and cutoff >= not_before
+
+    return accept
+
+
+def _hold(
+    iam: Any,
+    kind: str,
+    name: str,
+    now: datetime,
+    replaced: Replaced,
+    *,
+    deny_all: bool = True,
+    sessions_before: str = "",
+) -> tuple[list[str], str]:
+    """The deny-all and the session cut-off on a principal. Returns (policies put now, the cut-off in place)."""
+    put: list[str] = []
+    if deny_all:
+        written = ensure_policy(iam, kind, name, EVICTION_POLICY_NAME, EVICTION_POLICY)
+        if written.put:
+            put.append(EVICTION_POLICY_NAME)
+        if written.replaced is not None:
+            replaced.keep(f"{kind}/{name}", EVICTION_POLICY_NAME, written.replaced)
+    cutoff = cutoff_at(now)
+    wanted = deny_older_sessions(cutoff, SESSIONS_SID)
+    if sessions_before:
+        moment = sessions_before
+    elif deny_all and not put:
+        moment = (
+            EPOCH  # the deny-all was already in place: an earlier cut-off of ours stands, every session since is denied
+        )
+    else:
+        moment = iso(now - timedelta(seconds=1))
+    written = ensure_policy(iam, kind, name, OLDER_SESSIONS_POLICY, wanted, _cutoff_after(moment))
+    if written.put:
+        put.append(OLDER_SESSIONS_POLICY)
+    if written.replaced is not None:
+        replaced.keep(f"{kind}/{name}", OLDER_SESSIONS_POLICY, written.replaced)
+    in_place = cutoff_of(read_inline_policy(_reader(iam, kind, name, OLDER_SESSIONS_POLICY)))
+    return put, iso(in_place) if in_place else cutoff
+
+
+def _undo(kind: str, name: str, policies: list[str], keys: list[str] | None = None) -> str | None:
+    parts = [delete_command(kind, name, policy) for policy in policies]
+    parts += [
+        f"aws iam update-access-key --user-name {q(name)} --access-key-id {q(key)} --status Active"
+        for key in keys or []
+    ]
+    return " && ".join(parts) or None
+
+
+def _ours(value: Any) -> bool:
+    """A document the responder itself writes: its deny-all, or a cut-off (an earlier one is replaced by a later)."""
+    return value == EVICTION_POLICY or sole_cutoff(value) is not None
+
+
+def _replaced_note(replaced: Replaced, before: int) -> str:
+    planted = [doc for doc in replaced.documents[before:] if doc["planted"]]
+    if not planted:
+        return ""
+    names = ", ".join(sorted({doc["policy"] for doc in planted}))
+    return (
+        f"; a policy named {names} with other content was there (planted?): overwritten, its document kept as evidence"
+    )
+
+
+# -- users ------------------------------------------------------------------------------------------------
+
+
+def current_user(iam: Any, name: str, user_id: str) -> tuple[str | None, str]:
+    """The user's name now: `name` when IAM's user by that name has `user_id`; else found by id in IAM's
+    complete user list (a rename CloudTrail did not show yet). (None, why) when IAM lists no user with that
+    id: only then is the user gone."""
     try:
-        return iam.get_user_policy(UserName=user, PolicyName=policy)["PolicyDocument"]
+        user = iam.get_user(UserName=name)["User"]
+        if not user_id or user.get("UserId") == user_id:
+            return str(user["UserName"]), ""
     except ClientError as exc:
-        if _missing(exc):
-            return None
-        raise
+        if not _missing(exc):
+            raise
+        if not user_id:
+            return None, f"IAM answers NoSuchEntity for user {name}, and its id is not known"
+    for page in iam.get_paginator("list_users").paginate():
+        for user in page["Users"]:
+            if user.get("UserId") == user_id:
+                return str(user["UserName"]), f"renamed to {user['UserName']} (found by its id {user_id})"
+    return None, f"IAM lists no user with id {user_id} (the user {name} was deleted)"
 
 
-def evict_created_user(iam: Any, user: str, why: str, switch: Switch) -> StepResult:
-    put = _put_policy_command("user", user, EVICTION_POLICY_NAME, EVICTION_POLICY)
-    manual = f"{put} && aws iam list-access-keys --user-name {q(user)}  # then update-access-key --status Inactive"
-    refused = _not_acting(EVICT_USER, user, switch, "deactivate its access keys and put the deny-all", why, manual)
+def hold_user(
+    iam: Any, name: str, user_id: str, why: str, switch: Switch, *, step_name: str, now: datetime, replaced: Replaced
+) -> StepResult:
+    """Every access key of the user Inactive, the deny-all, and its sessions cut off. The console password,
+    if any, stays (a password cannot be restored, only reset): the deny-all covers the console too."""
+    manual = (
+        f"{put_command('user', name, EVICTION_POLICY_NAME, EVICTION_POLICY)} && aws iam list-access-keys "
+        f"--user-name {q(name)}  # then update-access-key --status Inactive for each"
+    )
+    refused = refuse(
+        step_name, name, switch, "deactivate its keys, put the deny-all and cut off its sessions", why, manual
+    )
     if refused:
         return refused
 
-    def result(status: Status, text: str, **extra: Any) -> StepResult:
-        return step(EVICT_USER, status, user, shorten(f"{text}; {why}"), containment=True, **extra)
+    def result(status: Status, target: str, text: str, **extra: Any) -> StepResult:
+        return step(step_name, status, target, shorten(f"{text}; {why}"), containment=True, **extra)
 
+    before = len(replaced.documents)
     try:
-        keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]  # a user has at most two
+        current, note = current_user(iam, name, user_id)
+        if current is None:
+            return result(Status.ALREADY_DONE, name, note)
+        keys = iam.list_access_keys(UserName=current)["AccessKeyMetadata"]  # a user has at most two
         deactivated = []
         for key in keys:
             if key["Status"] != "Inactive":
-                iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+                iam.update_access_key(UserName=current, AccessKeyId=key["AccessKeyId"], Status="Inactive")
                 deactivated.append(key["AccessKeyId"])
-        had_policy = _policy_is(_user_policy(iam, user, EVICTION_POLICY_NAME), EVICTION_POLICY)
-        if not had_policy:
-            iam.put_user_policy(
-                UserName=user, PolicyName=EVICTION_POLICY_NAME, PolicyDocument=json.dumps(EVICTION_POLICY)
-            )
+        put, cutoff = _hold(iam, "user", current, now, replaced)
         active = [
             k["AccessKeyId"]
-            for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+            for k in iam.list_access_keys(UserName=current)["AccessKeyMetadata"]
             if k["Status"] != "Inactive"
         ]
-        in_place = _policy_is(_user_policy(iam, user, EVICTION_POLICY_NAME), EVICTION_POLICY)
+    except PolicyNotInPlace as exc:
+        return result(Status.FAILED, name, f"read back: {exc}", manual=manual)
     except ClientError as exc:
-        if _missing(exc):
-            return result(Status.ALREADY_DONE, f"user {user} no longer exists (IAM: NoSuchEntity)")
-        return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=manual)
-    if active or not in_place:
-        problem = f"key(s) {', '.join(active)} still active" if active else f"{EVICTION_POLICY_NAME} does not read back"
-        return result(Status.FAILED, f"read back: {problem}", manual=manual)
-    undo = ([] if had_policy else [_delete_policy_command("user", user, EVICTION_POLICY_NAME)]) + [
-        f"aws iam update-access-key --user-name {q(user)} --access-key-id {q(key)} --status Active"
-        for key in deactivated
-    ]
-    done = f"{len(keys)} access key(s) Inactive ({len(deactivated)} deactivated now), deny-all {EVICTION_POLICY_NAME}"
-    done += " in place (read back)"
-    data = {"user": user, "policy_name": None if had_policy else EVICTION_POLICY_NAME, "deactivated_keys": deactivated}
-    status = Status.DONE if undo else Status.ALREADY_DONE
-    return result(status, done, undo=" && ".join(undo) or None, data=data)
+        return result(Status.FAILED, name, f"{error_code(exc)}: {exc}", manual=manual)
+    if active:
+        return result(Status.FAILED, current, f"read back: key(s) {', '.join(active)} still active", manual=manual)
+    renamed = f" ({note})" if note else ""
+    text = (
+        f"user {current}{renamed}: {len(keys)} access key(s) Inactive ({len(deactivated)} now), deny-all "
+        f"{EVICTION_POLICY_NAME} and sessions before {cutoff} denied (read back){_replaced_note(replaced, before)}"
+    )
+    undo = _undo("user", current, put, deactivated)
+    data = {"user": current, "user_id": user_id, "policies": put, "deactivated_keys": deactivated}
+    return result(Status.DONE if undo else Status.ALREADY_DONE, current, text, undo=undo, data=data)
 
 
-# -- console passwords -----------------------------------------------------------------------------------
-
-
-def remove_login_profile(iam: Any, user: str, why: str, switch: Switch, *, created_by_attacker: bool) -> StepResult:
+def remove_login_profile(
+    iam: Any, user: str, made_at: str, why: str, switch: Switch, *, now: datetime, replaced: Replaced
+) -> StepResult:
+    """The one deletion: a console password the attacker created on a user that had none (CreateLoginProfile
+    succeeds only then) is removed, which puts back the state from before the attacker; the user's console
+    sessions are cut off. A password created after the attacker's (someone reset it since) is left alone."""
     manual = f"aws iam delete-login-profile --user-name {q(user)}"
-    reset = "" if created_by_attacker else f"; the user {user} must set a new password (the attacker knows this one)"
-    refused = _not_acting(REMOVE_LOGIN_PROFILE, user, switch, "delete the console password", why, manual)
+    refused = refuse(
+        REMOVE_LOGIN_PROFILE, user, switch, "remove the console password the attacker created", why, manual
+    )
     if refused:
         return refused
 
     def result(status: Status, text: str, **extra: Any) -> StepResult:
         return step(REMOVE_LOGIN_PROFILE, status, user, shorten(f"{text}; {why}"), containment=True, **extra)
 
-    def gone() -> bool:
+    try:
+        try:
+            profile = iam.get_login_profile(UserName=user)["LoginProfile"]
+        except ClientError as exc:
+            if not _missing(exc):
+                raise
+            profile = None
+        if profile is not None:
+            created = parse(profile.get("CreateDate"))
+            made = parse(made_at)
+            if created and made and created > made + timedelta(minutes=5):
+                return result(
+                    Status.SKIPPED,
+                    f"the console password of {user} was created {iso(created)}, after the attacker's "
+                    f"{iso(made)}: someone set it since, so it is left alone; check who",
+                    manual=manual,
+                )
+            iam.delete_login_profile(UserName=user)
+        put, cutoff = _hold(iam, "user", user, now, replaced, deny_all=False)
         try:
             iam.get_login_profile(UserName=user)
+            removed = False
         except ClientError as exc:
-            if _missing(exc):
-                return True
-            raise
-        return False
-
-    try:
-        if gone():
-            return result(Status.ALREADY_DONE, f"{user} has no console password (IAM: NoSuchEntity)")
-        iam.delete_login_profile(UserName=user)
-        removed = gone()
+            if not _missing(exc):
+                raise
+            removed = True
     except ClientError as exc:
         if error_code(exc) == "EntityTemporarilyUnmodifiable":
-            # IAM is still creating the profile (the attacker's call was seconds ago): retry the task.
             raise TransientError(f"login profile of {user}: {exc}") from exc
-        if _missing(exc):
-            return result(Status.ALREADY_DONE, f"{user} or its console password no longer exists (IAM: NoSuchEntity)")
         return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=manual)
+    except PolicyNotInPlace as exc:
+        return result(Status.FAILED, f"read back: {exc}", manual=manual)
     if not removed:
-        return result(Status.FAILED, "delete sent but the console password still reads back", manual=manual)
-    undo = f"aws iam create-login-profile --user-name {q(user)} --password-reset-required --password NEW_PASSWORD"
-    data = {"user": user, "password": PASSWORD_NOTE, "created_by_attacker": created_by_attacker}
-    return result(
-        Status.DONE, f"console password of {user} removed (read back); {PASSWORD_NOTE}{reset}", undo=undo, data=data
+        return result(Status.FAILED, "the console password still reads back", manual=manual)
+    what = "removed (read back)" if profile is not None else "already gone (IAM: NoSuchEntity)"
+    text = (
+        f"the console password the attacker created on {user} {what}: the user had none before; console "
+        f"sessions before {cutoff} denied"
     )
+    undo_parts = [delete_command("user", user, policy) for policy in put]
+    data = {"user": user, "policies": put, "password_removed": profile is not None}
+    status = Status.DONE if profile is not None or put else Status.ALREADY_DONE
+    return result(status, text, undo=" && ".join(undo_parts) or None, data=data)
 
 
-# -- roles -----------------------------------------------------------------------------------------------
+# -- access keys ------------------------------------------------------------------------------------------
 
 
-def _role_policy(iam: Any, role: str, policy: str) -> Any:
+def key_user(iam: Any, key_id: str) -> str | None:
+    """The user that holds a key now, as IAM names it; None when IAM knows no such key (or cannot say)."""
     try:
-        return iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        return iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
+    except ClientError:
+        return None
+
+
+def deactivate_key(iam: Any, key_id: str, user_hint: str, why: str, switch: Switch) -> StepResult:
+    """Set a key the attacker made (or set Active again) Inactive. Its owner comes from IAM
+    (GetAccessKeyLastUsed names the user by its name now, whatever renames happened)."""
+    manual = (
+        f"aws iam update-access-key --user-name {q(user_hint or 'USER')} --access-key-id {q(key_id)} --status Inactive"
+    )
+    refused = refuse(BACKDOOR_KEY, key_id, switch, "set the key Inactive", why, manual)
+    if refused:
+        return refused
+
+    def result(status: Status, text: str, **extra: Any) -> StepResult:
+        return step(BACKDOOR_KEY, status, key_id, shorten(f"{text}; {why}"), containment=True, **extra)
+
+    try:
+        try:
+            owner = iam.get_access_key_last_used(AccessKeyId=key_id).get("UserName")
+        except ClientError as exc:
+            if _missing(exc):
+                return result(Status.ALREADY_DONE, "IAM answers NoSuchEntity for this key: it no longer exists")
+            raise
+        user = str(owner or user_hint)
+        statuses = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+        undo = f"aws iam update-access-key --user-name {q(user)} --access-key-id {q(key_id)} --status Active"
+        if statuses.get(key_id) == "Inactive":
+            return result(Status.ALREADY_DONE, f"key of {user} already Inactive (read)", undo=undo, data={"user": user})
+        iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
+        after = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}.get(
+            key_id
+        )
     except ClientError as exc:
-        if _missing(exc):
-            return None
-        raise
+        return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=manual)
+    if after != "Inactive":
+        return result(Status.FAILED, f"update sent but the key reads back {after}", manual=manual)
+    renamed = f" (CloudTrail named {user_hint})" if user_hint and user_hint != user else ""
+    return result(Status.DONE, f"key of {user}{renamed} is Inactive (read back)", undo=undo, data={"user": user})
 
 
-def revoke_document(now: datetime) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Action": ["*"],
-                "Resource": ["*"],
-                "Condition": {"DateLessThan": {"aws:TokenIssueTime": now.strftime(TIME_FORMAT)}},
-            }
-        ],
-    }
+# -- roles ------------------------------------------------------------------------------------------------
 
 
-def quarantine_role(
+def role_refusal(iam: Any, role: str, own_role_arns: frozenset[str]) -> tuple[str | None, str]:
+    """Why the responder must not write on this role (its own, by exact ARN; a service-linked role), or None;
+    and the role's ARN. Raises ClientError (NoSuchEntity when there is no such role)."""
+    found = iam.get_role(RoleName=role)["Role"]
+    arn, path = str(found.get("Arn", "")), str(found.get("Path", "/"))
+    if arn in own_role_arns:
+        return f"refused: {role} is one of the responder's own roles ({arn})", arn
+    if path.startswith(SERVICE_LINKED_PATH):
+        return f"refused: {role} is a service-linked role (IAM allows no policy on it)", arn
+    return None, arn
+
+
+def hold_role(
     iam: Any,
     role: str,
     name: str,
     why: str,
     switch: Switch,
     *,
-    protected_path: str,
-    now: datetime | None = None,
+    now: datetime,
+    replaced: Replaced,
+    own_role_arns: frozenset[str],
     note: str = "",
-    data: dict[str, Any] | None = None,
 ) -> StepResult:
-    """Deny-all on the role, and its older sessions revoked; refuses the responder's own and service-linked
-    roles (their path says so, and a path cannot be changed after creation)."""
-    now = now or datetime.now(UTC)
-    manual = _put_policy_command("role", role, EVICTION_POLICY_NAME, EVICTION_POLICY)
+    """The deny-all and the session cut-off on a role (sessions minted before stay dead if the deny is lifted)."""
+    manual = put_command("role", role, EVICTION_POLICY_NAME, EVICTION_POLICY)
     extra = f"; {note}" if note else ""
-    refused = _not_acting(
-        name, role, switch, f"put the deny-all {EVICTION_POLICY_NAME} on the role", why + extra, manual
-    )
+    refused = refuse(name, role, switch, f"put the deny-all {EVICTION_POLICY_NAME} on the role", why + extra, manual)
     if refused:
-        return {**refused, **({"data": data} if data else {})}  # type: ignore[typeddict-item]
+        return refused
 
     def result(status: Status, text: str, **more: Any) -> StepResult:
-        return step(name, status, role, shorten(f"{text}{extra}; {why}"), containment=True, data=data, **more)
+        return step(name, status, role, shorten(f"{text}{extra}; {why}"), containment=True, **more)
 
+    before = len(replaced.documents)
     try:
-        path = iam.get_role(RoleName=role)["Role"].get("Path", "/")
-        if path.startswith(protected_path) or path.startswith(SERVICE_LINKED_PATH):
-            whose = "the responder's own" if path.startswith(protected_path) else "a service-linked"
-            return result(
-                Status.FAILED, f"refused: {role} is {whose} role (path {path}); check it by hand", manual=manual
-            )
-        had_deny = _policy_is(_role_policy(iam, role, EVICTION_POLICY_NAME), EVICTION_POLICY)
-        had_revoke = _role_policy(iam, role, OLDER_SESSIONS_POLICY) is not None
-        if not had_deny:
-            iam.put_role_policy(
-                RoleName=role, PolicyName=EVICTION_POLICY_NAME, PolicyDocument=json.dumps(EVICTION_POLICY)
-            )
-        if not had_revoke:
-            iam.put_role_policy(
-                RoleName=role, PolicyName=OLDER_SESSIONS_POLICY, PolicyDocument=json.dumps(revoke_document(now))
-            )
-        in_place = _policy_is(_role_policy(iam, role, EVICTION_POLICY_NAME), EVICTION_POLICY)
-        revoked = _role_policy(iam, role, OLDER_SESSIONS_POLICY) is not None
+        refusal, _arn = role_refusal(iam, role, own_role_arns)
+        if refusal:
+            return result(Status.FAILED, f"{refusal}; check it by hand", manual=manual)
+        put, cutoff = _hold(iam, "role", role, now, replaced)
+    except PolicyNotInPlace as exc:
+        return result(Status.FAILED, f"read back: {exc}", manual=manual)
     except ClientError as exc:
         if _missing(exc):
-            return result(Status.ALREADY_DONE, f"role {role} no longer exists (IAM: NoSuchEntity)")
+            return result(Status.ALREADY_DONE, f"IAM answers NoSuchEntity for role {role}: it no longer exists")
         return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=manual)
-    if not (in_place and revoked):
-        return result(Status.FAILED, "read back: the deny-all or the session revocation is not in place", manual=manual)
-    put = [policy for policy, had in ((EVICTION_POLICY_NAME, had_deny), (OLDER_SESSIONS_POLICY, had_revoke)) if not had]
-    undo = " && ".join(_delete_policy_command("role", role, policy) for policy in put) or None
-    data = {**(data or {}), "role": role, "policies": put}
-    text = f"deny-all {EVICTION_POLICY_NAME} and {OLDER_SESSIONS_POLICY} (sessions before {now.strftime(TIME_FORMAT)})"
-    text += " in place (read back)"
-    return step(
-        name, Status.DONE if put else Status.ALREADY_DONE, role, shorten(f"{text}{extra}; {why}"),
-        containment=True, undo=undo, data=data,
-    )  # fmt: skip
+    text = (
+        f"deny-all {EVICTION_POLICY_NAME} and sessions before {cutoff} denied ({OLDER_SESSIONS_POLICY}) "
+        f"on role {role} (read back){_replaced_note(replaced, before)}"
+    )
+    data = {"role": role, "policies": put}
+    return result(Status.DONE if put else Status.ALREADY_DONE, text, undo=_undo("role", role, put), data=data)
 
 
-# -- trust policies --------------------------------------------------------------------------------------
+def revoke_sessions(
+    iam: Any,
+    kind: str,
+    name: str,
+    issued_at: str,
+    why: str,
+    switch: Switch,
+    *,
+    now: datetime,
+    replaced: Replaced,
+    own_role_arns: frozenset[str] = frozenset(),
+) -> StepResult:
+    """A session the attacker minted (AssumeRole into a role; GetSessionToken / GetFederationToken for a user)
+    ends: a cut-off on the role or user that denies every session issued up to now. One already there that
+    denies this session (a later cut-off of the responder's shape) stands."""
+    wanted = deny_older_sessions(cutoff_at(now), SESSIONS_SID)
+    manual = put_command(kind, name, OLDER_SESSIONS_POLICY, wanted)
+    refused = refuse(MINTED, name, switch, f"cut off the {kind}'s sessions issued before now", why, manual)
+    if refused:
+        return refused
+
+    def result(status: Status, text: str, **more: Any) -> StepResult:
+        return step(MINTED, status, name, shorten(f"{text}; {why}"), containment=True, **more)
+
+    before = len(replaced.documents)
+    try:
+        if kind == "role":
+            refusal, _arn = role_refusal(iam, name, own_role_arns)
+            if refusal:
+                return result(
+                    Status.FAILED, f"{refusal}; revoke the session by hand if it is the attacker's", manual=manual
+                )
+        written = ensure_policy(iam, kind, name, OLDER_SESSIONS_POLICY, wanted, _cutoff_after(issued_at))
+        if written.replaced is not None:
+            replaced.keep(f"{kind}/{name}", OLDER_SESSIONS_POLICY, written.replaced)
+        cutoff = cutoff_of(read_inline_policy(_reader(iam, kind, name, OLDER_SESSIONS_POLICY)))
+    except PolicyNotInPlace as exc:
+        return result(Status.FAILED, f"read back: {exc}", manual=manual)
+    except ClientError as exc:
+        if _missing(exc):
+            return result(Status.ALREADY_DONE, f"IAM answers NoSuchEntity for {kind} {name}: it no longer exists")
+        return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=manual)
+    text = (
+        f"every session of {kind} {name} issued before {iso(cutoff)} denied ({OLDER_SESSIONS_POLICY}, read back); "
+        f"the attacker's was issued {issued_at}{_replaced_note(replaced, before)}"
+    )
+    put = [OLDER_SESSIONS_POLICY] if written.put else []
+    status = Status.DONE if written.put else Status.ALREADY_DONE
+    return result(status, text, undo=_undo(kind, name, put), data={kind: name, "policies": put})
 
 
-def document(value: Any) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        return value
-    if not isinstance(value, str) or not value:
-        return None
-    for text in (value, unquote(value)):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict):
-            return parsed
-    return None
+def user_covered(iam: Any, user: str) -> bool:
+    """Whether the responder's deny-all reads back on the user (it denies every credential of the user)."""
+    try:
+        return read_inline_policy(_reader(iam, "user", user, EVICTION_POLICY_NAME)) == EVICTION_POLICY
+    except ClientError as exc:
+        if _missing(exc):
+            return False
+        raise
 
 
-def principals(document: dict[str, Any] | None) -> set[str]:
-    """Who a trust policy lets in: "AWS arn:aws:iam::111122223333:root", "Service ec2.amazonaws.com", "*"."""
-    found: set[str] = set()
-    statements = (document or {}).get("Statement") or []
-    for statement in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
-            continue
-        principal = statement.get("Principal")
-        if principal == "*":
-            found.add("*")
-        elif isinstance(principal, dict):
-            for kind, values in principal.items():
-                for value in values if isinstance(values, list) else [values]:
-                    found.add(f"{kind} {value}")
-    return found
+# -- trust ------------------------------------------------------------------------------------------------
+
+
+def trust_before(iam: Any, config: Any, role: str, before: str) -> tuple[dict[str, Any] | None, str]:
+    """The role's trust document AWS Config proves it had before `before`; (None, why) otherwise: no proof,
+    and the role is held instead."""
+    try:
+        role_id = iam.get_role(RoleName=role)["Role"]["RoleId"]
+    except ClientError as exc:
+        return None, f"role unreadable ({error_code(exc)})"
+    return previous_trust_from_config(config, role_id, before)
 
 
 def previous_trust_from_config(config: Any, role_id: str, before: str) -> tuple[dict[str, Any] | None, str]:
     """The role's trust document as AWS Config last recorded it before `before`; (None, why) otherwise."""
+    moment = parse(before)
+    if moment is None:
+        return None, "the rewrite's time is unreadable"
     try:
-        later = datetime.strptime(before, TIME_FORMAT).replace(tzinfo=UTC) - timedelta(seconds=1)
         items = config.get_resource_config_history(
-            resourceType="AWS::IAM::Role", resourceId=role_id, laterTime=later, chronologicalOrder="Reverse", limit=1
+            resourceType="AWS::IAM::Role",
+            resourceId=role_id,
+            laterTime=moment - timedelta(seconds=1),
+            chronologicalOrder="Reverse",
+            limit=1,
         )["configurationItems"]
     except ClientError as exc:
         return None, f"AWS Config has no history of it ({error_code(exc)})"
-    except ValueError:
-        return None, "the rewrite's time is unreadable"
     if not items:
         return None, "AWS Config recorded nothing before the rewrite"
     configuration = document(items[0].get("configuration"))
     trust = document((configuration or {}).get("assumeRolePolicyDocument"))
     if trust is None:
         return None, "AWS Config's record holds no readable trust document"
-    return trust, f"AWS Config, recorded {items[0].get('configurationItemCaptureTime')}"
+    captured = items[0].get("configurationItemCaptureTime")
+    return trust, f"AWS Config, recorded {iso(captured) if isinstance(captured, datetime) else captured}"
 
 
-def trust_report(
-    role: str, rewrites: list[Decision], earlier: list[Decision], config_lookup: Callable[[], tuple[Any, str]]
-) -> tuple[str, dict[str, Any]]:
-    """What the attacker's rewrites let in, and how to put the previous document back once checked.
-    `earlier`: the role's CreateRole/UpdateAssumeRolePolicy calls before the first attacker rewrite (anyone's)."""
-    new = document(rewrites[-1].call.request.get("policyDocument"))
-    previous, source = config_lookup()
-    if previous is None and earlier:
-        last = earlier[-1].call
-        previous = document(last.request.get("policyDocument") or last.request.get("assumeRolePolicyDocument"))
-        if previous is not None:
-            source = f"CloudTrail: {last.event_name} at {last.time} ({source})"
-    added = sorted(principals(new) - principals(previous)) if previous is not None else sorted(principals(new))
-    data: dict[str, Any] = {"added_principals": added, "previous_source": source}
-    if previous is None:
-        text = f"previous trust document unknown ({source}); principals in the attacker's document: {', '.join(added)}"
-        data["restore_trust"] = None
-    else:
-        restore = f"aws iam update-assume-role-policy --role-name {q(role)} --policy-document {q(json.dumps(previous))}"
-        text = (
-            f"principals added: {', '.join(added) or 'none'}; previous document from {source}; once checked: {restore}"
-        )
-        data["restore_trust"] = restore
-    return text, data
-
-
-# -- policies --------------------------------------------------------------------------------------------
-
-
-def _policy_commands(decision: Decision) -> tuple[str, str, str]:
-    """(principal kind, remove command, undo command) for an attach/put call."""
-    call, request = decision.call, decision.call.request
-    kind = (
-        "user" if call.event_name in USER_POLICY_CALLS else "role" if call.event_name in ROLE_POLICY_CALLS else "group"
-    )
-    principal = str(request.get(f"{kind}Name", "?"))
-    if call.event_name.startswith("Attach"):
-        arn = str(request.get("policyArn", "?"))
-        remove = f"aws iam detach-{kind}-policy --{kind}-name {q(principal)} --policy-arn {q(arn)}"
-        undo = f"aws iam attach-{kind}-policy --{kind}-name {q(principal)} --policy-arn {q(arn)}"
-    else:
-        policy = str(request.get("policyName", "?"))
-        remove = _delete_policy_command(kind, principal, policy)
-        document = request.get("policyDocument")
-        document_text = document if isinstance(document, str) else json.dumps(document)
-        undo = (
-            f"aws iam put-{kind}-policy --{kind}-name {q(principal)} --policy-name {q(policy)} "
-            f"--policy-document {q(document_text)}"
-        )
-    return kind, remove, undo
-
-
-def detach_policy(iam: Any, decision: Decision, created: str | None, why: str, switch: Switch) -> StepResult:
-    call, request = decision.call, decision.call.request
-    kind, remove, undo = _policy_commands(decision)
-    principal = str(request.get(f"{kind}Name", "?"))
-    policy = str(request.get("policyArn") or request.get("policyName") or "?")
-    target = f"{kind}/{principal}: {policy}"
-    if created is None:
-        text = (
-            f"{call.event_name} on {kind} {principal}, which the attacker did not create: reported, not removed "
-            f"(its own credentials are someone's, and they are contained on their own); remove it once checked"
-        )
-        return step(DETACH_POLICY, Status.SKIPPED, target, shorten(f"{text}; {why}"), manual=remove)
-    refused = _not_acting(DETACH_POLICY, target, switch, f"remove {policy} from {kind} {principal}", why, remove)
+def restore_trust(
+    iam: Any,
+    role: str,
+    previous: dict[str, Any],
+    proof: str,
+    attacker: Any,
+    why: str,
+    switch: Switch,
+    *,
+    now: datetime,
+    replaced: Replaced,
+    own_role_arns: frozenset[str],
+) -> StepResult:
+    """Put back the trust document AWS Config proves the role had before the attacker's rewrite, and cut off
+    the sessions minted meanwhile. The attacker's document is kept as evidence (the undo puts it back)."""
+    restore = f"aws iam update-assume-role-policy --role-name {q(role)} --policy-document {q(json.dumps(previous))}"
+    refused = refuse(RESTORE_TRUST, role, switch, "put back the trust document from before the rewrite", why, restore)
     if refused:
         return refused
 
-    def result(status: Status, text: str, **extra: Any) -> StepResult:
-        return step(DETACH_POLICY, status, target, shorten(f"{text}; {why}"), containment=True, **extra)
+    def result(status: Status, text: str, **more: Any) -> StepResult:
+        return step(RESTORE_TRUST, status, role, shorten(f"{text}; {why}"), containment=True, **more)
 
-    attached = call.event_name.startswith("Attach")
     try:
-        present = _has_policy(iam, kind, principal, policy, attached)
-        if present:
-            if attached and kind == "user":
-                iam.detach_user_policy(UserName=principal, PolicyArn=policy)
-            elif attached:
-                iam.detach_role_policy(RoleName=principal, PolicyArn=policy)
-            elif kind == "user":
-                iam.delete_user_policy(UserName=principal, PolicyName=policy)
-            else:
-                iam.delete_role_policy(RoleName=principal, PolicyName=policy)
-        still = _has_policy(iam, kind, principal, policy, attached)
+        refusal, _arn = role_refusal(iam, role, own_role_arns)
+        if refusal:
+            return result(Status.FAILED, f"{refusal}; restore its trust by hand", manual=restore)
+        current = document(iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument"))
+        changed = principals(current) != principals(previous)
+        if changed:
+            iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(previous))
+        put, cutoff = _hold(iam, "role", role, now, replaced, deny_all=False)
+        after = document(iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument"))
+    except PolicyNotInPlace as exc:
+        return result(Status.FAILED, f"read back: {exc}", manual=restore)
     except ClientError as exc:
         if _missing(exc):
-            return result(Status.ALREADY_DONE, f"{kind} {principal} or the policy no longer exists (IAM: NoSuchEntity)")
-        return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=remove)
-    if still:
-        return result(Status.FAILED, f"{policy} still reads back on {kind} {principal}", manual=remove)
-    if not present:
-        return result(Status.ALREADY_DONE, f"{policy} is not on {kind} {principal} (read back)")
-    data = {"kind": kind, "principal": principal, "policy": policy, "attached": attached}
-    if not attached:
-        data["document"] = request.get("policyDocument")
-    verb = "detached from" if attached else "deleted from"
-    return result(Status.DONE, f"{policy} {verb} {kind} {principal} (read back)", undo=undo, data=data)
-
-
-def _has_policy(iam: Any, kind: str, principal: str, policy: str, attached: bool) -> bool:
-    if attached:
-        if kind == "user":
-            listed = iam.list_attached_user_policies(UserName=principal, MaxItems=1000)["AttachedPolicies"]
-        else:
-            listed = iam.list_attached_role_policies(RoleName=principal, MaxItems=1000)["AttachedPolicies"]
-        return policy in {item["PolicyArn"] for item in listed}
-    reader = _user_policy if kind == "user" else _role_policy
-    return reader(iam, principal, policy) is not None
-
-
-# -- what is only reported -------------------------------------------------------------------------------
-
-
-def minted_sessions(decision: Decision, why: str) -> StepResult:
-    call = decision.call
-    credentials = as_dict(call.response.get("credentials"))
-    key = credentials.get("accessKeyId") or "?"
-    user = target_user(decision) or "the compromised user"
-    if call.event_name == "AssumeRole":
-        role = str(call.request.get("roleArn", "?")).rpartition("/")[2]
-        text = (
-            f"AssumeRole into {role} minted session {key}: a role session keeps the role's rights, not the user's, "
-            "so the user's revocation does not end it; revoke the role's sessions"
-        )
-        revoke = revoke_document(datetime.now(UTC))
-        manual = _put_policy_command("role", role, OLDER_SESSIONS_POLICY, revoke)
-        return step(MINTED, Status.SKIPPED, key, shorten(f"{text}; {why}"), containment=True, manual=manual)
+            return result(Status.ALREADY_DONE, f"IAM answers NoSuchEntity for role {role}: it no longer exists")
+        return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=restore)
+    if principals(after) != principals(previous):
+        return result(Status.FAILED, "the restored trust document does not read back", manual=restore)
+    if changed:
+        replaced.keep(f"role/{role}", "trust policy", current if current is not None else attacker)
     text = (
-        f"{call.event_name} minted session {key} ({call.request.get('name') or 'no name'}) for {user}: such sessions "
-        f"carry {user}'s permissions, so the user-level session revocation of ContainKey (step revoke-user-sessions) "
-        "denies them, and the user's quarantine applies to them; nothing to do here"
+        f"trust of {role} put back as {proof} shows it before the rewrite (read back: trusts "
+        f"{', '.join(sorted(principals(after))) or 'nobody'}); sessions before {cutoff} denied"
     )
-    manual = _put_policy_command("user", user, OLDER_SESSIONS_POLICY, revoke_document(datetime.now(UTC)))
-    return step(MINTED, Status.SKIPPED, key, shorten(f"{text}; {why}"), manual=manual)
+    undo = (
+        "put the rewritten trust back from the eviction evidence (its document is kept there): "
+        f"aws iam update-assume-role-policy --role-name {q(role)} --policy-document file://rewritten-trust.json"
+        if changed
+        else None
+    )
+    undo = " && ".join(filter(None, [*(delete_command("role", role, p) for p in put), undo])) or None
+    data = {"role": role, "policies": put, "trust_restored": changed}
+    return result(Status.DONE if changed or put else Status.ALREADY_DONE, text, undo=undo, data=data)
 
 
-def owner_change(decision: Decision) -> StepResult:
-    _call, request = decision.call, decision.call.request
-    target = str(
-        request.get("roleName") or request.get("userName") or request.get("groupName") or target_user(decision) or "?"
-    )
-    return step(OWNER, Status.SKIPPED, target, shorten(f"{decision.explain()}: reported, never acted on"))
+# -- what is only reported --------------------------------------------------------------------------------
+
+
+def report(name: str, target: str, text: str, *, containment: bool = False, manual: str | None = None) -> StepResult:
+    return step(name, Status.SKIPPED, target, shorten(text), containment=containment, manual=manual)

@@ -1,26 +1,25 @@
-"""Lambda: evict the back doors the attacker left, after each investigation pass.
+"""Lambda: contain the attacker's reach, after each investigation pass.
 
 Input:  {"incident": <Incident dict>, "pass": 1 | 2}
-Output: {"steps": [StepResult, ...], "eviction": {small summary: counts, the rule}}
+Output: {"steps": [StepResult, ...], "eviction": {small summary: counts, the evidence object}}
 
-It reads the investigation's evidence object (investigations/<incident_id>/pass-<n>.json: every event of
-the pass, complete and not size-capped), decides attacker or owner for each back-door call
-(evict.attribution), and runs one eviction per back door (evict.actions). The output stays small: at most
-MAX_STEPS steps per pass; what is over is named in one failed step (the evidence object has it all).
+It reads the investigation's evidence object (investigations/<incident_id>/pass-<n>.json), whose "reach"
+holds every credential and principal derived from the compromised one, each with its verdict, rule and inputs
+(reach.graph), and acts on each (evict.plan, evict.actions). What it overwrote or found (a policy planted under
+the responder's name, a rewritten trust document) and every step in full go to the eviction's own evidence
+object (evictions/<incident_id>/pass-<n>.json): no document an attacker sized travels in the state. The output
+stays small: at most MAX_STEPS steps, the rest folded into one step per (name, status, containment), so the
+outcome still counts each.
 
-Environment: EVIDENCE_BUCKET; per-action switches EVICT_CREATED_USERS, REMOVE_LOGIN_PROFILES,
-QUARANTINE_CREATED_ROLES, QUARANTINE_REWRITTEN_TRUST, DETACH_ATTACKER_POLICIES (default true) and
-DEACTIVATE_BACKDOOR_KEYS; DRY_RUN and the per-action DRY_RUN_* (infra.config.DRY_RUN_ACTIONS);
-PROTECTED_ROLE_PATH. IAM: permissions.GRANTS (and the explicit Deny on the responder's own roles, infra/functions.py).
+Environment: EVIDENCE_BUCKET, EVIDENCE_KMS_KEY_ARN; UNKNOWN_CHANGES (hold | report); RESPONDER_ROLE_ARNS (the
+stack's own roles, exact ARNs: never written); EXEMPT_PRINCIPAL_ARNS; the per-action switches
+(evict.plan.SWITCHES); DRY_RUN. IAM: permissions.GRANTS and the explicit Denies of infra/functions.py.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -28,40 +27,29 @@ from botocore.exceptions import ClientError
 
 from common import aws
 from common.errors import UnsupportedEvent, transient_errors
-from common.settings import env_bool, env_str
+from common.guards import exempted_by_name
+from common.settings import env_bool, env_list, env_str
 from common.steps import Status, StepResult, step
 from evict import actions
 from evict.actions import Switch
-from evict.attribution import RULE, Decision, as_dict, calls_of, decide, iso
-from evict.plan import Plan, plan
+from evict.plan import HOLD, REPORT, SWITCHES, Context, Settings, plan
 from incident.model import Incident
-from investigate.backdoors import deactivate_key
 
 logger = Logger(service="credential-responder")
 
-MAX_STEPS = 25  # per pass: each step is < 2 KB, and the state machine's payload is capped at 256 KB
+MAX_STEPS = 25  # per pass, in the state: each step is bounded (actions.MAX_DETAIL), the rest folded
 CLOUDTRAIL_LAG = (
     "CloudTrail delivers events up to ~15 minutes late, so a back door made in the last minutes is not visible "
     "yet: the second look-up, after that lag, acts on what it finds"
 )
 
-# action -> (its own switch, its dry-run switch)
-SWITCHES = {
-    "users": ("EVICT_CREATED_USERS", "DRY_RUN_EVICT_CREATED_USERS"),
-    "login_profiles": ("REMOVE_LOGIN_PROFILES", "DRY_RUN_REMOVE_LOGIN_PROFILES"),
-    "roles": ("QUARANTINE_CREATED_ROLES", "DRY_RUN_QUARANTINE_CREATED_ROLES"),
-    "trust": ("QUARANTINE_REWRITTEN_TRUST", "DRY_RUN_QUARANTINE_REWRITTEN_TRUST"),
-    "policies": ("DETACH_ATTACKER_POLICIES", "DRY_RUN_DETACH_ATTACKER_POLICIES"),
-}
-
-
-def switch(action: str) -> Switch:
-    enabled, dry_run = SWITCHES[action]
-    return Switch(env_bool(enabled, True), env_bool("DRY_RUN") or env_bool(dry_run), enabled)
-
 
 def evidence_key(incident_id: str, pass_no: int) -> str:
     return f"investigations/{incident_id}/pass-{pass_no}.json"
+
+
+def eviction_key(incident_id: str, pass_no: int) -> str:
+    return f"evictions/{incident_id}/pass-{pass_no}.json"
 
 
 def read_evidence(s3: Any, bucket: str, key: str) -> dict[str, Any]:
@@ -72,10 +60,38 @@ def read_evidence(s3: Any, bucket: str, key: str) -> dict[str, Any]:
     return document
 
 
-def _exposure(document: dict[str, Any], incident: Incident) -> str:
-    window = as_dict(document.get("window"))
-    moment = window.get("first_sighting") or incident.first_seen or incident.detected_at
-    return iso(moment)
+def exempt_seeds(iam: Any, incident: Incident, partition: str) -> dict[str, str]:
+    """The incident's own credentials whose principal is exempted, by id, with the exemption."""
+    found: dict[str, str] = {}
+    for key in incident.affected_keys:
+        user = key.user_name
+        if not user and key.access_key_id.startswith("AKIA"):
+            user = actions.key_user(iam, key.access_key_id)
+        refusal = exempted_by_name("user", partition, incident.account, user) if user else None
+        if refusal is None and incident.role_name:
+            refusal = exempted_by_name("role", partition, incident.account, incident.role_name)
+        if refusal is not None:
+            found[key.access_key_id] = refusal.detail
+    role = incident.role_name
+    if role and incident.instance_id and (refusal := exempted_by_name("role", partition, incident.account, role)):
+        found[incident.instance_id] = refusal.detail
+    return found
+
+
+def settings_from_env(incident: Incident, iam: Any = None) -> Settings:
+    unknown = env_str("UNKNOWN_CHANGES", HOLD).lower()
+    partition = env_str("PARTITION", "aws")
+    return Settings(
+        unknown_changes=unknown if unknown in (HOLD, REPORT) else HOLD,
+        switches={
+            action: Switch(env_bool(enabled, True), env_bool("DRY_RUN") or env_bool(dry_run), enabled)
+            for action, (enabled, dry_run) in SWITCHES.items()
+        },
+        own_role_arns=frozenset(env_list("RESPONDER_ROLE_ARNS")),
+        partition=partition,
+        account=incident.account,
+        exempt_seeds=exempt_seeds(iam, incident, partition) if iam is not None else {},
+    )
 
 
 def evict(
@@ -85,168 +101,108 @@ def evict(
     *,
     iam: Any,
     config: Any,
-    protected_path: str,
+    settings: Settings,
     now: datetime | None = None,
-) -> tuple[list[StepResult], dict[str, Any]]:
-    """The eviction steps for one pass's events (pure apart from the clients)."""
-    now = now or datetime.now(UTC)
-    exposed_at = _exposure(document, incident)
-    decisions = decide(calls_of(document["events"]), exposed_at)
-    found = plan(decisions)
-    steps: list[StepResult] = []
-    pending = _work(found, decisions)
-    context = Context(iam, config, protected_path, now)
-    for index, (label, run) in enumerate(pending):
-        if index >= MAX_STEPS:
-            rest = ", ".join(label for label, _ in pending[MAX_STEPS:][:20])
-            detail = (
-                f"{len(pending) - MAX_STEPS} more back door(s) than one pass acts on, left as they are: {rest}; "
-                f"every call is in the evidence object {evidence_key(incident.incident_id, pass_no)}"
-            )
-            steps.append(step(actions.SUMMARY, Status.FAILED, incident.incident_id, detail, containment=True))
-            break
-        steps.append(run(context))
+) -> tuple[list[StepResult], dict[str, Any], Context]:
+    """Every step of this pass (none folded yet), the counts, and the context (what was replaced)."""
+    context = Context(iam, config, now or datetime.now(UTC), settings)
+    reach = document.get("reach")
+    if not isinstance(reach, dict):
+        detail = "the investigation's evidence holds no reach (an older investigation?): nothing evaluated"
+        return [step(actions.SUMMARY, Status.FAILED, incident.incident_id, detail, containment=True)], {}, context
+    steps = [planned.work(context) for planned in plan(reach, settings)]
+    items = [item for item in reach.get("items") or [] if isinstance(item, dict)]
+    verdicts = {
+        verdict: sum(1 for item in items if item.get("verdict") == verdict)
+        for verdict in ("attacker", "unknown", "owner")
+    }
     counts = {
         "pass": pass_no,
-        "exposed_at": exposed_at,
-        "calls": len(decisions),
-        "attacker_backdoor_calls": found.attacker_calls,
-        "owner_backdoor_calls": len(found.owner),
-        "evictions": sum(1 for s in steps if s["name"] in actions.EVICTION_STEPS),
-        "rule": RULE,
+        "items": len(items),
+        **verdicts,
+        "unknown_changes": settings.unknown_changes,
+        "evictions": sum(1 for s in steps if s["name"] in actions.EVICTION_STEPS and s["status"] == Status.DONE),
+        "replaced_documents": len(context.replaced.documents),
+        "bound": reach.get("bound"),
+        "cut": len(reach.get("cut") or []),
     }
+    unknown = (
+        f"{verdicts['unknown']} unknown ("
+        + ("held on doubt, each with its release command" if settings.unknown_changes == HOLD else "left for a person")
+        + ")"
+    )
     detail = (
-        f"pass {pass_no}: {len(decisions)} call(s) of the credential; back-door calls: {found.attacker_calls} the "
-        f"attacker's, {len(found.owner)} the owner's (exposure {exposed_at}); rule: {RULE}"
+        f"pass {pass_no}: {len(items)} item(s) in the attacker's reach: {verdicts['attacker']} the attacker's, "
+        f"{unknown}, {verdicts['owner']} the owner's (reported, never acted on); {reach.get('bound')}"
     )
     if pass_no == 1:
         detail += f"; {CLOUDTRAIL_LAG}"
-    steps.insert(0, step(actions.SUMMARY, Status.DONE, incident.incident_id, detail))
-    return steps, counts
+    summary = [step(actions.SUMMARY, Status.DONE, incident.incident_id, actions.shorten(detail))]
+    cut = reach.get("cut") or []
+    if cut:
+        text = (
+            f"the reach's bound left {len(cut)} call(s) unfollowed, not contained: {'; '.join(map(str, cut[:5]))}; "
+            f"every call is in the evidence object {evidence_key(incident.incident_id, pass_no)}"
+        )
+        summary.append(
+            step(
+                actions.SUMMARY,
+                Status.FAILED,
+                incident.incident_id,
+                actions.shorten(text),
+                containment=True,
+                manual=f"aws s3 cp s3://EVIDENCE_BUCKET/{evidence_key(incident.incident_id, pass_no)} -  # check each",
+            )
+        )
+    return [*summary, *steps], counts, context
 
 
-@dataclass(frozen=True)
-class Context:
-    iam: Any
-    config: Any
-    protected_path: str
-    now: datetime
-
-
-Work = Callable[[Context], StepResult]
-
-
-def _created_user(user: str, why: str, c: Context) -> StepResult:
-    return actions.evict_created_user(c.iam, user, why, switch("users"))
-
-
-def _login_profile(user: str, why: str, created: bool, c: Context) -> StepResult:
-    return actions.remove_login_profile(c.iam, user, why, switch("login_profiles"), created_by_attacker=created)
-
-
-def _created_role(role: str, decision: Decision, c: Context) -> StepResult:
-    trusted = actions.principals(actions.document(decision.call.request.get("assumeRolePolicyDocument")))
-    note = f"it trusts {', '.join(sorted(trusted)) or 'nobody readable'}"
-    return actions.quarantine_role(
-        c.iam, role, actions.QUARANTINE_ROLE, decision.explain(), switch("roles"),
-        protected_path=c.protected_path, now=c.now, note=note,
-    )  # fmt: skip
-
-
-def _rewritten_trust(role: str, rewrites: list[Decision], earlier: list[Decision], c: Context) -> StepResult:
-    iam = c.iam
-    config = c.config
-
-    def from_config() -> tuple[Any, str]:
-        try:
-            role_id = iam.get_role(RoleName=role)["Role"]["RoleId"]
-        except ClientError as exc:
-            return None, f"role unreadable ({aws.error_code(exc)})"
-        return actions.previous_trust_from_config(config, role_id, rewrites[0].call.time)
-
-    note, data = actions.trust_report(role, rewrites, earlier, from_config)
-    return actions.quarantine_role(
-        c.iam, role, actions.QUARANTINE_TRUST, rewrites[-1].explain(), switch("trust"),
-        protected_path=c.protected_path, now=c.now, note=note, data=data,
-    )  # fmt: skip
-
-
-def _policy(decision: Decision, created: str | None, c: Context) -> StepResult:
-    return actions.detach_policy(c.iam, decision, created, decision.explain(), switch("policies"))
-
-
-def _attacker_key(record: dict[str, Any], decision: Decision, c: Context) -> StepResult:
-    """A key made before the exposure, from a source new to the owner: the investigation leaves keys from
-    before the exposure alone, so the source rule is applied here."""
-    result = deactivate_key(
-        c.iam,
-        record,
-        enabled=env_bool("DEACTIVATE_BACKDOOR_KEYS", True),
-        exposed_at=datetime.strptime(decision.exposed_at, actions.TIME_FORMAT).replace(tzinfo=UTC),
-        dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_BACKDOOR_KEYS"),
-    )
-    return {**result, "detail": actions.shorten(f"{result['detail']}; {decision.explain()}")}
-
-
-def _minted(decision: Decision, c: Context) -> StepResult:
-    return actions.minted_sessions(decision, decision.explain())
-
-
-def _owner(decision: Decision, c: Context) -> StepResult:
-    return actions.owner_change(decision)
-
-
-def _earlier_trust(decisions: list[Decision], role: str, before: str) -> list[Decision]:
-    """The role's trust documents before `before`, whoever set them (CreateRole, UpdateAssumeRolePolicy)."""
-    return [
-        d
-        for d in decisions
-        if d.call.succeeded
-        and d.call.request.get("roleName") == role
-        and d.call.event_name in ("CreateRole", "UpdateAssumeRolePolicy")
-        and d.call.time < before
+def fold(steps: list[StepResult], evidence: str | None) -> list[StepResult]:
+    """At most MAX_STEPS steps; the rest folded into one step per (name, status, containment), so the outcome
+    still counts each and names where every one is."""
+    if len(steps) <= MAX_STEPS:
+        return steps
+    kept = steps[: MAX_STEPS - 1]
+    rest: dict[tuple[str, str, bool], list[StepResult]] = {}
+    for item in steps[MAX_STEPS - 1 :]:
+        rest.setdefault((item["name"], item["status"], item["containment"]), []).append(item)
+    where = evidence or "the Evict function's logs"
+    folded = [
+        step(
+            name,
+            Status(status),
+            f"{len(group)} more",
+            f"{len(group)} more {name} step(s) {status}: {', '.join(s['target'] for s in group[:5])}"
+            + (", ..." if len(group) > 5 else "")
+            + f"; each in full, with its undo, in {where}",
+            containment=containment,
+            manual=f"every step's command is in {where}" if status in (Status.FAILED, Status.SKIPPED) else None,
+        )
+        for (name, status, containment), group in rest.items()
     ]
+    return [*kept, *folded]
 
 
-def _work(found: Plan, decisions: list[Decision]) -> list[tuple[str, Work]]:
-    """Each eviction as (label, work), in the order they are acted on: identities first, then rights."""
-    work: list[tuple[str, Work]] = []
-    for user, decision in found.created_users.items():
-        work.append((f"user {user}", partial(_created_user, user, decision.explain())))
-        login = found.login_profiles.get(user, decision)
-        work.append((f"console password of {user}", partial(_login_profile, user, login.explain(), True)))
-    for user, decision in found.login_profiles.items():
-        if user not in found.created_users:
-            work.append((f"console password of {user}", partial(_login_profile, user, decision.explain(), False)))
-    for role, decision in found.created_roles.items():
-        work.append((f"role {role}", partial(_created_role, role, decision)))
-    for role, rewrites in found.trust_rewrites.items():
-        if role in found.created_roles:
-            continue  # quarantined as a created role: its trust is the attacker's from the start
-        earlier = _earlier_trust(decisions, role, rewrites[0].call.time)
-        work.append((f"trust policy of role {role}", partial(_rewritten_trust, role, rewrites, earlier)))
-    for decision in found.policies:
-        request = decision.call.request
-        label = f"{decision.call.event_name} {request.get('policyArn') or request.get('policyName')}"
-        work.append((label, partial(_policy, decision, found.created_principal(decision))))
-    for decision in found.keys:
-        response = decision.call.response
-        key = as_dict(response.get("accessKey"))
-        user = str(key.get("userName") or decision.call.request.get("userName") or decision.call.caller_user or "")
-        if decision.after_exposure or not key.get("accessKeyId") or not user:
-            continue  # after the exposure: the investigation deactivates it (step deactivate-backdoor-key)
-        record = {
-            "access_key_id": key["accessKeyId"],
-            "user": user,
-            "caller_key": decision.call.caller_key,
-            "time": decision.call.time,
-        }
-        work.append((f"access key {key['accessKeyId']}", partial(_attacker_key, record, decision)))
-    for decision in found.minted:
-        work.append((f"{decision.call.event_name} session", partial(_minted, decision)))
-    for decision in found.owner:
-        work.append((f"owner's {decision.call.event_name}", partial(_owner, decision)))
-    return work
+def _store(s3: Any, incident: Incident, pass_no: int, steps: list[StepResult], context: Context) -> str | None:
+    bucket = env_str("EVIDENCE_BUCKET")
+    if not bucket:
+        return None
+    key = eviction_key(incident.incident_id, pass_no)
+    encryption = {"ServerSideEncryption": "aws:kms"}
+    if kms := env_str("EVIDENCE_KMS_KEY_ARN"):
+        encryption["SSEKMSKeyId"] = kms
+    body = {
+        "incident_id": incident.incident_id,
+        "pass": pass_no,
+        "steps": steps,
+        "replaced": context.replaced.documents,
+    }
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, default=str).encode(), **encryption)
+    except ClientError as exc:
+        logger.error("eviction evidence not stored", extra={"error": aws.error_code(exc), "key": key})
+        return None
+    return f"s3://{bucket}/{key}"
 
 
 def _request(event: Any) -> tuple[Incident, int]:
@@ -264,22 +220,26 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, pass_no = _request(event)
     bucket = env_str("EVIDENCE_BUCKET")
     key = evidence_key(incident.incident_id, pass_no)
+    s3 = aws.client("s3")
     try:
         if not bucket:
             raise ValueError("EVIDENCE_BUCKET is not set")
-        document = read_evidence(aws.client("s3"), bucket, key)
+        document = read_evidence(s3, bucket, key)
     except (ClientError, ValueError) as exc:
         code = aws.error_code(exc) if isinstance(exc, ClientError) else str(exc)
-        detail = f"the investigation's events could not be read (s3://{bucket}/{key}: {code}): back doors not evaluated"
-        manual = f"aws s3 cp s3://{bucket}/{key} - # then check each persistence call by hand"
-        return {"steps": [step(actions.SUMMARY, Status.FAILED, incident.incident_id, detail, manual=manual)]}
-    steps, counts = evict(
-        incident,
-        pass_no,
-        document,
-        iam=aws.client("iam"),
-        config=aws.client("config"),
-        protected_path=env_str("PROTECTED_ROLE_PATH", "/credential-responder/"),
+        detail = (
+            f"the investigation's evidence could not be read (s3://{bucket}/{key}: {code}): the reach not evaluated"
+        )
+        manual = f"aws s3 cp s3://{bucket}/{key} - # then check each credential it lists by hand"
+        return {
+            "steps": [
+                step(actions.SUMMARY, Status.FAILED, incident.incident_id, detail, containment=True, manual=manual)
+            ]
+        }
+    iam = aws.client("iam")
+    steps, counts, run = evict(
+        incident, pass_no, document, iam=iam, config=aws.client("config"), settings=settings_from_env(incident, iam)
     )
-    logger.info("eviction finished", extra=counts)
-    return {"steps": steps, "eviction": counts}
+    uri = _store(s3, incident, pass_no, steps, run)
+    logger.info("eviction finished", extra={**counts, "evidence": uri})
+    return {"steps": fold(steps, uri), "eviction": {**counts, "evidence": uri}}

@@ -68,6 +68,9 @@ class Essentials:
     instance_id: str | None = None
     instance_profile_arn: str | None = None
     count: int | None = None
+    # What the record compares a repeat's activity with (record.judge).
+    updated_at: str | None = None
+    last_seen: str | None = None
 
     def as_incident(self) -> dict[str, Any]:
         """The fields as Incident.model_dump(mode="json") names them, for the record and the actions."""
@@ -212,6 +215,9 @@ def _exfiltration(event: Any, affiliated_inside_aws: str) -> Essentials | None:
         instance_id=instance_id,
         instance_profile_arn=_optional_text(profile.get("arn")),
         count=count,
+        # Read leniently: only a repeat's judgement uses them, never the containment of this one.
+        updated_at=_lenient_text(finding.get("updatedAt")),
+        last_seen=_lenient_text(service.get("eventLastSeen")),
     )
 
 
@@ -296,6 +302,10 @@ def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError("not a string")
     return value
+
+
+def _lenient_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _optional_text(value: Any) -> str | None:

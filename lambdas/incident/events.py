@@ -188,11 +188,16 @@ class SequenceSignal(_Lenient):
     name: str | None = None
 
 
+class SequenceEndpoint(_Lenient):
+    ip: str | None = None
+
+
 class Sequence(_Lenient):
     uid: str | None = None
     actors: list[SequenceActor] | None = None
     resources: list[SequenceResource] | None = None
     signals: list[SequenceSignal] | None = None
+    endpoints: list[SequenceEndpoint] | None = None
 
 
 class Detection(_Lenient):

@@ -3,9 +3,11 @@
 Input:  {"event": <the EventBridge event>, "execution_id": <this execution's ARN>}
         (a bare EventBridge event is accepted too, e.g. when invoked by hand)
 Output: {"status": "accepted"|"ignored"|"duplicate", "reason": str, "incident": Incident|null, "notify": bool,
-         "recontain": bool}
-        `recontain` (only with "duplicate"): the repeat says the credentials are still in use (a
-        GuardDuty count that rose), and the workflow cuts them off again before it reports.
+         "record": ResponseRef|null, "recontain": bool}
+        `recontain` (only with "duplicate"): the repeat shows the credentials still in use (activity
+        after the last cut-off, a GuardDuty count that rose, fresh credentials), and the workflow
+        cuts them off again before it reports. For a repeat the incident is narrowed to what it
+        brings that is new (incident.repeat); `record` says where the response is recorded.
         An input that is not a JSON object (an array or a string started by hand) is "ignored"
         with a reason, never a crash.
 Settings: INCIDENT_TABLE, ACCEPT_SAMPLE_FINDINGS, AFFILIATED_INSIDE_AWS (contain|notify), ATTACK_SEQUENCE_MAX_ACTORS,
@@ -16,9 +18,9 @@ INCIDENT_STALE_AFTER_SECONDS (set by infra to the state machine's timeout: a rec
 Dedupe lives here, in the task that already runs before containment, so that containment stays
 the first task after normalization. A finding of an attack already handled (an attack sequence over
 a recorded finding) joins that incident's record instead of getting its own
-(record.store.join_earlier). If the incident table cannot be written (other than throttling, which
-is retried), the response goes on without dedupe: every action is idempotent, and containing twice
-is better than not containing.
+(record.join.join_earlier); every repeat is judged by what it names (record.judge). If the
+incident table cannot be written (other than throttling, which is retried), the response goes on
+without dedupe: every action is idempotent, and containing twice is better than not containing.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ from botocore.exceptions import ClientError
 from common.aws import client, error_code
 from common.errors import is_transient, transient_errors
 from common.settings import env_bool, env_str
-from incident.model import Intake, IntakeStatus, JoinedIncident
+from incident.model import Intake
 from incident.normalize import DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS, normalize
-from record.store import NO_RECORD_NOTE, join_earlier, register, stale_after
+from incident.repeat import apply
+from record.item import NO_RECORD_NOTE, stale_after
+from record.join import join_earlier
+from record.registration import register
 
 logger = Logger(service="credential-responder")
 
@@ -57,20 +62,17 @@ def normalize_and_register(raw: Any, execution_arn: str) -> dict[str, Any]:
         intake.reason += NO_RECORD_NOTE
     elif intake.incident is not None:
         logger.append_keys(incident_id=intake.incident.incident_id)
+        incident = intake.incident.model_dump(mode="json")
         try:
             # One incident per attack: a later finding of an attack already handled joins its record.
             joined = join_earlier(
-                client("dynamodb"), table, intake.incident.model_dump(mode="json"), execution_arn=execution_arn
+                client("dynamodb"), table, incident, execution_arn=execution_arn, stale_after_seconds=stale_after()
             )
             registration = (
                 joined.registration
                 if joined
                 else register(
-                    client("dynamodb"),
-                    table,
-                    intake.incident.model_dump(mode="json"),
-                    execution_arn=execution_arn,
-                    stale_after_seconds=stale_after(),
+                    client("dynamodb"), table, incident, execution_arn=execution_arn, stale_after_seconds=stale_after()
                 )
             )
         except ClientError as exc:
@@ -79,17 +81,7 @@ def normalize_and_register(raw: Any, execution_arn: str) -> dict[str, Any]:
             logger.error("incident record unavailable; responding without dedupe", extra={"error": error_code(exc)})
             intake.reason += f" (incident record unavailable: {error_code(exc)}; dedupe skipped)"
         else:
-            if joined:
-                intake.incident = intake.incident.model_copy(
-                    update={"joined": JoinedIncident(**joined.joined), "unresolved": joined.unresolved}
-                )
-            if registration.duplicate:
-                intake.status = IntakeStatus.DUPLICATE
-                intake.reason = registration.reason
-                intake.notify = registration.changed
-                recontain = registration.recontain
-            elif registration.reason:
-                intake.reason += f" ({registration.reason})"
+            recontain = apply(intake, registration, joined.joined if joined else None)
     logger.info("event normalized", extra={"status": intake.status, "reason": intake.reason, "recontain": recontain})
     # contained_at_intake: always said, so that Route's Choice never reads a missing field.
     return {**intake.model_dump(mode="json"), "recontain": recontain, "contained_at_intake": False}

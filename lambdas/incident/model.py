@@ -62,11 +62,53 @@ class JoinedIncident(_Frozen):
     event_type: str | None = None
     status: str | None = None
     first_received_at: str | None = None
-    # Principals the earlier response contained (its record's outcome was `contained`), as
-    # "role NAME" / "key AKIA...": reported as already contained, not acted on again.
+    # Principals an earlier response of that incident contained, with no activity after its
+    # cut-off, as "role NAME" / "key AKIA...": reported as already contained, not acted on again.
     already_contained: list[str] = Field(default_factory=list)
-    # Where this response is recorded on the earlier record (its `sequences` list).
+    # Where this response is recorded on the earlier record (its `responses` list).
     entry: int = 0
+
+
+class KnownPrincipal(_Frozen):
+    """A principal an earlier response contained, left as it is: no activity after its cut-off."""
+
+    principal: str
+    finding_id: str | None = None
+    incident_id: str | None = None
+    response: int | None = None
+    at: str | None = None
+    outcome: str | None = None
+
+
+class AgainPrincipal(_Frozen):
+    """A principal contained again (a new cut-off), and why: activity after the earlier cut-off,
+    fresh credentials, a rising count, or an earlier response that failed."""
+
+    principal: str
+    why: str
+
+
+class PendingPrincipal(_Frozen):
+    """A principal a response still running contains: that response reports."""
+
+    principal: str
+    finding_id: str | None = None
+    execution_arn: str | None = None
+    started_at: str | None = None
+
+
+class ResponseRef(_Frozen):
+    """Where this execution's response is recorded (record.responses), and, for a repeat, how what
+    the delivery names compared with the record: the report says it and stores the outcome there."""
+
+    incident_id: str = Field(description="the record's incident id (an earlier incident's, when joined)")
+    response: int
+    kind: str = "first"
+    new: list[str] = Field(default_factory=list)
+    again: list[AgainPrincipal] = Field(default_factory=list)
+    known: list[KnownPrincipal] = Field(default_factory=list)
+    pending: list[PendingPrincipal] = Field(default_factory=list)
+    summary: str | None = Field(default=None, description="what the repeat brings, for the report's reason")
 
 
 class Incident(_Frozen):
@@ -96,6 +138,7 @@ class Incident(_Frozen):
     finding_id: str | None = None
     severity: float | None = None
     updated_at: str | None = None
+    last_seen: str | None = Field(default=None, description="GuardDuty's eventLastSeen: the latest activity")
     count: int | None = None
     sample: bool = False
     role_name: str | None = None
@@ -113,6 +156,9 @@ class Incident(_Frozen):
     # (reported as failed containment steps with the manual route), and the sequence's uid.
     unresolved: list[str] = Field(default_factory=list)
     attack_sequence_uid: str | None = None
+    # Addresses the finding names as the attacker's (an attack sequence's endpoints): attacker evidence when the
+    # reach judges a call (reach.judge), beside `remote`.
+    attacker_ips: list[str] = Field(default_factory=list)
     # GuardDuty findings this one belongs with (one incident per attack): an attack sequence's
     # FINDING signals (signals[].uid), or the sequence an ordinary finding names
     # (associatedAttackSequenceArn). record.store.join_earlier looks them up.
@@ -126,6 +172,10 @@ class Incident(_Frozen):
     # isolateInstanceGroups on (and the group small enough): each instance of the group is imaged,
     # cut off and isolated (the workflow's IsolateInstanceGroup Map); off: only listed, with commands.
     isolate_group: bool = False
+    # Roles an attack sequence named but did not act on (keys first) that another response of the
+    # incident contained and that show activity after its cut-off: the workflow revokes their
+    # sessions again (ContainRoles / RecontainRoles), set by incident.repeat.
+    contain_roles: list[str] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -146,3 +196,11 @@ class Intake(BaseModel):
     incident: Incident | None = None
     # False only for a repeat in which nothing changed: the workflow then ends without a message.
     notify: bool = True
+    # Where the response is recorded (None: no record, or a repeat that brings nothing new).
+    record: ResponseRef | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def roles_to_contain(self) -> bool:
+        """Route's test for incident.contain_roles (a Choice cannot test a list for emptiness)."""
+        return bool(self.incident and self.incident.contain_roles)

@@ -43,6 +43,7 @@ MAX_GROUP_ISOLATION = 10
 # Validation rules, account resolution and incident ids are shared with the containing functions'
 # first read of the event (incident.essentials), so the two never disagree on what is contained.
 _ACCESS_KEY_ID = essentials.ACCESS_KEY_ID
+_IP = re.compile(r"^[0-9a-fA-F:.]{2,45}$")
 # Public samples carry placeholders (ACCESS_KEY_ID_HERE, GeneratedFindingAccessKeyId); accepted
 # only when the deployment opts in to sample findings.
 _SAMPLE_ACCESS_KEY_ID = re.compile(r"^[A-Za-z0-9_]{8,128}$")
@@ -263,6 +264,7 @@ def _finding_fields(parsed: GuardDutyEvent, finding: Finding, *, sample: bool) -
         "finding_id": finding.id,
         "severity": finding.severity,
         "updated_at": finding.updated_at,
+        "last_seen": service.event_last_seen if service else None,
         "count": service.count if service else None,
         "sample": sample,
     }
@@ -387,14 +389,20 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
     account = common["account"]
     service = finding.service
     sequence = service.detection.sequence if service and service.detection else None
-    principals: dict[tuple[str, str], _Principal] = {}
+    principals: dict[tuple[str, str, str | None], _Principal] = {}
     unresolved: list[str] = []
     key_pattern = _SAMPLE_ACCESS_KEY_ID if sample else _ACCESS_KEY_ID
 
     def add(principal: _Principal) -> None:
-        known = principals.get((principal.kind, principal.name))
-        if known is None or (known.key_id is None and principal.key_id):
-            principals[(principal.kind, principal.name)] = principal
+        # Several keys of one user are several credentials: a key is known by its id, and a principal named
+        # without one is only its placeholder until a key of the same user turns up.
+        if principal.kind == "key" and principal.key_id:
+            principals.pop((principal.kind, principal.name, None), None)
+            principals[(principal.kind, principal.name, principal.key_id)] = principal
+            return
+        if principal.kind == "key" and any(k[0] == "key" and k[1] == principal.name for k in principals):
+            return
+        principals.setdefault((principal.kind, principal.name, None), principal)
 
     for index, actor in enumerate(sequence.actors or [] if sequence else []):
         where = f"service.detection.sequence.actors[{index}].user"
@@ -450,6 +458,8 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
             unresolved.append(f"{principal.where}: IAM user {principal.name} is named, but no access key id")
     keys = [p for p in keys if p.key_id]
     if roles and keys:
+        # The keys are the first task's; the roles are contained beside them (the workflow's ContainRoles, from
+        # record.principals' deferred roles), unless an earlier response of the same attack contained them.
         unresolved += [f"{p.where}: role {p.name} (keys contained first; revoke its sessions by hand)" for p in roles]
         roles = []
     if len(roles) > 1:
@@ -489,6 +499,11 @@ def _attack_sequence_incident(parsed: GuardDutyEvent, finding: Finding, *, sampl
             report_only=report_only,
             decision=decision,
             unresolved=unresolved,
+            attacker_ips=[
+                endpoint.ip
+                for endpoint in (sequence.endpoints or [] if sequence else [])[:MAX_RELATED_FINDINGS]
+                if endpoint.ip and _IP.match(endpoint.ip)
+            ],
             attack_sequence_uid=_text(sequence.uid) if sequence else None,
             related_finding_ids=_signal_findings(finding),
         ),
@@ -617,6 +632,11 @@ def _instance_group_incident(parsed: GuardDutyEvent, finding: Finding, *, sample
             report_only=report_only,
             decision=decision,
             unresolved=unresolved,
+            attacker_ips=[
+                endpoint.ip
+                for endpoint in (sequence.endpoints or [] if sequence else [])[:MAX_RELATED_FINDINGS]
+                if endpoint.ip and _IP.match(endpoint.ip)
+            ],
             attack_sequence_uid=_text(sequence.uid) if sequence else None,
             related_finding_ids=_signal_findings(finding),
             group_instance_ids=instances,

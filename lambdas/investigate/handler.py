@@ -1,36 +1,32 @@
-"""Lambda: what did the compromised credential do? CloudTrail in every enabled region, a summary, back doors.
+"""Lambda: what did the compromised credential do, and what did it derive? CloudTrail in every enabled region,
+followed hop by hop through the attacker's reach (investigate.search, reach.graph), with a summary.
 
 The workflow runs it twice: right after containment (pass 1) and after a Wait state (pass 2), because
-CloudTrail delivers events ~15 minutes late; pass 2 reports what pass 1 could not see yet.
+CloudTrail delivers events ~15 minutes late; pass 2 reports what pass 1 could not see yet. It only reads:
+Evict contains what the reach holds, from the evidence object this function writes.
 
 Input:
     {"incident": <Incident dict>, "pass": 1 | 2,
      "previous_evidence": "s3://..."}        # pass 2: $.investigation.evidence of pass 1 (may be null)
     (pass 2 also still takes "previous_event_ids" [+ "previous_event_ids_cutoff"] instead of the evidence)
 Output (bounded: it travels in the state machine's state, which Step Functions caps at 256 KiB):
-    {"steps": [StepResult, ...],             # at most MAX_KEY_STEPS deactivate-backdoor-key steps listed
-     "investigation": digest}                # summary.fit: counts, capped lists, and "evidence": the S3 URI
+    {"steps": [StepResult, ...],             # investigate-cloudtrail, store-cloudtrail-evidence
+     "investigation": digest}                # summary.fit: counts, capped lists, the reach's counts, "evidence"
 The evidence object investigations/<incident_id>/pass-<n>.json holds everything: "events" (every event
-found), and "summary", "backdoors", "steps" (all of them, none cut).
-Steps: "investigate-cloudtrail" (done when every region was searched, done naming the regions that are
-not enabled; failed, i.e. the investigation is partial, when a look-up hit its cap, stopped early or no
-region could be searched), "store-cloudtrail-evidence", "sweep-backdoor-keys" (exposed user keys),
-"deactivate-backdoor-key" (one per access key the compromised credential created: done, or skipped and
-reported when an exempted principal or the instance's own workload created it).
-
-The look-ups: by access key id (and for stolen instance credentials by the instance id as session name) in
-every enabled region, and by EventName for IAM's and STS's persistence calls in the region where IAM logs
-(us-east-1 in the commercial partition), kept only when the compromised key or session made them: noise
-after a back door cannot push it out of the per-key look-up's newest-first cap unseen.
+found), "summary", "reach" (every item with its verdict, rule and inputs), "window", "baseline", "signals".
+Steps: "investigate-cloudtrail" (done when every region was searched, naming the regions that are not
+enabled; failed, i.e. the investigation is partial, when a look-up that can hide a credential was cut or
+stopped early, or no region could be searched), "store-cloudtrail-evidence".
 
 Environment:
-    EVIDENCE_BUCKET                  where the full event list goes: investigations/<incident_id>/pass-<n>.json
-                                     (pass 2 reads pass 1's from there)
+    EVIDENCE_BUCKET                  where the evidence goes: investigations/<incident_id>/pass-<n>.json
     EVIDENCE_KMS_KEY_ARN             the bucket's KMS key (optional; see _store_evidence for why it matters)
-    LOOKBACK_HOURS=24                search from this long before the first sighting
-    LOOKUP_MAX_EVENTS_PER_REGION=1000
+    SUSPICION_MARGIN_MINUTES=60      the window of suspicion opens this long before the exposure
+    BASELINE_DAYS=7                  the owner's baseline: this many days before the window
+    REACH_MAX_DEPTH=3                hops followed from the compromised credential
+    REACH_MAX_ITEMS=40               credentials and principals the reach holds at most
+    LOOKUP_MAX_EVENTS_PER_REGION=1000  per look-up, newest first
     LOOKUP_MIN_INTERVAL_SECONDS=0.5  LookupEvents allows 2 calls per second per region
-    DEACTIVATE_BACKDOOR_KEYS=true
 IAM: permissions.GRANTS. Errors: UnsupportedEvent for malformed input; AWS failures become step results.
 """
 
@@ -42,7 +38,7 @@ import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -50,53 +46,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from common import aws
 from common.errors import UnsupportedEvent, transient_errors
-from common.guards import principal_guard
 from common.steps import Status, StepResult, step
-from incident.model import Incident, Kind
-from investigate import backdoors, lookup, summary
+from common.times import parse
+from incident.model import Incident
+from investigate import backdoors, lookup, search, seeds, summary
+from reach.graph import Reach
+from reach.judge import Window
 
 logger = Logger(service="credential-responder")
 
 MAIN_STEP = "investigate-cloudtrail"
 EVIDENCE_STEP = "store-cloudtrail-evidence"
 MAX_WORKERS = 8  # regions searched at once; each region's calls stay paced on their own
-MAX_CREATED = 20  # created users/roles/keys listed in the state's digest (all of them in the evidence object)
-MAX_KEY_STEPS = 10  # deactivate-backdoor-key steps listed one by one in the state; the rest are counted
+MAX_CREATED = 20  # reach items listed in the state's digest (all of them in the evidence object)
 MAX_DETAIL_CHARS = 2000
-# IAM's (and STS's global endpoint's) calls that leave a way back in, looked up by name where IAM logs.
-EVENT_NAME_LOOKUPS = (
-    "CreateAccessKey",
-    "CreateUser",
-    "CreateLoginProfile",
-    "UpdateLoginProfile",
-    "AttachUserPolicy",
-    "PutUserPolicy",
-    "AttachRolePolicy",
-    "PutRolePolicy",
-    "CreateRole",
-    "UpdateAssumeRolePolicy",
-    "AttachGroupPolicy",
-    "PutGroupPolicy",
-    "AddUserToGroup",
-    "CreatePolicyVersion",
-    "SetDefaultPolicyVersion",
-    "CreateVirtualMFADevice",
-    "EnableMFADevice",
-    "UploadSSHPublicKey",
-    "CreateServiceSpecificCredential",
-    "CreateSAMLProvider",
-    "CreateOpenIDConnectProvider",
-    "GetFederationToken",
-    "GetSessionToken",
-)
-TIME_MARGIN_SECONDS = 30  # left for the evidence write and the IAM calls after the look-up
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name, str(default)).strip().lower()
-    if value not in ("true", "false", "1", "0", "yes", "no"):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value in ("true", "1", "yes")
+TIME_MARGIN_SECONDS = 30  # left for the evidence write after the look-ups
 
 
 def _number(env: Mapping[str, str], name: str, default: float, kind: type = float, minimum: float = 0) -> Any:
@@ -113,52 +77,30 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = floa
 class Settings:
     evidence_bucket: str | None
     evidence_kms_key_arn: str | None
-    lookback_hours: float
+    margin_minutes: int
+    baseline_days: float
+    max_depth: int
+    max_items: int
     max_events_per_region: int
     min_interval: float
-    deactivate_backdoor_keys: bool
-    dry_run: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         return cls(
             evidence_bucket=env.get("EVIDENCE_BUCKET") or None,
             evidence_kms_key_arn=env.get("EVIDENCE_KMS_KEY_ARN") or None,
-            lookback_hours=_number(env, "LOOKBACK_HOURS", 24),
+            margin_minutes=_number(env, "SUSPICION_MARGIN_MINUTES", 60, int),
+            baseline_days=_number(env, "BASELINE_DAYS", 7),
+            max_depth=_number(env, "REACH_MAX_DEPTH", 3, int, 1),
+            max_items=_number(env, "REACH_MAX_ITEMS", 40, int, 1),
             max_events_per_region=_number(env, "LOOKUP_MAX_EVENTS_PER_REGION", 1000, int, 1),
             min_interval=_number(env, "LOOKUP_MIN_INTERVAL_SECONDS", 0.5),
-            deactivate_backdoor_keys=_flag(env, "DEACTIVATE_BACKDOOR_KEYS", True),
-            dry_run=_flag(env, "DRY_RUN", False) or _flag(env, "DRY_RUN_BACKDOOR_KEYS", False),
         )
 
 
 def cloudtrail_client(region: str) -> Any:
     """The client factory handed to the look-up (tests and the drill replace it with recorded events)."""
     return aws.client("cloudtrail", region)
-
-
-def _time(value: str | None) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed and parsed.tzinfo is None else parsed
-
-
-def _session(incident: Incident) -> str | None:
-    if incident.kind != Kind.INSTANCE_CREDENTIAL_EXFILTRATION:
-        return None
-    session = incident.instance_id or (incident.principal_id or "").rpartition(":")[2]
-    return session if session.startswith("i-") else None
-
-
-def lookups_for(incident: Incident) -> list[lookup.Lookup]:
-    """The key ids, and for stolen instance credentials the instance id too: EC2 names the role session
-    after the instance, so Username finds calls made with other keys of the same theft."""
-    lookups = [lookup.Lookup("AccessKeyId", key) for key in incident.access_key_ids]
-    if session := _session(incident):
-        lookups.append(lookup.Lookup("Username", session))
-    return lookups
 
 
 def iam_log_region(region: str) -> str:
@@ -168,31 +110,6 @@ def iam_log_region(region: str) -> str:
     if region.startswith("cn-"):
         return "cn-north-1"
     return "us-east-1"
-
-
-def event_name_lookups(incident: Incident) -> list[lookup.Lookup]:
-    """The persistence calls by name, kept only when the compromised key or instance session made them."""
-    session = _session(incident)
-    identities = (*incident.access_key_ids, *([session] if session else []))
-    if not identities:
-        return []
-    return [lookup.Lookup("EventName", name, only=identities) for name in EVENT_NAME_LOOKUPS]
-
-
-def source_split(incident: Incident) -> Any:
-    """For stolen instance credentials: who made each call, the finding's remote caller or the instance's
-    own workload (see summary.source_of). None for an exposed key (one owner, one key)."""
-    if incident.kind != Kind.INSTANCE_CREDENTIAL_EXFILTRATION:
-        return None
-    own_ips = {ip for eni in incident.network_interfaces for ip in (eni.private_ip, eni.public_ip) if ip}
-    remote = incident.remote
-    attacker_ips = {remote.ip} if remote and remote.ip else set()
-    accounts = {remote.account_id} if remote and remote.account_id and remote.account_id != incident.account else set()
-
-    def source(record: dict[str, Any]) -> str:
-        return summary.source_of(record, attacker_ips=attacker_ips, attacker_accounts=accounts, own_ips=own_ips)
-
-    return source
 
 
 def _regions(incident: Incident) -> tuple[list[str], str | None]:
@@ -245,149 +162,126 @@ def _previous_ids(s3: Any, settings: Settings, incident: Incident, uri: Any) -> 
         return None, f"pass 1's evidence unreadable ({code}): calls new since pass 1 are not told apart"
 
 
-def _manual_lookup(incident: Incident, lookups: list[lookup.Lookup], start: datetime, region: str) -> str:
+def _manual_lookup(lookups: list[lookup.Lookup], start: datetime, region: str) -> str:
     return " && ".join(
-        f"aws cloudtrail lookup-events --region {shlex.quote(region)} --start-time {lookup.iso(start)}"
+        f"aws cloudtrail lookup-events --region {shlex.quote(region)} --start-time {lookup.iso(item.start or start)}"
         f" --lookup-attributes {shlex.quote(f'AttributeKey={item.key},AttributeValue={item.value}')}"
         for item in lookups
+        if item.key != "EventName"
     )
+
+
+def incomplete_regions(results: list[lookup.RegionResult]) -> dict[str, str]:
+    """Regions whose look-ups may have missed a credential, with why. A baseline cut only leaves the owner
+    less evidence (more calls judged unknown, as each verdict says); a credential's look-up cut inside the
+    window is covered when the look-up of the deriving calls by name read the part it missed."""
+    by_region: dict[str, list[lookup.RegionResult]] = {}
+    for result in results:
+        by_region.setdefault(result.region, []).append(result)
+    missed: dict[str, str] = {}
+    for region, parts in by_region.items():
+        notes = [str(result.error) for result in parts if result.status == "partly-searched"]
+        cut = [label for result in parts for label in result.capped_lookups if search.BASELINE not in label]
+        fallback_cut = [label for label in cut if search.FALLBACK in label]
+        credential_cut = [label for label in cut if search.FALLBACK not in label]
+        fallback_ran = any(search.FALLBACK in label for result in parts for label in result.lookups)
+        if fallback_cut:
+            notes.append(f"capped even by event name ({', '.join(fallback_cut[:3])})")
+        elif credential_cut and not fallback_ran:
+            notes.append(f"capped ({', '.join(credential_cut[:3])}): older events unread")
+        if notes:
+            missed[region] = "; ".join(notes)
+    return missed
 
 
 def _main_step(
     incident: Incident,
-    lookups: list[lookup.Lookup],
-    results: list[lookup.RegionResult],
-    found: dict[str, Any],
+    found: search.Search,
+    digest: dict[str, Any],
     pass_no: int,
-    start: datetime,
+    window: Window,
     region_note: str | None,
 ) -> StepResult:
-    target = ", ".join(item.value for item in lookups)
-    searched = [result for result in results if result.status != "not-searched"]
-    unsearched = [f"{result.region} ({result.error})" for result in results if result.status == "not-searched"]
-    partly = [
-        f"{result.region} ({result.note})" for result in results if result.note and result.status != "not-searched"
+    results = found.results
+    target = ", ".join(dict.fromkeys(seed.id for seed in (found.reach.seeds if found.reach else [])))
+    region_results: dict[str, list[lookup.RegionResult]] = {}
+    for result in results:
+        region_results.setdefault(result.region, []).append(result)
+    searched = [region for region, parts in region_results.items() if any(r.status != "not-searched" for r in parts)]
+    unsearched = [
+        f"{region} ({next(r.error for r in parts if r.error)})"
+        for region, parts in region_results.items()
+        if region not in searched
     ]
-    # A look-up that hit its cap or stopped early read only the newest events: what is older (the back
-    # door made before the noise) may be missing, so the investigation is partial, never done.
-    incomplete = [result for result in results if result.capped or result.status == "partly-searched"]
+    start = parse(window.opens_at) or datetime.now(UTC)
     if not searched:
-        manual = _manual_lookup(incident, lookups, start, incident.region)
+        manual = _manual_lookup(found.lookups, start, incident.region)
         detail = "no region could be searched: " + "; ".join(unsearched)
         return step(MAIN_STEP, Status.FAILED, target, detail[:MAX_DETAIL_CHARS], manual=manual)
-    parts = [f"pass {pass_no}: {found['event_count']} event(s) in {len(searched)} of {len(results)} region(s)"]
-    if found["persistence_calls"]:
+    reach = found.reach
+    parts = [f"pass {pass_no}: {digest['event_count']} event(s) in {len(searched)} of {len(region_results)} region(s)"]
+    if reach is not None:
+        counts: dict[str, int] = {}
+        for item in reach.items:
+            counts[str(item.judgement.verdict)] = counts.get(str(item.judgement.verdict), 0) + 1
+        held = ", ".join(f"{n} {verdict}'s" for verdict, n in sorted(counts.items())) or "nothing derived"
+        parts.append(f"reach: {len(reach.items)} credential(s) and principal(s) derived ({held}); {reach.bound()}")
+        if reach.items:
+            listed = ", ".join(f"{item.label} ({item.judgement.verdict}'s)" for item in reach.items[:10])
+            parts.append(f"derived: {listed}" + (", ..." if len(reach.items) > 10 else ""))
+        parts.append(f"{window.describe()}; baseline: {found.baseline.describe()}")
+        if reach.cut:
+            parts.append(f"cut by the bound: {len(reach.cut)} ({'; '.join(reach.cut[:3])})")
+    if digest.get("new_since_previous_pass") is not None:
+        parts.append(f"{digest['new_since_previous_pass']['count']} new since pass {pass_no - 1}")
+    covered = [
+        f"{result.region}: {', '.join(label for label in result.capped_lookups if search.BASELINE not in label)}"
+        for result in results
+        if any(search.BASELINE not in label and search.FALLBACK not in label for label in result.capped_lookups)
+    ]
+    if covered:
         parts.append(
-            "persistence: "
-            + ", ".join(
-                f"{call['event_name']}({', '.join(map(str, call['created'].values()))})"
-                + ("" if call["succeeded"] else " failed")
-                for call in found["persistence_calls"][:10]
-            )
+            f"capped at {results[0].cap} events per look-up, newest first ({'; '.join(covered[:3])}): the calls "
+            "that derive a credential were read by name for the rest of the window"
         )
-    if found["new_since_previous_pass"] is not None:
-        parts.append(f"{found['new_since_previous_pass']['count']} new since pass {pass_no - 1}")
     if region_note:
         parts.append(region_note)
     if unsearched:
         parts.append("not searched: " + "; ".join(unsearched))
-    if partly:
-        parts.append("partly searched: " + "; ".join(partly))
+    if found.stopped:
+        parts.append(found.stopped)
     parts.append("management events only (S3 object reads and other data events are not in LookupEvents)")
-    detail = "; ".join(parts)
-    if len(detail) > MAX_DETAIL_CHARS:
-        detail = detail[: MAX_DETAIL_CHARS - 1] + "…"
-    if incomplete:
-        capped = "; ".join(f"{result.region}: {result.note}" for result in incomplete)
-        detail = f"partial: {capped[:MAX_DETAIL_CHARS]}; {detail}"
-        regions = sorted({result.region for result in incomplete})
-        manual = " ; ".join(_manual_lookup(incident, lookups, start, region) for region in regions[:3])
+    detail = summary.one_line("; ".join(parts), MAX_DETAIL_CHARS)
+    missed = incomplete_regions(results)
+    if missed or found.stopped:
+        detail = summary.one_line(
+            f"partial: {'; '.join(f'{region}: {why}' for region, why in sorted(missed.items()))}; {detail}",
+            MAX_DETAIL_CHARS,
+        )
+        regions = sorted(missed) or [incident.region]
+        manual = " ; ".join(_manual_lookup(found.lookups, start, region) for region in regions[:3])
         manual += "  # or query the trail's S3 logs (Athena): older events were not read"
         return step(MAIN_STEP, Status.FAILED, target, detail, manual=manual)
     return step(MAIN_STEP, Status.DONE, target, detail)
 
 
-def _backdoor_steps(
-    iam: Any, incident: Incident, persistence: list[dict[str, Any]], exposed_at: datetime, settings: Settings
-) -> tuple[list[StepResult], dict[str, Any]]:
-    incident_keys = set(incident.access_key_ids)
-    created_keys = backdoors.attacker_keys(persistence, incident_keys)
-    # Keys made before the exposure may be the owner's: lambdas/evict decides those by the source rule.
-    created_keys = [key for key in created_keys if not key.get("time") or key["time"] >= lookup.iso(exposed_at)]
-    kept = {key["access_key_id"]: backdoors.held_back(key, principal_guard) for key in created_keys}
-    new_keys = [key for key in created_keys if not kept[key["access_key_id"]]]
-    steps: list[StepResult] = []
-    user_keys: dict[str, Any] = {}
-    # The exposed user's other keys: only a long-term user key has an owner with keys to sweep.
-    if incident.kind == Kind.EXPOSED_ACCESS_KEY:
-        for affected in incident.affected_keys:
-            user = affected.user_name or backdoors.key_owner(iam, affected.access_key_id)
-            if not user:
-                detail = f"owner of {affected.access_key_id} unknown: other keys not listed"
-                manual = f"aws iam get-access-key-last-used --access-key-id {shlex.quote(affected.access_key_id)}"
-                steps.append(step(backdoors.SWEEP_STEP, Status.SKIPPED, affected.access_key_id, detail, manual=manual))
-                continue
-            try:
-                keys = backdoors.sweep_user_keys(
-                    iam,
-                    user,
-                    incident_keys=incident_keys,
-                    exposed_at=exposed_at,
-                    attacker_key_ids={key["access_key_id"] for key in new_keys},
-                )
-            except ClientError as exc:
-                if aws.error_code(exc) == "NoSuchEntity":
-                    # The user is gone, and its keys with it: nothing left to sweep.
-                    steps.append(step(backdoors.SWEEP_STEP, Status.SKIPPED, user, f"user {user} no longer exists"))
-                    continue
-                detail = f"{aws.error_code(exc)}: {exc}"
-                manual = f"aws iam list-access-keys --user-name {shlex.quote(user)}"
-                steps.append(step(backdoors.SWEEP_STEP, Status.FAILED, user, detail, manual=manual))
-                continue
-            user_keys[user] = keys
-            steps.append(backdoors.sweep_step(user, keys))
-    for key in created_keys:
-        reason = kept[key["access_key_id"]]
-        if reason:
-            steps.append(backdoors.report_key(key, reason))
-            continue
-        steps.append(
-            backdoors.deactivate_key(
-                iam, key, enabled=settings.deactivate_backdoor_keys, exposed_at=exposed_at, dry_run=settings.dry_run
-            )
-        )
-    created = backdoors.created_entities(persistence, incident.region)
-    return steps, {"created": created, "created_total": len(created), "user_keys": user_keys}
-
-
-def bound_steps(steps: list[StepResult], evidence: str | None) -> list[StepResult]:
-    """The steps as they travel in the state: every step but the per-key ones, MAX_KEY_STEPS of those, and
-    the rest folded into one step per (status, containment), so the outcome still counts them. An attacker
-    can create hundreds of users with a key each; the evidence object lists every step."""
-    keys = [s for s in steps if s["name"] == backdoors.DEACTIVATE_STEP]
-    if len(keys) <= MAX_KEY_STEPS:
-        return steps
-    listed = keys[:MAX_KEY_STEPS]
-    rest: dict[tuple[str, bool], list[StepResult]] = {}
-    for item in keys[MAX_KEY_STEPS:]:
-        rest.setdefault((item["status"], item["containment"]), []).append(item)
-    where = evidence or "the Investigate function's logs"
-    folded = [
-        step(
-            backdoors.DEACTIVATE_STEP,
-            Status(status),
-            f"{len(group)} more key(s)",
-            f"{len(group)} more access key(s) {status}: "
-            + ", ".join(item["target"] for item in group[:5])
-            + (", ..." if len(group) > 5 else "")
-            + f"; each key's step, with its undo, in {where} (steps)",
-            containment=containment,
-            manual=f"every key's command is in {where}" if status in (Status.FAILED, Status.SKIPPED) else None,
-        )
-        for (status, containment), group in rest.items()
-    ]
-    others = [s for s in steps if s["name"] != backdoors.DEACTIVATE_STEP]
-    return [*others, *listed, *folded]
+def _reach_digest(reach: Reach) -> dict[str, Any]:
+    """What the state carries of the reach: counts and the first items' one-line labels (Evict reads the
+    whole reach from the evidence object)."""
+    by: dict[str, int] = {}
+    for item in reach.items:
+        key = f"{item.kind}:{item.judgement.verdict}"
+        by[key] = by.get(key, 0) + 1
+    return {
+        "items": len(reach.items),
+        "by_kind_and_verdict": by,
+        "listed": [
+            {"kind": str(item.kind), "label": summary.one_line(item.label), "verdict": str(item.judgement.verdict)}
+            for item in reach.items[:MAX_CREATED]
+        ],
+        "bound": reach.bound(),
+        "cut": len(reach.cut),
+    }
 
 
 def investigate(
@@ -401,10 +295,12 @@ def investigate(
     previous_evidence: str | None = None,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
-    exposed_at = _time(incident.first_seen) or _time(incident.detected_at) or now
-    start = min(exposed_at, now) - timedelta(hours=settings.lookback_hours)
-    lookups = lookups_for(incident)
-    if not lookups:
+    exposed_at = parse(incident.first_seen) or parse(incident.detected_at) or now
+    window = Window.around(
+        min(exposed_at, now), margin_minutes=settings.margin_minutes, baseline_days=settings.baseline_days
+    )
+    seed_list = seeds.seeds_of(incident)
+    if not seed_list:
         detail = "the incident names no access key or instance to look up"
         nothing = {"pass": pass_no, **summary.fit(summary.summarize([])), "evidence": None}
         return {"steps": [step(MAIN_STEP, Status.SKIPPED, incident.incident_id, detail)], "investigation": nothing}
@@ -415,81 +311,94 @@ def investigate(
         previous_event_ids, previous_note = _previous_ids(s3, settings, incident, previous_evidence)
         previous_cutoff = None
     regions, region_note = _regions(incident)
-    by_name = event_name_lookups(incident)
+    endpoints, endpoint_note = (
+        seeds.vpc_endpoints(aws.client("ec2", incident.region), incident)
+        if seeds.instance_session(incident)
+        else (frozenset(), None)
+    )
+    signals = seeds.signals_of(incident, endpoints)
     iam_region = iam_log_region(incident.region)
-    results = lookup.lookup_all_regions(
+    found = search.search(
         cloudtrail_client,
         regions,
-        lookups,
-        start,
+        iam_region,
+        seed_list,
+        window,
+        signals,
         now,
-        max_workers=MAX_WORKERS,
-        extra={iam_region: by_name} if iam_region in regions else {},
+        max_depth=settings.max_depth,
+        max_items=settings.max_items,
         max_events=settings.max_events_per_region,
         min_interval=settings.min_interval,
         deadline=deadline,
+        max_workers=MAX_WORKERS,
+        clock=time.monotonic,
     )
-    events = lookup.merge(results)
-    found = summary.summarize(
-        events,
-        previous_event_ids=previous_event_ids,
-        previous_cutoff=previous_cutoff,
-        source=source_split(incident),
+    reach = found.reach
+    assert reach is not None  # search always builds one
+    found_summary = summary.summarize(
+        found.events, previous_event_ids=previous_event_ids, previous_cutoff=previous_cutoff
     )
-    window = {"start": lookup.iso(start), "end": lookup.iso(now), "first_sighting": lookup.iso(exposed_at)}
     regions_report = {
-        "searched": [result.region for result in results if result.status == "searched"],
-        "partly_searched": {result.region: result.note for result in results if result.status == "partly-searched"},
-        "not_searched": {result.region: result.error for result in results if result.status == "not-searched"},
-        "capped": [result.region for result in results if result.capped],
-        "capped_lookups": {result.region: result.capped_lookups for result in results if result.capped},
-        "events_read": sum(result.read for result in results),
+        "searched": sorted({r.region for r in found.results if r.status == "searched"}),
+        "partly_searched": {r.region: r.note for r in found.results if r.status == "partly-searched"},
+        "not_searched": {r.region: r.error for r in found.results if r.status == "not-searched"},
+        "capped": sorted({r.region for r in found.results if r.capped}),
+        "capped_lookups": {r.region: r.capped_lookups for r in found.results if r.capped},
+        "events_read": sum(r.read for r in found.results),
+        "hops": found.hops,
     }
     logger.info(
         "cloudtrail look-up finished",
-        extra={
-            "pass": pass_no,
-            "events": len(events),
-            "regions": {k: len(v) for k, v in regions_report.items() if isinstance(v, list | dict)},
-        },
+        extra={"pass": pass_no, "events": len(found.events), "reach": len(reach.items), "hops": found.hops},
     )
-
-    labels = [item.label for item in lookups]
-    if by_name:
-        labels.append(f"EventName: {len(by_name)} persistence call names in {iam_region}, made by the credential")
-    backdoor_steps, backdoor_report = _backdoor_steps(
-        aws.client("iam"), incident, found["persistence_calls"], exposed_at, settings
-    )
-    main = _main_step(incident, lookups, results, found, pass_no, start, region_note)
+    notes = "; ".join(filter(None, (region_note, endpoint_note))) or None
+    main = _main_step(incident, found, found_summary, pass_no, window, notes)
     if previous_note:
         main["detail"] += f"; {previous_note}"
+    window_report = {
+        "start": window.baseline_from,
+        "end": lookup.iso(now),
+        "first_sighting": window.exposed_at,
+        "opens_at": window.opens_at,
+        "margin_minutes": window.margin_minutes,
+    }
+    created = backdoors.created_entities(reach.items, incident.region)
     document = {
         "incident_id": incident.incident_id,
         "pass": pass_no,
-        "window": window,
-        "lookups": labels,
+        "window": window_report,
+        "lookups": found.labels,
         "regions": regions_report,
-        "events": events,
+        "events": found.events,
         # Added fields (the events list above keeps its place and shape): everything the state carries
         # only in part.
-        "summary": found,
-        "backdoors": backdoor_report,
-        "steps": [main, *backdoor_steps],
+        "summary": found_summary,
+        "reach": reach.as_dict(),
+        "baseline": {"calls": found.baseline.calls, "described": found.baseline.describe(), "cut": found.baseline.cut},
+        "signals": {
+            "attacker_ips": sorted(signals.attacker_ips),
+            "attacker_accounts": sorted(signals.attacker_accounts),
+            "own_ips": sorted(signals.own_ips),
+            "own_endpoints": sorted(signals.own_endpoints),
+        },
+        "backdoors": {"created": created, "created_total": len(created)},
+        "steps": [main],
     }
     evidence_step, uri = _store_evidence(s3, settings, incident, pass_no, document)
-    backdoor_report = {**backdoor_report, "created": backdoor_report["created"][:MAX_CREATED]}
     investigation = summary.fit(
         {
             "pass": pass_no,
-            "window": window,
-            "lookups": labels,
+            "window": window_report,
+            "lookups": found.labels[:40],
             "regions": regions_report,
-            **found,
-            "backdoors": backdoor_report,
+            **found_summary,
+            "reach": _reach_digest(reach),
+            "backdoors": {"created": created[:MAX_CREATED], "created_total": len(created)},
             "evidence": uri,
         }
     )
-    return {"steps": bound_steps([main, evidence_step, *backdoor_steps], uri), "investigation": investigation}
+    return {"steps": [main, evidence_step], "investigation": investigation}
 
 
 def _request(event: Any) -> tuple[Incident, int, list[str] | None, str | None, str | None]:

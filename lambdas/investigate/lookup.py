@@ -49,18 +49,23 @@ CloudTrailFactory = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class Lookup:
-    """One LookupAttributes value: `AccessKeyId`, `Username` or `EventName` (the API allows one per call).
+    """One LookupAttributes value: `AccessKeyId`, `Username`, `ResourceName` or `EventName` (the API allows
+    one per call), over the search's time range or its own (`start`, `end`: a baseline before the window, a
+    credential from the moment it was made, the part of the window a capped look-up did not reach).
 
     `only`: keep only the events made by one of these access key ids or session/user names (an EventName
-    look-up returns every principal's calls of that name; only the compromised credential's are kept)."""
+    look-up returns every principal's calls of that name; only the reach's are kept)."""
 
     key: str
     value: str
     only: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    purpose: str = ""  # "baseline", "cut part of the window", ...: said in the label
 
     @property
     def label(self) -> str:
-        return f"{self.key}={self.value}"
+        return f"{self.key}={self.value}" + (f" ({self.purpose})" if self.purpose else "")
 
 
 @dataclass
@@ -70,7 +75,11 @@ class RegionResult:
     pages: int = 0  # pages received: 0 with an error means the region was not searched at all
     error: str | None = None  # why the search stopped early
     capped_lookups: list[str] = field(default_factory=list)  # look-ups stopped at max_events, by label
+    # For each capped look-up, the oldest event time it read: what lies before it (and after the look-up's
+    # start) was not read.
+    unread_before: dict[str, datetime] = field(default_factory=dict)
     read: int = 0  # events the API returned, before `Lookup.only` filtering
+    lookups: list[str] = field(default_factory=list)  # the labels of the look-ups this search ran
     cap: int = 0  # the max_events the search ran with
 
     @property
@@ -188,18 +197,22 @@ def lookup_region(
         raise AssertionError("unreachable")
 
     result.cap = max_events
+    result.lookups = [item.label for item in lookups]
     try:
         for lookup in lookups:
             token = None
             read = 0
+            oldest: datetime | None = None
             while True:
                 if read >= max_events:  # more pages were left unread: the oldest events
                     result.capped_lookups.append(lookup.label)
+                    if oldest is not None:
+                        result.unread_before[lookup.label] = oldest
                     break
                 kwargs: dict[str, Any] = {
                     "LookupAttributes": [{"AttributeKey": lookup.key, "AttributeValue": lookup.value}],
-                    "StartTime": start,
-                    "EndTime": end,
+                    "StartTime": lookup.start or start,
+                    "EndTime": lookup.end or end,
                     "MaxResults": min(PAGE_SIZE, max_events - read),
                 }
                 if token:
@@ -209,6 +222,10 @@ def lookup_region(
                 for event in page.get("Events", []):
                     read += 1
                     result.read += 1
+                    when = event.get("EventTime")
+                    if isinstance(when, datetime):
+                        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+                        oldest = when if oldest is None or when < oldest else oldest
                     if lookup.only and not made_by(event, lookup.only):
                         continue
                     if event["EventId"] in found:  # found by an earlier look-up: note this one too

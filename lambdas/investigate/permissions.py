@@ -20,10 +20,10 @@ GRANTS = (
         "why": "the account's enabled regions, all of which are searched; no resource-level permissions",
     },
     {
-        "actions": ["iam:ListAccessKeys", "iam:UpdateAccessKey", "iam:GetAccessKeyLastUsed"],
-        "resources": ["arn:{partition}:iam::{account}:user/*"],
-        "why": "find the exposed key's owner, list the owner's other keys, deactivate the keys the compromised "
-        "key created (for any user: the attacker picks the user)",
+        "actions": ["ec2:DescribeVpcEndpoints"],
+        "resources": ["*"],
+        "why": "stolen instance credentials: the VPC endpoints of the instance's VPCs are the workload's way "
+        "out, not the thief's; no resource-level permissions",
     },
     {
         "actions": ["s3:PutObject", "s3:GetObject"],

@@ -74,3 +74,12 @@ GRANTS = (
         "why": "replace each interface's groups (all-open, then isolation; or the originals on failure)",
     },
 )
+
+# Each change that takes something away, and how it is undone.
+REVERSIBLE = {
+    "ec2:ModifyNetworkInterfaceAttribute": "each interface's groups before the swap are recorded in the step's "
+    "data; release puts them back on the instance's own interfaces",
+    "ec2:RevokeSecurityGroupEgress": "only on the responder's own groups (the purpose tag condition): the rules it "
+    "adds for the swap, never an owner's rules",
+    "ec2:RevokeSecurityGroupIngress": "as ec2:RevokeSecurityGroupEgress",
+}

@@ -43,3 +43,11 @@ GRANTS = (
         "why": "take the instance out of its group so that health checks and scale-in cannot terminate it",
     },
 )
+
+# Each change that takes something away, and how it is undone.
+REVERSIBLE = {
+    "ec2:ModifyInstanceAttribute": "termination protection and the shutdown behaviour before are recorded; "
+    "release sets them back",
+    "autoscaling:DetachInstances": "the group and its desired capacity are recorded; release attaches the "
+    "instance again",
+}

@@ -45,8 +45,9 @@ handler_sns publishes the e-mail and returns the report:
      "steps": [StepResult...], "notifications": [email entry, slack entry]}
     and raises EmailDeliveryError when SNS refuses (retried; nothing was sent, so no duplicate).
 
-Environment: TOPIC_ARN (handler_sns); SLACK_SECRET_NAME (handler_slack; the secret's name only,
-empty = Slack skipped).
+Environment: TOPIC_ARN, INCIDENT_TABLE, EVIDENCE_BUCKET and EVIDENCE_KMS_KEY_ARN (handler_sns: the
+record, and where a response too large for its item keeps its steps); SLACK_SECRET_NAME
+(handler_slack; the secret's name only, empty = Slack skipped).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from common.aws import client, error_code
 from common.errors import ResponderError, transient_errors
-from record.store import finish, finish_joined, note
+from record.finish import finish
 from report import metrics, slack
 from report.links import Link, incident_links
 from report.outcome import Verdict, collect_steps, decide, error_text
@@ -74,12 +75,21 @@ class EmailDeliveryError(ResponderError):
 
 
 def prepare(state: dict[str, Any]) -> tuple[dict[str, Any] | None, Verdict, list[Link], dict[str, Any]]:
-    """Everything both channels render from; pure and deterministic, so both agree."""
+    """Everything both channels render from; pure and deterministic, so both agree. The incident
+    carries `response` (intake.record: where the response is recorded, what a repeat brings)."""
     intake = state.get("intake") or {}
     incident = intake.get("incident")
     execution = state.get("execution") or {}
-    verdict = decide(str(intake.get("status") or ""), str(intake.get("reason") or ""), collect_steps(state))
+    record = intake.get("record") if isinstance(intake.get("record"), dict) else None
+    verdict = decide(
+        str(intake.get("status") or ""),
+        str(intake.get("reason") or ""),
+        collect_steps(state),
+        repeat=str((record or {}).get("summary") or ""),
+    )
     incident = with_resolved_principals(incident, verdict.steps)
+    if incident and record:
+        incident = {**incident, "response": record}
     return incident, verdict, incident_links(incident, verdict.steps, execution.get("id")), execution
 
 
@@ -174,48 +184,39 @@ def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "steps": verdict.steps,
         "notifications": [email_entry, slack_entry],
     }
-    report["record"] = record_outcome(incident, report)
+    report["record"] = record_outcome(incident, report, str(execution.get("id") or ""))
     metrics.emit(incident, str(verdict.outcome), verdict.steps, execution.get("id"))
     return report
 
 
-def record_outcome(incident: dict[str, Any] | None, report: dict[str, Any]) -> str:
-    """Store the outcome on the incident record. After the e-mail and never raising: a retry of
-    this task would send the e-mail again, and the e-mail is what responders act on."""
+def record_outcome(incident: dict[str, Any] | None, report: dict[str, Any], execution_arn: str = "") -> str:
+    """Store the outcome on the response's own entry of the incident record (nothing of an earlier
+    response is touched). After the e-mail and never raising: a retry of this task would send the
+    e-mail again, and the e-mail is what responders act on."""
     table = os.environ.get("INCIDENT_TABLE", "").strip()
     if not incident or not table:
         return "skipped: no incident record"
-    joined = incident.get("joined") if isinstance(incident.get("joined"), dict) else None
+    response = incident.get("response") if isinstance(incident.get("response"), dict) else None
+    bucket = os.environ.get("EVIDENCE_BUCKET", "").strip()
     try:
-        if report["outcome"] == "duplicate":
-            # The record keeps the steps of the response that acted; a repeat only adds a line.
-            record_id = joined["incident_id"] if joined else incident["incident_id"]
-            note(client("dynamodb"), table, record_id, f"reported again: {report['reason']}")
-        elif joined:
-            # One incident per attack: stored on the earlier incident's record, beside its own response.
-            finish_joined(
-                client("dynamodb"),
-                table,
-                joined,
-                outcome=report["outcome"],
-                reason=report["reason"],
-                steps=report["steps"],
-                notifications=report["notifications"],
-            )
-        else:
-            finish(
-                client("dynamodb"),
-                table,
-                incident["incident_id"],
-                outcome=report["outcome"],
-                reason=report["reason"],
-                steps=report["steps"],
-                notifications=report["notifications"],
-            )
+        return finish(
+            client("dynamodb"),
+            table,
+            str(response["incident_id"]) if response else str(incident["incident_id"]),
+            # No entry claimed (an execution of an earlier version): the response is appended.
+            response=int(response["response"]) if response else None,
+            outcome=report["outcome"],
+            reason=report["reason"],
+            steps=report["steps"],
+            notifications=report["notifications"],
+            execution_arn=execution_arn,
+            s3=lambda: client("s3"),  # made only when the steps outgrow the record's item
+            bucket=bucket,
+            key_arn=os.environ.get("EVIDENCE_KMS_KEY_ARN", "").strip(),
+        )
     except (ClientError, BotoCoreError) as exc:
         logger.error("could not store the outcome on the incident record", extra={"error": error_code(exc)})
         return f"failed: {error_code(exc)}"
-    return "stored"
 
 
 def slack_notification(result: dict[str, Any] | None) -> dict[str, Any]:

@@ -6,8 +6,10 @@
 
 Rules (StepResult.containment marks the steps containment depends on):
 * IGNORED / DUPLICATE pass through from intake, with intake's reason. A DUPLICATE that re-contained
-  (a GuardDuty repeat whose count rose: the workflow cut the credentials off again) stays DUPLICATE
+  (a repeat showing the credentials still in use: the workflow cut them off again) stays DUPLICATE
   only when that re-containment succeeded, and is judged like any response (FAILED/PARTIAL) when not.
+  A repeat that names something new is ACCEPTED (narrowed to what is new) and judged like any
+  response; what it brings leads the reason.
 * CONTAINED only when there is at least one containment step and every one of them is done or
   already-done, and no step at all failed. Never success after a failure.
 * PARTIAL when some containment succeeded but another containment step failed or was skipped,
@@ -45,11 +47,13 @@ BACKDOOR_STEPS = frozenset(
     {
         "deactivate-backdoor-key",
         "evict-created-user",
+        "hold-user",
         "remove-login-profile",
         "quarantine-created-role",
         "quarantine-rewritten-trust",
-        "detach-attacker-policy",
-        "minted-session-tokens",
+        "restore-trust",
+        "revoke-minted-sessions",
+        "user-credential",
         "evict-backdoors",
     }
 )
@@ -72,7 +76,12 @@ class Verdict:
     attention: list[StepResult] = field(default_factory=list)
 
 
-def decide(intake_status: str, intake_reason: str, steps: list[StepResult]) -> Verdict:
+def decide(intake_status: str, intake_reason: str, steps: list[StepResult], repeat: str = "") -> Verdict:
+    """`repeat`: for a repeat that brings something new (record.judge), what it brings; it leads
+    the reason, so that the one message says what is new."""
+    if intake_status == "accepted" and repeat:
+        verdict = decide(intake_status, intake_reason, steps)
+        return Verdict(verdict.outcome, f"{repeat}; {verdict.reason}", verdict.steps, verdict.attention)
     if intake_status == "ignored":
         return Verdict(Outcome.IGNORED, intake_reason, steps)
     if intake_status == "duplicate":
@@ -168,37 +177,51 @@ def collect_steps(state: dict[str, Any]) -> list[StepResult]:
         steps.append(unresolved_step(incident or {}, str(reason)))
     if (incident or {}).get("report_only"):
         steps.append(report_only_step(incident or {}))
-    steps += joined_steps(incident or {})
+    steps += contained_elsewhere_steps(incident or {}, (state.get("intake") or {}).get("record"))
     if not (incident or {}).get("isolate_group"):
         steps += [instance_group_step(incident or {}, str(i)) for i in (incident or {}).get("group_instance_ids") or []]
     return steps
 
 
 JOINED_STEP = "already-contained"
+PENDING_STEP = "contained-by-another-response"
 
 
-def joined_steps(incident: dict[str, Any]) -> list[StepResult]:
-    """One incident per attack: a principal this finding names that it did not act on (one role
-    per response, or keys first), which the earlier incident's response contained (its record
-    says `contained`, read back then). Reported as already done, naming that incident; what this
-    response did act on reports its own read-back."""
-    joined = incident.get("joined")
-    if not isinstance(joined, dict):
+def contained_elsewhere_steps(incident: dict[str, Any], record: dict[str, Any] | None) -> list[StepResult]:
+    """What this delivery names that another response of the incident handles (intake.record, from
+    record.judge): a principal contained earlier and inactive since its cut-off is reported as
+    already done, naming that response; one a response still running contains is reported as that
+    response's (it reports its own outcome). This response's own read-backs are its own steps."""
+    if not isinstance(record, dict):
         return []
     acted = {f"role {incident['role_name']}"} if incident.get("role_name") else set()
     acted |= {f"key {key}" for key in incident.get("access_key_ids") or []}
-    return [
+    acted |= {f"role {role}" for role in incident.get("contain_roles") or []}
+    steps = [
         step(
             JOINED_STEP,
             Status.ALREADY_DONE,
-            str(principal),
-            f"contained by the response to finding {joined.get('finding_id')} (incident {joined.get('incident_id')}, "
-            f"first received at {joined.get('first_received_at')}, outcome {joined.get('status')}); not changed again",
+            str(known.get("principal")),
+            f"contained by the response to finding {known.get('finding_id')} (incident {record.get('incident_id')}, "
+            f"response {known.get('response')}, cut-off at {known.get('at')}, outcome {known.get('outcome')}); "
+            "GuardDuty shows no activity after that cut-off, so it is not changed again",
             containment=True,
         )
-        for principal in joined.get("already_contained") or []
-        if principal not in acted
+        for known in record.get("known") or []
+        if isinstance(known, dict) and known.get("principal") not in acted
     ]
+    steps += [
+        step(
+            PENDING_STEP,
+            Status.SKIPPED,
+            str(pending.get("principal")),
+            f"being contained by the response to finding {pending.get('finding_id')} (execution "
+            f"{pending.get('execution_arn')}, started at {pending.get('started_at')}), which reports its own outcome",
+        )
+        for pending in record.get("pending") or []
+        if isinstance(pending, dict) and pending.get("principal") not in acted
+    ]
+    return steps
 
 
 GROUP_STEP = "isolate-instance-group"
@@ -382,7 +405,8 @@ def lambda_message(text: str, with_type: bool = True) -> str:
         if with_type and parsed.get("errorType"):
             message = f"{parsed['errorType']}: {message}"
         text = message
-    return " ".join(text.split())[:500]
+    # Whole: a channel that cannot hold it cuts it at a word boundary, with a marker (report.render).
+    return " ".join(text.split())
 
 
 def _principal_target(incident: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """The AWS actions the report code calls, per entry point: infra grants exactly these (GRANTS),
 and a test checks the code calls no other. Placeholders: {topic_arn}, {slack_secret_arn},
 {key_arn}. The "handler" key names the entry point that needs the grant, so that the two
-functions of this package each get only their own.
+functions of this package each get only their own. {evidence_bucket_arn}, {evidence_key_arn}: where a
+response too large for the record's item keeps its steps.
 
 Slack is reached over HTTPS, not through AWS. The Slack grant is needed only when
 SLACK_SECRET_NAME is set; without a secret there is nothing to grant (skip it, do not grant "").
@@ -26,6 +27,13 @@ GRANTS = (
         "why": "store the outcome, steps and notifications on the incident record (INCIDENT_TABLE)",
     },
     {
+        "handler": "report.handler.handler_sns",
+        "actions": ["s3:PutObject"],
+        "resources": ["{evidence_bucket_arn}/records/*"],
+        "why": "a response whose steps outgrow the record's 400 KB item keeps them in the evidence bucket "
+        "(records/<incident_id>/response-<n>.json), the record pointing at it",
+    },
+    {
         "handler": "report.handler.handler_slack",
         "actions": ["secretsmanager:GetSecretValue"],
         "resources": ["{slack_secret_arn}"],
@@ -48,6 +56,13 @@ INDIRECT_GRANTS = (
         "resources": ["{key_arn}"],
         "conditions": {"StringLike": {"kms:ViaService": "dynamodb.*.amazonaws.com"}},
         "why": "the incident table is encrypted with the responder's key",
+    },
+    {
+        "handler": "report.handler.handler_sns",
+        "actions": ["kms:GenerateDataKey"],
+        "resources": ["{evidence_key_arn}"],
+        "conditions": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+        "why": "S3 encrypts a response's steps (SSE-KMS) with a data key it requests as this function",
     },
     {
         "handler": "report.handler.handler_sns",

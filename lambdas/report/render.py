@@ -13,10 +13,13 @@ target and detail is made one line (no line break, no control character) and cap
 multi-line commands). Slack text is then escaped (`escape`) everywhere, the top-level `text` too;
 the only `<...>` in a Slack message are the renderer's own links.
 
-Limits honoured: SNS Subject < 100 chars, one line. Slack: <= 50 blocks, header plain_text <= 150,
-section text <= 3000, <= 10 fields of <= 2000, always a top-level `text` (the push-notification
-fallback). Links are mrkdwn `<url|label>`, not URL buttons: a button still sends an interaction
-payload, and there is no endpoint to acknowledge it.
+Limits honoured: SNS Subject < 100 chars, one line; the message <= 256 KB. Slack: <= 50 blocks,
+header plain_text <= 150, section text <= 3000, <= 10 fields of <= 2000, always a top-level `text`
+(the push-notification fallback). Reasoning (the outcome's reason, each step's detail) is never cut
+mid-word: the e-mail carries it whole, and where a Slack limit forces a cut, it falls on a word
+boundary and says that the incident record holds the full text (common.text.IN_RECORD). Links
+are mrkdwn `<url|label>`, not URL buttons: a button still sends an interaction payload, and there
+is no endpoint to acknowledge it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from common.steps import Status, StepResult, succeeded
+from common.text import IN_RECORD, cut
 from report.links import Link, cloudtrail_regions, support_center
 from report.outcome import Outcome, Verdict
 
@@ -39,6 +43,8 @@ MAX_BLOCKS = 50
 # undocumented); an incident with many steps (evictions, back-door keys) reaches that.
 MESSAGE_TEXT_MAX = 11_500
 SLACK_LINE_MAX = 600  # keeps one noisy error from crowding out the rest of the message
+# SNS refuses a message over 262,144 bytes; the subject and attributes are counted apart.
+EMAIL_MAX_BYTES = 256_000
 
 EMOJI = {
     Outcome.CONTAINED: ":large_green_circle:",
@@ -82,17 +88,19 @@ def one_line(text: str) -> str:
     return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
 
 
-def truncate(text: str, limit: int) -> str:
-    """At most `limit` characters. Never cuts an escaped entity (`&amp;`) or a Slack link in two:
-    half of one would leave a bare `&` or `<` that Slack reads as markup."""
+def truncate(text: str, limit: int, marker: str = "…", *, words: bool = True) -> str:
+    """At most `limit` characters, cut at a word boundary (`words`; an identifier such as the
+    subject's principal is cut where the room ends) and ended by `marker` (IN_RECORD where the cut
+    text is reasoning: the record holds it whole). Never cuts an escaped entity (`&amp;`) or a Slack
+    link in two: half of one would leave a bare `&` or `<` that Slack reads as markup."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - 1]
+    kept = cut(text, limit, marker)[: -len(marker) or None] if words else text[: limit - len(marker)]
     for opener, closer in (("&", ";"), ("<", ">")):
-        at = cut.rfind(opener)
-        if at != -1 and closer not in cut[at:]:
-            cut = cut[:at]
-    return cut + "…"
+        at = kept.rfind(opener)
+        if at != -1 and closer not in kept[at:]:
+            kept = kept[:at]
+    return kept.rstrip() + marker
 
 
 VALUE_MAX = 300  # any one value from an event or a CloudTrail record
@@ -115,20 +123,22 @@ def clean_links(links: list[Link]) -> list[Link]:
 
 
 def clean_verdict(verdict: Verdict) -> Verdict:
-    """The verdict's reason and each step's name, target and detail, one line each. Commands
-    (manual, undo) keep their own lines: the product writes them, with every value quoted."""
+    """The verdict's reason and each step's name, target and detail, one line each. The reason and
+    the details are reasoning and stay whole (a channel that cannot hold one cuts it at a word
+    boundary with IN_RECORD). Commands (manual, undo) keep their own lines: the product writes
+    them, with every value quoted."""
 
     def step(s: StepResult) -> StepResult:
         return {  # type: ignore[return-value]
             **s,
             "name": clean(s["name"]),
             "target": clean(s["target"]),
-            "detail": clean(s["detail"], SLACK_LINE_MAX * 2),
+            "detail": one_line(s["detail"]),
         }
 
     return Verdict(
         verdict.outcome,
-        clean(verdict.reason, SLACK_LINE_MAX * 2),
+        one_line(verdict.reason),
         [step(s) for s in verdict.steps],
         [step(s) for s in verdict.attention],
     )
@@ -166,7 +176,7 @@ def subject(incident: dict[str, Any] | None, verdict: Verdict) -> str:
         return truncate(one_line(prefix + verdict.reason), SUBJECT_MAX)
     suffix = " in " + one_line(incident.get("account") or "?")
     middle = one_line(summary(incident))
-    return prefix + truncate(middle, SUBJECT_MAX - len(prefix) - len(suffix)) + suffix
+    return prefix + truncate(middle, SUBJECT_MAX - len(prefix) - len(suffix), words=False) + suffix
 
 
 def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tuple[str, str]]:
@@ -240,12 +250,33 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
                 "Same attack as",
                 f"finding {joined.get('finding_id')} ({joined.get('event_type')}), incident "
                 f"{joined.get('incident_id')}, first received at {joined.get('first_received_at')}, outcome "
-                f"{joined.get('status')}; this response is recorded on that incident. Already contained by it: "
-                f"{already}",
+                f"{joined.get('status')}; this response is recorded on that incident. Already contained by its "
+                f"responses: {already}",
             )
         )
-    rows.append(("Incident", incident.get("incident_id", "?")))
+    response: dict[str, Any] = incident["response"] if isinstance(incident.get("response"), dict) else {}
+    if response and (response.get("kind") not in (None, "first") or joined):
+        rows.append(("Response", _response_row(response)))
+    # The record's id: the one `responder release` takes (a joined finding's own id works too).
+    record_id = response.get("incident_id") or incident.get("incident_id", "?")
+    own = incident.get("incident_id")
+    rows.append(("Incident", record_id if own in (None, record_id) else f"{record_id} (this finding: {own})"))
     return [(label, one_line(value)) for label, value in rows]
+
+
+def _response_row(response: dict[str, Any]) -> str:
+    """Which response of the incident this is, and what the repeat brought compared with the others."""
+    parts = [f"response {int(response.get('response') or 0) + 1} of the incident ({response.get('kind')})"]
+    if response.get("new"):
+        parts.append(f"new: {', '.join(response['new'])}")
+    # Why each is contained again is in the reason: here only which.
+    again = [str(a.get("principal")) for a in response.get("again") or [] if isinstance(a, dict)]
+    if again:
+        parts.append(f"contained again: {', '.join(again)}")
+    known = [str(k.get("principal")) for k in response.get("known") or [] if isinstance(k, dict)]
+    if known:
+        parts.append(f"already contained, left as they are: {', '.join(known)}")
+    return "; ".join(parts)
 
 
 def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextStep]:
@@ -511,7 +542,19 @@ def render_email(
     if delivered := list(delivery):
         out += ["", "DELIVERY"] + [f"  {d['channel']}: {d['status']} ({d['detail']})" for d in delivered]
 
-    return {"subject": title, "text": "\n".join(out) + "\n"}
+    return {"subject": title, "text": _fit_email("\n".join(out) + "\n")}
+
+
+def _fit_email(text: str) -> str:
+    """SNS takes a message of at most 256 KB: a longer one is cut at the last whole line (a word
+    boundary, when one line alone is too long) that fits, and says where the rest is."""
+    if len(text.encode()) <= EMAIL_MAX_BYTES:
+        return text
+    marker = f"\n{IN_RECORD.strip()} (this e-mail stops at SNS's 256 KB)\n"
+    room = EMAIL_MAX_BYTES - len(marker.encode())
+    kept = text.encode()[:room].decode(errors="ignore")
+    kept = kept[: kept.rfind("\n")] if "\n" in kept else cut(kept, len(kept) - 1, "")
+    return kept + marker
 
 
 def _indent(text: str, spaces: int) -> list[str]:
@@ -531,14 +574,14 @@ def mrkdwn_link(link: Link) -> str:
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX, IN_RECORD)}}
 
 
 def _sections(title: str, items: list[str]) -> list[dict[str, Any]]:
     """Pack items under a bold title into as few sections as fit the 3000-char limit."""
     blocks, current = [], f"*{title}*"
     for item in items:
-        item = truncate(item, SECTION_MAX - len(title) - 10)
+        item = truncate(item, SECTION_MAX - len(title) - 10, IN_RECORD)
         if len(current) + 1 + len(item) > SECTION_MAX:
             blocks.append(_section(current))
             current = f"*{title} (cont.)*"
@@ -548,7 +591,7 @@ def _sections(title: str, items: list[str]) -> list[dict[str, Any]]:
 
 
 def _code(text: str) -> str:
-    return f"```{escape(truncate(text, SLACK_LINE_MAX * 2))}```"
+    return f"```{escape(truncate(text, SLACK_LINE_MAX * 2, IN_RECORD))}```"
 
 
 def render_slack(
@@ -571,11 +614,12 @@ def render_slack(
                 "emoji": True,
             },
         },
-        _section(f"*{verdict.outcome.upper()}*: {escape(truncate(verdict.reason, SLACK_LINE_MAX))}"),
+        _section(f"*{verdict.outcome.upper()}*: {escape(truncate(verdict.reason, SLACK_LINE_MAX, IN_RECORD))}"),
     ]
     if rows := facts(incident, execution):
         fields = [
-            {"type": "mrkdwn", "text": truncate(f"*{label}*\n{escape(value)}", FIELD_MAX)} for label, value in rows
+            {"type": "mrkdwn", "text": truncate(f"*{label}*\n{escape(value)}", FIELD_MAX, IN_RECORD)}
+            for label, value in rows
         ]
         blocks.append({"type": "section", "fields": fields[:MAX_FIELDS]})
 
@@ -584,7 +628,7 @@ def render_slack(
         for s in verdict.attention:
             line = (
                 f"{STEP_EMOJI.get(s['status'], ':x:')} *{escape(s['name'])}* {escape(s['status'])} "
-                f"on `{escape(s['target'])}`: {escape(truncate(s['detail'], SLACK_LINE_MAX))}"
+                f"on `{escape(s['target'])}`: {escape(truncate(s['detail'], SLACK_LINE_MAX, IN_RECORD))}"
             )
             if s.get("manual"):
                 line += "\nDo it by hand:\n" + _code(s.get("manual") or "")
@@ -598,7 +642,7 @@ def render_slack(
             [
                 f"{STEP_EMOJI.get(s['status'], ':grey_question:')} `{escape(s['name'])}` {escape(s['status'])}"
                 f"{' (containment)' if s['containment'] else ''} on `{escape(s['target'])}`: "
-                f"{escape(truncate(s['detail'], SLACK_LINE_MAX))}"
+                f"{escape(truncate(s['detail'], SLACK_LINE_MAX, IN_RECORD))}"
                 for s in verdict.steps
             ],
         )
@@ -651,7 +695,9 @@ def _fit(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     body = blocks[:-1] if last else blocks
     note = {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": "Message truncated: the e-mail has everything."}],
+        "elements": [
+            {"type": "mrkdwn", "text": "Message truncated: the e-mail and the incident record have everything."}
+        ],
     }
     reserve = _block_text(note) + (_block_text(last) if last else 0)
     room_blocks = MAX_BLOCKS - 1 - (1 if last else 0)

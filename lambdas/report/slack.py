@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from common.errors import ResponderError
+from common.text import cut
 
 TIMEOUT_SECONDS = 5
 SECRET_MAX_AGE_SECONDS = 300
@@ -105,7 +106,7 @@ def is_webhook_url(url: str) -> bool:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:300]
+    return cut(" ".join(text.split()), 300)
 
 
 def _redact(exc: Exception, url: str) -> str:

@@ -37,9 +37,6 @@ from common.steps import Status, StepResult, step
 
 REVOKE = "revoke-role-sessions"
 INSTANCE_SESSION_POLICY = "AWSRevokeInstanceSession"
-# The responder creates its roles under this path. Unlike a tag, a path cannot be changed after
-# creation, so a stolen role cannot make itself look like the responder's own.
-DEFAULT_PROTECTED_PATH = "/credential-responder/"
 SERVICE_LINKED_PATH = "/aws-service-role/"
 
 
@@ -53,7 +50,7 @@ def revoke(
     incident: Mapping[str, Any],
     *,
     scope: str = "role",
-    protected_path: str = DEFAULT_PROTECTED_PATH,
+    own_role_arns: frozenset[str] = frozenset(),
     partition: str = "aws",
     dry_run: bool = False,
     now: datetime | None = None,
@@ -100,7 +97,7 @@ def revoke(
         detected_at=incident["detected_at"],
         instance_id=instance_id,
         scope=scope,
-        protected_path=protected_path,
+        own_role_arns=own_role_arns,
         dry_run=dry_run,
         now=now,
     )
@@ -180,7 +177,7 @@ def revoke_role_sessions(
     detected_at: str,
     instance_id: str | None = None,
     scope: str = "role",
-    protected_path: str = DEFAULT_PROTECTED_PATH,
+    own_role_arns: frozenset[str] = frozenset(),
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> StepResult:
@@ -190,7 +187,7 @@ def revoke_role_sessions(
     only afterwards, to say which. Scope "instance" needs the RoleId for the session's aws:userid, so
     it reads the role first."""
     if scope == "instance":
-        return _revoke_instance_session(iam, role_name, instance_id, protected_path, dry_run, now)
+        return _revoke_instance_session(iam, role_name, instance_id, own_role_arns, dry_run, now)
     cutoff = cutoff_at(now)
     policy = older_sessions_policy(cutoff)
     data = {"role_name": role_name, "policy_name": OLDER_SESSIONS_POLICY, "cutoff": cutoff}
@@ -213,8 +210,18 @@ def revoke_role_sessions(
         if code == "NoSuchEntity":
             return _no_such_role(role_name)
         if code in ("UnmodifiableEntity", "AccessDenied", "AccessDeniedException"):
-            return _refused(iam, role_name, code, protected_path, manual)
+            return _refused(iam, role_name, code, own_role_arns, manual)
         raise
+    return confirm_cutoff(iam, role_name, cutoff)
+
+
+def confirm_cutoff(iam: Any, role_name: str, cutoff: str) -> StepResult:
+    """After PutRolePolicy returned (this function's, or the state machine's own call with `cutoff`):
+    done only when the policy reads back as written, or as a later cut-off (later_cutoff's rule)."""
+    policy = older_sessions_policy(cutoff)
+    data = {"role_name": role_name, "policy_name": OLDER_SESSIONS_POLICY, "cutoff": cutoff}
+    what = f"denies sessions issued before {cutoff}"
+    manual = _put_command(role_name, OLDER_SESSIONS_POLICY, policy)
     written = _get_policy(iam, role_name, OLDER_SESSIONS_POLICY)
     # Another execution (a repeat, a concurrent re-containment) may have put a later cut-off meanwhile:
     # it denies every session this one does.
@@ -244,7 +251,7 @@ def revoke_role_sessions(
     )
 
 
-def _refused(iam: Any, role_name: str, code: str, protected_path: str, manual: str) -> StepResult:
+def _refused(iam: Any, role_name: str, code: str, own_role_arns: frozenset[str], manual: str) -> StepResult:
     """IAM refused the write: read the role now (after the containing call) to say why."""
     try:
         role = iam.get_role(RoleName=role_name)["Role"]
@@ -252,7 +259,7 @@ def _refused(iam: Any, role_name: str, code: str, protected_path: str, manual: s
         role = None
         why = f"the role could not be read to say why ({error_code(exc)})"
     else:
-        refusal = _refusal(role, protected_path)
+        refusal = _refusal(role, own_role_arns)
         if refusal:
             refusal["detail"] += f" (IAM refused the write: {code})"
             return refusal
@@ -284,7 +291,7 @@ def _revoke_instance_session(
     iam: Any,
     role_name: str,
     instance_id: str | None,
-    protected_path: str,
+    own_role_arns: frozenset[str],
     dry_run: bool,
     now: datetime | None,
 ) -> StepResult:
@@ -294,7 +301,7 @@ def _revoke_instance_session(
         if error_code(exc) == "NoSuchEntity":
             return _no_such_role(role_name)
         raise
-    refusal = _refusal(role, protected_path)
+    refusal = _refusal(role, own_role_arns)
     if refusal:
         return refusal
     if not instance_id:
@@ -372,7 +379,7 @@ def instance_session_policy(session: str) -> dict[str, Any]:
     }
 
 
-def _refusal(role: Mapping[str, Any], protected_path: str) -> StepResult | None:
+def _refusal(role: Mapping[str, Any], own_role_arns: frozenset[str]) -> StepResult | None:
     name = role["RoleName"]
     if role.get("Path", "/").startswith(SERVICE_LINKED_PATH):
         return step(
@@ -384,13 +391,14 @@ def _refusal(role: Mapping[str, Any], protected_path: str) -> StepResult | None:
             containment=True,
             manual=f"aws iam get-role --role-name {shlex.quote(name)}  # find the service that owns it",
         )
-    if role.get("Path", "/").startswith(protected_path):
+    # The responder's own roles by their exact ARNs (known at synth), never by a path: anyone who may create
+    # roles can create one under the responder's path, and such a role must still be contained.
+    if role.get("Arn") in own_role_arns:
         return step(
             REVOKE,
             Status.SKIPPED,
             name,
-            f"{name} is under the path {protected_path}: it is the responder's "
-            "own role and is never touched automatically",
+            f"{name} is one of the responder's own roles ({role['Arn']}) and is never touched automatically",
             containment=True,
             manual=_put_command(name, OLDER_SESSIONS_POLICY, older_sessions_policy(cutoff_at(None))),
         )

@@ -22,3 +22,9 @@ GRANTS = (
 )
 
 INDIRECT_GRANTS = FIRST_TASK_RECORD_KEY
+
+# What IAM offers no condition for: the risk that stays if this function's code were taken over.
+RESIDUAL = {
+    "iam:PutRolePolicy": "can overwrite a role's inline policy: IAM has no condition on the policy name; the code "
+    "writes only its session cut-off (the responder's own and exempted roles are denied it outright)",
+}

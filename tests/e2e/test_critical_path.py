@@ -1,8 +1,10 @@
-"""One cold start between the event and the containing call (issue "One cold start").
+"""No Lambda between the event and the containing call (issue "The physical floor").
 
-Read from real drill executions: the containing function is the first (and only) Lambda invoked up
-to the containing call; before it, only the dedupe write (and IAM's owner look-up when the event
-names no user); right after it, the read-back.
+Read from real drill executions: Step Functions itself makes the dedupe write and the containing
+call (infra/intake.py), and no Lambda is invoked before it; before it, only the dedupe write (and
+IAM's owner look-up when the event names no user); right after it, the containing function's
+read-back. An event the state does not read, and any error of those states, goes to the containing
+function as the first task, which makes the calls under every rule of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.critical import critical_path, run_kind
+from drill.faults import fail
 from drill.runner import run_event_file
 
 pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
@@ -20,24 +23,24 @@ pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 CASES = [
-    # (event, containing function's handler, calls before the containing call, containing call, read-back)
+    # (event, states up to the containing task, calls before the containing call, containing call, read-back)
     (
         "health_exposed_key_classic.json",
-        "contain_key.handler.handler",
+        ["Intake", "RecordKeysIncident", "DeactivateKeys", "KeyNamesItsUser", "FindKeyOwner", "OwnerIsAUser"],
         ["dynamodb PutItem", "iam GetAccessKeyLastUsed"],  # the classic event names no user
         "iam UpdateAccessKey",
         "iam ListAccessKeys",
     ),
     (
         "health_exposed_key_2025_event_metadata.json",
-        "contain_key.handler.handler",
+        ["Intake", "RecordKeyIncident"],
         ["dynamodb PutItem"],  # eventMetadata.userName names the owner: tried as it is, no read first
         "iam UpdateAccessKey",
         "iam ListAccessKeys",
     ),
     (
         "guardduty_exfil_outside_realistic.json",
-        "revoke_sessions.handler.handler",
+        ["Intake", "RecordSessionIncident"],
         ["dynamodb PutItem"],
         "iam PutRolePolicy",
         "iam GetRolePolicy",
@@ -45,25 +48,52 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("event", "handler", "before", "containing", "read_back"), CASES)
-def test_the_containing_function_is_the_first_lambda_and_writes_first(
-    synthesized, event, handler, before, containing, read_back
+@pytest.mark.parametrize(("event", "states", "before", "containing", "read_back"), CASES)
+def test_step_functions_writes_the_record_and_contains_before_any_lambda(
+    synthesized, event, states, before, containing, read_back
 ) -> None:
     result, record, handlers = run_kind(synthesized, EVENTS / event)
     assert result["outcome"] == "contained", result["reason"]
     path = critical_path(record, handlers)
     assert path["containing_call"] == containing
-    assert path["invocations"] == 1, path["invoked"]
-    assert path["containing_function_first"] is True
-    assert path["containing_handler"] == handler
+    assert path["made_by"] == "state machine" and path["containing_handler"] is None
+    assert path["invocations_before"] == 0, path["invoked"]
+    assert path["states"][: len(states)] == states
     assert [call["call"] for call in path["calls_before"]] == before
+    assert path["calls_before"][0]["task"] == states[1]  # the record is written by its own state
     # The order on the drill's recorded calls: the dedupe write, the containing call, then its read-back.
     calls = [f"{c['service']} {c['operation']}" for c in result["api_calls"]]
     at = calls.index(containing)
     assert calls[:at] == before
     assert calls[at + 1] == read_back
-    # No Lambda before the containing one: the first state that invokes one is the containing task.
-    assert result["execution"]["states"][:2] in (["Intake", "KeyIntake"], ["Intake", "SessionIntake"])
+    # The read-back is the containing function's, the first Lambda of the execution, after the call.
+    containing_at = min(c.at for c in record.api_calls if f"{c.service} {c.operation}" == containing)
+    first = min(record.invocations, key=lambda inv: inv.started)
+    assert first.started > containing_at
+    assert handlers[first.function] in ("contain_key.handler.handler", "revoke_sessions.handler.handler")
+    read = next(c for c in record.api_calls if c.at > containing_at)
+    assert read.state is None and first.started <= read.at <= first.ended
+
+
+def test_an_error_of_the_containing_state_goes_to_the_containing_function(synthesized) -> None:
+    """IAM throttles the state's UpdateAccessKey: the Lambda first task takes the raw event, finds its
+    own execution's record (no second incident), and contains under its own retries."""
+    result = run_event_file(
+        EVENTS / "health_exposed_key_2025_event_metadata.json",
+        synthesized,
+        faults=fail("iam", "UpdateAccessKey", "Throttling", times=1)(),
+    )
+    assert result["outcome"] == "contained", result["reason"]
+    states = result["execution"]["states"]
+    assert states[:4] == ["Intake", "RecordKeyIncident", "DeactivateKey", "KeyIntake"]
+    calls = [(c["service"], c["operation"], c["error"]) for c in result["api_calls"]]
+    assert calls[:4] == [
+        ("dynamodb", "PutItem", None),
+        ("iam", "UpdateAccessKey", "ClientError"),
+        ("dynamodb", "PutItem", None),  # the Lambda's register(): its own execution's record, so it responds
+        ("iam", "UpdateAccessKey", None),
+    ]
+    assert result["incident"]["access_key_ids"] and set(result["observed"]["access_keys"].values()) >= {"Inactive"}
 
 
 def test_an_event_the_first_task_does_not_read_takes_the_regular_route(synthesized, tmp_path) -> None:

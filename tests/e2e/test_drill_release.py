@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from drill.faults import release_as_the_cli_does
 from drill.runner import run_event_file
-from responder.release import load_incident, plan, record_timeline, release
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
@@ -17,30 +17,9 @@ pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
 
 def release_incident(account: Any, staged: Any) -> dict[str, Any]:
     """What `python -m responder release INCIDENT --yes` does, with the simulated account's clients."""
-    table = os.environ["INCIDENT_TABLE"]
     dynamodb = account.client("dynamodb")
-    (item,) = dynamodb.scan(TableName=table)["Items"]
-    incident_id = item["incident_id"]["S"]
-    record = load_incident(dynamodb, table, incident_id)
-    reversals, notes = plan(
-        record["steps"],
-        iam=account.client("iam"),
-        ec2=account.client("ec2", staged.region),
-        autoscaling=account.client("autoscaling", staged.region),
-        elbv2=account.client("elbv2", staged.region),
-        elb=account.client("elb", staged.region),
-    )
-    outcomes = release(
-        reversals,
-        confirm=lambda reversal: True,
-        record=lambda what: record_timeline(dynamodb, table, incident_id, what),
-    )
-    timeline = load_incident(dynamodb, table, incident_id)["timeline"]
-    return {
-        "outcomes": [(o.reversal.what, o.status) for o in outcomes],
-        "notes": notes,
-        "timeline": [entry["what"] for entry in timeline],
-    }
+    (item,) = dynamodb.scan(TableName=os.environ["INCIDENT_TABLE"])["Items"]
+    return release_as_the_cli_does(account, staged, item["incident_id"]["S"])
 
 
 def test_release_restores_an_exposed_key_incident(synthesized) -> None:
@@ -50,6 +29,8 @@ def test_release_restores_an_exposed_key_incident(synthesized) -> None:
     assert result["observed_after"] == result["observed_before"]
     assert all(status == "released" for _, status in result["after"]["outcomes"])
     assert any(what.startswith("released: ") for what in result["after"]["timeline"])
+    # The release is a response of its own, and the record says the incident is released.
+    assert result["after"]["responses"] == ["first", "release"] and result["after"]["status"] == "released"
 
 
 def test_release_restores_an_instance_incident(synthesized) -> None:

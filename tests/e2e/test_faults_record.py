@@ -78,8 +78,9 @@ def test_still_in_use_cuts_the_credentials_off_again(synthesized) -> None:
     assert result["observed"]["revoke_cutoffs"]["web-app-role"] > first_cutoff
     assert [s["name"] for s in result["steps"]] == ["revoke-role-sessions"]
     assert result["steps"][0]["status"] == "done"
-    # The first task itself re-contains: RevokeSessions' function, before the full normalizer, then the report.
-    assert result["execution"]["states"][:3] == ["Intake", "SessionIntake", "Route"]
+    # The state's record write finds the incident recorded, so the first task decides: RevokeSessions'
+    # function re-contains, before the full normalizer, then the report.
+    assert result["execution"]["states"][:4] == ["Intake", "RecordSessionIncident", "SessionIntake", "Route"]
     assert "Recontain" not in result["execution"]["states"]
     assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
 

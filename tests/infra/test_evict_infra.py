@@ -27,12 +27,17 @@ def _evict_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def test_the_responders_own_roles_are_denied_every_role_write(template: dict[str, Any]) -> None:
+def test_the_responders_own_roles_are_denied_every_role_write_by_their_exact_arns(template: dict[str, Any]) -> None:
     statements = _evict_statements(template)
     (deny,) = [s for s in statements if s["Effect"] == "Deny"]
-    # The generic fence (infra/functions.py own_role_writes): exactly the role writes the function holds.
-    assert {"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"} <= set(deny["Action"])
-    assert ":role/credential-responder/*" in json.dumps(deny["Resource"])
+    # The generic fence (infra/functions.py own_role_writes): exactly the role writes the function holds, on
+    # every role of the stack by its exact ARN (a path would let anyone who may create roles hide one under it).
+    assert set(deny["Action"]) == {"iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"}
+    roles = [logical_id for logical_id, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    assert sorted(deny["Resource"], key=json.dumps) == sorted(
+        ({"Fn::GetAtt": [role, "Arn"]} for role in roles), key=json.dumps
+    )
+    assert "credential-responder/*" not in json.dumps(statements)
     allowed_role_writes = {
         action
         for s in statements
@@ -41,6 +46,18 @@ def test_the_responders_own_roles_are_denied_every_role_write(template: dict[str
         if action.startswith("iam:") and ("Role" in action and not action.startswith(("iam:Get", "iam:List")))
     }
     assert allowed_role_writes <= set(deny["Action"])
+
+
+def test_the_eviction_can_delete_and_detach_nothing_but_a_password(template: dict[str, Any]) -> None:
+    allowed = {
+        action
+        for s in _evict_statements(template)
+        if s["Effect"] == "Allow"
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert {a for a in allowed if a.split(":")[1].startswith(("Delete", "Detach", "Remove"))} == {
+        "iam:DeleteLoginProfile"
+    }
 
 
 def test_no_iam_wildcard_action(template: dict[str, Any]) -> None:
@@ -64,7 +81,8 @@ def test_evict_runs_after_each_investigation_pass_with_its_switches(template: di
         assert env[switch] in ("true", "false")
     (machine,) = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-    definition = json.loads("".join(p if isinstance(p, str) else '"ARN"' for p in parts).replace('""ARN""', '"ARN"'))
+    # Every token stands inside a JSON string (a function ARN, the partition in an integration's ARN).
+    definition = json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
 
     def states(node: Any) -> dict[str, Any]:
         found: dict[str, Any] = {}

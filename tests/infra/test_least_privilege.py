@@ -56,7 +56,9 @@ ATTRIBUTED = {
 }
 # Code in lambdas/ that no function runs, with who does: these calls need no function grant.
 NOT_RUN_BY_A_FUNCTION = {
-    ("record.store", "load"): "read by responder/release.py, which runs with the operator's own credentials",
+    ("record.finish", "record_release"): "written by responder/release.py, with the operator's own credentials",
+    ("record.responses", "steps_of"): "read by responder/release.py (a response's steps kept in the evidence "
+    "bucket), with the operator's own credentials",
 }
 POWERTOOLS_PARAMETERS = "aws_lambda_powertools.utilities.parameters"
 POWERTOOLS_ACTIONS = {"get_secret": "secretsmanager:GetSecretValue"}
@@ -632,16 +634,28 @@ def _text(value: Any) -> str:
     return json.dumps(value)
 
 
-def own_role_fence_problems(statements: list[dict[str, Any]], writes: list[str]) -> list[str]:
-    """Each IAM write on roles must be explicitly denied on role/credential-responder/*."""
+def own_role_fence_problems(
+    statements: list[dict[str, Any]], writes: list[str], own_roles: list[str] | None = None
+) -> list[str]:
+    """Each IAM write on roles must be explicitly denied on every one of the responder's own roles, by the exact
+    ARN of each (`own_roles`: their logical ids), never by a path anyone may create roles under."""
     denies = [s for s in statements if s.get("Effect") == "Deny" and not s.get("Condition")]
-    return [
-        f"{action} is not explicitly denied on the responder's own roles (role/credential-responder/*)"
-        for action in writes
-        if not any(
-            action in as_list(s["Action"]) and ":role/credential-responder/*" in _text(s["Resource"]) for s in denies
-        )
-    ]
+    problems = []
+    for action in writes:
+        covering = [s for s in denies if action in as_list(s["Action"])]
+        if not covering:
+            problems.append(f"{action} is not explicitly denied on the responder's own roles")
+            continue
+        resources = [
+            r for s in covering for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        ]
+        if any(isinstance(r, str) and "*" in r for r in resources):
+            problems.append(f"{action}: the fence names roles by a pattern ({_text(resources)}), not by exact ARN")
+        fenced = {r["Fn::GetAtt"][0] for r in resources if isinstance(r, dict) and "Fn::GetAtt" in r}
+        missing = sorted(set(own_roles or []) - fenced)
+        if missing:
+            problems.append(f"{action} is not denied on the responder's own role(s) {', '.join(missing)}")
+    return problems
 
 
 def security_group_fence_problems(statements: list[dict[str, Any]]) -> list[str]:
@@ -661,12 +675,14 @@ def security_group_fence_problems(statements: list[dict[str, Any]]) -> list[str]
 def test_every_iam_write_on_roles_is_denied_on_the_responders_own_roles(template: dict[str, Any]) -> None:
     from infra.functions import own_role_writes
 
+    own_roles = [logical_id for logical_id, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
     fenced, problems = [], []
     for fn in deployed_functions(template):
         writes = own_role_writes(declared(fn.handler))
         if writes:
             fenced.append(fn.handler)
-        problems += [f"{fn.role}: {p}" for p in own_role_fence_problems(role_statements(template, fn.role), writes)]
+        statements = role_statements(template, fn.role)
+        problems += [f"{fn.role}: {p}" for p in own_role_fence_problems(statements, writes, own_roles)]
     assert "revoke_sessions.handler.handler" in fenced  # PutRolePolicy on role/*: the check is not vacuous
     assert not problems, "\n".join(problems)
 
@@ -679,6 +695,14 @@ def test_the_own_role_fence_check_can_fail(template: dict[str, Any]) -> None:
     (fn,) = [f for f in deployed_functions(template) if f.handler == "revoke_sessions.handler.handler"]
     without_deny = [s for s in role_statements(template, fn.role) if s["Effect"] != "Deny"]
     assert own_role_fence_problems(without_deny, ["iam:PutRolePolicy"])
+    by_path = [
+        {"Effect": "Deny", "Action": "iam:PutRolePolicy", "Resource": "arn:aws:iam::1:role/credential-responder/*"}
+    ]
+    assert "by a pattern" in own_role_fence_problems(by_path, ["iam:PutRolePolicy"])[0]
+    one_short = [{"Effect": "Deny", "Action": "iam:PutRolePolicy", "Resource": [{"Fn::GetAtt": ["A", "Arn"]}]}]
+    assert own_role_fence_problems(one_short, ["iam:PutRolePolicy"], ["A", "B"]) == [
+        "iam:PutRolePolicy is not denied on the responder's own role(s) B"
+    ]
 
 
 def test_security_group_rule_changes_only_on_the_responders_groups(template: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from common.aws import worst_call_seconds
 from infra.config import ConfigError, ResponderConfig
+from infra.intake import IN_STATE_WORST_SECONDS
 from infra.workflow import TIMEOUT_ERRORS, state_machine_timeout_seconds, task_worst_seconds
 
 pytestmark = pytest.mark.xdist_group("synth")
@@ -52,17 +53,22 @@ def machine(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def definition(template: dict[str, Any]) -> dict[str, Any]:
-    """The ASL with each token (a function ARN) replaced by the function's logical id."""
+    """The ASL with each token replaced by what it names: a function ARN by the function's logical id,
+    a Ref (the incident table, the partition in an integration's ARN) by its target."""
     parts = machine(template)["DefinitionString"]["Fn::Join"][1]
-    return json.loads("".join(p if isinstance(p, str) else p["Fn::GetAtt"][0] for p in parts))
+    return json.loads(
+        "".join(p if isinstance(p, str) else p["Fn::GetAtt"][0] if "Fn::GetAtt" in p else p["Ref"] for p in parts)
+    )
 
 
-def lambda_tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def lambda_tasks(asl: dict[str, Any], *, integrations: bool = False) -> dict[str, dict[str, Any]]:
+    """The Tasks that invoke a function; with `integrations`, those Step Functions makes a call in
+    itself instead (arn:...:states:::service:action, infra/intake.py)."""
     found: dict[str, dict[str, Any]] = {}
 
     def walk(states: dict[str, Any]) -> None:
         for name, state in states.items():
-            if state["Type"] == "Task":
+            if state["Type"] == "Task" and (":states:::" in state["Resource"]) == integrations:
                 found[name] = state
             for branch in state.get("Branches", []):
                 walk(branch["States"])
@@ -120,6 +126,23 @@ def test_timeouts_are_retried_on_idempotent_tasks_only(template) -> None:
         else:
             assert set(TIMEOUT_ERRORS) <= retried, name
         assert "TransientError" in retried, name
+
+
+def test_every_call_step_functions_makes_gives_up_and_hands_over_to_the_containing_function(template) -> None:
+    """A hung or failed integration call must neither hold the execution (no timeout is infinite by
+    default) nor end it: each has a timeout and hands the raw event to a Lambda first task."""
+    asl = definition(template)
+    integrations = lambda_tasks(asl, integrations=True)
+    assert {"RecordKeyIncident", "DeactivateKey", "RecordSessionIncident", "RevokeRoleSessions"} <= set(integrations)
+    for name, task in integrations.items():
+        assert task["TimeoutSeconds"] <= IN_STATE_WORST_SECONDS / 3, name
+        if name in ("DeactivateNamedKey", "FindKeyOwner", "DeactivateOwnersKey"):
+            continue  # inside the DeactivateKeys Map, whose Catch hands over
+        (catch,) = task["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Output"] == "{% $states.input %}", name
+        assert catch["Next"] in ("KeyIntake", "SessionIntake"), name
+    (catch,) = asl["States"]["DeactivateKeys"]["Catch"]
+    assert catch["Next"] == "KeyIntake" and catch["ErrorEquals"] == ["States.ALL"]
 
 
 def test_reserved_concurrency_is_off_by_default_and_only_for_containment(template, large) -> None:

@@ -44,6 +44,7 @@ EXPOSED_KEY_INCIDENT: dict[str, Any] = {
     "finding_id": None,
     "severity": None,
     "updated_at": None,
+    "last_seen": None,
     "count": None,
     "sample": False,
     "role_name": None,
@@ -56,10 +57,12 @@ EXPOSED_KEY_INCIDENT: dict[str, Any] = {
     "decision": None,
     "unresolved": [],
     "attack_sequence_uid": None,
+    "attacker_ips": [],
     "related_finding_ids": [],
     "joined": None,
     "group_instance_ids": [],
     "isolate_group": False,
+    "contain_roles": [],
 }
 
 EXFIL_INCIDENT: dict[str, Any] = {
@@ -85,6 +88,7 @@ EXFIL_INCIDENT: dict[str, Any] = {
     "finding_id": "60c5c8a1e3b34f0e9d2a7b6c5d4e3f21",
     "severity": 8.0,
     "updated_at": "2026-11-21T03:02:44.120Z",
+    "last_seen": "2026-11-21T03:02:44.120Z",
     "count": 3,
     "sample": False,
     "role_name": "web-app-role",
@@ -112,10 +116,12 @@ EXFIL_INCIDENT: dict[str, Any] = {
     "decision": None,
     "unresolved": [],
     "attack_sequence_uid": None,
+    "attacker_ips": [],
     "related_finding_ids": [],
     "joined": None,
     "group_instance_ids": [],
     "isolate_group": False,
+    "contain_roles": [],
 }
 
 KEY = "AKIAIOSFODNN7EXAMPLE"

@@ -67,3 +67,37 @@ def test_no_containing_call_is_said_so() -> None:
 
 def test_p95_is_the_nearest_rank() -> None:
     assert spread([float(v) for v in range(1, 21)]) == {"n": 20, "median": 10.5, "p95": 19.0, "min": 1.0, "max": 20.0}
+
+
+def test_calls_step_functions_makes_are_its_states_and_no_lambda_comes_before() -> None:
+    history = [
+        entered("Intake"),
+        entered("RecordKeyIncident"),
+        entered("DeactivateKey"),
+        entered("KeyContained"),
+        scheduled("Contain"),
+        entered("Route"),
+    ]
+    in_state = ExecutionRecord(
+        status="SUCCEEDED",
+        started=0.0,
+        ended=10.0,
+        states=[],
+        transitions=5,
+        history=history,
+        invocations=[Invocation("Contain", 1.5, 2.0, {}, {})],
+        api_calls=[
+            ApiCall(1.1, "dynamodb", "PutItem", state="RecordKeyIncident"),
+            ApiCall(1.3, "iam", "UpdateAccessKey", state="DeactivateKey"),
+            ApiCall(1.6, "iam", "ListAccessKeys"),
+        ],
+    )
+    path = critical_path(in_state, HANDLERS)
+    assert (path["containing_task"], path["made_by"], path["containing_handler"]) == (
+        "DeactivateKey",
+        "state machine",
+        None,
+    )
+    assert path["states"] == ["Intake", "RecordKeyIncident", "DeactivateKey"] and path["transitions"] == 3
+    assert path["invocations_before"] == 0 and path["api_calls_before"] == 1
+    assert [(c["task"], c["call"]) for c in path["calls_before"]] == [("RecordKeyIncident", "dynamodb PutItem")]

@@ -30,14 +30,16 @@ def test_cdk_json_context_is_valid() -> None:
 def test_cli_strings_are_parsed() -> None:
     parsed = config(
         dryRun="true",
-        lookbackHours="48",
+        baselineDays="14",
+        suspicionMarginMinutes="30",
+        unknownChanges="report",
         regions='["us-east-1","eu-west-1"]',
         homeRegion="eu-central-1",
         healthBackupRegion="false",
         notificationEmails="a@example.com, b@example.com",
     )
     assert parsed.dry_run is True
-    assert parsed.lookback_hours == 48
+    assert (parsed.baseline_days, parsed.suspicion_margin_minutes, parsed.unknown_changes) == (14, 30, "report")
     assert parsed.regions == ("us-east-1", "eu-west-1")
     assert parsed.notification_emails == ("a@example.com", "b@example.com")
     assert config(regions="us-east-1,us-west-2", homeRegion="eu-west-1").regions == ("us-east-1", "us-west-2")
@@ -56,7 +58,11 @@ def test_home_region_defaults_to_the_cli_region_and_the_key_wins() -> None:
         ({"healthBackupRegion": "yes"}, "healthBackupRegion"),
         ({"detachLoadBalancers": "yes"}, "detachLoadBalancers"),
         ({"removeInstanceProfile": 1}, "removeInstanceProfile"),
-        ({"lookbackHours": "0"}, "lookbackHours"),
+        ({"baselineDays": "90"}, "baselineDays"),
+        ({"suspicionMarginMinutes": "-1"}, "suspicionMarginMinutes"),
+        ({"unknownChanges": "delete"}, "unknownChanges"),
+        ({"lookbackHours": "24"}, "lookbackHours"),
+        ({"detachAttackerPolicies": "true"}, "detachAttackerPolicies"),
         ({"secondLookupDelayMinutes": "x"}, "secondLookupDelayMinutes"),
         ({"logRetentionDays": 5000}, "logRetentionDays"),
         ({"notificationEmails": ["not-an-email"]}, "notificationEmails"),

@@ -139,6 +139,23 @@ def test_quarantine_falls_back_to_an_inline_deny_and_says_so(iam, exposed) -> No
     assert quarantine_user(iam, "ci-deployer", QUARANTINE_ARN)["status"] == "already-done"
 
 
+def test_a_policy_planted_under_the_quarantines_name_is_read_overwritten_and_the_quarantine_attached(
+    iam, exposed
+) -> None:
+    arn = managed_quarantine_policy(iam)
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_user_policy(UserName="ci-deployer", PolicyName=FALLBACK_POLICY_NAME, PolicyDocument=json.dumps(allow))
+
+    result = quarantine_user(iam, "ci-deployer", arn)
+
+    assert result["status"] == "done" and "planted before containment" in result["detail"]
+    attached = iam.list_attached_user_policies(UserName="ci-deployer")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [arn]
+    document = iam.get_user_policy(UserName="ci-deployer", PolicyName=FALLBACK_POLICY_NAME)["PolicyDocument"]
+    assert document == FALLBACK_POLICY
+    assert quarantine_user(iam, "ci-deployer", arn)["status"] == "already-done"
+
+
 def test_fallback_policy_fits_the_inline_policy_limit() -> None:
     assert len(json.dumps(FALLBACK_POLICY, separators=(",", ":"))) < 2048
 
@@ -511,3 +528,55 @@ def test_a_named_user_is_tried_first_and_the_real_owner_found_after(iam, exposed
     (deactivate,) = [s for s in out["results"]["contain_keys"][0]["steps"] if s["name"] == "deactivate-access-key"]
     assert deactivate["status"] == "done"
     assert "the event names someone-else, but IAM says the key belongs to ci-deployer" in deactivate["detail"]
+
+
+# -- after Step Functions itself deactivated the key (infra/intake.py) --------------------------------
+
+
+def after_state(key_id: str, user: str, contained_on: str | None = None) -> dict:
+    return {
+        "event": health_event(key_id, user),
+        "execution_id": "arn:x",
+        "incident_id": "123456789012:health:first-task-test",
+        "contained": [{"access_key_id": key_id, "user_name": contained_on or user}],
+    }
+
+
+def test_after_the_states_call_the_key_is_read_back_and_the_owner_quarantined(iam, exposed, lambda_context) -> None:
+    from contain_key.handler import handler
+
+    key_id, bystander = exposed
+    iam.update_access_key(UserName="ci-deployer", AccessKeyId=key_id, Status="Inactive")  # the state's call
+    out = handler(after_state(key_id, "ci-deployer"), lambda_context)
+    (item,) = out["results"]["contain_keys"]
+    assert [(s["name"], s["status"]) for s in item["steps"]] == [
+        ("deactivate-access-key", "done"),
+        ("quarantine-user", "done"),
+        ("revoke-user-sessions", "done"),
+    ]
+    assert item["steps"][0]["detail"] == "key of ci-deployer is Inactive (read back)"
+    assert statuses(iam, "ci-deployer") == {key_id: "Inactive", bystander: "Active"}
+    intake = out["intake"]
+    assert intake["status"] == "accepted" and intake["contained_at_intake"] is True
+    assert intake["incident"]["incident_id"] == "123456789012:health:first-task-test"
+
+
+def test_after_the_states_call_a_key_still_active_is_a_failure_not_done(iam, exposed, lambda_context) -> None:
+    """The read-back is what says done: a state that returned without the key reading Inactive fails."""
+    from contain_key.handler import handler
+
+    key_id, _ = exposed
+    out = handler(after_state(key_id, "ci-deployer"), lambda_context)
+    deactivate = out["results"]["contain_keys"][0]["steps"][0]
+    assert deactivate["status"] == "failed" and "reads back as Active" in deactivate["detail"]
+
+
+def test_after_the_state_a_reading_that_disagrees_goes_the_regular_route(iam, exposed, lambda_context) -> None:
+    from contain_key.handler import handler
+
+    key_id, _ = exposed
+    event = after_state(key_id, "ci-deployer")
+    event["incident_id"] = "123456789012:health:another-reading"
+    out = handler(event, lambda_context)
+    assert out["results"] == {} and out["intake"]["contained_at_intake"] is False
+    assert out["intake"]["incident"]["incident_id"] == "123456789012:health:first-task-test"

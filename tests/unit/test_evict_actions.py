@@ -1,224 +1,251 @@
-"""Each eviction against moto: what it changes is read back from the account, never from the step."""
+"""Each containment of the reach against moto's IAM: reversible, idempotent, read back, checked by content."""
 
 from __future__ import annotations
 
 import json
-import shlex
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
-from drill.cloudtrail_fake import make_record
+from common.cutoff import OLDER_SESSIONS_POLICY, cutoff_of
+from common.steps import Status
 from evict import actions
-from evict.actions import EVICTION_POLICY, EVICTION_POLICY_NAME, Switch
-from evict.attribution import calls_of, decide
+from evict.actions import EVICTION_POLICY, EVICTION_POLICY_NAME, Replaced, Switch
 
-KEY = "AKIAEXPOSEDKEY000001"
-EXPOSED = "2026-11-20T12:00:00Z"
-NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
-PROTECTED = "/credential-responder/"
-ON = Switch(True, False, "SWITCH")
-EC2_TRUST = {
+NOW = datetime(2026, 11, 20, 12, 30, 0, 400000, tzinfo=UTC)
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-OUTSIDE_TRUST = {
+OUTSIDE = {
     "Version": "2012-10-17",
     "Statement": [
-        *EC2_TRUST["Statement"],
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::193672423079:root"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::666666666666:root"}, "Action": "sts:AssumeRole"}
     ],
 }
+ON = Switch(name="SWITCH")
 
 
 @pytest.fixture
-def iam(aws: None) -> Any:
-    return boto3.client("iam")
+def iam(aws):
+    return boto3.client("iam", region_name="us-east-1")
 
 
-def decision(name: str, time: str = "2026-11-20T12:05:00Z", **kwargs: Any) -> Any:
-    record = make_record(name, access_key_id=KEY, event_time=time, user_name="ci-deployer", **kwargs)
-    event = {"EventId": record["eventID"], "EventName": name, "EventTime": time, "CloudTrailEvent": json.dumps(record)}
-    return decide(calls_of([event]), EXPOSED)[0]
-
-
-def inline(iam: Any, kind: str, name: str) -> list[str]:
+def policy(iam: Any, kind: str, name: str, policy_name: str) -> Any:
     if kind == "user":
-        return iam.list_user_policies(UserName=name)["PolicyNames"]
-    return iam.list_role_policies(RoleName=name)["PolicyNames"]
+        return iam.get_user_policy(UserName=name, PolicyName=policy_name)["PolicyDocument"]
+    return iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
 
 
-def test_a_created_user_loses_every_key_and_gets_the_deny_all(iam: Any) -> None:
-    iam.create_user(UserName="malicious")
-    keys = [iam.create_access_key(UserName="malicious")["AccessKey"]["AccessKeyId"] for _ in range(2)]
-    result = actions.evict_created_user(iam, "malicious", "attacker's: CreateUser", ON)
-    assert result["status"] == "done" and result["containment"]
-    assert {k["Status"] for k in iam.list_access_keys(UserName="malicious")["AccessKeyMetadata"]} == {"Inactive"}
-    document = iam.get_user_policy(UserName="malicious", PolicyName=EVICTION_POLICY_NAME)["PolicyDocument"]
-    assert document == EVICTION_POLICY
-    assert result["data"] == {"user": "malicious", "policy_name": EVICTION_POLICY_NAME, "deactivated_keys": keys}
-    assert "attacker's: CreateUser" in result["detail"]
-    again = actions.evict_created_user(iam, "malicious", "why", ON)
-    assert again["status"] == "already-done" and not again.get("undo")
+def statuses(iam: Any, user: str) -> dict[str, str]:
+    return {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
 
 
-def test_a_look_alike_policy_of_the_same_name_is_replaced_by_the_deny(iam: Any) -> None:
-    iam.create_user(UserName="malicious")
-    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-    iam.put_user_policy(UserName="malicious", PolicyName=EVICTION_POLICY_NAME, PolicyDocument=json.dumps(allow))
-    assert actions.evict_created_user(iam, "malicious", "why", ON)["status"] == "done"
-    assert (
-        iam.get_user_policy(UserName="malicious", PolicyName=EVICTION_POLICY_NAME)["PolicyDocument"] == EVICTION_POLICY
+def test_a_created_user_is_held_whole_and_a_planted_policy_under_our_name_is_overwritten(iam) -> None:
+    user_id = iam.create_user(UserName="backup-admin")["User"]["UserId"]
+    key = iam.create_access_key(UserName="backup-admin")["AccessKey"]["AccessKeyId"]
+    iam.create_login_profile(UserName="backup-admin", Password="Attacker-Pass-123!")
+    iam.put_user_policy(UserName="backup-admin", PolicyName=EVICTION_POLICY_NAME, PolicyDocument=json.dumps(ALLOW_ALL))
+    replaced = Replaced()
+
+    result = actions.hold_user(
+        iam, "backup-admin", user_id, "attacker's (rule)", ON, step_name=actions.EVICT_USER, now=NOW, replaced=replaced
+    )
+
+    assert result["status"] == Status.DONE and result["containment"]
+    assert statuses(iam, "backup-admin") == {key: "Inactive"}
+    assert policy(iam, "user", "backup-admin", EVICTION_POLICY_NAME) == EVICTION_POLICY
+    assert cutoff_of(policy(iam, "user", "backup-admin", OLDER_SESSIONS_POLICY)) == datetime(
+        2026, 11, 20, 12, 30, 1, tzinfo=UTC
+    )
+    assert iam.get_login_profile(UserName="backup-admin")["LoginProfile"]  # never deleted: the deny-all covers it
+    assert replaced.documents == [
+        {"where": "user/backup-admin", "policy": EVICTION_POLICY_NAME, "document": ALLOW_ALL, "planted": True}
+    ]
+    assert "planted?" in result["detail"] and json.dumps(ALLOW_ALL) not in json.dumps(result)
+    assert f"--access-key-id {key} --status Active" in result["undo"]
+
+    again = actions.hold_user(
+        iam,
+        "backup-admin",
+        user_id,
+        "why",
+        ON,
+        step_name=actions.EVICT_USER,
+        now=NOW + timedelta(minutes=15),
+        replaced=Replaced(),
+    )
+    assert again["status"] == Status.ALREADY_DONE and "undo" not in again
+
+
+def test_a_renamed_user_is_found_by_its_id_and_a_deleted_one_is_gone_only_when_iam_lists_no_such_id(iam) -> None:
+    user_id = iam.create_user(UserName="tmp1")["User"]["UserId"]
+    key = iam.create_access_key(UserName="tmp1")["AccessKey"]["AccessKeyId"]
+    iam.update_user(UserName="tmp1", NewUserName="svc-billing-sync")
+
+    result = actions.hold_user(
+        iam, "tmp1", user_id, "why", ON, step_name=actions.EVICT_USER, now=NOW, replaced=Replaced()
+    )
+
+    assert result["status"] == Status.DONE and result["target"] == "svc-billing-sync"
+    assert f"found by its id {user_id}" in result["detail"]
+    assert statuses(iam, "svc-billing-sync") == {key: "Inactive"}
+
+    gone = actions.hold_user(
+        iam, "nobody", "AIDANOSUCHUSER000001", "why", ON, step_name=actions.EVICT_USER, now=NOW, replaced=Replaced()
+    )
+    assert gone["status"] == Status.ALREADY_DONE and "IAM lists no user with id AIDANOSUCHUSER000001" in gone["detail"]
+
+
+def test_a_key_is_deactivated_where_iam_says_it_lives(iam) -> None:
+    iam.create_user(UserName="tmp1")
+    key = iam.create_access_key(UserName="tmp1")["AccessKey"]["AccessKeyId"]
+    iam.update_user(UserName="tmp1", NewUserName="renamed")
+
+    result = actions.deactivate_key(iam, key, "tmp1", "why", ON)
+
+    assert result["status"] == Status.DONE and statuses(iam, "renamed") == {key: "Inactive"}
+    assert "CloudTrail named tmp1" in result["detail"] and "--user-name renamed" in result["undo"]
+    assert actions.deactivate_key(iam, key, "tmp1", "why", ON)["status"] == Status.ALREADY_DONE
+    gone = actions.deactivate_key(iam, "AKIADELETEDKEY000001", "tmp1", "why", ON)
+    assert gone["status"] == Status.ALREADY_DONE and "NoSuchEntity" in gone["detail"]
+
+
+def test_a_password_the_attacker_created_is_removed_and_the_users_sessions_cut_off(iam) -> None:
+    iam.create_user(UserName="alice")
+    iam.create_login_profile(UserName="alice", Password="Attacker-Pass-123!")
+    made = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    result = actions.remove_login_profile(iam, "alice", made, "why", ON, now=NOW, replaced=Replaced())
+
+    assert result["status"] == Status.DONE, result["detail"]
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_login_profile(UserName="alice")
+    assert cutoff_of(policy(iam, "user", "alice", OLDER_SESSIONS_POLICY)) is not None
+
+
+def test_a_password_set_again_after_the_attacker_is_left_alone(iam) -> None:
+    iam.create_user(UserName="alice")
+    iam.create_login_profile(UserName="alice", Password="Owners-New-Pass-123!")
+    made = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    result = actions.remove_login_profile(iam, "alice", made, "why", ON, now=NOW, replaced=Replaced())
+
+    assert result["status"] == Status.SKIPPED and "someone set it since" in result["detail"]
+    assert iam.get_login_profile(UserName="alice")["LoginProfile"]
+
+
+def test_a_role_is_held_by_content_and_the_responders_own_roles_are_refused_by_exact_arn(iam) -> None:
+    iam.create_role(RoleName="evil", AssumeRolePolicyDocument=json.dumps(OUTSIDE))
+    planted = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="evil", PolicyName=OLDER_SESSIONS_POLICY, PolicyDocument=json.dumps(planted))
+    replaced = Replaced()
+
+    result = actions.hold_role(
+        iam, "evil", actions.QUARANTINE_ROLE, "why", ON, now=NOW, replaced=replaced, own_role_arns=frozenset()
+    )
+
+    assert result["status"] == Status.DONE
+    assert policy(iam, "role", "evil", EVICTION_POLICY_NAME) == EVICTION_POLICY
+    assert cutoff_of(policy(iam, "role", "evil", OLDER_SESSIONS_POLICY)) is not None
+    assert [doc["policy"] for doc in replaced.documents] == [OLDER_SESSIONS_POLICY]
+
+    # A role under the responder's path is not the responder's: only the exact ARNs are.
+    own = iam.create_role(RoleName="own", Path="/credential-responder/", AssumeRolePolicyDocument=json.dumps(TRUST))[
+        "Role"
+    ]
+    mimic = iam.create_role(
+        RoleName="mimic", Path="/credential-responder/", AssumeRolePolicyDocument=json.dumps(OUTSIDE)
+    )
+    fence = frozenset({own["Arn"]})
+    refused = actions.hold_role(
+        iam, "own", actions.QUARANTINE_ROLE, "why", ON, now=NOW, replaced=Replaced(), own_role_arns=fence
+    )
+    assert refused["status"] == Status.FAILED and "responder's own roles" in refused["detail"]
+    held = actions.hold_role(
+        iam, "mimic", actions.QUARANTINE_ROLE, "why", ON, now=NOW, replaced=Replaced(), own_role_arns=fence
+    )
+    assert held["status"] == Status.DONE and mimic["Role"]["Arn"] not in fence
+
+
+def test_a_minted_session_ends_with_a_cut_off_after_its_issue_and_a_later_one_stands(iam) -> None:
+    iam.create_role(RoleName="deploy-role", AssumeRolePolicyDocument=json.dumps(TRUST))
+    issued = "2026-11-20T12:05:00Z"
+
+    first = actions.revoke_sessions(iam, "role", "deploy-role", issued, "why", ON, now=NOW, replaced=Replaced())
+    again = actions.revoke_sessions(
+        iam, "role", "deploy-role", issued, "why", ON, now=NOW + timedelta(hours=1), replaced=Replaced()
+    )
+    later = actions.revoke_sessions(
+        iam, "role", "deploy-role", "2026-11-20T13:00:00Z", "why", ON, now=NOW + timedelta(hours=1), replaced=Replaced()
+    )
+
+    assert first["status"] == Status.DONE and "issued 2026-11-20T12:05:00Z" in first["detail"]
+    assert again["status"] == Status.ALREADY_DONE  # the cut-off already denies that session
+    assert later["status"] == Status.DONE  # a session minted after the cut-off needs a later one
+    assert cutoff_of(policy(iam, "role", "deploy-role", OLDER_SESSIONS_POLICY)) == datetime(
+        2026, 11, 20, 13, 30, 1, tzinfo=UTC
     )
 
 
-@pytest.mark.parametrize(
-    ("switch", "says"),
-    [(Switch(False, False, "EVICT_CREATED_USERS"), "EVICT_CREATED_USERS is off"), (Switch(True, True), "dry-run")],
-)
-def test_switched_off_or_dry_run_changes_nothing_and_is_skipped_containment(
-    iam: Any, switch: Switch, says: str
-) -> None:
-    iam.create_user(UserName="malicious")
-    key = iam.create_access_key(UserName="malicious")["AccessKey"]["AccessKeyId"]
-    result = actions.evict_created_user(iam, "malicious", "why", switch)
-    assert result["status"] == "skipped" and result["containment"] and says in result["detail"]
-    assert "put-user-policy" in result["manual"]
-    assert iam.list_access_keys(UserName="malicious")["AccessKeyMetadata"][0]["Status"] == "Active"
-    assert inline(iam, "user", "malicious") == [] and key
+class _Config:
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.calls: list[dict[str, Any]] = []
+
+    def get_resource_config_history(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        return {"configurationItems": self.items}
 
 
-def test_a_user_already_gone_is_already_done_because_iam_says_so(iam: Any) -> None:
-    result = actions.evict_created_user(iam, "gone", "why", ON)
-    assert result["status"] == "already-done" and "NoSuchEntity" in result["detail"]
-
-
-def test_the_undo_quotes_what_the_attacker_named(iam: Any) -> None:
-    name = "evil+name=,.@-x"  # every character IAM allows in a user name that a shell cares about
-    iam.create_user(UserName=name)
-    result = actions.evict_created_user(iam, name, "why", ON)
-    words = shlex.split(result["undo"])
-    assert words[words.index("--user-name") + 1] == name
-
-
-def test_a_console_password_is_removed_and_release_is_told_it_cannot_come_back(iam: Any) -> None:
-    iam.create_user(UserName="bob")
-    iam.create_login_profile(UserName="bob", Password="Bob-password-1!")
-    result = actions.remove_login_profile(iam, "bob", "attacker's: UpdateLoginProfile", ON, created_by_attacker=False)
-    assert result["status"] == "done" and result["containment"]
-    with pytest.raises(ClientError):
-        iam.get_login_profile(UserName="bob")
-    assert "cannot be restored" in result["data"]["password"] and "must set a new password" in result["detail"]
-    again = actions.remove_login_profile(iam, "bob", "why", ON, created_by_attacker=False)
-    assert again["status"] == "already-done"
-
-
-def test_a_created_role_is_denied_everything_and_its_sessions_revoked(iam: Any) -> None:
-    iam.create_role(RoleName="evil", AssumeRolePolicyDocument=json.dumps(OUTSIDE_TRUST))
-    result = actions.quarantine_role(iam, "evil", actions.QUARANTINE_ROLE, "why", ON, protected_path=PROTECTED, now=NOW)
-    assert result["status"] == "done"
-    assert sorted(inline(iam, "role", "evil")) == sorted([EVICTION_POLICY_NAME, "AWSRevokeOlderSessions"])
-    revoke = iam.get_role_policy(RoleName="evil", PolicyName="AWSRevokeOlderSessions")["PolicyDocument"]
-    assert revoke["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"] == "2026-11-20T12:30:00Z"
-    assert result["undo"].count("delete-role-policy") == 2
-    again = actions.quarantine_role(iam, "evil", actions.QUARANTINE_ROLE, "why", ON, protected_path=PROTECTED, now=NOW)
-    assert again["status"] == "already-done"
-
-
-@pytest.mark.parametrize("path", [PROTECTED, "/aws-service-role/ecs.amazonaws.com/"])
-def test_the_responders_own_and_service_linked_roles_are_refused(iam: Any, path: str) -> None:
-    iam.create_role(RoleName="mine", Path=path, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
-    result = actions.quarantine_role(iam, "mine", actions.QUARANTINE_TRUST, "why", ON, protected_path=PROTECTED)
-    assert result["status"] == "failed" and "refused" in result["detail"]
-    assert inline(iam, "role", "mine") == []
-
-
-def test_a_rewritten_trust_names_the_added_principals_and_the_restore_command() -> None:
-    rewrite = decision(
-        "UpdateAssumeRolePolicy", request={"roleName": "prod", "policyDocument": json.dumps(OUTSIDE_TRUST)}
-    )
-    earlier = decision(
-        "CreateRole",
-        "2026-11-19T08:00:00Z",
-        request={"roleName": "prod", "assumeRolePolicyDocument": json.dumps(EC2_TRUST)},
-    )
-    unknown = lambda: (None, "AWS Config has no history of it (ResourceNotDiscoveredException)")  # noqa: E731
-    text, data = actions.trust_report("prod", [rewrite], [earlier], unknown)
-    assert data["added_principals"] == ["AWS arn:aws:iam::193672423079:root"]
-    assert "CloudTrail: CreateRole at 2026-11-19T08:00:00Z" in data["previous_source"]
-    words = shlex.split(data["restore_trust"])
-    assert json.loads(words[words.index("--policy-document") + 1]) == EC2_TRUST
-    assert data["restore_trust"] in text
-
-    text, data = actions.trust_report("prod", [rewrite], [], unknown)
-    assert data["restore_trust"] is None and "previous trust document unknown" in text
-    assert "AWS arn:aws:iam::193672423079:root" in text and "Service ec2.amazonaws.com" in text
-
-
-def test_the_previous_trust_comes_from_aws_config_history_before_the_rewrite() -> None:
-    class Config:
-        def __init__(self) -> None:
-            self.asked: dict[str, Any] = {}
-
-        def get_resource_config_history(self, **kwargs: Any) -> dict[str, Any]:
-            self.asked = kwargs
-            configuration = {
-                "assumeRolePolicyDocument": "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D"
+def test_a_trust_document_aws_config_proves_is_put_back(iam) -> None:
+    role_id = iam.create_role(RoleName="web", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["RoleId"]
+    iam.update_assume_role_policy(RoleName="web", PolicyDocument=json.dumps(OUTSIDE))
+    config = _Config(
+        [
+            {
+                "configuration": json.dumps({"assumeRolePolicyDocument": json.dumps(TRUST)}),
+                "configurationItemCaptureTime": "2026-11-19T00:00:00Z",
             }
-            item = {"configuration": json.dumps(configuration), "configurationItemCaptureTime": "t0"}
-            return {"configurationItems": [item]}
-
-    config = Config()
-    document, source = actions.previous_trust_from_config(config, "AROAEXAMPLE", "2026-11-20T12:05:00Z")
-    assert document == {"Version": "2012-10-17", "Statement": []} and "AWS Config" in source
-    assert config.asked["resourceId"] == "AROAEXAMPLE" and config.asked["chronologicalOrder"] == "Reverse"
-    assert config.asked["laterTime"] == datetime(2026, 11, 20, 12, 4, 59, tzinfo=UTC)
-
-
-def test_a_policy_on_a_principal_the_attacker_created_is_removed(iam: Any) -> None:
-    iam.create_user(UserName="malicious")
-    arn = iam.create_policy(PolicyName="Admin", PolicyDocument=json.dumps(EVICTION_POLICY))["Policy"]["Arn"]
-    iam.attach_user_policy(UserName="malicious", PolicyArn=arn)
-    attach = decision("AttachUserPolicy", request={"userName": "malicious", "policyArn": arn})
-    result = actions.detach_policy(iam, attach, "malicious", "why", ON)
-    assert result["status"] == "done"
-    assert iam.list_attached_user_policies(UserName="malicious")["AttachedPolicies"] == []
-    assert result["undo"] == f"aws iam attach-user-policy --user-name malicious --policy-arn {arn}"
-    assert actions.detach_policy(iam, attach, "malicious", "why", ON)["status"] == "already-done"
-
-
-def test_a_policy_on_someone_elses_principal_is_reported_with_the_command_not_removed(iam: Any) -> None:
-    iam.create_user(UserName="bob")
-    iam.put_user_policy(UserName="bob", PolicyName="extra", PolicyDocument=json.dumps(EVICTION_POLICY))
-    put = decision("PutUserPolicy", request={"userName": "bob", "policyName": "extra", "policyDocument": "{}"})
-    result = actions.detach_policy(iam, put, None, "why", ON)
-    assert result["status"] == "skipped" and not result["containment"]
-    assert result["manual"] == "aws iam delete-user-policy --user-name bob --policy-name extra"
-    assert inline(iam, "user", "bob") == ["extra"]
-
-
-def test_federation_tokens_are_reported_as_covered_by_the_user_level_revocation() -> None:
-    minted = decision(
-        "GetFederationToken",
-        request={"name": "fed"},
-        response={"credentials": {"accessKeyId": "ASIAFEDERATED0000001"}},
+        ]
     )
-    result = actions.minted_sessions(minted, "why")
-    assert result["status"] == "skipped" and not result["containment"] and result["target"] == "ASIAFEDERATED0000001"
-    assert "revoke-user-sessions" in result["detail"] and "AWSRevokeOlderSessions" in result["manual"]
+    previous, proof = actions.previous_trust_from_config(config, role_id, "2026-11-20T12:05:00Z")
+    assert previous == TRUST and "AWS Config" in proof and config.calls[0]["resourceId"] == role_id
+    replaced = Replaced()
+
+    result = actions.restore_trust(
+        iam, "web", previous, proof, OUTSIDE, "why", ON, now=NOW, replaced=replaced, own_role_arns=frozenset()
+    )
+
+    assert result["status"] == Status.DONE, result["detail"]
+    document = iam.get_role(RoleName="web")["Role"]["AssumeRolePolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    assert document["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert replaced.documents[0]["policy"] == "trust policy"
+    assert cutoff_of(policy(iam, "role", "web", OLDER_SESSIONS_POLICY)) is not None
 
 
-def test_the_email_shows_the_full_restore_command_of_a_rewritten_trust() -> None:
-    from report.outcome import decide as verdict_of
-    from report.render import render_email
+def test_switches_and_dry_run_refuse_before_any_call(iam) -> None:
+    off = actions.hold_role(
+        iam,
+        "nope",
+        actions.QUARANTINE_ROLE,
+        "why",
+        Switch(enabled=False, name="QUARANTINE_CREATED_ROLES"),
+        now=NOW,
+        replaced=Replaced(),
+        own_role_arns=frozenset(),
+    )
+    dry = actions.deactivate_key(iam, "AKIAX", "u", "why", Switch(dry_run=True))
+    assert off["status"] == dry["status"] == Status.SKIPPED
+    assert "QUARANTINE_CREATED_ROLES is off" in off["detail"] and dry["detail"].startswith("dry-run: would")
 
-    restore = 'aws iam update-assume-role-policy --role-name prod --policy-document \'{"Version": "2012-10-17"}\''
-    quarantined = actions.step(
-        actions.QUARANTINE_TRUST, actions.Status.DONE, "prod", "deny-all in place", containment=True,
-        data={"restore_trust": restore},
-    )  # fmt: skip
-    text = render_email(None, verdict_of("accepted", "", [quarantined]), [])["text"]
-    assert "restore the previous trust policy:\n      " + restore in text
+
+def test_shorten_cuts_at_a_word_with_a_marker() -> None:
+    text = " ".join(["reasoning"] * 300)
+    cut = actions.shorten(text)
+    assert len(cut) <= actions.MAX_DETAIL and cut.endswith("[cut: the whole text is in the eviction evidence]")
+    assert "reasoning reasoning …" in cut

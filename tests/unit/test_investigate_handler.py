@@ -14,8 +14,9 @@ from common import aws as common_aws
 from common.errors import UnsupportedEvent
 from drill.cloudtrail_fake import FakeCloudTrail, FakeCloudTrailFactory, make_record
 from incident.model import AffectedKey, Incident, Kind
-from investigate import handler, lookup
+from investigate import handler, lookup, search, seeds
 from investigate.permissions import GRANTS
+from reach.judge import Window
 from tests.factories import FakeLambdaContext
 
 REGION = "us-east-1"
@@ -119,7 +120,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
     main = steps["investigate-cloudtrail"]
     assert main["status"] == "done" and main["containment"] is False
     assert f"not searched: {DISABLED} (UnrecognizedClientException" in main["detail"]
-    assert "CreateUser(malicious-iam-user)" in main["detail"]
+    assert "derived: user malicious-iam-user (unknown's)" in main["detail"]
     assert found["regions"]["not_searched"].keys() == {DISABLED} and REGION in found["regions"]["searched"]
     assert len(factory.clients) == len(found["regions"]["searched"]) + 1  # every enabled region was asked
     assert found["event_count"] == 5 and found["by_region"] == {REGION: 4, "eu-west-1": 1}
@@ -132,6 +133,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
     assert found["new_since_previous_pass"] is None and "event_ids" not in found  # they are in the evidence
     assert {
         "type": "iam-user",
+        "verdict": "unknown",
         "name": "malicious-iam-user",
         "console": "https://console.aws.amazon.com/iam/home#/users/details/malicious-iam-user",
     } in found["backdoors"]["created"]
@@ -152,19 +154,24 @@ def test_pass_one_then_pass_two(account, monkeypatch):
     assert stored["ServerSideEncryption"] == "aws:kms"
     document = json.loads(stored["Body"].read())
     assert len(document["events"]) == 5
-    # fields added for the eviction of other back doors: the full summary, back doors and steps
+    # fields added for the eviction: the full summary, the reach (what Evict contains) and the steps
     assert len(document["summary"]["event_ids"]) == 5 and document["backdoors"]["created_total"] == 2
-    assert {s["name"] for s in document["steps"]} >= {"investigate-cloudtrail", "deactivate-backdoor-key"}
+    assert [s["name"] for s in document["steps"]] == ["investigate-cloudtrail"]
+    reach = {item["label"]: item for item in document["reach"]["items"]}
+    assert set(reach) == {"user malicious-iam-user", f"access key {keys['planted']} of user malicious-iam-user"}
+    assert reach["user malicious-iam-user"]["details"]["grants"] == [
+        "AttachUserPolicy arn:aws:iam::aws:policy/AdministratorAccess"
+    ]
+    # no call before the window to compare with: neither the owner's nor, by its source alone, the attacker's
+    assert {item["verdict"] for item in reach.values()} == {"unknown"}
+    assert found["reach"]["items"] == 2 and found["reach"]["by_kind_and_verdict"] == {
+        "user:unknown": 1,
+        "access-key:unknown": 1,
+    }
 
-    # the back doors: the attacker's key off, alice's keys untouched and reported
-    assert (
-        steps["deactivate-backdoor-key"]["status"] == "done"
-        and steps["deactivate-backdoor-key"]["target"] == keys["planted"]
-    )
-    assert status(iam, "malicious-iam-user", keys["planted"]) == "Inactive"
+    # the investigation only reads: every key as it was (Evict contains what the reach holds)
+    assert status(iam, "malicious-iam-user", keys["planted"]) == "Active"
     assert status(iam, "alice", keys["exposed"]) == "Active" and status(iam, "alice", keys["old"]) == "Active"
-    assert steps["sweep-backdoor-keys"]["target"] == "alice"
-    assert {k["access_key_id"] for k in found["backdoors"]["user_keys"]["alice"]} == {keys["old"], keys["exposed"]}
 
     # CloudTrail delivers late: an older call shows up only now
     late = make_record(
@@ -189,9 +196,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
     assert found2["new_since_previous_pass"]["events"][0]["event_id"] == late["eventID"]
     assert [c["event_id"] for c in found2["persistence_calls"] if c["new"]] == [late["eventID"]]
     assert "1 new since pass 1" in by_name(second["steps"])["investigate-cloudtrail"]["detail"]
-    deactivations = {s["target"]: s["status"] for s in second["steps"] if s["name"] == "deactivate-backdoor-key"}
-    assert deactivations == {keys["planted"]: "already-done", keys["late"]: "done"}
-    assert status(iam, "eve", keys["late"]) == "Inactive"
+    assert f"access key {keys['late']} of user eve" in {item["label"] for item in found2["reach"]["listed"]}
     s3.head_object(Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-2.json")
 
 
@@ -226,14 +231,12 @@ def test_region_list_unavailable_searches_the_home_regions(account, monkeypatch)
 def test_missing_bucket_still_returns_the_summary(account, monkeypatch):
     _, keys = account
     monkeypatch.delenv("EVIDENCE_BUCKET")
-    monkeypatch.setenv("DEACTIVATE_BACKDOOR_KEYS", "false")
     monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
 
     result = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
 
     steps = by_name(result["steps"])
     assert steps["store-cloudtrail-evidence"]["status"] == "failed" and result["investigation"]["evidence"] is None
-    assert steps["deactivate-backdoor-key"]["status"] == "skipped"
     assert result["investigation"]["event_count"] == 5
 
 
@@ -251,9 +254,13 @@ def test_instance_credentials_are_also_looked_up_by_instance_id():
         principal_id="AROALHCCSKSM395EGX3XN:i-786a3A8B5C0d92eF4",
     )
 
-    labels = [item.label for item in handler.lookups_for(ice)]
+    window = Window.around("2026-11-22T10:00:00Z", margin_minutes=60, baseline_days=7)
+    regional, baseline = search.seed_lookups(seeds.seeds_of(ice), window, "us-east-1")
 
-    assert labels == ["AccessKeyId=ASIAP5CT9NN8EYVU1FXV", "Username=i-786a3A8B5C0d92eF4"]
+    assert [item.label for item in regional] == ["AccessKeyId=ASIAP5CT9NN8EYVU1FXV", "Username=i-786a3A8B5C0d92eF4"]
+    assert [item.label for item in baseline] == [f"{item.label} (baseline)" for item in regional]
+    assert {item.start.isoformat() for item in regional} == {"2026-11-22T09:00:00+00:00"}
+    assert {item.end.isoformat() for item in baseline} == {"2026-11-22T09:00:00+00:00"}
 
 
 @pytest.mark.parametrize(
@@ -271,12 +278,12 @@ def test_malformed_input_is_a_named_error(event, message):
 
 def test_settings_defaults_and_bad_values():
     settings = handler.Settings.from_env({})
-    assert (settings.lookback_hours, settings.max_events_per_region, settings.min_interval) == (24, 1000, 0.5)
-    assert settings.deactivate_backdoor_keys is True and settings.evidence_bucket is None
+    assert (settings.margin_minutes, settings.baseline_days, settings.max_depth, settings.max_items) == (60, 7, 3, 40)
+    assert (settings.max_events_per_region, settings.min_interval, settings.evidence_bucket) == (1000, 0.5, None)
     with pytest.raises(ValueError, match="LOOKUP_MAX_EVENTS_PER_REGION"):
         handler.Settings.from_env({"LOOKUP_MAX_EVENTS_PER_REGION": "lots"})
-    with pytest.raises(ValueError, match="DEACTIVATE_BACKDOOR_KEYS"):
-        handler.Settings.from_env({"DEACTIVATE_BACKDOOR_KEYS": "maybe"})
+    with pytest.raises(ValueError, match="REACH_MAX_DEPTH"):
+        handler.Settings.from_env({"REACH_MAX_DEPTH": "0"})
 
 
 def test_code_calls_exactly_the_granted_actions(account, monkeypatch):
@@ -295,6 +302,14 @@ def test_code_calls_exactly_the_granted_actions(account, monkeypatch):
     first = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
     previous = first["investigation"]["evidence"]
     handler.handler({"incident": incident(keys), "pass": 2, "previous_evidence": previous}, FakeLambdaContext())
+    instance = {
+        "kind": Kind.INSTANCE_CREDENTIAL_EXFILTRATION,
+        "source": "aws.guardduty",
+        "instance_id": "i-0f8e7d6c5b4a39281",
+        "role_name": "web-app-role",
+        "network_interfaces": [{"network_interface_id": "eni-1", "vpc_id": "vpc-1", "private_ip": "10.0.1.5"}],
+    }
+    handler.handler({"incident": incident(keys, **instance), "pass": 1}, FakeLambdaContext())
 
     calls.add("cloudtrail:LookupEvents")  # served by the fake, not botocore
     assert calls == {action for grant in GRANTS for action in grant["actions"]}
@@ -338,18 +353,27 @@ def test_noise_after_the_backdoor_neither_hides_it_nor_reads_as_done(account, mo
 
     result = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
 
+    # The key's own look-up is cut by the noise; the deriving calls by name, over the part it did not read,
+    # find the back door: the investigation is whole for what derives a credential, and says how.
     main = by_name(result["steps"])["investigate-cloudtrail"]
-    assert (
-        main["status"] == "failed"
-        and f"capped at 50 events per look-up (AccessKeyId={keys['exposed']})" in main["detail"]
+    assert main["status"] == "done", main["detail"]
+    document = json.loads(
+        boto3.client("s3", region_name=REGION)
+        .get_object(Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json")["Body"]
+        .read()
     )
-    assert status(iam, "malicious-iam-user", keys["planted"]) == "Inactive"  # found by EventName=CreateAccessKey
-    names = [c["LookupAttributes"][0]["AttributeValue"] for c in factory.clients[REGION].calls]
-    assert "CreateAccessKey" in names and "eu-west-1" not in {
+    assert [item["id"] for item in document["reach"]["items"]] == [keys["planted"]]
+    assert any("EventName=CreateAccessKey" in label for label in document["lookups"])
+    by_name_calls = [
+        c for c in factory.clients[REGION].calls if c["LookupAttributes"][0]["AttributeKey"] == "EventName"
+    ]
+    assert by_name_calls and all(c["EndTime"] < NOW - timedelta(minutes=40) for c in by_name_calls)
+    assert "eu-west-1" not in {
         r
         for r, c in factory.clients.items()
         if any(x["LookupAttributes"][0]["AttributeKey"] == "EventName" for x in c.calls)
     }
+    assert status(iam, "malicious-iam-user", keys["planted"]) == "Active"  # Evict's to contain, not this one's
 
 
 def test_iam_logs_in_the_partitions_first_region():

@@ -290,3 +290,63 @@ def test_attack_sequence_max_actors_is_validated_naming_its_key() -> None:
     assert ResponderConfig().attack_sequence_max_actors == 3
     with pytest.raises(ConfigError, match="attackSequenceMaxActors"):
         ResponderConfig.from_context({"attackSequenceMaxActors": 0}.get)
+
+
+# -- issue 23: the attacker's whole reach from an attack sequence ---------------------------------------------
+
+
+def _sequence_with(**change: object) -> dict:
+    event = load("crafted/guardduty_attack_sequence_iam_user_key.json")
+    sequence = event["detail"]["service"]["detection"]["sequence"]
+    for key, value in change.items():
+        sequence[key] = value
+    return event
+
+
+def test_two_keys_of_one_user_are_two_credentials() -> None:
+    event = load("crafted/guardduty_attack_sequence_iam_user_key.json")
+    sequence = event["detail"]["service"]["detection"]["sequence"]
+    second = copy.deepcopy(sequence["resources"][0])
+    second["uid"] = second["name"] = "AKIA3UBBJ2K3TSECOND2"
+    sequence["resources"].append(second)
+
+    incident = normalize(event, accept_samples=True).incident
+
+    assert incident is not None and incident.kind == Kind.EXPOSED_ACCESS_KEY
+    assert incident.access_key_ids == ["AKIA3UBBJ2K3TLEAKED1", "AKIA3UBBJ2K3TSECOND2"]
+    assert incident.user_names == ["ci-deployer"]
+
+
+def test_a_role_beside_keys_is_deferred_to_the_roles_containment_and_followed_by_the_reach() -> None:
+    from investigate.seeds import seeds_of
+
+    event = load("crafted/guardduty_attack_sequence_iam_user_key.json")
+    sequence = event["detail"]["service"]["detection"]["sequence"]
+    sequence["actors"].append(
+        {
+            "id": "ROLE",
+            "user": {
+                "name": "deploy-role",
+                "uid": "AROAEXAMPLE:s",
+                "type": "AssumedRole",
+                "credentialUid": "ASIA3UBBJ2K3TSESSION",
+                "account": {"uid": "123456789012"},
+            },
+        }
+    )
+
+    incident = normalize(event, accept_samples=True).incident
+
+    assert incident is not None and incident.access_key_ids == ["AKIA3UBBJ2K3TLEAKED1"]
+    assert [u.split(": ", 1)[1] for u in incident.unresolved] == [
+        "role deploy-role (keys contained first; revoke its sessions by hand)"
+    ]
+    assert [seed.id for seed in seeds_of(incident) if seed.kind == "role"] == ["deploy-role"]
+
+
+def test_the_sequences_endpoints_are_the_attackers_addresses() -> None:
+    incident = normalize(load("crafted/guardduty_attack_sequence_iam_user_key.json"), accept_samples=True).incident
+    assert incident is not None and incident.attacker_ips == ["198.51.100.77"]
+    forged = _sequence_with(endpoints=[{"ip": "<!channel> $(id)"}, {"ip": "203.0.113.9"}])
+    incident = normalize(forged, accept_samples=True).incident
+    assert incident is not None and incident.attacker_ips == ["203.0.113.9"]

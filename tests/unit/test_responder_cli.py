@@ -208,7 +208,7 @@ def test_release_without_a_terminal_stops_before_the_first_reversal(monkeypatch,
     made = []
     reversal = Reversal("deactivate-access-key", "AKIA", "re-activate access key AKIA", lambda: made.append(1) or "")
     monkeypatch.setattr(cli, "stack_outputs", lambda cloudformation, stack: {"IncidentTableName": "incidents"})
-    monkeypatch.setattr(cli, "load_incident", lambda dynamodb, table, incident: {"region": REGION, "steps": []})
+    monkeypatch.setattr(cli, "resolve", lambda dynamodb, table, incident: (incident, {"region": REGION, "steps": []}))
     monkeypatch.setattr(cli, "plan", lambda steps, **clients: ([reversal], []))
 
     def closed(prompt: str) -> str:

@@ -160,16 +160,22 @@ def test_service_linked_role_is_refused(iam: Any) -> None:
     assert result["manual"]
 
 
-def test_responder_own_role_is_refused(iam: Any) -> None:
-    iam.create_role(RoleName="responder-role", AssumeRolePolicyDocument=TRUST, Path="/credential-responder/")
+def test_responder_own_role_is_refused_by_its_exact_arn_not_its_path(iam: Any) -> None:
+    own = iam.create_role(RoleName="responder-role", AssumeRolePolicyDocument=TRUST, Path="/credential-responder/")
+    mimic = "attacker-made-under-our-path"
+    iam.create_role(RoleName=mimic, AssumeRolePolicyDocument=TRUST, Path="/credential-responder/")
+    fence = frozenset({own["Role"]["Arn"]})
 
     refuse_like_iam(iam, "responder-role", "AccessDenied")  # the explicit deny in the function's policy
-    result = revoke(iam, None, make_incident(role_name="responder-role"), now=NOW)
+    result = revoke(iam, None, make_incident(role_name="responder-role"), own_role_arns=fence, now=NOW)
+    contained = revoke(iam, None, make_incident(role_name=mimic), own_role_arns=fence, now=NOW)
 
     assert iam.list_role_policies(RoleName="responder-role")["PolicyNames"] == []
     assert result["status"] == "skipped"
-    assert "/credential-responder/" in result["detail"]
+    assert "one of the responder's own roles" in result["detail"] and own["Role"]["Arn"] in result["detail"]
     assert result["manual"].startswith("aws iam put-role-policy --role-name responder-role")
+    # A role under the responder's path is not the responder's: anyone who may create roles can make one.
+    assert contained["status"] == "done" and iam.list_role_policies(RoleName=mimic)["PolicyNames"]
 
 
 def test_a_tag_does_not_make_a_role_look_like_the_responder(iam: Any) -> None:
@@ -324,3 +330,46 @@ def test_a_findings_profile_iam_does_not_know_falls_back_to_the_current_one(iam:
     result = revoke(iam, ec2, make_incident(instance_id=instance, role_name=None, instance_profile_arn=gone), now=NOW)
 
     assert result["status"] == "done" and result["target"] == "decoy-role"
+
+
+# -- after Step Functions itself put the cut-off (infra/intake.py) -------------------------------------
+
+
+def finding_event() -> dict[str, Any]:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "events" / "guardduty_exfil_outside_realistic.json"
+    event = json.loads(path.read_text())
+    event["account"] = event["detail"]["accountId"] = ACCOUNT
+    return event
+
+
+def after_state(cutoff: str) -> dict[str, Any]:
+    event = finding_event()
+    return {
+        "event": event,
+        "execution_id": "arn:x",
+        "incident_id": f"{ACCOUNT}:guardduty:{event['detail']['id']}",
+        "contained": {"role_name": "web-app-role", "cutoff": cutoff},
+    }
+
+
+def test_after_the_states_put_the_cutoff_is_read_back(iam: Any, lambda_context: Any) -> None:
+    from revoke_sessions.actions import older_sessions_policy
+
+    cutoff = "2026-11-20T03:05:01Z"
+    iam.put_role_policy(  # the state's call
+        RoleName="web-app-role",
+        PolicyName=OLDER_SESSIONS_POLICY,
+        PolicyDocument=json.dumps(older_sessions_policy(cutoff)),
+    )
+    out = handler.handler(after_state(cutoff), lambda_context)
+    ((step,),) = [out["results"]["revoke_sessions"]["steps"]]
+    assert step["status"] == "done" and step["data"]["cutoff"] == cutoff
+    assert out["intake"]["status"] == "accepted" and out["intake"]["contained_at_intake"] is True
+
+
+def test_after_the_state_a_cutoff_that_does_not_read_back_is_a_failure(iam: Any, lambda_context: Any) -> None:
+    out = handler.handler(after_state("2026-11-20T03:05:01Z"), lambda_context)
+    (step,) = out["results"]["revoke_sessions"]["steps"]
+    assert step["status"] == "failed" and "does not read back as written" in step["detail"]
