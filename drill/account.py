@@ -33,19 +33,8 @@ from drill.moto_quirks import aws_semantics
 from drill.template import Synthesized, resolve
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-PRODUCT_PACKAGES = (
-    "common",
-    "incident",
-    "contain_key",
-    "revoke_sessions",
-    "preserve_evidence",
-    "isolate_instance",
-    "cut_off_instance",
-    "investigate",
-    "evict",
-    "reach",
-    "report",
-)
+# The product's packages (lambdas/*): fresh for each simulated account, so no module keeps another's state.
+PRODUCT_PACKAGES = tuple(sorted(path.parent.name for path in LAMBDAS_DIR.glob("*/__init__.py")))
 HOME_REGION = "us-east-1"
 # Services whose calls are the workflow's plumbing, not the response's own AWS calls.
 PLUMBING = {"lambda", "stepfunctions", "sfn", "states"}

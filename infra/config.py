@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.actions import Action, switches
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:(user|role)/[\w+=,.@/-]+$")
@@ -19,14 +21,12 @@ _POLICY_ARN = re.compile(r"^arn:aws[\w-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$
 _SECRET_NAME = re.compile(r"^[\w/+=.@-]{1,512}$")
 
 
-# Actions that can be put in dry-run one by one, and the environment switch each function reads.
+# Actions that can be put in dry-run one by one, and the environment switch each function reads: the core's
+# here, every declared action's from its declaration (lambdas/<package>/action.py).
 DRY_RUN_ACTIONS = {
     "containKey": "DRY_RUN_CONTAIN_KEY",
     "revokeSessions": "DRY_RUN_REVOKE_SESSIONS",
-    "preserveEvidence": "DRY_RUN_PRESERVE_EVIDENCE",
-    "isolateInstance": "DRY_RUN_ISOLATE_INSTANCE",
-    "detachLoadBalancers": "DRY_RUN_LOAD_BALANCERS",
-    "removeInstanceProfile": "DRY_RUN_INSTANCE_PROFILE",
+    **{switch.dry_run: switch.dry_run_env for switch in switches()},
     "deactivateBackdoorKeys": "DRY_RUN_BACKDOOR_KEYS",
     "evictCreatedUsers": "DRY_RUN_EVICT_CREATED_USERS",
     "removeLoginProfiles": "DRY_RUN_REMOVE_LOGIN_PROFILES",
@@ -72,10 +72,8 @@ class ResponderConfig:
     quarantine_user: bool = True
     quarantine_policy_arn: str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
     revoke_scope: str = "role"
-    preserve_evidence: bool = True
-    isolate_instances: bool = True
-    detach_load_balancers: bool = True
-    remove_instance_profile: bool = True
+    # The declared actions' switches, by cdk.json key (lambdas/<package>/action.py: each action's `switches`).
+    action_switches: dict[str, bool] = field(default_factory=lambda: {s.context: s.default for s in switches()})
     investigate: bool = True
     deactivate_backdoor_keys: bool = True
     evict_created_users: bool = True
@@ -93,7 +91,7 @@ class ResponderConfig:
     attack_sequence_max_actors: int = 3
     # AttackSequence:EC2/CompromisedInstanceGroup: image, cut off and isolate every instance of the
     # group (off: the shared role's sessions are revoked and the instances only listed, with commands).
-    isolate_instance_groups: bool = False
+    isolate_groups: bool = False
     exempt_principal_arns: tuple[str, ...] = ()
     exempt_instance_ids: tuple[str, ...] = ()
     # The window of suspicion opens this long before the exposure (AWS reports minutes after it happens).
@@ -109,6 +107,14 @@ class ResponderConfig:
     reserved_concurrency: int = 0
     # Lambda SnapStart for the containing functions (published versions; the workflow invokes an alias).
     snap_start: bool = False
+
+    def switched_on(self, context: str) -> bool:
+        """A declared action's switch (its cdk.json key)."""
+        return self.action_switches[context]
+
+    def action_on(self, action: Action) -> bool:
+        """Whether the action runs at all: any of its switches on."""
+        return any(self.switched_on(switch.context) for switch in action.switches)
 
     @classmethod
     def from_context(cls, get: Any, default_region: str | None = None) -> ResponderConfig:
@@ -137,14 +143,9 @@ class ResponderConfig:
             quarantine_user=_bool("quarantineUser", value("quarantineUser", defaults.quarantine_user)),
             quarantine_policy_arn=str(value("quarantinePolicyArn", defaults.quarantine_policy_arn)),
             revoke_scope=str(value("revokeScope", defaults.revoke_scope)),
-            preserve_evidence=_bool("preserveEvidence", value("preserveEvidence", defaults.preserve_evidence)),
-            isolate_instances=_bool("isolateInstances", value("isolateInstances", defaults.isolate_instances)),
-            detach_load_balancers=_bool(
-                "detachLoadBalancers", value("detachLoadBalancers", defaults.detach_load_balancers)
-            ),
-            remove_instance_profile=_bool(
-                "removeInstanceProfile", value("removeInstanceProfile", defaults.remove_instance_profile)
-            ),
+            action_switches={
+                switch.context: _bool(switch.context, value(switch.context, switch.default)) for switch in switches()
+            },
             investigate=_bool("investigate", value("investigate", defaults.investigate)),
             deactivate_backdoor_keys=_bool(
                 "deactivateBackdoorKeys", value("deactivateBackdoorKeys", defaults.deactivate_backdoor_keys)
@@ -161,9 +162,7 @@ class ResponderConfig:
                 "attackSequenceMaxActors", value("attackSequenceMaxActors", defaults.attack_sequence_max_actors), 1, 400
             ),
             snap_start=_bool("snapStart", value("snapStart", defaults.snap_start)),
-            isolate_instance_groups=_bool(
-                "isolateInstanceGroups", value("isolateInstanceGroups", defaults.isolate_instance_groups)
-            ),
+            isolate_groups=_bool("isolateInstanceGroups", value("isolateInstanceGroups", defaults.isolate_groups)),
             exempt_principal_arns=_str_list("exemptPrincipalArns", value("exemptPrincipalArns", [])),
             exempt_instance_ids=_str_list("exemptInstanceIds", value("exemptInstanceIds", [])),
             unknown_changes=str(value("unknownChanges", defaults.unknown_changes)),
@@ -221,7 +220,7 @@ class ResponderConfig:
             raise ConfigError(f"quarantinePolicyArn: {self.quarantine_policy_arn!r} is not an IAM policy ARN")
         if self.revoke_scope not in ("role", "instance"):
             raise ConfigError(f"revokeScope: {self.revoke_scope!r} must be 'role' or 'instance'")
-        if self.isolate_instance_groups and not self.isolate_instances:
+        if self.isolate_groups and not self.switched_on("isolateInstances"):
             # Normalize would mark a group for isolation that the workflow has no step for.
             raise ConfigError("isolateInstanceGroups: true needs isolateInstances true (the group is isolated by it)")
         if self.unknown_changes not in UNKNOWN_CHANGES:

@@ -76,7 +76,7 @@ def normalize(
     accept_samples: bool = False,
     affiliated_inside_aws: str = "contain",
     attack_sequence_max_actors: int = DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS,
-    isolate_instance_groups: bool = False,
+    isolate_groups: bool = False,
 ) -> Intake:
     if not isinstance(event, dict):
         return _ignored(f"malformed-event: expected a JSON object, got {type(event).__name__}")
@@ -90,7 +90,7 @@ def normalize(
                 accept_samples=accept_samples,
                 affiliated_inside_aws=affiliated_inside_aws,
                 max_actors=attack_sequence_max_actors,
-                isolate_groups=isolate_instance_groups,
+                isolate_groups=isolate_groups,
             )
     except _Invalid as exc:
         # Before any action and before any text of the event reaches a message.

@@ -187,7 +187,7 @@ def test_an_instance_group_sequence_revokes_the_shared_role_and_lists_the_instan
     assert "isolateInstanceGroups=false" in email["text"]
 
 
-def test_an_instance_group_with_isolate_instance_groups_images_and_isolates_each_instance(synthesized) -> None:
+def test_an_instance_group_with_isolate_groups_on_images_and_isolates_each_instance(synthesized) -> None:
     result = run_event_file(GROUP, synthesized, environment={"ISOLATE_INSTANCE_GROUPS": "true"})
     assert result["outcome"] == "contained", result["reason"]
     members = [result["staged"]["i-0aa11bb22cc33dd41"], result["staged"]["i-0aa11bb22cc33dd42"]]

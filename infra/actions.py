@@ -1,0 +1,23 @@
+"""The declared response actions (lambdas/<package>/action.py), as infra reads them at synth."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+if str(LAMBDAS_DIR) not in sys.path:
+    sys.path.insert(0, str(LAMBDAS_DIR))
+
+from common.action import Action, Switch, actions, by_package  # noqa: E402 - needs lambdas/ on the path
+
+__all__ = ["Action", "Switch", "actions", "by_package", "switches"]
+
+
+def switches() -> tuple[Switch, ...]:
+    """Every declared action's switches, once each (by cdk.json key)."""
+    found: dict[str, Switch] = {}
+    for action in actions():
+        for switch in action.switches:
+            found.setdefault(switch.context, switch)
+    return tuple(found.values())
