@@ -280,13 +280,18 @@ def _account_refusal(
     if conflict:
         why += f"; the event's accounts disagree ({conflict})"
     q = shlex.quote
-    user = q(named) if named else "<UserName>"
-    manual = (
-        f"with credentials for account {key_account}: "
-        f"aws iam get-access-key-last-used --access-key-id {q(access_key_id)}  # the owner's UserName, then: "
-        f"aws iam update-access-key --user-name {user} --access-key-id {q(access_key_id)} --status Inactive; "
-        f"aws iam attach-user-policy --user-name {user} --policy-arn "
-        f"{q(env_str('QUARANTINE_POLICY_ARN', DEFAULT_QUARANTINE_POLICY))}"
+    # The event's name is used when it gives one; otherwise IAM names the owner there, and the next lines use it.
+    find = [] if named else [f"user=$(aws iam get-access-key-last-used --access-key-id {q(access_key_id)} "
+                             "--query UserName --output text)"]  # fmt: skip
+    user = q(named) if named else '"$user"'
+    manual = "\n".join(
+        [
+            f"# with credentials for account {key_account}:",
+            *find,
+            f"aws iam update-access-key --user-name {user} --access-key-id {q(access_key_id)} --status Inactive",
+            f"aws iam attach-user-policy --user-name {user} --policy-arn "
+            f"{q(env_str('QUARANTINE_POLICY_ARN', DEFAULT_QUARANTINE_POLICY))}",
+        ]
     )
     return step(
         DEACTIVATE,
