@@ -77,7 +77,12 @@ def problems(text: str, *, sources: Iterable[str] = (), slack: bool = False) -> 
         for sentence in re.split(r"(?<=[.:!?])\s", line):
             if _DANGLING.search(_URL.sub("", sentence).rstrip(" .")):
                 found.append(f"dangling: {sentence.strip()[-80:]!r}")
-    counted = Counter(line.strip() for line in text.splitlines() if len(line.strip()) >= DUPLICATE_MIN_CHARS)
+    # A shell comment (`# the e-mail has the rest ...`) is a marker a code block repeats, not a line of text.
+    counted = Counter(
+        line.strip()
+        for line in text.splitlines()
+        if len(line.strip()) >= DUPLICATE_MIN_CHARS and not line.strip().startswith("# ")
+    )
     found += [f"duplicate: line {line[:120]!r} x{count}" for line, count in counted.items() if count > 1]
     found += [f"cut: {cut_text!r}" for cut_text in cuts(text, sources)]
     found += [f"shell: {command[:160]!r}: {error}" for command in commands if (error := shell_error(command))]

@@ -345,6 +345,10 @@ def happened(incident: dict[str, Any] | None, verdict: Verdict) -> str:
         keys = ", ".join(incident.get("access_key_ids") or [])
         exposed = f"; exposed at {incident['exposed_url']}" if incident.get("exposed_url") else ""
         return f"{source} reported access key{'s' if ',' in keys else ''} {keys} exposed ({event_type}){at}{exposed}"
+    if event_type.startswith("AttackSequence:IAM") and kind == "exposed-access-key":
+        keys = ", ".join(incident.get("access_key_ids") or [])
+        plural = "s" if "," in keys else ""
+        return f"{source} reported an attack sequence using access key{plural} {keys} ({event_type}{severity}){at}"
     if incident.get("group_instance_ids"):
         count = len(incident["group_instance_ids"])
         return f"{source} reported a compromised group of {count} instances ({event_type}{severity}){at}"
