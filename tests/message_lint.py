@@ -62,7 +62,7 @@ def problems(text: str, *, sources: Iterable[str] = (), slack: bool = False) -> 
         text = slack_as_shown(text).replace("```", "\n")  # a code block's lines are lines
     found: list[str] = []
     prose = [line for line in text.splitlines() if not is_command(line)]
-    commands = [line.strip() for line in text.splitlines() if is_command(line)]
+    commands = [_unquoted(line) for line in text.splitlines() if is_command(line)]
     for line in text.splitlines():
         without_urls = _URL.sub("", line)
         placeholders = [m.group(0) for m in _PLACEHOLDER.finditer(without_urls)]
@@ -90,7 +90,13 @@ def problems(text: str, *, sources: Iterable[str] = (), slack: bool = False) -> 
 
 
 def is_command(line: str) -> bool:
-    return bool(_COMMAND.match(line.strip()))
+    return bool(_COMMAND.match(_unquoted(line)))
+
+
+def _unquoted(line: str) -> str:
+    """A line of a quoted message (the drill quotes the e-mail as `      | ...`) read as the message's line."""
+    text = line.strip()
+    return text[1:].strip() if text.startswith("|") else text
 
 
 def slack_as_shown(text: str) -> str:

@@ -74,6 +74,13 @@ def test_slack_is_read_as_slack_shows_it() -> None:
     assert any(p.startswith("shell:") for p in problems(code, slack=True))
 
 
+def test_a_quoted_message_is_read_as_the_message() -> None:
+    quoted = "      |   aws iam update-access-key --user-name 'ci-dep --access-key-id AKIA1"
+    assert any(p.startswith("shell:") for p in problems(quoted))
+    command = 'aws ec2 revoke-security-group-egress --ip-permissions \'[{"IpProtocol": "-1"}]\''
+    assert problems(f"      |   {command}") == []  # a command's JSON is not a state dumped in prose
+
+
 def test_a_cut_with_its_marker_is_not_a_defect() -> None:
     marked = f"{CUT_DETAIL[:100]} […cut here: the full text is in the incident record]"
     assert cuts(marked, [CUT_DETAIL]) == []
