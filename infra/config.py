@@ -43,7 +43,8 @@ EVICTION_SWITCHES = {
     "QUARANTINE_REWRITTEN_TRUST": "quarantine_rewritten_trust",
     "REVOKE_MINTED_SESSIONS": "revoke_minted_sessions",
 }
-# What a change nobody can attribute gets (docs/response.md, "Whose work is it"): held like the attacker's, or only reported.
+# What a change nobody can attribute gets (docs/response.md, "Whose work is it"): held like the attacker's, or only
+# reported.
 UNKNOWN_CHANGES = ("hold", "report")
 # Context keys this version no longer reads, with what replaced them: named, never silently ignored.
 REPLACED_KEYS = {
