@@ -272,7 +272,7 @@ def test_what_the_credential_did_is_in_both_messages():
 
     found = latest_investigation(state)
     email = render_email(incident, verdict, incident_links, execution, investigation=found)["text"]
-    section = email.split("WHAT THE CREDENTIAL DID (CloudTrail)")[1].split("NEXT STEPS")[0]
+    section = email.split("WHAT THE CREDENTIAL DID (CloudTrail)")[1].split("\n\n")[0]
     assert "not searched: me-south-1" in section
     assert "PERSISTENCE CreateUser user malicious-iam-user" in section
     assert "PERSISTENCE CreateAccessKey" in section
