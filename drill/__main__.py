@@ -1,4 +1,7 @@
-"""python -m drill EVENT.json ... [--json] [--sequence] [--include-samples] [--time-scale X] [--burst N]"""
+"""python -m drill [EVENT.json ...] [--full] [--json] [--sequence] [--include-samples] [--time-scale X] [--burst N]
+
+With no event, one event of each kind the responder answers (and a few it ignores), each with the first
+lines of its report and what is left for a person, then a tally."""
 
 from __future__ import annotations
 
@@ -16,13 +19,33 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 # The drill deploys with a Slack webhook secret configured, so both channels are exercised.
 DRILL_CONTEXT = {"slackWebhookSecretName": "credential-responder/slack-webhook"}
-BUNDLED = sorted(str(path) for path in (ROOT / "tests" / "events").glob("*.json"))
+EVENTS = ROOT / "tests" / "events"
+BUNDLED = sorted(str(path) for path in EVENTS.glob("*.json"))
+# `make drill` with no event: one event of each kind the README lists, then the kinds it ignores, briefly.
+SHOWCASE = [
+    ("exposed access key", "health_exposed_key_2025_event_metadata.json"),
+    ("the root user's access key", "crafted/health_root_key_exposed.json"),
+    ("stolen instance credentials", "guardduty_exfil_outside_realistic.json"),
+    ("attack sequence", "crafted/guardduty_attack_sequence_iam_user_key.json"),
+    ("compromised instance group", "crafted/guardduty_attack_sequence_ec2_instance_group.json"),
+    ("console compromise", "crafted/health_console_compromise.json"),
+    ("ignored: another Health event", "health_ignore_ec2_retirement_scheduled.json"),
+    ("ignored: another finding type", "guardduty_ignore_ec2_backdoor_dns_SAMPLE.json"),
+    ("ignored: a sample finding", "guardduty_exfil_outside_SAMPLE_finding.json"),
+    ("ignored: an archived finding", "crafted/guardduty_exfil_realistic_archived.json"),
+    ("ignored: a malformed event", "health_ignore_malformed_no_entities.json"),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drill", description=__doc__)
-    parser.add_argument("events", nargs="*", help="event files (default: every bundled sample event)")
+    parser.add_argument(
+        "events", nargs="*", help="event files (default: one of each kind the responder answers, and some it ignores)"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON array, one object per event")
+    parser.add_argument(
+        "--full", action="store_true", help="every step, the state read back and the whole e-mail of each event"
+    )
     parser.add_argument(
         "--sequence",
         action="store_true",
@@ -31,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--account",
         metavar="STATE.json",
-        help="stage this declarative account state before the first event (README: the drill's account file)",
+        help="stage this declarative account state before the first event (docs/drill.md: the account file)",
     )
     parser.add_argument("--include-samples", action="store_true", help="act on GuardDuty sample findings")
     parser.add_argument(
@@ -129,7 +152,8 @@ def _run(args: argparse.Namespace, state: Any) -> tuple[str, int]:
 
         names = list(SCENARIOS) if "all" in args.fault else args.fault
         results = [run_scenario(name, synthesized, time_scale=args.time_scale) for name in names]
-        return _output(results, args.json), 0 if all(r["outcome"] == r["fault"]["expected"] for r in results) else 1
+        code = 0 if all(r["outcome"] == r["fault"]["expected"] for r in results) else 1
+        return _output(results, args.json, args.full), code
     if args.sequence:
         from drill.runner import run_sequence
 
@@ -141,9 +165,11 @@ def _run(args: argparse.Namespace, state: Any) -> tuple[str, int]:
             cloudtrail=args.cloudtrail,
             account_state=state,
         )
-        return _output(results, args.json), 0
-    results = [
-        run_event_file(
+        return _output(results, args.json, args.full), 0
+    showcase = [] if args.events else SHOWCASE
+    results = []
+    for path in args.events or [str(EVENTS / path) for _, path in SHOWCASE]:
+        result = run_event_file(
             path,
             synthesized,
             include_samples=args.include_samples,
@@ -151,9 +177,10 @@ def _run(args: argparse.Namespace, state: Any) -> tuple[str, int]:
             cloudtrail=args.cloudtrail,
             account_state=state,
         )
-        for path in (args.events or BUNDLED)
-    ]
-    return _output(results, args.json), 0
+        if showcase:
+            result["kind"] = showcase[len(results)][0]
+        results.append(result)
+    return _output(results, args.json, args.full), 0
 
 
 @contextlib.contextmanager
@@ -173,42 +200,71 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _output(results: list[dict[str, Any]], as_json: bool) -> str:
+def _output(results: list[dict[str, Any]], as_json: bool, full: bool = False) -> str:
     if as_json:
         return json.dumps(results, indent=2)
-    return "\n".join([*(render(result) for result in results), tally(results)])
+    return "\n".join([*(render(result, full=full) for result in results), tally(results)])
 
 
-def render(result: dict[str, Any]) -> str:
+def render(result: dict[str, Any], full: bool = False) -> str:
+    """One run as a person reads it: the report's first lines and what is left for a person (the e-mail's own
+    words, up to its details); `full`: every step, the state read back and the whole e-mail."""
     delivery = f"delivery {result['delivery']}, " if "delivery" in result else ""
-    lines = [f"== {delivery}{result['event_file']}: {result['outcome'].upper()} — {result['reason']}"]
+    kind = f"{result['kind']}: " if "kind" in result else ""
+    lines = [f"== {delivery}{kind}{result['event_file']}: {result['outcome'].upper()}"]
     if "fault" in result:
         fault = result["fault"]
         lines.insert(0, f"## fault drill {fault['scenario']}: {fault['what']} ({_verdict(result)})")
+    email = next((n for n in result["notifications"] if n.get("channel") == "email" and n.get("text")), None)
+    if result["outcome"] == "ignored" and not full:
+        lines[-1] += f" — {result['reason']}"
+        return "\n".join(lines)
+    if email is None:
+        lines.append(f"   no message (by design for a repeat that brings nothing new): {result['reason']}")
+    elif not full:
+        head = email["text"].split("\nDETAILS\n", 1)[0].rstrip("\n")
+        lines += ["   " + line if line else "" for line in head.splitlines()]
+    if full:
+        lines += _full(result)
+    counts = Counter(step["status"] for step in result["steps"])
+    steps = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    timings = result["timings_ms"]
+    lines.append(
+        f"   steps: {steps or 'none'}; execution {result['execution']['status']} in "
+        f"{result['execution']['transitions']} states; {_containment(timings)}, {_ms(timings['total'])} in all"
+    )
+    return "\n".join(lines)
+
+
+def _full(result: dict[str, Any]) -> list[str]:
+    lines = [f"   reason: {result['reason']}"]
     incident = result["incident"]
     if incident:
         who = ", ".join(incident.get("owners") or incident["user_names"]) or incident.get("role_name") or "?"
         lines.append(
             f"   {incident['kind']} in {incident['account']}/{incident['region']}: "
-            f"keys {', '.join(incident['access_key_ids']) or '-'}; principal {who}; "
-            f"instance {incident.get('instance_id') or '-'}"
+            f"keys {', '.join(incident['access_key_ids']) or 'none'}; principal {who}; "
+            f"instance {incident.get('instance_id') or 'none'}"
         )
     for old, new in result["staged"].items():
         lines.append(f"   staged {old} -> {new}")
-    for step in result["steps"]:
-        lines.append(f"   [{step['status']:>12}] {step['name']} {step['target']}: {step['detail']}")
+    # Each step once: the second CloudTrail pass reports again, word for word, what the first found.
+    steps = Counter(
+        f"[{step['status']:>12}] {step['name']} {step['target']}: {step['detail']}" for step in result["steps"]
+    )
+    lines += [f"   {line}" + (f" (x{count}: once per look-up)" if count > 1 else "") for line, count in steps.items()]
     lines.append("   observed (read back from the account):")
     lines.extend(_observed_lines(result["observed"], "     "))
     for note in result["notifications"]:
         lines.append(f"   -> {note.get('channel')} ({note.get('status', 'sent')}): {note.get('subject', '')}")
         if note.get("channel") == "email" and note.get("text"):
             lines.extend("      | " + line for line in note["text"].splitlines())
-    timings = result["timings_ms"]
-    lines.append(
-        f"   execution {result['execution']['status']} in {result['execution']['transitions']} states; "
-        f"{_containment(timings)}, total {timings['total']} ms"
-    )
-    return "\n".join(lines)
+    return lines
+
+
+def _ms(value: float) -> str:
+    """812 ms, 3.9 s."""
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
 def _verdict(result: dict[str, Any]) -> str:
@@ -218,7 +274,7 @@ def _verdict(result: dict[str, Any]) -> str:
 
 def _containment(timings: dict[str, Any]) -> str:
     at = timings.get("to_containment")
-    return "no containing call" if at is None else f"containment at {at} ms"
+    return "no containing call" if at is None else f"containment at {_ms(at)}"
 
 
 def _scalar(value: Any) -> str:
@@ -236,6 +292,9 @@ def _flat(value: Any) -> str | None:
             return "none"
         if all(not isinstance(item, dict | list) for item in value.values()):
             return ", ".join(f"{key} {_scalar(item)}" for key, item in value.items())
+        # A record of short lists (a role's policies, its trust): one line, each field named.
+        if all(not isinstance(item, dict) and _flat(item) is not None for item in value.values()):
+            return "; ".join(f"{key} {_flat(item)}" for key, item in value.items())
         return None
     if isinstance(value, list):
         if not value:
@@ -246,6 +305,23 @@ def _flat(value: Any) -> str | None:
     return _scalar(value)
 
 
+def _words(value: Any) -> str:
+    """A nested value on one line, as words: {"DateLessThan": {"aws:TokenIssueTime": "T"}} reads
+    `DateLessThan aws:TokenIssueTime T`."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_words(item)}" for key, item in value.items()) or "none"
+    if isinstance(value, list):
+        return ", ".join(_words(item) for item in value) or "none"
+    return _scalar(value)
+
+
+def _record(value: Any) -> str:
+    """An entity on one line: a record's fields named, a list's items one after another."""
+    if isinstance(value, list):
+        return " | ".join(_record(item) if isinstance(item, dict) else _words(item) for item in value) or "none"
+    return "; ".join(f"{key} {_flat(item) or _words(item)}" for key, item in value.items()) or "none"
+
+
 def _observed_lines(observed: Any, indent: str) -> list[str]:
     lines: list[str] = []
     empty = []
@@ -253,10 +329,8 @@ def _observed_lines(observed: Any, indent: str) -> list[str]:
         for item in observed:
             flat = _flat(item)
             if flat is None and isinstance(item, dict):
-                flat = "; ".join(
-                    f"{key} {_flat(value) or json.dumps(value, sort_keys=True)}" for key, value in item.items()
-                )
-            lines.append(f"{indent}- {flat if flat is not None else json.dumps(item, sort_keys=True)}")
+                flat = "; ".join(f"{key} {_flat(value) or _words(value)}" for key, value in item.items())
+            lines.append(f"{indent}- {flat if flat is not None else _words(item)}")
         return lines
     for key, value in observed.items():
         if indent == "     " and value in ({}, [], None):
@@ -265,6 +339,11 @@ def _observed_lines(observed: Any, indent: str) -> list[str]:
         flat = _flat(value)
         if flat is not None:
             lines.append(f"{indent}{key}: {flat}")
+        elif isinstance(value, dict) and all(isinstance(item, dict | list) for item in value.values()):
+            # Users, roles, instances: one line each, every field named on it (two users with the same policy
+            # then read as two users, not as one line printed twice).
+            lines.append(f"{indent}{key}:")
+            lines += [f"{indent}  {name}: {_record(item)}" for name, item in value.items()]
         else:
             lines.append(f"{indent}{key}:")
             lines.extend(_observed_lines(value, indent + "  "))

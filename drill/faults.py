@@ -512,25 +512,6 @@ def _largest_instance_state(account: SimulatedAccount, staged: Staged) -> None:
 
 # -- exposed key (contain_key)
 
-ROOT_USER_NAME = "<root_account>"  # what IAM names the root user (credential report, GetAccessKeyLastUsed)
-
-
-def _key_of_root(account: SimulatedAccount, staged: Staged) -> None:
-    """moto has no root access keys: make the staged user's keys read as IAM reports a root key's
-    (GetAccessKeyLastUsed names the owner <root_account>). A drill-side stand-in, as the quarantine
-    policies are; the event still names the user "root", which proves nothing by itself."""
-    from moto.iam.models import iam_backends
-
-    backend = iam_backends[account.account_id]["global"]
-    for name in list(staged.users):
-        user = backend.users.pop(name)
-        user.name = ROOT_USER_NAME
-        backend.users[ROOT_USER_NAME] = user
-        for key in user.access_keys:
-            key.user_name = ROOT_USER_NAME
-    staged.users = [ROOT_USER_NAME]
-    staged.notes.append("the staged key made to read as the root user's (<root_account>)")
-
 
 def _key_of_another_user(account: SimulatedAccount, staged: Staged) -> None:
     """The event names test-1, but the exposed key is bob's."""
@@ -894,7 +875,6 @@ SCENARIOS = {
             "crafted/health_root_key_exposed.json",
             "failed",
             "a root user's key (as IAM names it, <root_account>): never acted on; the report gives the manual steps",
-            setup=_key_of_root,
         ),
         Scenario(
             "exempted-principal",

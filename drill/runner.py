@@ -1,5 +1,5 @@
 """Run one event through the synthesized workflow in a fresh simulated account, and describe it
-in the drill's JSON contract (see README, "The drill")."""
+in the drill's JSON contract (docs/drill.md, "The drill's JSON")."""
 
 from __future__ import annotations
 
@@ -164,7 +164,10 @@ def describe(
     intake = intake_of(record, handlers)
     incident = (intake or {}).get("incident")
     outcome, reason, steps, notifications = describe_outcome(record, handlers)
-    containing = [call.at for call in record.api_calls if (call.service, call.operation) in CONTAINING_CALLS]
+    # A containing call that failed (NoSuchEntity on a user the event merely named, throttling) contained nothing.
+    containing = [
+        call.at for call in record.api_calls if (call.service, call.operation) in CONTAINING_CALLS and not call.error
+    ]
     return {
         "event_file": event_file,
         "outcome": outcome,

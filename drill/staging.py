@@ -214,6 +214,9 @@ def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
             )
     if user in staged.declared_users:
         return  # the account file says what else the user holds
+    if user == ROOT_IN_EVENTS:
+        as_root_user(account, staged, user)
+        return
     if any(owner in (user, f"{user}-bystander") for owner in staged.bystanders.values()):
         return
     # A second, legitimate key of the same user: containment must leave it alone.
@@ -229,6 +232,30 @@ def _stage_health(account: SimulatedAccount, staged: Staged) -> None:
             f"staged user {user} with the event's key(s); {user} has no room for a bystander key "
             f"(IAM's quota of {IAM_KEYS_PER_USER}), so bystander key {bystander} is on {holder}"
         )
+
+
+# The name an event gives the root user. An IAM user cannot hold the root user's keys, so an event that names
+# "root" is staged as a root key (GetAccessKeyLastUsed names the owner <root_account>), never as an IAM user
+# called root that the responder would then quarantine.
+ROOT_IN_EVENTS = "root"
+ROOT_USER_NAME = "<root_account>"  # what IAM names the root user (credential report, GetAccessKeyLastUsed)
+
+
+def as_root_user(account: SimulatedAccount, staged: Staged, user: str) -> None:
+    """moto has no root access keys: the keys staged on `user` are made to read as IAM reports a root key's.
+    A drill-side stand-in, as the quarantine policies are (moto_quirks)."""
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account.account_id]["global"]
+    if user not in backend.users:
+        return
+    holder = backend.users.pop(user)
+    holder.name = ROOT_USER_NAME
+    backend.users[ROOT_USER_NAME] = holder
+    for key in holder.access_keys:
+        key.user_name = ROOT_USER_NAME
+    staged.users = [ROOT_USER_NAME if name == user else name for name in staged.users]
+    staged.notes.append(f"the event names user {user}: its key(s) staged as the root user's (IAM: {ROOT_USER_NAME})")
 
 
 def _ensure_user(iam: Any, staged: Staged, user: str) -> None:

@@ -1,5 +1,5 @@
 """`--account STATE.json`: a declarative description of the simulated account, staged before the
-first event (README, "The drill": "Account state").
+first event (docs/drill.md, "Account state").
 
 Objects are declared with the ids the events use (`AKIA…`, `i-…`, `eni-…`, `sg-…`, `vpc-…`,
 `subnet-…`); moto mints its own, so the drill maps each declared id to the minted one and rewrites

@@ -43,7 +43,8 @@ EVICTION_SWITCHES = {
     "QUARANTINE_REWRITTEN_TRUST": "quarantine_rewritten_trust",
     "REVOKE_MINTED_SESSIONS": "revoke_minted_sessions",
 }
-# What a change nobody can attribute gets (README, "Whose work is it"): held like the attacker's, or only reported.
+# What a change nobody can attribute gets (docs/response.md, "Whose work is it"): held like the attacker's, or only
+# reported.
 UNKNOWN_CHANGES = ("hold", "report")
 # Context keys this version no longer reads, with what replaced them: named, never silently ignored.
 REPLACED_KEYS = {
@@ -55,7 +56,7 @@ REPLACED_KEYS = {
 
 # What cdk.json's @aws-cdk/core:target-partitions says too. aws-cn and aws-us-gov are not supported:
 # the console links, the Powertools public SSM parameter and AWSCompromisedKeyQuarantineV3 are
-# not verified there (README "Supported partitions").
+# not verified there (docs/operations.md, "Supported partitions").
 SUPPORTED_PARTITIONS = ("aws",)
 
 

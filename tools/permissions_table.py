@@ -1,8 +1,8 @@
-"""The README's "Permissions" table, generated from the declarations in lambdas/*/permissions.py.
+"""The "Permissions" table of docs/permissions.md, generated from the declarations in lambdas/*/permissions.py.
 
-    python -m tools.permissions_table     # prints the Markdown that goes between the README markers
+    python -m tools.permissions_table     # prints the Markdown that goes between the markers
 
-tests/infra/test_permissions_table.py fails when README.md holds anything else, and the least-privilege
+tests/infra/test_permissions_table.py fails when docs/permissions.md holds anything else, and the least-privilege
 test checks that the declarations match both the code and the deployed roles.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "permissions.md"
 LAMBDAS = ROOT / "lambdas"
 START, END = "<!-- permissions:start -->", "<!-- permissions:end -->"
 KINDS = {"GRANTS": "", "INDIRECT_GRANTS": "(made by AWS for the function) ", "DENIES": "(explicit Deny) "}

@@ -40,8 +40,10 @@ def principal_guard(principal_arn: str, name: str) -> Refusal | None:
     `principal_arn` is the ARN IAM returns (GetUser, GetRole), with its path and partition."""
     if is_root(principal_arn, name):
         return Refusal(
-            "root user's key: the responder never acts on root; a person must",
-            "Sign in as root, open Security credentials, deactivate the access key, then enable MFA and delete it",
+            "the root user's key: the responder never acts on the root user; only the root user can deactivate "
+            "or delete it, signed in",
+            "Sign in as the root user (https://console.aws.amazon.com/, 'Root user'), open 'Security credentials', "
+            "deactivate the access key, then delete it; turn on MFA for the root user",
         )
     exemption = matching_exemption(principal_arn, env_list("EXEMPT_PRINCIPAL_ARNS"))
     if exemption:

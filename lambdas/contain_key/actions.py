@@ -181,6 +181,7 @@ def key_gone(access_key_id: str) -> StepResult:
         access_key_id,
         "IAM answers NoSuchEntity for this key: it no longer exists, and a deleted key cannot authenticate",
         containment=True,
+        data={"key": "deleted"},  # the report offers no rotation or deletion of a key that is gone
     )
 
 

@@ -174,7 +174,8 @@ def _deactivate(
     if is_root(owner, owner):
         # IAM names a root key's owner <root_account> (or by its ARN, ending ":root"): never acted on.
         root = principal_guard(owner, ROOT_USER_NAME) or Refusal("root", "")
-        return [_skipped(access_key_id, root.detail, root.manual)], None
+        # data.owner: the report tells the root user's steps from an IAM user's by it, never by a name.
+        return [_skipped(access_key_id, root.detail, root.manual, data={"owner": "root"})], None
     mismatch = ""
     if named and named.lower() != owner.lower():
         mismatch = f"the event names {named}, but IAM says the key belongs to {owner}: acting on {owner}; "
@@ -279,13 +280,18 @@ def _account_refusal(
     if conflict:
         why += f"; the event's accounts disagree ({conflict})"
     q = shlex.quote
-    user = q(named) if named else "<UserName>"
-    manual = (
-        f"with credentials for account {key_account}: "
-        f"aws iam get-access-key-last-used --access-key-id {q(access_key_id)}  # the owner's UserName, then: "
-        f"aws iam update-access-key --user-name {user} --access-key-id {q(access_key_id)} --status Inactive; "
-        f"aws iam attach-user-policy --user-name {user} --policy-arn "
-        f"{q(env_str('QUARANTINE_POLICY_ARN', DEFAULT_QUARANTINE_POLICY))}"
+    # The event's name is used when it gives one; otherwise IAM names the owner there, and the next lines use it.
+    find = [] if named else [f"user=$(aws iam get-access-key-last-used --access-key-id {q(access_key_id)} "
+                             "--query UserName --output text)"]  # fmt: skip
+    user = q(named) if named else '"$user"'
+    manual = "\n".join(
+        [
+            f"# with credentials for account {key_account}:",
+            *find,
+            f"aws iam update-access-key --user-name {user} --access-key-id {q(access_key_id)} --status Inactive",
+            f"aws iam attach-user-policy --user-name {user} --policy-arn "
+            f"{q(env_str('QUARANTINE_POLICY_ARN', DEFAULT_QUARANTINE_POLICY))}",
+        ]
     )
     return step(
         DEACTIVATE,
@@ -309,8 +315,8 @@ def _lookup_failed(access_key_id: str, error: str) -> StepResult:
     )
 
 
-def _skipped(access_key_id: str, detail: str, manual: str) -> StepResult:
-    return step(DEACTIVATE, Status.SKIPPED, access_key_id, detail, containment=True, manual=manual)
+def _skipped(access_key_id: str, detail: str, manual: str, data: dict[str, Any] | None = None) -> StepResult:
+    return step(DEACTIVATE, Status.SKIPPED, access_key_id, detail, containment=True, manual=manual, data=data)
 
 
 def _each_step(name: str, target: str, manual: str, action: Callable[[], StepResult]) -> StepResult:

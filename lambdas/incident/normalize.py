@@ -60,10 +60,18 @@ _region = essentials.region
 _page = essentials.page_number
 _iso = essentials.iso
 _safe = essentials.safe
+# GuardDuty's finding types (ThreatPurpose:ResourceType/ThreatFamilyName.DetectionMechanism!Artifact) use `&`
+# and `!` ("Backdoor:EC2/C&CActivity.B!DNS"); shown as '?' they would read as a mangled name.
+_FINDING_TYPE = re.compile(r"^[A-Za-z0-9]{1,40}:[A-Za-z0-9]{1,40}/[A-Za-z0-9&!._-]{1,120}$")
 _FINDING_ARN = re.compile(
     r"^arn:[a-z-]+:guardduty:[a-z0-9-]+:\d{12}:detector/[A-Za-z0-9]{1,64}/finding/([A-Za-z0-9]{1,64})$"
 )
 _INSTANCE_PROFILE_ARN = re.compile(r"^arn:[a-z-]+:iam::\d{12}:instance-profile/[A-Za-z0-9_+=,.@/-]{1,512}$")
+
+
+def _finding_type(value: Any) -> str:
+    """A finding type as GuardDuty writes it, whole; anything else as any event value is shown (`safe`)."""
+    return f"'{value}'" if isinstance(value, str) and _FINDING_TYPE.match(value) else _safe(value, 120)
 
 
 def _ignored(reason: str) -> Intake:
@@ -110,7 +118,7 @@ def _normalize_health(event: dict[str, Any], *, accept_samples: bool) -> Intake:
         return _ignored(f"unsupported-detail-type: {_safe(parsed.detail_type)}")
     if detail.service != "RISK" or detail.event_type_code not in HEALTH_CREDENTIAL_CODES:
         return _ignored(
-            f"not-a-credential-event: Health {_safe(detail.service)}/{_safe(detail.event_type_code)} "
+            f"not-a-credential-event: Health {_safe(detail.service)}/{_safe(detail.event_type_code, 100)} "
             "is not an exposed-credential risk event"
         )
     if detail.event_type_code in HEALTH_CONSOLE_CODES:
@@ -222,7 +230,7 @@ def _normalize_guardduty(
     if parsed.detail_type != "GuardDuty Finding":
         return _ignored(f"unsupported-detail-type: {_safe(parsed.detail_type)}")
     if finding.type not in EXFILTRATION_FINDING_TYPES | ATTACK_SEQUENCE_TYPES | INSTANCE_GROUP_SEQUENCE_TYPES:
-        return _ignored(f"unsupported-finding-type: {_safe(finding.type)} is not instance credential exfiltration")
+        return _ignored(f"unsupported-finding-type: {_finding_type(finding.type)} is not one the responder answers")
     service = finding.service
     sample = bool(service and service.additional_info and service.additional_info.get("sample") is True)
     if sample and not accept_samples:

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -64,7 +65,7 @@ from common.errors import ResponderError, transient_errors
 from record.finish import finish
 from report import metrics, slack
 from report.links import Link, incident_links
-from report.outcome import Verdict, collect_steps, decide, error_text
+from report.outcome import Outcome, Verdict, collect_steps, decide, error_text
 from report.render import render_email, render_slack, subject
 
 logger = Logger(service="credential-responder")
@@ -127,13 +128,42 @@ def with_resolved_principals(
     roles = [s["data"]["role_name"] for s in steps if s.get("data", {}).get("role_name")]
     if roles and not incident.get("role_name"):
         resolved["role_name"] = roles[0]
+    # IAM named the root user as a key's owner (contain_key: data.owner): whatever name the event gave it, the
+    # root user is not an IAM user, and the report gives root's own steps.
+    root = sorted(
+        {
+            str(s["target"])
+            for s in steps
+            if s.get("name") == "deactivate-access-key" and (s.get("data") or {}).get("owner") == "root"
+        }
+    )
+    if root:
+        resolved["root_keys"] = root
+        resolved["affected_keys"] = [
+            {**key, "user_name": None} if key.get("access_key_id") in root else key
+            for key in resolved.get("affected_keys") or []
+        ]
+        resolved["user_names"] = sorted({k["user_name"] for k in resolved["affected_keys"] if k.get("user_name")})
     return resolved
+
+
+def with_containment_time(execution: dict[str, Any], verdict: Verdict) -> tuple[dict[str, Any], datetime | None]:
+    """The execution with `contained_at` (ISO-8601, from its history: report.metrics.contained_at), or with
+    `contained_at_unknown` saying why not; for the outcomes that contained something."""
+    if verdict.outcome not in (Outcome.CONTAINED, Outcome.PARTIAL, Outcome.DUPLICATE) or not execution.get("id"):
+        return execution, None
+    at, why = metrics.contained_at(str(execution["id"]))
+    if at is None:
+        return {**execution, "contained_at_unknown": why}, None
+    text = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {**execution, "contained_at": text}, at
 
 
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="intake.incident.incident_id", clear_state=True)
 def handler_slack(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, verdict, links, execution = prepare(event)
+    execution, _ = with_containment_time(execution, verdict)
     payload = render_slack(incident, verdict, links, execution, investigation=latest_investigation(event))
     try:
         status, detail = slack.deliver(os.environ.get("SLACK_SECRET_NAME", "").strip(), payload)
@@ -154,6 +184,7 @@ def handler_slack(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path="intake.incident.incident_id", clear_state=True)
 def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
     incident, verdict, links, execution = prepare(event)
+    execution, contained = with_containment_time(execution, verdict)
     slack_entry = slack_notification(event.get("slack"))
     email = render_email(
         incident, verdict, links, execution, delivery=[slack_entry], investigation=latest_investigation(event)
@@ -185,7 +216,7 @@ def handler_sns(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "notifications": [email_entry, slack_entry],
     }
     report["record"] = record_outcome(incident, report, str(execution.get("id") or ""))
-    metrics.emit(incident, str(verdict.outcome), verdict.steps, execution.get("id"))
+    metrics.emit(incident, str(verdict.outcome), verdict.steps, execution.get("id"), contained)
     return report
 
 

@@ -25,18 +25,20 @@ to handle a value whose operational meaning is the same as FAILED; the reason te
 
 `attention` lists what a human must finish: failed steps and skipped containment steps, each
 with its error and, where the action gave one, the exact manual command.
+
+Only the verdict's rules live here. The commands of the steps a person finishes by hand, and what is left
+for a person after the response, are report.next_steps'.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from common.steps import Status, StepResult, step, succeeded
-from report import links
+from report import next_steps as runbook
 
 # Tasks whose failure leaves the credentials live. A caught failure of one of these becomes a
 # failed *containment* step. Prefix match: "contain", "contain_key", "revoke_sessions".
@@ -239,31 +241,7 @@ def instance_group_step(incident: dict[str, Any], instance_id: str) -> StepResul
         "isolateInstanceGroups=false: the instance of the compromised group was not imaged or isolated; it can "
         "still obtain new credentials from its instance profile",
         containment=True,
-        manual=instance_group_manual(incident, instance_id),
-    )
-
-
-def instance_group_manual(incident: dict[str, Any], instance_id: str) -> str:
-    """Protect, image, cut off from the role, isolate (the primary interface; others likewise)."""
-    region = shlex.quote(str(incident.get("region") or "us-east-1"))
-    instance = shlex.quote(instance_id)
-    ec2 = f"aws ec2 --region {region}"
-    no_egress = shlex.quote(json.dumps([{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]))
-    return "\n".join(
-        [
-            f"{ec2} modify-instance-attribute --instance-id {instance} --disable-api-termination",
-            f"{ec2} create-image --instance-id {instance} --no-reboot --name {shlex.quote(f'forensic-{instance_id}')}",
-            f"association=$({ec2} describe-iam-instance-profile-associations --filters "
-            f"{shlex.quote(f'Name=instance-id,Values={instance_id}')} "
-            "--query 'IamInstanceProfileAssociations[0].AssociationId' --output text)",
-            f'{ec2} disassociate-iam-instance-profile --association-id "$association"',
-            f"vpc=$({ec2} describe-instances --instance-ids {instance} "
-            "--query 'Reservations[0].Instances[0].VpcId' --output text)",
-            f'sg=$({ec2} create-security-group --vpc-id "$vpc" --group-name {shlex.quote(f"isolation-{instance_id}")} '
-            "--description 'isolation: no rules' --query GroupId --output text)",
-            f'{ec2} revoke-security-group-egress --group-id "$sg" --ip-permissions {no_egress}',
-            f'{ec2} modify-instance-attribute --instance-id {instance} --groups "$sg"',
-        ]
+        manual=runbook.instance_group_commands(incident, instance_id),
     )
 
 
@@ -280,18 +258,7 @@ def unresolved_step(incident: dict[str, Any], reason: str) -> StepResult:
         field_path,
         f"not contained automatically: {reason.split(':', 1)[-1].strip()}",
         containment=True,
-        manual=sequence_manual(incident),
-    )
-
-
-def sequence_manual(incident: dict[str, Any]) -> str:
-    region = incident.get("region") or "us-east-1"
-    return (
-        "Open the finding in the GuardDuty console (Findings, the attack sequence), read the principal under "
-        "'Actors' and 'Resources', then contain it where it lives: an IAM user's key: aws iam update-access-key "
-        "--user-name <UserName> --access-key-id <AKIA...> --status Inactive; a role: IAM console, the role, "
-        "'Revoke sessions'; the root user: sign in as root, change the password, turn on MFA, delete root keys. "
-        f"{links.guardduty_finding(region, incident.get('finding_id') or '')}"
+        manual=runbook.sequence_principal_manual(incident, reason),
     )
 
 
@@ -308,7 +275,7 @@ def report_only_step(incident: dict[str, Any]) -> StepResult:
         _principal_target(incident),
         str(incident.get("report_only")),
         containment=True,
-        manual=containment_manual(incident),
+        manual=runbook.containment_commands(incident),
     )
 
 
@@ -320,7 +287,7 @@ def console_step(incident: dict[str, Any]) -> StepResult:
     user's) is in the attacker's hands. No key, no role: nothing the responder may change, and it
     must not pretend otherwise. A skipped containment step, so the outcome is FAILED and the alarm
     fires, with the steps only the account owner can take."""
-    account = incident.get("account") or "<account-id>"
+    account = incident.get("account") or "this account"
     return step(
         CONSOLE_STEP,
         Status.SKIPPED,
@@ -328,24 +295,7 @@ def console_step(incident: dict[str, Any]) -> StepResult:
         "console credentials (usually the root user's) cannot be contained automatically: the account owner "
         "must secure the root user",
         containment=True,
-        manual=root_account_manual(account),
-    )
-
-
-def root_account_manual(account: str) -> str:
-    return "\n".join(
-        [
-            f"1. Sign in as the root user of account {account} (https://console.aws.amazon.com/, 'Root user'); "
-            "if the password no longer works, use 'Forgot password' (the reset goes to the root e-mail address).",
-            "2. Change the root password (Account menu, Security credentials, 'Edit password'), and the "
-            "password of the root e-mail mailbox.",
-            "3. Turn on MFA for the root user (Security credentials, 'Assign MFA device'); remove MFA devices "
-            "you do not recognize, and any root access key.",
-            "4. Check the AWS Support case AWS opened about the account and answer it when done: "
-            f"{links.support_center()}",
-            "5. Review CloudTrail for ConsoleLogin and root activity in every region, and IAM for users, roles "
-            "and keys you do not recognize.",
-        ]
+        manual=runbook.root_account_steps(account),
     )
 
 
@@ -365,7 +315,7 @@ def _normalize(raw: dict[str, Any], task: str, incident: dict[str, Any]) -> Step
             result[key] = raw[key]  # type: ignore[literal-required]
     if result["containment"] and _failed(result) and not result.get("manual"):
         # The one thing that must not be left without instructions.
-        result["manual"] = containment_manual(incident, only_key=result["target"])
+        result["manual"] = runbook.containment_commands(incident, only_key=result["target"])
     return result
 
 
@@ -382,7 +332,7 @@ def failure_step(
         _principal_target(incident),
         f"task failed, its steps are unknown: {error_text(failure)}",
         containment=containment,
-        manual=_manual_for_task(task, containment, incident, execution_arn),
+        manual=runbook.task_manual(task, containment, incident, execution_arn),
     )
 
 
@@ -414,62 +364,3 @@ def _principal_target(incident: dict[str, Any]) -> str:
     if incident.get("kind") == "exposed-access-key" and keys:
         return ", ".join(keys)
     return incident.get("role_name") or incident.get("instance_id") or ", ".join(keys) or "?"
-
-
-def _manual_for_task(task: str, containment: bool, incident: dict[str, Any], execution_arn: str | None) -> str:
-    region = incident.get("region") or "us-east-1"
-    instance = incident.get("instance_id")
-    if containment:
-        return containment_manual(incident)
-    if task.startswith("preserve") and instance:
-        return (
-            f"aws ec2 create-image --region {shlex.quote(region)} --instance-id {shlex.quote(instance)} "
-            f"--name {shlex.quote('forensic-' + instance)} --no-reboot"
-        )
-    if task.startswith("isolate") and instance:
-        return (
-            "Replace the instance's security groups with one that has no inbound and no outbound rules; an "
-            "interface may have been left on the all-open group credential-responder-untrack (and that group "
-            "may still have rules): check both first: " + links.ec2_instance(region, instance)
-        )
-    if task.startswith("cut_off") and instance:
-        return (
-            "Deregister the instance from its target groups and Classic Load Balancers, and remove its instance "
-            "profile association (aws ec2 describe-iam-instance-profile-associations, then "
-            "disassociate-iam-instance-profile): " + links.ec2_instance(region, instance)
-        )
-    where = links.sfn_execution(execution_arn) if execution_arn else None
-    return (
-        f"See the task's error in the Step Functions execution: {where}"
-        if where
-        else "See the task's error in the execution history"
-    )
-
-
-def containment_manual(incident: dict[str, Any], only_key: str | None = None) -> str:
-    """The one thing that must happen by hand when automated containment did not. `only_key`:
-    when a step names the key it failed on, the command for that key alone."""
-    if incident.get("kind") == "exposed-access-key":
-        keys = incident.get("affected_keys") or []
-        keys = [k for k in keys if k["access_key_id"] == only_key] or keys
-        commands = []
-        for key in keys:
-            key_id, user = key["access_key_id"], key.get("user_name")
-            deactivate = (
-                f"aws iam update-access-key --user-name {shlex.quote(user) if user else '<UserName>'} "
-                f"--access-key-id {shlex.quote(key_id)} --status Inactive"
-            )
-            if not user:
-                # A Health event may not name the user; this call does, for any key in the account.
-                deactivate = (
-                    f"aws iam get-access-key-last-used --access-key-id {shlex.quote(key_id)}  "
-                    f"# gives UserName, then: {deactivate}"
-                )
-            commands.append(deactivate)
-        return "\n".join(commands) or "Deactivate the exposed access key in the IAM console"
-    if incident.get("kind") == "attack-sequence":
-        return sequence_manual(incident)
-    role = incident.get("role_name")
-    if role:
-        return f"IAM console, role {role}, tab 'Revoke sessions', 'Revoke active sessions': {links.iam_role(role)}"
-    return "Revoke the role's active sessions in the IAM console (role page, 'Revoke sessions')"

@@ -39,13 +39,20 @@ GRANTS = (
         "resources": ["{slack_secret_arn}"],
         "why": "read the Slack webhook URL at run time; it is a secret and never sits in an env value",
     },
-    # -- metrics (report/metrics.py): time to containment, read from this execution's history
+    # -- time to containment (report/metrics.py contained_at), read from this execution's history
     {
         "handler": "report.handler.handler_sns",
         "actions": ["states:GetExecutionHistory"],
         "resources": ["arn:{partition}:states:{region}:{account}:execution:*"],
-        "why": "time to containment: when the containing state ended in this execution (metrics); "
-        "the state machine's name is not known to its own functions",
+        "why": "time to containment: when the containing state ended in this execution (the message's first "
+        "lines, and metrics); the state machine's name is not known to its own functions",
+    },
+    {
+        "handler": "report.handler.handler_slack",
+        "actions": ["states:GetExecutionHistory"],
+        "resources": ["arn:{partition}:states:{region}:{account}:execution:*"],
+        "why": "time to containment: when the containing state ended in this execution (the message's first "
+        "lines); the state machine's name is not known to its own functions",
     },
 )
 

@@ -2,9 +2,11 @@
 
 Pure functions of (incident dict, Verdict, links, execution): the same input always renders the
 same bytes, which is what the golden-file tests pin. Both channels carry the same facts in the
-same order, written for someone woken at 3 a.m.: outcome and why, who/what/where/when, what needs
-a human now (with the exact command), every step, the next steps for this kind of incident, how
-to undo what was done, and console links.
+same order, written for someone woken at 3 a.m. First: what happened, whose credential it was, the
+outcome, the time to containment and what is left for a person; then what is left, grouped as
+GuardDuty's countermeasures are (Isolate, Evict, Restore, Harden, Detect; report.next_steps), each
+with its exact command. The details after: the event, every step, what the credential did, how to
+undo what was done, console links.
 
 Everything dynamic is data, much of it attacker-written (names, tags, CloudTrail parameters): before
 either channel renders, every string of the incident, the investigation and the steps' name,
@@ -24,13 +26,15 @@ is no endpoint to acknowledge it.
 
 from __future__ import annotations
 
-import shlex
+import re
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
 from common.steps import Status, StepResult, succeeded
 from common.text import IN_RECORD, cut
-from report.links import Link, cloudtrail_regions, support_center
+from report.links import Link
+from report.next_steps import Action, Tactic, count_line, left_for_a_person
 from report.outcome import Outcome, Verdict
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
@@ -65,19 +69,8 @@ KIND_TITLE = {
     "console-compromise": "Console credentials compromised",
     "attack-sequence": "Attack sequence",
 }
-# What AWS itself may already have done to the account when it reports an exposed key.
-AWS_HOLDS = (
-    "AWS itself may already have acted: it may have attached the AWSCompromisedKeyQuarantineV3 policy to the "
-    "key's user (Health AWS_RISK_IAM_QUARANTINE) and put account-level holds in place, such as blocked "
-    "ec2:RunInstances across the account, until the Support case it opened is answered. Answer the case in "
-    "the Support Center once the account is clean, so AWS lifts them."
-)
-
-
-class NextStep(NamedTuple):
-    text: str
-    command: str | None = None
-    link: Link | None = None
+# GuardDuty's generated (sample) findings carry these instead of a country or an organization.
+_GENERATED = re.compile(r"^Generated[A-Z]\w*$")
 
 
 # -- shared content -----------------------------------------------------------------------------
@@ -144,8 +137,30 @@ def clean_verdict(verdict: Verdict) -> Verdict:
     )
 
 
+def merged(steps: list[StepResult]) -> list[tuple[StepResult, int]]:
+    """Each step once, with how many times it was reported: the second CloudTrail pass reports what the first
+    found again, word for word, and a reader needs it once."""
+    counts: dict[tuple[str, str, str, str], list[Any]] = {}
+    for s in steps:
+        key = (s["name"], s["status"], s["target"], s["detail"])
+        if key in counts:
+            counts[key][1] += 1
+        else:
+            counts[key] = [s, 1]
+    return [(s, n) for s, n in counts.values()]
+
+
 def summary(incident: dict[str, Any]) -> str:
-    """`Exposed access key AKIA... of user ci-deployer` / `Stolen instance credentials of role r on i-1`."""
+    """`Exposed access key AKIA... of user ci-deployer` / `Stolen instance credentials of role r on i-1`; an attack
+    sequence's names the sequence first."""
+    text = _principal_summary(incident)
+    event_type = str(incident.get("event_type") or "")
+    if event_type.startswith("AttackSequence:") and incident.get("kind") == "exposed-access-key":
+        return "Attack sequence: " + text.replace("Exposed access key", "access key", 1)
+    return text
+
+
+def _principal_summary(incident: dict[str, Any]) -> str:
     if incident.get("kind") == "console-compromise":
         return "Console credentials compromised"
     if incident.get("kind") == "attack-sequence":
@@ -154,9 +169,10 @@ def summary(incident: dict[str, Any]) -> str:
         keys = incident.get("access_key_ids") or []
         users = incident.get("user_names") or []
         text = f"Exposed access key{'s' if len(keys) > 1 else ''} {', '.join(keys)}".rstrip()
-        if users:
-            text += f" of user{'s' if len(users) > 1 else ''} {', '.join(users)}"
-        return text
+        owners = [f"user{'s' if len(users) > 1 else ''} {', '.join(users)}"] if users else []
+        if incident.get("root_keys"):
+            owners.append("the root user")
+        return text + (f" of {' and '.join(owners)}" if owners else "")
     if incident.get("group_instance_ids"):
         text = f"Compromised instance group ({len(incident['group_instance_ids'])} instances)"
         return text + (f", role {incident['role_name']}" if incident.get("role_name") else "")
@@ -191,8 +207,7 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
     elif kind == "attack-sequence":
         rows.append(("Who", "no principal in service.detection.sequence that can be contained (see the steps)"))
     elif kind == "exposed-access-key":
-        users = ", ".join(incident.get("user_names") or []) or "unknown (look up the key's owner)"
-        rows.append(("Who", f"user {users}; key {', '.join(incident.get('access_key_ids') or []) or '?'}"))
+        rows.append(("Who", whose(incident)))
     else:
         who = f"role {incident.get('role_name') or '?'}"
         if incident.get("instance_id"):
@@ -231,12 +246,17 @@ def facts(incident: dict[str, Any] | None, execution: dict[str, Any]) -> list[tu
 
     remote = incident.get("remote") or {}
     if any(remote.values()):
-        parts = [p for p in (remote.get("ip"), remote.get("country"), remote.get("organization")) if p]
+        parts = [
+            str(p)
+            for p in (remote.get("ip"), remote.get("country"), remote.get("organization"))
+            if p and not _GENERATED.match(str(p))
+        ]
         if remote.get("account_id"):
             # GuardDuty rates an unrelated account higher than one in the same organization.
             affiliated = {True: "affiliated", False: "not affiliated"}.get(remote.get("affiliated"))  # type: ignore[arg-type]
             parts.append(f"AWS account {remote['account_id']} ({affiliated or 'affiliation unknown'})")
-        rows.append(("Remote caller", ", ".join(parts)))
+        if parts:
+            rows.append(("Remote caller", ", ".join(parts)))
 
     if incident.get("decision"):
         rows.append(("Decision", incident["decision"]))
@@ -279,127 +299,142 @@ def _response_row(response: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def next_steps(incident: dict[str, Any] | None, verdict: Verdict) -> list[NextStep]:
-    """What is left to do for this kind of incident, in the order a responder should do it."""
-    if not incident or verdict.outcome in (Outcome.IGNORED, Outcome.DUPLICATE):
-        return []
-    region = incident.get("region") or "us-east-1"
-    where = " and ".join(cloudtrail_regions(incident))
-    if incident.get("kind") == "exposed-access-key":
-        keys = incident.get("access_key_ids") or ["<access-key-id>"]
-        affected = incident.get("affected_keys") or [{"access_key_id": keys[0]}]
-        return [
-            NextStep(
-                "Find out what the key did, in every region: regional calls are logged only in their own "
-                f"region, IAM calls in us-east-1. The console links below cover {where}; the command covers all.",
-                "\n".join(_lookup_all_regions("AccessKeyId", key) for key in keys),
-            ),
-            NextStep(
-                "Remove what the attacker created, in every region: IAM users, access keys, login profiles, "
-                "roles and policies; EC2 instances and Spot requests; Lambda functions; anything unfamiliar."
-            ),
-            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
-            NextStep(
-                "Rotate, then delete the key: give the application a new credential (better: a role), deploy "
-                "it, then delete the exposed key. The deactivated key is kept until then as evidence.",
-                "\n".join(
-                    f"aws iam delete-access-key --user-name {_q(k.get('user_name')) or '<UserName>'} "
-                    f"--access-key-id {_q(k['access_key_id'])}"
-                    for k in affected
-                ),
-            ),
-            NextStep(
-                "Fix the root cause: no long-lived access keys. Use roles, IAM Identity Center or OIDC "
-                "federation; where a key must exist, one per application, rotated, never in code."
-            ),
-        ]
-    if incident.get("kind") == "attack-sequence":
-        return [
-            NextStep(
-                "Read the sequence's actors and resources in the GuardDuty console and contain each principal by "
-                "hand (the step under 'Needs action now' says how); the finding's title and description are free "
-                "text and may name another account."
-            ),
-            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
-        ]
-    if incident.get("kind") == "console-compromise":
-        return [
-            NextStep(
-                "Secure the root user first (the steps under 'Needs action now'): sign in, change the password, "
-                "turn on MFA."
-            ),
-            NextStep(
-                "Find what was done with the console sign-in, in every region: ConsoleLogin events, then the "
-                "calls of the root user and of any user or role created since.",
-                _lookup_all_regions("EventName", "ConsoleLogin"),
-            ),
-            NextStep(AWS_HOLDS, link=Link("AWS Support Center", support_center())),
-        ]
-    role = _q(incident.get("role_name")) or "<role-name>"
-    instance = _q(incident.get("instance_id")) or "<instance-id>"
+def whose(incident: dict[str, Any]) -> str:
+    """Whose credential it was, as IAM named it to the response (never a name the event gave alone)."""
+    kind = incident.get("kind")
+    account = incident.get("account") or "?"
+    delivered = incident.get("delivered_to")
+    of_account = f"account {account}"
+    if delivered and delivered != account:
+        of_account += f" (the event was delivered to {delivered})"
+    if kind == "console-compromise":
+        return f"the console sign-in of {of_account} (usually the root user's)"
+    if kind == "attack-sequence":
+        return f"no principal of the sequence that the responder could contain, in {of_account}"
+    if kind == "exposed-access-key":
+        owners = []
+        users = incident.get("user_names") or []
+        if users:
+            owners.append(f"IAM user{'s' if len(users) > 1 else ''} {', '.join(users)}")
+        if incident.get("root_keys"):
+            owners.append(f"the root user (key {', '.join(incident['root_keys'])})")
+        known = {k for k in incident.get("root_keys") or []} | {
+            k["access_key_id"] for k in incident.get("affected_keys") or [] if k.get("user_name")
+        }
+        unknown = [k for k in incident.get("access_key_ids") or [] if k not in known]
+        if unknown:
+            owners.append(f"an owner IAM did not name (key {', '.join(unknown)})")
+        return f"{' and '.join(owners)}, {of_account}"
+    who = f"role {incident.get('role_name') or '(not named)'}"
+    if incident.get("instance_id"):
+        who += f", the credentials of instance {incident['instance_id']}"
+    return f"{who}, {of_account}"
+
+
+def happened(incident: dict[str, Any] | None, verdict: Verdict) -> str:
+    """What happened, in one sentence: who reported what, about which credential."""
+    if not incident:
+        return f"an event the responder does not act on ({verdict.reason})"
+    kind, event_type = incident.get("kind"), incident.get("event_type") or "?"
+    severity = f", severity {incident['severity']}" if incident.get("severity") is not None else ""
+    source = "AWS Health" if incident.get("source") == "aws.health" else "GuardDuty"
+    at = f" at {incident['detected_at']}" if incident.get("detected_at") else ""
+    if kind == "console-compromise":
+        return f"{source} reported the account's console credentials compromised ({event_type}){at}"
+    if kind == "exposed-access-key" and incident.get("source") == "aws.health":
+        keys = ", ".join(incident.get("access_key_ids") or [])
+        exposed = f"; exposed at {incident['exposed_url']}" if incident.get("exposed_url") else ""
+        return f"{source} reported access key{'s' if ',' in keys else ''} {keys} exposed ({event_type}){at}{exposed}"
+    if event_type.startswith("AttackSequence:IAM") and kind == "exposed-access-key":
+        keys = ", ".join(incident.get("access_key_ids") or [])
+        plural = "s" if "," in keys else ""
+        return f"{source} reported an attack sequence using access key{plural} {keys} ({event_type}{severity}){at}"
+    if incident.get("group_instance_ids"):
+        count = len(incident["group_instance_ids"])
+        return f"{source} reported a compromised group of {count} instances ({event_type}{severity}){at}"
+    if kind == "instance-credential-exfiltration":
+        remote = (incident.get("remote") or {}).get("ip")
+        used = f" used from {remote}" if remote else " used elsewhere"
+        instance = incident.get("instance_id") or "an instance"
+        return f"{source} reported the credentials of {instance}{used} ({event_type}{severity}){at}"
+    return f"{source} reported {event_type}{severity}{at}: {summary(incident)}"
+
+
+def duration(seconds: float) -> str:
+    """As a person says it: 412 ms, 4.2 s, 3 min 12 s, 5 h 3 min, 12 days."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    return f"{int(seconds // 86400):,} days"
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def containment_time(incident: dict[str, Any] | None, verdict: Verdict, execution: dict[str, Any]) -> str | None:
+    """When the credential was cut off, from the execution's history (execution.contained_at, read by the
+    handler): after the response's start, and after AWS's event."""
+    if not incident or verdict.outcome in (Outcome.IGNORED,):
+        return None
+    if verdict.outcome == Outcome.FAILED:
+        return "not contained (see what is left for a person)"
+    contained = _moment(execution.get("contained_at"))
+    if contained is None:
+        why = execution.get("contained_at_unknown") or "the execution's history was not read"
+        return f"not measured ({why})"
+    parts = []
+    if started := _moment(execution.get("start_time")):
+        parts.append(f"{duration(max(0.0, (contained - started).total_seconds()))} after the response started")
+    if detected := _moment(incident.get("detected_at")):
+        parts.append(f"{duration(max(0.0, (contained - detected).total_seconds()))} after AWS's event")
+    at = f"contained at {execution['contained_at']}"
+    return f"{', '.join(parts)} ({at})" if parts else at
+
+
+def headline(
+    incident: dict[str, Any] | None, verdict: Verdict, execution: dict[str, Any], todo: list[Action]
+) -> list[tuple[str, str]]:
+    """The report's first lines: what happened, whose credential, the outcome, the time to containment,
+    what is left for a person."""
+    rows = [("What happened", happened(incident, verdict))]
+    if incident:
+        rows.append(("Whose", whose(incident)))
+    rows.append(("Outcome", f"{verdict.outcome.upper()}: {verdict.reason}"))
+    if (contained := containment_time(incident, verdict, execution)) is not None:
+        rows.append(("Time to containment", contained))
+    if incident and verdict.outcome not in (Outcome.IGNORED,):
+        rows.append(("Left for a person", count_line(todo) + (" (below)" if todo else "")))
+    return [(label, one_line(value)) for label, value in rows]
+
+
+def _given(todo: list[Action]) -> set[str]:
+    return {action.command for action in todo if action.command}
+
+
+def _released(steps: list[StepResult]) -> str:
+    """The undo of an item held on doubt is its release command, given with it above: said once, not twice."""
+    names = ", ".join(f"{s['name']} on {s['target']}" for s in steps)
+    return f"{names}: the release command given above, under what is left for a person"
+
+
+def by_tactic(todo: list[Action]) -> list[tuple[Tactic, list[tuple[int, Action]]]]:
+    """The work numbered in reading order, grouped as GuardDuty groups its countermeasures."""
+    numbered = list(enumerate(todo, 1))
     return [
-        NextStep(
-            "Fix the application flaw that let the credentials out (SSRF, open proxy, command injection) and "
-            "require IMDSv2. Until the flaw is fixed the attacker can fetch fresh credentials: the revoke "
-            "denies only sessions issued before it.",
-            f"aws ec2 modify-instance-metadata-options --region {shlex.quote(region)} --instance-id {instance} "
-            "--http-tokens required --http-endpoint enabled",
-        ),
-        NextStep(
-            f"Investigate CloudTrail for the role session (session name = instance id {instance}), in every "
-            "region: reads of S3, Secrets Manager and Parameter Store; changes; new IAM users, keys or roles.",
-            _lookup_all_regions("Username", incident.get("instance_id") or "<instance-id>"),
-        ),
-        NextStep(
-            f"Review what role {role} can do: its attached and inline policies.",
-            f"aws iam list-attached-role-policies --role-name {role}; aws iam list-role-policies --role-name {role}",
-        ),
-        NextStep(
-            "Reduce the role to least privilege (IAM Access Analyzer can generate a policy from its CloudTrail "
-            "activity). Other instances using this role may get AccessDenied until they receive fresh "
-            "credentials from the instance metadata service."
-        ),
-        _what_isolation_leaves(incident, region, instance),
-        NextStep(
-            "Keep the isolated instance and its evidence AMI until the investigation is done; then terminate "
-            "the instance or restore its security groups (see Undo)."
-        ),
+        (tactic, [(n, a) for n, a in numbered if a.tactic == tactic])
+        for tactic in Tactic
+        if any(a.tactic == tactic for a in todo)
     ]
-
-
-def _what_isolation_leaves(incident: dict[str, Any], region: str, instance: str) -> NextStep:
-    """Security groups do not end tracked connections and do not filter DNS, IMDS or Time Sync."""
-    remote = (incident.get("remote") or {}).get("ip")
-    quoted = {"region": shlex.quote(region), "instance": shlex.quote(instance)}
-    commands = [
-        f"aws ec2 modify-instance-metadata-options --region {quoted['region']} --instance-id {quoted['instance']} "
-        "--http-endpoint disabled"
-    ]
-    if remote:
-        cidr = shlex.quote(f"{remote}/32" if ":" not in remote else f"{remote}/128")
-        flag = "--cidr-block" if ":" not in remote else "--ipv6-cidr-block"
-        commands += [
-            f"aws ec2 create-network-acl-entry --region {quoted['region']} --network-acl-id <acl of the subnet> "
-            f"--{direction} --rule-number 1 --protocol -1 --rule-action deny {flag} {cidr}"
-            for direction in ("ingress", "egress")
-        ]
-    return NextStep(
-        "Isolation replaced the security groups, which does not end connections already tracked (the detour "
-        "through the all-open group helps only flows that were untracked), and security groups never filter DNS "
-        "to the VPC resolver, the instance metadata service or Time Sync. To end existing connections, add a "
-        "network ACL deny (stateless: it ends them, for the whole subnet); turn the metadata service off while "
-        "you investigate (no new role credentials); block DNS exfiltration with Route 53 Resolver DNS Firewall.",
-        "\n".join(commands),
-    )
-
-
-def _lookup_all_regions(attribute: str, value: str) -> str:
-    return (
-        "for r in $(aws ec2 describe-regions --query 'Regions[].RegionName' --output text); do "
-        f'echo "== $r"; aws cloudtrail lookup-events --region "$r" '
-        f"--lookup-attributes {shlex.quote(f'AttributeKey={attribute},AttributeValue={value}')} "
-        "--query 'Events[].[EventTime,EventName,EventSource]' --output text; done"
-    )
 
 
 def undo_steps(steps: list[StepResult]) -> list[StepResult]:
@@ -496,45 +531,48 @@ def render_email(
     incident, verdict, investigation = clean(incident), clean_verdict(verdict), clean(investigation)
     delivery, links = clean(list(delivery)), clean_links(links)
     title = subject(incident, verdict)
-    out: list[str] = [title, "", f"{verdict.outcome.upper()}: {verdict.reason}"]
+    todo = left_for_a_person(incident, verdict, investigation)
+    rows = headline(incident, verdict, execution, todo)
+    width = max(len(label) for label, _ in rows) + 1
+    out: list[str] = [f"{(label + ':').ljust(width)} {value}" for label, value in rows]
+
+    if todo:
+        out += ["", "WHAT IS LEFT FOR A PERSON"]
+        for tactic, actions in by_tactic(todo):
+            out.append(f"  {tactic}")
+            for number, action in actions:
+                out.append(f"    {number}. [{action.priority}] {action.text}")
+                if action.command:
+                    out += _indent(action.command, 8)
+                if action.link:
+                    out.append(f"        {action.link.label}: {action.link.url}")
 
     if rows := facts(incident, execution):
         width = max(len(label) for label, _ in rows) + 1
-        out += ["", "WHAT HAPPENED"] + [f"  {(label + ':').ljust(width)} {value}" for label, value in rows]
-
-    if verdict.attention:
-        out += ["", "NEEDS ACTION NOW"]
-        for s in verdict.attention:
-            out.append(f"  * {s['name']} {s['status']} on {s['target']}: {s['detail']}")
-            if s.get("manual"):
-                out += ["    Do it by hand:", *_indent(s.get("manual") or "", 6)]
+        out += ["", "DETAILS"] + [f"  {(label + ':').ljust(width)} {value}" for label, value in rows]
 
     if verdict.steps:
         out += ["", "STEPS"]
-        for s in verdict.steps:
+        for s, times in merged(verdict.steps):
             mark = s["status"].upper() if s["status"] != Status.DONE else s["status"]
             tag = " [containment]" if s["containment"] else ""
-            out.append(f"  [{mark}] {s['name']}{tag} on {s['target']}: {s['detail']}")
+            again = f" (reported {times} times: once per look-up)" if times > 1 else ""
+            out.append(f"  [{mark}] {s['name']}{tag} on {s['target']}: {s['detail']}{again}")
             if restore := (s.get("data") or {}).get("restore_trust"):  # lambdas/evict: a rewritten trust policy
                 out += ["    Once a person has checked it, restore the previous trust policy:", *_indent(restore, 6)]
 
     if found := investigation_lines(investigation):
         out += ["", "WHAT THE CREDENTIAL DID (CloudTrail)"] + [f"  {line}" for line in found]
 
-    if todo := next_steps(incident, verdict):
-        out += ["", "NEXT STEPS"]
-        for number, item in enumerate(todo, 1):
-            out.append(f"  {number}. {item.text}")
-            if item.command:
-                out += _indent(item.command, 6)
-            if item.link:
-                out.append(f"      {item.link.label}: {item.link.url}")
-
     if undo := undo_steps(verdict.steps):
         out += ["", "UNDO (reverses what the responder did)"]
+        released = [s for s in undo if s["undo"] in _given(todo)]
         for s in undo:
-            out.append(f"  * {s['name']} on {s['target']}:")
-            out += _indent(s["undo"] or "", 6)
+            if s not in released:
+                out.append(f"  * {s['name']} on {s['target']}:")
+                out += _indent(s["undo"] or "", 6)
+        if released:
+            out.append(f"  * {_released(released)}")
 
     if links:
         out += ["", "LINKS"] + [f"  {link.label}: {link.url}" for link in links]
@@ -590,8 +628,30 @@ def _sections(title: str, items: list[str]) -> list[dict[str, Any]]:
     return blocks
 
 
+CODE_MAX = SLACK_LINE_MAX * 2
+CODE_CUT = "# the e-mail has the rest of these commands"
+
+
 def _code(text: str) -> str:
-    return f"```{escape(truncate(text, SLACK_LINE_MAX * 2, IN_RECORD))}```"
+    """A code block of whole lines: a command cut in the middle would run as another command when pasted.
+    What does not fit is left to the e-mail, and the block says so."""
+    lines, room = [], CODE_MAX - len(CODE_CUT) - 1
+    for line in text.splitlines():
+        if len(line) + 1 > room:
+            lines.append(CODE_CUT)
+            break
+        lines.append(line)
+        room -= len(line) + 1
+    return f"```{escape(chr(10).join(lines) or CODE_CUT)}```"
+
+
+TACTIC_EMOJI = {
+    Tactic.ISOLATE: ":no_entry:",
+    Tactic.EVICT: ":door:",
+    Tactic.RESTORE: ":recycle:",
+    Tactic.HARDEN: ":shield:",
+    Tactic.DETECT: ":mag:",
+}
 
 
 def render_slack(
@@ -605,6 +665,11 @@ def render_slack(
     incident, verdict, investigation = clean(incident), clean_verdict(verdict), clean(investigation)
     links = clean_links(links)
     title = subject(incident, verdict)
+    todo = left_for_a_person(incident, verdict, investigation)
+    lines = [
+        f"*{label}:* {escape(truncate(value, SLACK_LINE_MAX, IN_RECORD))}"
+        for label, value in headline(incident, verdict, execution, todo)
+    ]
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -614,28 +679,26 @@ def render_slack(
                 "emoji": True,
             },
         },
-        _section(f"*{verdict.outcome.upper()}*: {escape(truncate(verdict.reason, SLACK_LINE_MAX, IN_RECORD))}"),
+        _section("\n".join(lines)),
     ]
+    for tactic, actions in by_tactic(todo):
+        items = []
+        for number, action in actions:
+            line = f"{number}. *[{action.priority}]* {escape(truncate(action.text, SLACK_LINE_MAX, IN_RECORD))}"
+            if action.link:
+                line += f" {mrkdwn_link(action.link)}"
+            if action.command:
+                line += "\n" + _code(action.command)
+            items.append(line)
+        blocks += _sections(f"{TACTIC_EMOJI[tactic]} {tactic}", items)
+
+    blocks.append({"type": "divider"})
     if rows := facts(incident, execution):
         fields = [
             {"type": "mrkdwn", "text": truncate(f"*{label}*\n{escape(value)}", FIELD_MAX, IN_RECORD)}
             for label, value in rows
         ]
         blocks.append({"type": "section", "fields": fields[:MAX_FIELDS]})
-
-    if verdict.attention:
-        items = []
-        for s in verdict.attention:
-            line = (
-                f"{STEP_EMOJI.get(s['status'], ':x:')} *{escape(s['name'])}* {escape(s['status'])} "
-                f"on `{escape(s['target'])}`: {escape(truncate(s['detail'], SLACK_LINE_MAX, IN_RECORD))}"
-            )
-            if s.get("manual"):
-                line += "\nDo it by hand:\n" + _code(s.get("manual") or "")
-            items.append(line)
-        blocks += _sections(":rotating_light: Needs action now", items)
-
-    blocks.append({"type": "divider"})
     if verdict.steps:
         blocks += _sections(
             "Steps",
@@ -643,7 +706,8 @@ def render_slack(
                 f"{STEP_EMOJI.get(s['status'], ':grey_question:')} `{escape(s['name'])}` {escape(s['status'])}"
                 f"{' (containment)' if s['containment'] else ''} on `{escape(s['target'])}`: "
                 f"{escape(truncate(s['detail'], SLACK_LINE_MAX, IN_RECORD))}"
-                for s in verdict.steps
+                + (f" (reported {times} times: once per look-up)" if times > 1 else "")
+                for s, times in merged(verdict.steps)
             ],
         )
 
@@ -652,21 +716,14 @@ def render_slack(
             ":mag: What the credential did (CloudTrail)", [escape(truncate(line, SLACK_LINE_MAX)) for line in found]
         )
 
-    if todo := next_steps(incident, verdict):
-        items = []
-        for number, item in enumerate(todo, 1):
-            line = f"{number}. {escape(item.text)}"
-            if item.link:
-                line += f" {mrkdwn_link(item.link)}"
-            if item.command:
-                line += "\n" + _code(item.command)
-            items.append(line)
-        blocks += _sections("Next steps", items)
-
     if undo := undo_steps(verdict.steps):
-        blocks += _sections(
-            "Undo", [f"`{escape(s['name'])}` on `{escape(s['target'])}`:\n{_code(s['undo'] or '')}" for s in undo]
-        )
+        released = [s for s in undo if s["undo"] in _given(todo)]
+        items = [
+            f"`{escape(s['name'])}` on `{escape(s['target'])}`:\n{_code(s['undo'] or '')}"
+            for s in undo
+            if s not in released
+        ]
+        blocks += _sections("Undo", items + ([escape(_released(released))] if released else []))
 
     if links:
         blocks += _sections("Links", [f"• {mrkdwn_link(link)}" for link in links])
@@ -710,8 +767,3 @@ def _fit(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kept.append(block)
         total += size
     return blocks
-
-
-def _q(value: Any) -> str:
-    """A value for a copy-paste command, shell-quoted; "" when there is none (the caller's placeholder)."""
-    return shlex.quote(str(value)) if value else ""

@@ -73,7 +73,8 @@ def revoke(
                 instance_id or "unknown",
                 "the finding names neither a role nor an instance, so there is no role to revoke",
                 containment=True,
-                manual="Find the role in the finding's accessKeyDetails, then: aws iam put-role-policy ...",
+                manual="Find the role in the finding's accessKeyDetails, then revoke its sessions: IAM console, "
+                "the role, tab 'Revoke sessions', 'Revoke active sessions'",
             )
         try:
             role_name = resolve_role_name(ec2, iam, instance_id, incident.get("instance_profile_arn"))

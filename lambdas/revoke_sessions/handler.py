@@ -23,12 +23,14 @@ Settings: DRY_RUN, REVOKE_SCOPE ("role" | "instance"), RESPONDER_ROLE_ARNS (the 
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from common.aws import client, prepare_for_snapshot
+from common.cutoff import deny_older_sessions
 from common.errors import transient_errors
 from common.guards import own_account
 from common.settings import env_bool, env_list, env_str
@@ -68,6 +70,21 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _revoke(event["incident"], context)
 
 
+def _by_hand(role: str, where: str) -> str:
+    """The IAM console's 'Revoke active sessions' as commands a person runs where the role is: the cut-off is the
+    moment they run it (the document is the one actions.revoke_role_sessions writes)."""
+    # In double quotes, so that the shell puts the time in: the document's own quotes escaped.
+    document = json.dumps(deny_older_sessions("$cutoff"), separators=(",", ":")).replace('"', '\\"')
+    return "\n".join(
+        [
+            where,
+            "cutoff=$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+            f"aws iam put-role-policy --role-name {shlex.quote(role)} --policy-name AWSRevokeOlderSessions "
+            f'--policy-document "{document}"',
+        ]
+    )
+
+
 def _revoke(incident: dict[str, Any], context: Any, *, role_scope: bool = False) -> dict[str, Any]:
     account = own_account(context)
     target = incident.get("role_name") or incident.get("instance_id") or "unknown"
@@ -82,8 +99,7 @@ def _revoke(incident: dict[str, Any], context: Any, *, role_scope: bool = False)
                     target,
                     f"the event's accounts disagree ({incident['account_conflict']}); nothing is changed",
                     containment=True,
-                    manual=f"find the role's account, then there: aws iam put-role-policy --role-name "
-                    f"{shlex.quote(target)} --policy-name AWSRevokeOlderSessions --policy-document ...",
+                    manual=_by_hand(target, "# find the role's account; then, with that account's credentials:"),
                 )
             ]
         }
@@ -98,8 +114,7 @@ def _revoke(incident: dict[str, Any], context: Any, *, role_scope: bool = False)
                     target,
                     f"the role is in account {incident['account']}; this responder runs in {account}",
                     containment=True,
-                    manual=f"in account {incident['account']}: aws iam put-role-policy --role-name "
-                    f"{shlex.quote(target)} --policy-name AWSRevokeOlderSessions --policy-document ...",
+                    manual=_by_hand(target, f"# in account {incident['account']}, with its credentials:"),
                 )
             ]
         }

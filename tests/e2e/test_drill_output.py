@@ -41,7 +41,8 @@ def test_json_is_only_json_when_the_functions_log_warnings_and_errors() -> None:
 
 @pytest.fixture(scope="module")
 def human(synthesized) -> str:
-    """`python -m drill --fault access-denied --fault owner-history` as a person reads it (the session's synth)."""
+    """`python -m drill --fault access-denied --fault owner-history --full` as a person reads it (the session's
+    synth)."""
     from drill import __main__ as cli
     from drill import template
 
@@ -50,7 +51,7 @@ def human(synthesized) -> str:
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
-            code = cli.main(["--fault", "access-denied", "--fault", "owner-history"])
+            code = cli.main(["--fault", "access-denied", "--fault", "owner-history", "--full"])
     finally:
         patch.undo()
     assert code in (0, 1)
@@ -75,7 +76,8 @@ def test_the_human_output_has_no_python_reprs_and_reads_observed_line_by_line(hu
     block = owner_history.split("   observed (read back from the account):\n", 1)[1].split("\n   -> ", 1)[0]
     assert not any(line.lstrip().startswith("{") or "': " in line for line in block.splitlines())
     assert re.search(r"^     users:$", block, re.MULTILINE)
-    assert re.search(r"^         login_profile: yes$", block, re.MULTILINE)  # carol.nguyen's console password
+    # One line per user, every field named on it: carol.nguyen's console password.
+    assert re.search(r"^       carol\.nguyen: .*\blogin_profile yes\b", block, re.MULTILINE)
 
 
 def test_no_containing_call_is_said_in_words(synthesized) -> None:
@@ -84,6 +86,27 @@ def test_no_containing_call_is_said_in_words(synthesized) -> None:
 
     result = copy.deepcopy(run_scenario("malformed", synthesized))
     assert result["timings_ms"]["to_containment"] is None
-    rendered = render(result)
+    rendered = render(result, full=True)
     assert "no containing call" in rendered and "None" not in rendered.splitlines()[-1]
+    assert render(result).count("\n") == 1 and " IGNORED — malformed-event: " in render(result)  # one line each
     assert re.search(r" malformed +IGNORED +as expected +- +-$", tally([result]))
+
+
+def test_each_event_shows_the_reports_first_lines_and_what_is_left(drill_runs) -> None:
+    """`make drill`'s short form: the e-mail up to its details, then one line of steps and timings."""
+    from drill.__main__ import render
+
+    result = drill_runs.event("health_exposed_key_2025_event_metadata.json").result
+    lines = render(result).splitlines()
+    assert lines[0].endswith("health_exposed_key_2025_event_metadata.json: CONTAINED")
+    assert [line.split(":", 1)[0].strip() for line in lines[1:6]] == [
+        "What happened",
+        "Whose",
+        "Outcome",
+        "Time to containment",
+        "Left for a person",
+    ]
+    assert "   WHAT IS LEFT FOR A PERSON" in lines and "STEPS" not in "\n".join(lines)
+    assert re.match(
+        r"^   steps: \d+ done; execution SUCCEEDED in \d+ states; containment at \d+ ms, [\d.]+ s in all$", lines[-1]
+    )

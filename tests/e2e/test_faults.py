@@ -13,8 +13,8 @@ HISTORIES = {name for name, scenario in SCENARIOS.items() if scenario.cloudtrail
 
 
 @pytest.mark.parametrize("name", sorted(set(SCENARIOS) - HISTORIES))
-def test_fault_drill(synthesized, name: str) -> None:
-    result = run_scenario(name, synthesized)
+def test_fault_drill(drill_runs, name: str) -> None:
+    result = drill_runs.fault(name).result  # the same run tests/e2e/test_messages.py lints
     if name in STATE_CHECKS:
         STATE_CHECKS[name](result)
     assert result["outcome"] == SCENARIOS[name].expected, result["reason"]

@@ -1,6 +1,6 @@
 """The docs' commands, run as written: a README command that fails is a failing test.
 
-- Every `make deploy ARGS=...` line of README.md and docs/operations.md is run as `make synth`
+- Every `make deploy ARGS=...` line of README.md and docs/*.md is run as `make synth`
   with the same ARGS, exactly as written (the e-mails, the Slack secret, the regions), through the
   Makefile and the pinned CDK CLI (`npm ci` on first use), so cdk-nag runs as at deploy; cfn-lint
   then reads every template it wrote.
@@ -31,7 +31,7 @@ from tests.infra.test_cfn_lint import findings
 pytestmark = pytest.mark.xdist_group("synth")
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = [ROOT / "README.md", ROOT / "docs" / "operations.md"]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\S*)(.*)$")
 
 

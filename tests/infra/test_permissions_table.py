@@ -1,16 +1,16 @@
-"""README.md's "Permissions" table is the one generated from the declarations (tools/permissions_table.py)."""
+"""docs/permissions.md's table is the one generated from the declarations (tools/permissions_table.py)."""
 
 from __future__ import annotations
 
-from tools.permissions_table import END, ROOT, START, declarations, render
+from tools.permissions_table import DOC, END, START, declarations, render
 
 
-def test_readme_holds_the_generated_permissions_table() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert START in readme and END in readme, f"README.md needs a Permissions section with {START} and {END}"
-    current = readme.split(START, 1)[1].split(END, 1)[0].strip()
+def test_the_permissions_page_holds_the_generated_table() -> None:
+    page = DOC.read_text()
+    assert START in page and END in page, f"{DOC.name} needs the generated table between {START} and {END}"
+    current = page.split(START, 1)[1].split(END, 1)[0].strip()
     assert current == render().strip(), (
-        "README.md's Permissions table does not match lambdas/*/permissions.py: run "
+        "docs/permissions.md's table does not match lambdas/*/permissions.py: run "
         "`python -m tools.permissions_table` and paste its output between the markers"
     )
 

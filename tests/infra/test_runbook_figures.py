@@ -10,6 +10,7 @@ runbook's counts and costs behind.
 - §7.1: each listed state is one of the definition's, and the transitions are the states listed
   (which states the drill really enters: tests/e2e/test_runbook_states.py).
 - §1.3: the outputs table lists the home stack's outputs, in order.
+- README.md "Cost": its alarm count is the template's, its sums are §7.3's and §7.2's.
 
 The template is that of the README's deploy (one e-mail address, Slack), so the e-mail dead-letter
 queue's alarm exists (tests/infra/configurations.py "one-email-slack").
@@ -288,3 +289,41 @@ def test_the_totals_per_incident_are_the_sums_of_the_rows(column: int) -> None:
 def test_the_outputs_table_is_the_home_stacks_outputs(template: dict[str, Any]) -> None:
     listed = [row[0].strip("`") for row in table_with(section("1.3"), "Output")[1:]]
     assert listed == list(template["Outputs"])
+
+
+# --- README: the figures its "Cost" section states ------------------------------------------------
+
+README = RUNBOOK.parents[1] / "README.md"
+
+
+def readme_cost() -> str:
+    text = README.read_text()
+    return " ".join(text.split("\n## Cost\n", 1)[1].split("\n## ", 1)[0].split())
+
+
+def test_the_readmes_cost_figures_are_the_runbooks_and_the_templates(template: dict[str, Any]) -> None:
+    """The README states the runbook's sums in words; the alarms are counted in the template."""
+    text = readme_cost()
+    rows = {row[0]: row[1] for row in table_with(section("7.3"), "Item")[1:]}
+    (alarm_label,) = [item for item in rows if item.startswith("CloudWatch alarms:")]
+    (slack,) = [cell for item, cell in rows.items() if item.startswith("Secrets Manager")]
+    (dashboard,) = [cell for item, cell in rows.items() if item.startswith("CloudWatch dashboard")]
+    stated = re.search(
+        r"about \$([0-9.]+) a month: the KMS key \(\$([0-9.]+)\) and (\d+) CloudWatch alarms \(\$([0-9.]+);", text
+    )
+    assert stated, text
+    total, kms, alarms, alarm_cost = stated.groups()
+    assert int(alarms) == len(resources(template, "AWS::CloudWatch::Alarm"))
+    assert Decimal(alarm_cost) == dollars(rows[alarm_label]) and Decimal(kms) == dollars(
+        rows["KMS customer-managed key"]
+    )
+    assert Decimal(total) == dollars(rows["KMS customer-managed key"]) + dollars(rows[alarm_label])
+    assert f"plus ${dollars(slack):.2f} for the Slack secret" in text
+    assert f"${dollars(dashboard.split('(')[0]):.2f} for the dashboard" in text
+    per_incident = re.search(
+        r"about \$([0-9.]+) for an exposed key and \$([0-9.]+) for stolen instance credentials", text
+    )
+    assert per_incident, text
+    totals = cost_rows()["**Total, typical (bound)**"]
+    for column, figure in zip((2, 3), per_incident.groups(), strict=True):
+        assert f"≈ ${figure} " in totals[column], (figure, totals[column])

@@ -314,6 +314,7 @@ class TestHandler:
         # sessions minted from it cannot be tied to a user, and that step fails with the lookup.
         deactivate, sessions = self.invoke(lambda_context, "AKIAUNKNOWNUNKNOWN00")
         assert deactivate["status"] == "already-done" and "NoSuchEntity for this key" in deactivate["detail"]
+        assert deactivate["data"] == {"key": "deleted"}  # the report offers nothing to delete or rotate
         assert sessions["name"] == "revoke-user-sessions" and sessions["status"] == "failed"
         assert "lookup-events" in sessions["manual"]
 
@@ -373,6 +374,8 @@ class TestHandler:
         as_root_key("rooty")
         (step,) = self.invoke(lambda_context, key, "rooty")
         assert step["status"] == "skipped" and "root" in step["detail"]
+        # The report tells the root user's steps from an IAM user's by this, never by a name.
+        assert step["data"] == {"owner": "root"}
 
     def test_a_root_key_named_by_its_arn_is_never_acted_on(self, iam, exposed, lambda_context, monkeypatch) -> None:
         from common.aws import client

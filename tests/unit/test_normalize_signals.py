@@ -11,8 +11,9 @@ from incident import codes
 from incident.model import IntakeStatus, Kind
 from incident.normalize import normalize
 from infra.detection import GUARDDUTY_PATTERN, HEALTH_PATTERN
+from report.next_steps import left_for_a_person
 from report.outcome import CONSOLE_STEP, Outcome, collect_steps, decide
-from report.render import next_steps, render_email, summary
+from report.render import render_email, summary
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
@@ -76,12 +77,17 @@ def test_every_exposed_key_report_says_what_aws_may_already_have_done() -> None:
     incident = normalize(load("health_exposed_key_classic.json"), accept_samples=True).incident
     assert incident is not None
     dumped = incident.model_dump(mode="json")
+    # Whoever held the key: the account-level holds are said even when nothing was contained.
     verdict = decide("accepted", "r", [])
-    texts = " ".join(step.text for step in next_steps(dumped, verdict))
-    assert "AWSCompromisedKeyQuarantineV3" in texts and "AWS_RISK_IAM_QUARANTINE" in texts
+    texts = " ".join(action.text for action in left_for_a_person(dumped, verdict))
     assert "RunInstances" in texts and "Support case" in texts
-    links = [step.link for step in next_steps(dumped, verdict) if step.link]
+    links = [action.link for action in left_for_a_person(dumped, verdict) if action.link]
     assert any("support.console.aws.amazon.com" in link.url for link in links)
+    # AWS's quarantine policy is said once an IAM user holds the key (not for the root user, or a console sign-in).
+    dumped["affected_keys"][0]["user_name"] = "ci-deployer"
+    dumped["user_names"] = ["ci-deployer"]
+    texts = " ".join(action.text for action in left_for_a_person(dumped, verdict))
+    assert "AWSCompromisedKeyQuarantineV3" in texts and "AWS_RISK_IAM_QUARANTINE" in texts
 
 
 def test_an_exposed_key_code_is_not_mistaken_for_console_compromise() -> None:

@@ -115,6 +115,7 @@ def test_email_and_slack_delivered_and_webhook_never_leaks(report_env, monkeypat
     slack_result, report = run_both(state, recorder, monkeypatch)
 
     incident, verdict, links, execution = handler.prepare(state)
+    execution, _ = handler.with_containment_time(execution, verdict)
     expected_payload = handler.render_slack(incident, verdict, links, execution)
     assert recorder.requests == [(WEBHOOK, expected_payload)]
     assert slack_result["status"] == "sent" and slack_result["detail"] == "HTTP 200"

@@ -114,3 +114,41 @@ def test_the_containment_states_are_the_workflows(template) -> None:
     definition = json.dumps(template)
     for name in metrics.CONTAINMENT_STATES:
         assert f'\\"{name}\\":{{' in definition or f'"{name}":' in definition, name
+
+
+def entered(name: str, at: datetime) -> dict[str, Any]:
+    return {"type": "ChoiceStateEntered", "timestamp": at, "stateEnteredEventDetails": {"name": name}}
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        # Step Functions' own call failed over to the first task: containment ends with the first task.
+        (
+            [
+                exited("DeactivateKey", datetime(2026, 11, 30, 10, 0, 1, tzinfo=UTC), "TaskStateExited"),
+                exited("KeyIntake", datetime(2026, 11, 30, 10, 0, 3, tzinfo=UTC), "TaskStateExited"),
+                entered("Route", datetime(2026, 11, 30, 10, 0, 4, tzinfo=UTC)),
+                exited("ContainKeys", datetime(2026, 11, 30, 10, 0, 9, tzinfo=UTC)),
+            ],
+            datetime(2026, 11, 30, 10, 0, 3, tzinfo=UTC),
+        ),
+        # The regular route: nothing contained before Route, ContainKeys after it.
+        (
+            [
+                entered("Route", datetime(2026, 11, 30, 10, 0, 4, tzinfo=UTC)),
+                exited("ContainKeys", datetime(2026, 11, 30, 10, 0, 9, tzinfo=UTC)),
+                exited("RevokeSessions", datetime(2026, 11, 30, 10, 0, 12, tzinfo=UTC), "TaskStateExited"),
+            ],
+            datetime(2026, 11, 30, 10, 0, 9, tzinfo=UTC),
+        ),
+    ],
+)
+def test_containment_ends_with_the_state_that_made_the_containing_call(monkeypatch, events, expected) -> None:
+    monkeypatch.setattr(metrics, "client", lambda service, region=None: History(events))
+    assert metrics.contained_at(EXECUTION) == (expected, "")
+
+
+def test_a_history_without_containment_says_so() -> None:
+    at, why = metrics.contained_at("not-an-arn")
+    assert at is None and why == "the execution's history could not be read: not an execution ARN"

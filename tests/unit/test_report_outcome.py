@@ -194,8 +194,13 @@ def test_exposed_key_without_user_name_says_how_to_find_it():
         "failures": {"contain_keys": {"Error": "X", "Cause": ""}},
     }
     manual = collect_steps(state)[0]["manual"]
-    assert manual.startswith("aws iam get-access-key-last-used --access-key-id AKIAIOSFODNN7EXAMPLE")
-    assert "--user-name <UserName>" in manual
+    # IAM names the owner, and the next line uses what it named: no placeholder for the reader to fill in.
+    find, deactivate = manual.splitlines()
+    assert find.startswith("user=$(aws iam get-access-key-last-used --access-key-id AKIAIOSFODNN7EXAMPLE")
+    assert deactivate == (
+        'aws iam update-access-key --user-name "$user" --access-key-id AKIAIOSFODNN7EXAMPLE --status Inactive'
+    )
+    assert "<" not in manual
 
 
 def test_exfil_incident_fixture_matches_the_model():

@@ -220,9 +220,9 @@ def test_release_without_a_terminal_stops_before_the_first_reversal(monkeypatch,
 
 
 def documented_make_commands() -> list[str]:
-    """Every `make check|try|release ...` of README.md and docs/operations.md, as written there."""
+    """Every `make check|try|release ...` of README.md and docs/*.md, as written there."""
     found = set()
-    for doc in (ROOT / "README.md", ROOT / "docs" / "operations.md"):
+    for doc in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))):
         for match in re.finditer(r"make (?:check|try|release)(?: ARGS=(?:\"[^\"]*\"|'[^']*'))?", doc.read_text()):
             found.add(match.group(0))
     return sorted(found)
