@@ -1248,6 +1248,62 @@ SCENARIOS = {
 }
 
 
+def release_the_incident(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
+    """`responder release` of the one incident the drill's account recorded."""
+    (item,) = account.client("dynamodb").scan(TableName=os.environ["INCIDENT_TABLE"])["Items"]
+    return release_as_the_cli_does(account, staged, item["incident_id"]["S"])
+
+
+# Fault drills declared as data, one file each (docs/drill.md): the name is the file's, and what it may hold is
+# what a Scenario takes that is data. A response action's drill is its own file, not a change here.
+DRILLS = EVENTS / "drills"
+AFTER = {"release": release_the_incident}
+
+
+class DrillFileError(ValueError):
+    """A drill file that cannot be run: the message names the file and the field."""
+
+
+def load_drill_file(path: Path) -> Scenario:
+    data = json.loads(path.read_text())
+    fields = {"event", "expected", "what", "cloudtrail", "account", "environment", "after"}
+    if not isinstance(data, dict) or set(data) - fields or not {"event", "expected", "what"} <= set(data):
+        raise DrillFileError(f"{path}: a drill file holds event, expected and what, and may hold {sorted(fields)}")
+    for field_name, folder in (
+        ("event", EVENTS),
+        ("cloudtrail", EVENTS / "cloudtrail"),
+        ("account", EVENTS / "accounts"),
+    ):
+        if field_name in data and not (folder / str(data[field_name])).is_file():
+            raise DrillFileError(f"{path}: {field_name} {data[field_name]!r} is not a file in {folder}")
+    if data.get("after", "release") not in AFTER:
+        raise DrillFileError(f"{path}: after must be one of {sorted(AFTER)}")
+    environment = data.get("environment") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in environment.items()):
+        raise DrillFileError(f"{path}: environment maps names to strings")
+    return Scenario(
+        path.stem,
+        str(data["event"]),
+        str(data["expected"]),
+        str(data["what"]),
+        environment=environment,
+        cloudtrail=data.get("cloudtrail"),
+        account=data.get("account"),
+        after=AFTER[data["after"]] if "after" in data else None,
+    )
+
+
+def _declared_drills() -> dict[str, Scenario]:
+    found = {path.stem: load_drill_file(path) for path in sorted(DRILLS.glob("*.json"))}
+    clash = set(found) & set(SCENARIOS)
+    if clash:
+        raise DrillFileError(f"drill files named like a fault drill of drill/faults.py: {sorted(clash)}")
+    return found
+
+
+SCENARIOS.update(_declared_drills())
+
+
 def run_scenario(
     name: str,
     synthesized: Any,

@@ -44,6 +44,8 @@ class ResponderStack(Stack):
             **{switch: _flag(action in config.dry_run_actions) for action, switch in DRY_RUN_ACTIONS.items()},
             "EXEMPT_PRINCIPAL_ARNS": ",".join(config.exempt_principal_arns),
             "EXEMPT_INSTANCE_IDS": ",".join(config.exempt_instance_ids),
+            # What a change nobody can attribute gets: the eviction and every action after it judge alike.
+            "UNKNOWN_CHANGES": config.unknown_changes,
         }
 
         def function(
@@ -136,7 +138,6 @@ class ResponderStack(Stack):
                 env={
                     "EVIDENCE_BUCKET": storage.evidence.bucket_name,
                     "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
-                    "UNKNOWN_CHANGES": config.unknown_changes,
                     "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
                     **{switch: _flag(getattr(config, attribute)) for switch, attribute in EVICTION_SWITCHES.items()},
                 },
@@ -181,7 +182,11 @@ class ResponderStack(Stack):
                 timeout=Duration.seconds(action.timeout_seconds),
                 memory_size=action.memory_mb,
                 env={
-                    **{switch.env: _flag(config.switched_on(switch.context)) for switch in action.switches},
+                    **{
+                        switch.env: _flag(config.switched_on(switch.context))
+                        for switch in action.switches
+                        if switch.env
+                    },
                     **{k: v for use in shared_uses for k, v in use["env"].items()},
                 },
                 resources={k: v for use in shared_uses for k, v in use["resources"].items()},
@@ -193,9 +198,8 @@ class ResponderStack(Stack):
             self,
             "Workflow",
             functions=core,
-            actions={
-                action.package: functions[action.package].invocable for action in actions() if config.action_on(action)
-            },
+            actions={action.package: functions[action.package].invocable for action in actions()},
+            switched_on=frozenset(action.package for action in actions() if config.action_on(action)),
             key=storage.key,
             log_retention_days=config.log_retention_days,
             investigate=config.investigate,

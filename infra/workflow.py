@@ -153,22 +153,23 @@ class Workflow(Construct):
         *,
         functions: WorkflowFunctions,
         actions: Mapping[str, lambda_.IFunction],
+        switched_on: frozenset[str],
         key: kms.IKey,
         log_retention_days: int,
         investigate: bool,
         second_lookup_delay_minutes: int,
         in_state: InStateOptions | None = None,
     ) -> None:
-        """`actions`: the function of each declared action this deployment runs (switched on), by package."""
+        """`actions`: every declared action's function, by package; `switched_on`: the packages whose switches are on.
+        An instance action switched off is left out; an action after the eviction always runs, and with its switch
+        off reports each item it leaves (what the investigation found is never left unsaid)."""
         super().__init__(scope, construct_id)
         f = functions
-        unplaced = set(actions) - set(ON_THE_INSTANCE) - set(AFTER_EVICTION)
+        unplaced = set(actions) ^ (set(ON_THE_INSTANCE) | set(AFTER_EVICTION))
         if unplaced:
-            raise ValueError(f"declared actions the workflow does not place: {sorted(unplaced)}")
-        on_instance = [(by_package(package), actions[package]) for package in ON_THE_INSTANCE if package in actions]
-        self.after_eviction = [
-            (by_package(package), actions[package]) for package in AFTER_EVICTION if package in actions
-        ]
+            raise ValueError(f"declared actions the workflow does not place, or placed but not declared: {unplaced}")
+        on_instance = [(by_package(package), actions[package]) for package in ON_THE_INSTANCE if package in switched_on]
+        self.after_eviction = [(by_package(package), actions[package]) for package in AFTER_EVICTION]
         self.timeout_seconds = state_machine_timeout_seconds(
             {
                 **{name: _timeout_seconds(getattr(f, name)) for name in WorkflowFunctions.__dataclass_fields__},

@@ -22,13 +22,15 @@ PACKAGES_DIR = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Switch:
-    """A setting that turns (part of) the action off: the cdk.json key, the environment its function reads,
-    and its dry-run entry (dryRunActions) with the environment that carries it."""
+    """A setting that turns (part of) the action off: the cdk.json key, the environment its function reads ("" when
+    the switch only leaves the task out of the workflow), its dry-run entry (dryRunActions) with the environment that
+    carries it, and what it does (docs/operations.md's configuration table prints it)."""
 
     context: str
     env: str
     dry_run: str
     dry_run_env: str
+    meaning: str
     default: bool = True
 
 
@@ -76,6 +78,11 @@ def by_package(package: str) -> Action:
     if found is None:
         raise KeyError(f"no action is declared in lambdas/{package}/action.py")
     return found
+
+
+def by_task(task: str) -> Action | None:
+    """The action of a task's results or failures key: its package, `<package>_again` on the second pass."""
+    return next((action for action in actions() if task in (action.package, f"{action.package}_again")), None)
 
 
 def by_step(name: str) -> Action | None:

@@ -16,8 +16,22 @@ ACTION = Action(
         "{instance_link}"
     ),
     switches=(
-        Switch("detachLoadBalancers", "DETACH_LOAD_BALANCERS", "detachLoadBalancers", "DRY_RUN_LOAD_BALANCERS"),
-        Switch("removeInstanceProfile", "REMOVE_INSTANCE_PROFILE", "removeInstanceProfile", "DRY_RUN_INSTANCE_PROFILE"),
+        Switch(
+            "detachLoadBalancers",
+            "DETACH_LOAD_BALANCERS",
+            "detachLoadBalancers",
+            "DRY_RUN_LOAD_BALANCERS",
+            "After the evidence image, deregisters the instance from every ELB v2 target group and Classic Load "
+            "Balancer it is in (recorded; `release` registers it again)",
+        ),
+        Switch(
+            "removeInstanceProfile",
+            "REMOVE_INSTANCE_PROFILE",
+            "removeInstanceProfile",
+            "DRY_RUN_INSTANCE_PROFILE",
+            "After the evidence image, removes the instance profile association so the metadata service hands out no "
+            "new role credentials (recorded; `release` re-associates it, which needs `iam:PassRole`)",
+        ),
     ),
     clients=("ec2", "elbv2", "elb"),
     observe=("load_balancers", "instance_profiles"),

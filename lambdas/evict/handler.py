@@ -27,9 +27,11 @@ from botocore.exceptions import ClientError
 
 from common import aws
 from common.errors import UnsupportedEvent, transient_errors
+from common.evidence import investigation_key as evidence_key
+from common.evidence import read_investigation as read_evidence
 from common.guards import exempted_by_name
 from common.settings import env_bool, env_list, env_str
-from common.steps import Status, StepResult, step
+from common.steps import Status, StepResult, fold, step
 from evict import actions
 from evict.actions import Switch
 from evict.plan import HOLD, REPORT, SWITCHES, Context, Settings, plan
@@ -44,20 +46,8 @@ CLOUDTRAIL_LAG = (
 )
 
 
-def evidence_key(incident_id: str, pass_no: int) -> str:
-    return f"investigations/{incident_id}/pass-{pass_no}.json"
-
-
 def eviction_key(incident_id: str, pass_no: int) -> str:
     return f"evictions/{incident_id}/pass-{pass_no}.json"
-
-
-def read_evidence(s3: Any, bucket: str, key: str) -> dict[str, Any]:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    document = json.loads(body)
-    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-        raise ValueError("not an investigation evidence object (no events list)")
-    return document
 
 
 def exempt_seeds(iam: Any, incident: Incident, partition: str) -> dict[str, str]:
@@ -157,32 +147,6 @@ def evict(
     return [*summary, *steps], counts, context
 
 
-def fold(steps: list[StepResult], evidence: str | None) -> list[StepResult]:
-    """At most MAX_STEPS steps; the rest folded into one step per (name, status, containment), so the outcome
-    still counts each and names where every one is."""
-    if len(steps) <= MAX_STEPS:
-        return steps
-    kept = steps[: MAX_STEPS - 1]
-    rest: dict[tuple[str, str, bool], list[StepResult]] = {}
-    for item in steps[MAX_STEPS - 1 :]:
-        rest.setdefault((item["name"], item["status"], item["containment"]), []).append(item)
-    where = evidence or "the Evict function's logs"
-    folded = [
-        step(
-            name,
-            Status(status),
-            f"{len(group)} more",
-            f"{len(group)} more {name} step(s) {status}: {', '.join(s['target'] for s in group[:5])}"
-            + (", ..." if len(group) > 5 else "")
-            + f"; each in full, with its undo, in {where}",
-            containment=containment,
-            manual=f"every step's command is in {where}" if status in (Status.FAILED, Status.SKIPPED) else None,
-        )
-        for (name, status, containment), group in rest.items()
-    ]
-    return [*kept, *folded]
-
-
 def _store(s3: Any, incident: Incident, pass_no: int, steps: list[StepResult], context: Context) -> str | None:
     bucket = env_str("EVIDENCE_BUCKET")
     if not bucket:
@@ -242,4 +206,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     uri = _store(s3, incident, pass_no, steps, run)
     logger.info("eviction finished", extra={**counts, "evidence": uri})
-    return {"steps": fold(steps, uri), "eviction": {**counts, "evidence": uri}}
+    return {
+        "steps": fold(steps, uri or "the Evict function's logs", MAX_STEPS),
+        "eviction": {**counts, "evidence": uri},
+    }

@@ -20,6 +20,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from common.action import answered
 from common.guards import exempted_by_name
 from common.steps import Status, StepResult, step
 from evict import actions
@@ -89,7 +90,9 @@ def _exempt(settings: Settings, kind: str, name: str) -> str | None:
 
 
 def plan(reach: dict[str, Any], settings: Settings) -> list[Planned]:
-    """One piece of work per item, in the order they are acted on: identities, then rights, then reports."""
+    """One piece of work per item, in the order they are acted on: identities, then rights, then reports. An item
+    of a kind a declared action answers (common.action.Action.answers) is that action's: it reads the same reach
+    after the eviction and reports each one, acted on or not."""
     items = [item for item in reach.get("items") or [] if isinstance(item, dict)]
     held_users = {
         name
@@ -101,7 +104,8 @@ def plan(reach: dict[str, Any], settings: Settings) -> list[Planned]:
     held_roles = {item.get("role") for item in items if item.get("kind") == "role" and item.get("verdict") != "owner"}
     planned: list[Planned] = []
     for item in items:
-        planned.append(_plan_item(item, settings, held_users, held_roles))
+        if answered(str(item.get("kind"))) is None:
+            planned.append(_plan_item(item, settings, held_users, held_roles))
     return sorted(planned, key=lambda p: p.order)
 
 

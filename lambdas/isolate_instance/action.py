@@ -15,7 +15,15 @@ ACTION = Action(
         "have been left on the all-open group credential-responder-untrack (and that group may still have rules): "
         "check both first: {instance_link}"
     ),
-    switches=(Switch("isolateInstances", "ISOLATE_INSTANCES", "isolateInstance", "DRY_RUN_ISOLATE_INSTANCE"),),
+    switches=(
+        Switch(
+            "isolateInstances",
+            "",
+            "isolateInstance",
+            "DRY_RUN_ISOLATE_INSTANCE",
+            "Moves every network interface of the instance to a security group that has no rules",
+        ),
+    ),
     clients=("ec2",),
     observe=("instance_network", "isolation_groups"),
     undo="isolate_instance.release",

@@ -11,7 +11,16 @@ ACTION = Action(
     reach=False,
     grants=GRANTS,
     manual="aws ec2 create-image --region {region} --instance-id {instance} --name forensic-{instance} --no-reboot",
-    switches=(Switch("preserveEvidence", "PRESERVE_EVIDENCE", "preserveEvidence", "DRY_RUN_PRESERVE_EVIDENCE"),),
+    switches=(
+        Switch(
+            "preserveEvidence",
+            "",
+            "preserveEvidence",
+            "DRY_RUN_PRESERVE_EVIDENCE",
+            "Turns termination protection on, sets shutdown behaviour to `stop`, detaches the instance from its Auto "
+            "Scaling group and creates an AMI without reboot",
+        ),
+    ),
     clients=("ec2", "autoscaling"),
     observe=("images", "instance_protection", "auto_scaling"),
     undo="preserve_evidence.release",
