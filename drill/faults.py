@@ -190,6 +190,20 @@ WORKLOAD_KEY = "AKIADRILLWORKLOAD001"
 THIEF_KEY = "AKIADRILLTHIEFKEY001"
 NOISE_CALLS = 1500
 LARGEST_EVENT_BYTES = 255 * 1024  # EventBridge delivers events up to 256 KB
+# What the isolation leaves on an instance and in its VPC, as anyone reading the account sees it (docs/response.md):
+# an attacker who plants a tag, or a dead attempt's leftovers, is written here in AWS's terms, not with the product's
+# code. tests/unit/test_drill_files.py pins these to the product's own.
+UNTRACK_GROUP = "credential-responder-untrack"
+PURPOSE_TAG = "credential-responder:purpose"
+ORIGINAL_TAG = "credential-responder:original-sgs"
+TAG_VALUE_LIMIT = 256
+
+
+def original_groups_tags(originals: dict[str, list[str]], incident_id: str) -> list[dict[str, str]]:
+    """The instance's record of its original groups: compact JSON, cut into tag values of at most 256 characters."""
+    text = json.dumps({"incident": incident_id, "groups": originals}, separators=(",", ":"), sort_keys=True)
+    chunks = [text[i : i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
+    return [{"Key": ORIGINAL_TAG if n == 1 else f"{ORIGINAL_TAG}:{n}", "Value": c} for n, c in enumerate(chunks, 1)]
 
 
 def _trail_time(seconds: int) -> str:
@@ -652,8 +666,6 @@ def _incident_id(staged: Staged) -> str:
 def _left_on_the_all_open_group(account: SimulatedAccount, staged: Staged) -> None:
     """What an attempt killed by a Lambda timeout between the two swaps leaves: the responder's copy
     of the original groups on the instance, the all-open group open, and one interface on it."""
-    from isolate_instance.actions import PURPOSE_TAG, UNTRACK_GROUP, original_groups_tags
-
     ec2 = account.client("ec2", staged.region)
     instance = ec2.describe_instances(InstanceIds=staged.instances)["Reservations"][0]["Instances"][0]
     primary = next(e for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == 0)
@@ -697,8 +709,6 @@ def _timeout_on_second_swap() -> list[Fault]:
 def _tampered_tag(account: SimulatedAccount, staged: Staged) -> None:
     """Before the response, the attacker rewrites the original-groups tag: a shell payload for the
     instance's interface, and another interface (not the instance's) with a group of the attacker's."""
-    from isolate_instance.actions import ORIGINAL_TAG
-
     ec2 = account.client("ec2", staged.region)
     instance = ec2.describe_instances(InstanceIds=staged.instances)["Reservations"][0]["Instances"][0]
     primary = instance["NetworkInterfaces"][0]

@@ -47,3 +47,19 @@ def test_a_file_that_cannot_be_run_names_its_field(tmp_path: Path, content: obje
     with pytest.raises(DrillFileError, match=complaint) as raised:
         load_drill_file(_file(tmp_path, content))
     assert "my-drill.json" in str(raised.value)
+
+
+def test_the_drills_isolation_leftovers_are_the_products() -> None:
+    """The drill writes what the isolation leaves in AWS's terms (a tag an attacker plants, a dead attempt's groups);
+    those terms are the product's."""
+    from drill import faults
+    from isolate_instance import actions
+
+    assert (faults.UNTRACK_GROUP, faults.PURPOSE_TAG, faults.ORIGINAL_TAG, faults.TAG_VALUE_LIMIT) == (
+        actions.UNTRACK_GROUP,
+        actions.PURPOSE_TAG,
+        actions.ORIGINAL_TAG,
+        actions.TAG_VALUE_LIMIT,
+    )
+    groups = {f"eni-{n:017x}": [f"sg-{n:017x}", f"sg-{n + 1:017x}"] for n in range(12)}
+    assert faults.original_groups_tags(groups, "i") == actions.original_groups_tags(groups, "i")
