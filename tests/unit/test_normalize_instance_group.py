@@ -137,7 +137,7 @@ def test_off_each_instance_is_a_skipped_containment_step_with_its_commands() -> 
     assert all(s["status"] == "skipped" and s["containment"] for s in group)
     manual = group[0]["manual"]
     assert "create-image --instance-id i-0aa11bb22cc33dd41 --no-reboot" in manual
-    assert "disassociate-iam-instance-profile" in manual and '--groups "$sg"' in manual
+    assert "disassociate-iam-instance-profile" in manual and '--groups "$sg_i_0aa11bb22cc33dd41"' in manual
     for line in manual.splitlines():
         shlex.split(line)  # every line is valid shell
     # The role is revoked, the instances can still get new credentials: partial, never contained.
