@@ -61,7 +61,7 @@ from infra.intake import IN_STATE_WORST_SECONDS, Fallbacks, InStateIntake, InSta
 # and the protections), then out of its load balancers and without role credentials, then off the network.
 ON_THE_INSTANCE = ("preserve_evidence", "cut_off_instance", "isolate_instance")
 # After each Evict pass, on the attacker's reach that pass's investigation found.
-AFTER_EVICTION: tuple[str, ...] = ()
+AFTER_EVICTION = ("user_credentials",)
 
 # Errors worth retrying: Lambda's own transient errors and the handlers' TransientError.
 TRANSIENT_ERRORS = [
