@@ -15,8 +15,8 @@ pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
 
 
 @pytest.mark.parametrize("case", sorted(record.CASES))
-def test_recorded_state_matches_a_fresh_drill_run(synthesized, case: str) -> None:
-    fresh = record.record(case, synthesized)
+def test_recorded_state_matches_a_fresh_drill_run(drill_runs, case: str) -> None:
+    fresh = record.record(case, drill_runs.synthesized, drill_runs)
     if os.environ.get("REGENERATE_GOLDEN") == "1":
         record.write(fresh)
         return
