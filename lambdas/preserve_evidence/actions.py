@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from common.aws import error_code
+from common.instances import GONE_STATES, instance_state
 from common.steps import Status, StepResult, step
 
 PROTECT = "protect-instance"
@@ -26,20 +27,7 @@ AUTOSCALING = "protect-from-autoscaling"
 IMAGE = "create-evidence-image"
 TAG = "credential-responder:"
 INCIDENT_TAG = TAG + "incident-id"
-GONE_STATES = ("shutting-down", "terminated")
 UNUSABLE_IMAGE_STATES = ("invalid", "deregistered", "failed", "error", "disabled")
-
-
-def instance_state(ec2: Any, instance_id: str) -> str | None:
-    """The instance's state name, or None when EC2 no longer knows it."""
-    try:
-        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-    except ClientError as exc:
-        if error_code(exc) == "InvalidInstanceID.NotFound":
-            return None
-        raise
-    instances = [instance for reservation in reservations for instance in reservation["Instances"]]
-    return str(instances[0]["State"]["Name"]) if instances else None
 
 
 def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool = False) -> StepResult:
