@@ -15,9 +15,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.times import iso
 
 OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def deny_older_sessions(cutoff: str, sid: str | None = None) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def cutoff_at(now: datetime | None) -> str:
     # Round up, never down: every session issued up to this call must be before the cut-off.
     if now.microsecond:
         now = now.replace(microsecond=0) + timedelta(seconds=1)
-    return now.astimezone(UTC).strftime(TIME_FORMAT)
+    return iso(now)
 
 
 def parse_time(value: str) -> datetime:
@@ -106,7 +106,7 @@ def later_cutoff(
     later = cutoff_of(written)
     if later is None or later < not_before:
         return None
-    cutoff = later.strftime(TIME_FORMAT)
+    cutoff = iso(later)
     return cutoff if written == build(cutoff) else None
 
 

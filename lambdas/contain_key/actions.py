@@ -22,7 +22,6 @@ from botocore.exceptions import ClientError
 from common.aws import error_code
 from common.cutoff import (
     OLDER_SESSIONS_POLICY,
-    TIME_FORMAT,
     cutoff_at,
     cutoff_of,
     deny_older_sessions,
@@ -31,6 +30,7 @@ from common.cutoff import (
 )
 from common.guards import ROOT_USER_NAME
 from common.steps import Status, StepResult, step
+from common.times import iso
 
 DEACTIVATE = "deactivate-access-key"
 QUARANTINE = "quarantine-user"
@@ -351,7 +351,7 @@ def revoke_user_sessions(
             USER_SESSIONS,
             Status.ALREADY_DONE,
             user_name,
-            f"{OLDER_SESSIONS_POLICY} already denies sessions issued before {existing.strftime(TIME_FORMAT)}",
+            f"{OLDER_SESSIONS_POLICY} already denies sessions issued before {iso(existing)}",
             containment=True,
             undo=undo,
             data={"user_name": user_name, "policy_name": OLDER_SESSIONS_POLICY},

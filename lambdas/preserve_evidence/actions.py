@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError, WaiterError
 from common.aws import error_code
 from common.instances import GONE_STATES, instance_state
 from common.steps import Status, StepResult, step
+from common.times import iso
 
 PROTECT = "protect-instance"
 AUTOSCALING = "protect-from-autoscaling"
@@ -162,6 +163,7 @@ def create_evidence_image(
 ) -> StepResult:
     instance_id, incident_id, region = incident["instance_id"], incident["incident_id"], incident["region"]
     now = now or datetime.now(UTC)
+    # Not common.times.iso: an AMI name may not hold a colon.
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"forensic-{instance_id}-{stamp}"[:128]
     tags = [
@@ -171,7 +173,7 @@ def create_evidence_image(
             (TAG + "finding-id", incident.get("finding_id")),
             (TAG + "source", incident.get("source")),
             (TAG + "instance-id", instance_id),
-            (TAG + "created-at", now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
+            (TAG + "created-at", iso(now)),
         )
         if value
     ]
