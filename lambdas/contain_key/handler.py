@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 from common.aws import client, error_code, prepare_for_snapshot
 from common.errors import is_transient, transient_errors
 from common.guards import ROOT_USER_NAME, Refusal, exempted_by_name, is_root, own_account, principal_guard
-from common.settings import env_bool, env_str
+from common.settings import dry_run, env_bool, env_str
 from common.steps import Status, StepResult, step
 from contain_key.actions import (
     DEACTIVATE,
@@ -143,7 +143,7 @@ def _deactivate(
     refusal = _account_refusal(incident, account, access_key_id, named)
     if refusal:
         return [refusal], None
-    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
+    dry = dry_run("DRY_RUN_CONTAIN_KEY")
     partition = context.invoked_function_arn.split(":")[1]
     if named:
         exempt = exempted_by_name("user", partition, account, named)
@@ -154,7 +154,7 @@ def _deactivate(
                 DEACTIVATE,
                 access_key_id,
                 _deactivate_command(named, access_key_id),
-                lambda: deactivate_key(iam, named, access_key_id, dry_run=dry_run),
+                lambda: deactivate_key(iam, named, access_key_id, dry_run=dry),
             )
         except NotTheOwnersKey:
             pass  # the event's user does not hold the key (or is gone): IAM names the owner
@@ -188,7 +188,7 @@ def _deactivate(
             DEACTIVATE,
             access_key_id,
             _deactivate_command(owner, access_key_id),
-            lambda: deactivate_key(iam, owner, access_key_id, dry_run=dry_run),
+            lambda: deactivate_key(iam, owner, access_key_id, dry_run=dry),
         )
     except NotTheOwnersKey:
         # IAM named the owner a moment ago; the key moved or went since. Nothing was changed.
@@ -208,8 +208,8 @@ def _deactivate(
 
 def _follow_up(iam: Any, user_name: str, *, not_before: datetime) -> list[StepResult]:
     """After the key, and attempted even when its deactivation failed: each limits the damage either way."""
-    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
-    return [_quarantine(iam, user_name, dry_run), _sessions(iam, user_name, dry_run, not_before)]
+    dry = dry_run("DRY_RUN_CONTAIN_KEY")
+    return [_quarantine(iam, user_name, dry), _sessions(iam, user_name, dry, not_before)]
 
 
 def _deactivate_command(user_name: str, access_key_id: str) -> str:
@@ -259,8 +259,8 @@ def _after_deletion(iam: Any, named: str | None, access_key_id: str) -> list[Ste
         ]
     # The name cannot be checked against the key any more (IAM no longer knows the key); denying
     # a named user's older sessions is the cautious reading, and release undoes it.
-    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
-    result = _sessions(iam, named, dry_run, datetime.now(UTC))
+    dry = dry_run("DRY_RUN_CONTAIN_KEY")
+    result = _sessions(iam, named, dry, datetime.now(UTC))
     if result["status"] in (Status.DONE, Status.ALREADY_DONE):
         result["detail"] = f"owner as named by the event (the deleted key can no longer be checked): {result['detail']}"
     return [result]
