@@ -49,13 +49,12 @@ from contain_key.actions import (
     quarantine_user,
     revoke_user_sessions,
 )
+from contain_key.permissions import DEFAULT_QUARANTINE_POLICY
 from incident.essentials import Essentials, health_essentials
 from incident.intake import after_containment, first_task
 
 logger = Logger(service="credential-responder")
 prepare_for_snapshot("iam", "dynamodb")
-
-DEFAULT_QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 
 
 @transient_errors
