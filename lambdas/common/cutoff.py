@@ -7,14 +7,10 @@ A cut-off is an inline Deny of every action for requests signed by a session iss
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from common.aws import error_code
 from common.times import iso
 
 OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
@@ -28,20 +24,6 @@ def deny_older_sessions(cutoff: str, sid: str | None = None) -> dict[str, Any]:
         "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
     }
     return {"Version": "2012-10-17", "Statement": [{"Sid": sid, **statement} if sid else statement]}
-
-
-def read_inline_policy(get: Callable[[], Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The document of an inline policy that `get` (GetUserPolicy or GetRolePolicy) reads, or None
-    when IAM says NoSuchEntity: no such policy, or no such principal (the put that follows tells
-    them apart)."""
-    try:
-        document = get()["PolicyDocument"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise
-    # botocore decodes the URL-encoded JSON; tolerate a client that does not.
-    return json.loads(document) if isinstance(document, str) else dict(document)
 
 
 def cutoff_at(now: datetime | None) -> str:

@@ -26,9 +26,9 @@ from common.cutoff import (
     cutoff_of,
     deny_older_sessions,
     later_cutoff,
-    read_inline_policy,
 )
 from common.guards import ROOT_USER_NAME
+from common.policies import user_policy
 from common.steps import Status, StepResult, step
 from common.times import iso
 
@@ -199,7 +199,7 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
                 containment=True,
                 undo=_detach_command(user_name, policy_arn),
             )
-        inline = _user_policy(iam, user_name, FALLBACK_POLICY_NAME)
+        inline = user_policy(iam, user_name, FALLBACK_POLICY_NAME)
         if inline == FALLBACK_POLICY:  # by content: a name proves nothing
             return step(
                 QUARANTINE,
@@ -275,7 +275,7 @@ def _quarantine_inline(
     iam.put_user_policy(UserName=user_name, PolicyName=FALLBACK_POLICY_NAME, PolicyDocument=document)
     if planted is not None and then_attach:
         iam.attach_user_policy(UserName=user_name, PolicyArn=then_attach)
-        in_place = _user_policy(iam, user_name, FALLBACK_POLICY_NAME) == FALLBACK_POLICY
+        in_place = user_policy(iam, user_name, FALLBACK_POLICY_NAME) == FALLBACK_POLICY
         attached = _has_managed_policy(iam, user_name, then_attach)
         if not (in_place and attached):
             return step(
@@ -298,7 +298,7 @@ def _quarantine_inline(
             undo=_detach_command(user_name, then_attach),
             data={"policy_arn": then_attach, "planted_policy": FALLBACK_POLICY_NAME},
         )
-    if _user_policy(iam, user_name, FALLBACK_POLICY_NAME) != FALLBACK_POLICY:
+    if user_policy(iam, user_name, FALLBACK_POLICY_NAME) != FALLBACK_POLICY:
         return step(
             QUARANTINE,
             Status.FAILED,
@@ -343,7 +343,7 @@ def revoke_user_sessions(
     policy = older_sessions_policy(cutoff)
     undo = _delete_inline_command(user_name, OLDER_SESSIONS_POLICY)
     manual = _put_user_policy_command(user_name, OLDER_SESSIONS_POLICY, policy)
-    existing = cutoff_of(_user_policy(iam, user_name, OLDER_SESSIONS_POLICY))
+    existing = cutoff_of(user_policy(iam, user_name, OLDER_SESSIONS_POLICY))
     # An existing cut-off at or after the key's deactivation already denies every session minted
     # from it; moving it would only cut off more legitimate sessions.
     if existing is not None and existing >= not_before:
@@ -388,7 +388,7 @@ def revoke_user_sessions(
                 f"IAM answers NoSuchEntity for user {user_name}: its sessions have no permissions left",
                 containment=True,
             )
-        written = _user_policy(iam, user_name, OLDER_SESSIONS_POLICY)
+        written = user_policy(iam, user_name, OLDER_SESSIONS_POLICY)
         if written == policy:
             break
         later = later_cutoff(written, not_before, older_sessions_policy)
@@ -414,10 +414,6 @@ def revoke_user_sessions(
         undo=undo,
         data={"user_name": user_name, "policy_name": OLDER_SESSIONS_POLICY, "cutoff": cutoff},
     )
-
-
-def _user_policy(iam: Any, user_name: str, policy_name: str) -> dict[str, Any] | None:
-    return read_inline_policy(lambda: iam.get_user_policy(UserName=user_name, PolicyName=policy_name))
 
 
 # -- reads and commands ------------------------------------------------------------------------
