@@ -28,6 +28,7 @@ from common.cutoff import (
     later_cutoff,
 )
 from common.guards import ROOT_USER_NAME
+from common.keys import key_status, set_inactive
 from common.policies import user_policy
 from common.steps import Status, StepResult, step
 from common.times import iso
@@ -127,13 +128,11 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
             manual=manual,
         )
     try:
-        # UserName is required with temporary credentials (the Lambda's), though some mocks accept it without.
-        iam.update_access_key(UserName=user_name, AccessKeyId=access_key_id, Status="Inactive")
+        # NoSuchEntity: the user does not hold the key (or is gone), which says nothing of the key; the caller asks
+        # IAM for its owner.
+        set_inactive(iam, user_name, access_key_id, no_such_entity=NotTheOwnersKey)
     except ClientError as exc:
-        code = error_code(exc)
-        if code == "NoSuchEntity":
-            raise NotTheOwnersKey(f"{user_name} does not hold {access_key_id}") from exc
-        if code in ("AccessDenied", "AccessDeniedException"):
+        if error_code(exc) in ("AccessDenied", "AccessDeniedException"):
             return step(
                 DEACTIVATE,
                 Status.FAILED,
@@ -153,7 +152,7 @@ def confirm_inactive(iam: Any, user_name: str, access_key_id: str) -> StepResult
     when the key reads back Inactive."""
     undo = _update_key_command(user_name, access_key_id, "Active")
     manual = _update_key_command(user_name, access_key_id, "Inactive")
-    read_back = _key_status(iam, user_name, access_key_id)
+    read_back = key_status(iam, user_name, access_key_id)
     if read_back != "Inactive":
         return step(
             DEACTIVATE,
@@ -417,15 +416,6 @@ def revoke_user_sessions(
 
 
 # -- reads and commands ------------------------------------------------------------------------
-
-
-def _key_status(iam: Any, user_name: str, access_key_id: str) -> str | None:
-    paginator = iam.get_paginator("list_access_keys")
-    for page in paginator.paginate(UserName=user_name):
-        for key in page["AccessKeyMetadata"]:
-            if key["AccessKeyId"] == access_key_id:
-                return str(key["Status"])
-    return None
 
 
 def _has_managed_policy(iam: Any, user_name: str, policy_arn: str) -> bool:

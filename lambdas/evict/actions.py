@@ -34,6 +34,7 @@ from common.cutoff import (
     sole_cutoff,
 )
 from common.errors import TransientError
+from common.keys import key_status, set_inactive
 from common.policies import role_policy, user_policy
 from common.steps import Status, StepResult, step
 from common.times import iso, parse
@@ -417,14 +418,12 @@ def deactivate_key(iam: Any, key_id: str, user_hint: str, why: str, switch: Swit
                 return result(Status.ALREADY_DONE, "IAM answers NoSuchEntity for this key: it no longer exists")
             raise
         user = str(owner or user_hint)
-        statuses = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
         undo = f"aws iam update-access-key --user-name {q(user)} --access-key-id {q(key_id)} --status Active"
-        if statuses.get(key_id) == "Inactive":
+        if key_status(iam, user, key_id) == "Inactive":
             return result(Status.ALREADY_DONE, f"key of {user} already Inactive (read)", undo=undo, data={"user": user})
-        iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
-        after = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}.get(
-            key_id
-        )
+        # NoSuchEntity now: IAM named the owner a moment ago, so the key or its user went since; a failure as any.
+        set_inactive(iam, user, key_id, no_such_entity=None)
+        after = key_status(iam, user, key_id)
     except ClientError as exc:
         return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=manual)
     if after != "Inactive":

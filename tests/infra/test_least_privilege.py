@@ -444,7 +444,7 @@ def test_the_analysis_finds_the_known_calls() -> None:
         "iam:GetUserPolicy",
         "iam:PutUserPolicy",
     }
-    assert "contain_key/actions.py" in contain_key["iam:UpdateAccessKey"][0]
+    assert "common/keys.py" in contain_key["iam:UpdateAccessKey"][0]  # followed into common
     report_sns, report_slack = code_actions("report.handler.handler_sns"), code_actions("report.handler.handler_slack")
     assert "sns:Publish" in report_sns  # client("sns", region).publish(...): a client used inline
     assert "dynamodb:UpdateItem" in report_sns and "dynamodb:PutItem" not in report_sns  # only what it reaches
