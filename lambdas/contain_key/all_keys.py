@@ -22,22 +22,12 @@ def contain_all(essentials: Essentials, context: Any) -> list[dict[str, Any]]:
     cut-off per user, written after all its keys are Inactive."""
     incident = essentials.as_incident()
     iam = client("iam")
-    per_key: list[list[StepResult]] = []
-    owners: dict[str, int] = {}  # owner -> index of its first key
-    for index, key in enumerate(essentials.affected_keys):
-        steps, owner = deactivate(iam, incident, key, context)
-        per_key.append(steps)
-        if owner is not None:
-            owners.setdefault(owner, index)
-    not_before = datetime.now(UTC)
-    for owner, index in owners.items():
-        per_key[index].extend(follow_up(iam, owner, not_before=not_before))
-    return [{"steps": steps} for steps in per_key]
+    return _then_each_owner(iam, [deactivate(iam, incident, key, context) for key in essentials.affected_keys])
 
 
 def finish_all(essentials: Essentials, contained: Any, context: Any) -> list[dict[str, Any]]:
     """After the state machine's UpdateAccessKey on each key (`contained`: the user each was set
-    Inactive on): read each back, then each owner's quarantine and sessions once, as _contain_all."""
+    Inactive on): read each back, then each owner's quarantine and sessions once, as contain_all."""
     incident = essentials.as_incident()
     iam = client("iam")
     deactivated_on = {
@@ -45,9 +35,8 @@ def finish_all(essentials: Essentials, contained: Any, context: Any) -> list[dic
         for entry in contained or []
         if isinstance(entry, dict) and entry.get("user_name")
     }
-    per_key: list[list[StepResult]] = []
-    owners: dict[str, int] = {}
-    for index, key in enumerate(essentials.affected_keys):
+    per_key: list[tuple[list[StepResult], str | None]] = []
+    for key in essentials.affected_keys:
         owner: str | None = deactivated_on.get(str(key["access_key_id"]))
         if owner is None:
             # Not one the state deactivated (cannot happen while it reads the event as essentials):
@@ -56,10 +45,18 @@ def finish_all(essentials: Essentials, contained: Any, context: Any) -> list[dic
         else:
             steps = [confirm_inactive(iam, owner, str(key["access_key_id"]))]
             logger.info("access key contained", extra={"access_key_id": key["access_key_id"], "by": "state machine"})
-        per_key.append(steps)
+        per_key.append((steps, owner))
+    return _then_each_owner(iam, per_key)
+
+
+def _then_each_owner(iam: Any, per_key: list[tuple[list[StepResult], str | None]]) -> list[dict[str, Any]]:
+    """After every key's deactivation (its steps and owner): each owner's quarantine and sessions once, on its first
+    key's steps."""
+    owners: dict[str, int] = {}  # owner -> index of its first key
+    for index, (_steps, owner) in enumerate(per_key):
         if owner is not None:
             owners.setdefault(owner, index)
     not_before = datetime.now(UTC)
     for owner, index in owners.items():
-        per_key[index].extend(follow_up(iam, owner, not_before=not_before))
-    return [{"steps": steps} for steps in per_key]
+        per_key[index][0].extend(follow_up(iam, owner, not_before=not_before))
+    return [{"steps": steps} for steps, _owner in per_key]

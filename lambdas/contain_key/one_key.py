@@ -46,17 +46,22 @@ def deactivate(
         return [refusal], None
     dry = dry_run("DRY_RUN_CONTAIN_KEY")
     partition = context.invoked_function_arn.split(":")[1]
+
+    def deactivate_on(user: str) -> StepResult:
+        """Raises NotTheOwnersKey: the user does not hold the key (or is gone)."""
+        return _each_step(
+            DEACTIVATE,
+            access_key_id,
+            _deactivate_command(user, access_key_id),
+            lambda: deactivate_key(iam, user, access_key_id, dry_run=dry),
+        )
+
     if named:
         exempt = exempted_by_name("user", partition, account, named)
         if exempt:
             return [_skipped(access_key_id, exempt.detail, exempt.manual)], None
         try:
-            result = _each_step(
-                DEACTIVATE,
-                access_key_id,
-                _deactivate_command(named, access_key_id),
-                lambda: deactivate_key(iam, named, access_key_id, dry_run=dry),
-            )
+            result = deactivate_on(named)
         except NotTheOwnersKey:
             pass  # the event's user does not hold the key (or is gone): IAM names the owner
         else:
@@ -85,12 +90,7 @@ def deactivate(
     if exempt:
         return [_skipped(access_key_id, mismatch + exempt.detail, exempt.manual)], None
     try:
-        result = _each_step(
-            DEACTIVATE,
-            access_key_id,
-            _deactivate_command(owner, access_key_id),
-            lambda: deactivate_key(iam, owner, access_key_id, dry_run=dry),
-        )
+        result = deactivate_on(owner)
     except NotTheOwnersKey:
         # IAM named the owner a moment ago; the key moved or went since. Nothing was changed.
         result = step(
