@@ -19,7 +19,6 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,12 +26,12 @@ import botocore.client
 import botocore.exceptions
 from moto import mock_aws
 
+from drill import LAMBDAS_DIR
 from drill.emulation import Emulations
 from drill.iam_semantics import IamEnforcement
 from drill.moto_quirks import aws_semantics
 from drill.template import Synthesized, resolve
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 # The product's packages (lambdas/*): fresh for each simulated account, so no module keeps another's state.
 PRODUCT_PACKAGES = tuple(sorted(path.parent.name for path in LAMBDAS_DIR.glob("*/__init__.py")))
 HOME_REGION = "us-east-1"
@@ -233,9 +232,8 @@ class SimulatedAccount:
 
     def _fresh_product_modules(self) -> None:
         """Handlers build clients and caches at import: each simulated account gets fresh ones,
-        and on exit the process gets back the modules it had (tests hold references to them)."""
-        if str(LAMBDAS_DIR) not in sys.path:
-            sys.path.insert(0, str(LAMBDAS_DIR))
+        and on exit the process gets back the modules it had (tests hold references to them). The drill's own
+        modules keep the few pure helpers they imported (common.times)."""
         self._saved_modules = {
             name: module for name, module in sys.modules.items() if name.split(".")[0] in PRODUCT_PACKAGES
         }

@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from common.times import iso, iso_now
 from drill.account import Fault, SimulatedAccount
 from drill.staging import Staged
 
@@ -126,7 +127,7 @@ def _count_rises(event: Any) -> Any:
     sent later than the first response's cut-off (which is rounded up to the next second)."""
     event = json.loads(json.dumps(event))
     time.sleep(2.05 - time.time() % 1)
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = iso_now()
     event["id"] = "2f6c8e1a-4b3d-4c2e-9f10-0a1b2c3d4e5f"
     event["time"] = now
     event["detail"]["updatedAt"] = now
@@ -177,7 +178,7 @@ def _stuck_record(account: SimulatedAccount, staged: Staged) -> None:
     dead = "arn:aws:states:us-east-1:123456789012:execution:CredentialResponder:died-before-reporting"
     started = datetime.now(UTC) - timedelta(seconds=stale_after + 60)
     register(dynamodb, table, incident.model_dump(mode="json"), execution_arn=dead, now=started)
-    staged.notes.append(f"incident record left responding by {dead} since {started:%Y-%m-%dT%H:%M:%SZ}")
+    staged.notes.append(f"incident record left responding by {dead} since {iso(started)}")
 
 
 # -- investigation (issue 12 item 6: state size, exemptions; issue 14 items 1-3: what the trail can hide)
@@ -545,7 +546,7 @@ def _session_minted_from_the_key(account: SimulatedAccount, staged: Staged) -> N
     """The attacker turned the key into a session (GetSessionToken) before containment."""
     credentials = account.client("sts").get_session_token(DurationSeconds=3600)["Credentials"]
     issued = credentials["Expiration"] - timedelta(seconds=3600)
-    staged.notes.append(f"session {credentials['AccessKeyId']} issued at {issued.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    staged.notes.append(f"session {credentials['AccessKeyId']} issued at {iso(issued)}")
 
 
 class _TwoPages:

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-if str(LAMBDAS_DIR) not in sys.path:
-    sys.path.insert(0, str(LAMBDAS_DIR))
-
-from common.action import Action, Switch, actions, by_package  # noqa: E402 - needs lambdas/ on the path
+from common.action import Action, Switch, actions, by_package
 
 __all__ = ["Action", "Switch", "actions", "by_package", "switches"]
 

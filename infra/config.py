@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from contain_key.permissions import DEFAULT_QUARANTINE_POLICY
 from infra.actions import Action, switches
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -71,7 +72,7 @@ class ResponderConfig:
     dry_run: bool = False
     dry_run_actions: tuple[str, ...] = ()
     quarantine_user: bool = True
-    quarantine_policy_arn: str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    quarantine_policy_arn: str = DEFAULT_QUARANTINE_POLICY
     revoke_scope: str = "role"
     # The declared actions' switches, by cdk.json key (lambdas/<package>/action.py: each action's `switches`).
     action_switches: dict[str, bool] = field(default_factory=lambda: {s.context: s.default for s in switches()})

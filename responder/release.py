@@ -31,7 +31,7 @@ import importlib
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -39,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from common.action import by_step
 from common.release import ReleaseError, Reversal, argument, data, tolerate_missing
+from common.times import iso_now
 from contain_key.actions import DEACTIVATE, FALLBACK_POLICY_NAME, OLDER_SESSIONS_POLICY, QUARANTINE, USER_SESSIONS
 from evict.actions import (
     BACKDOOR_KEY,
@@ -208,7 +209,7 @@ def mark_released(
 
 
 def record_timeline(dynamodb: Any, table: str, incident_id: str, what: str, *, now: datetime | None = None) -> None:
-    entry = {"at": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"), "what": what}
+    entry = {"at": iso_now(now), "what": what}
     dynamodb.update_item(
         TableName=table,
         Key=record_key(incident_id),

@@ -30,7 +30,7 @@ from common.errors import UnsupportedEvent, transient_errors
 from common.evidence import investigation_key as evidence_key
 from common.evidence import read_investigation as read_evidence
 from common.guards import exempted_by_name
-from common.settings import env_bool, env_list, env_str
+from common.settings import dry_run, env_bool, env_list, env_str
 from common.steps import Status, StepResult, fold, step
 from evict import actions
 from evict.actions import Switch
@@ -74,8 +74,8 @@ def settings_from_env(incident: Incident, iam: Any = None) -> Settings:
     return Settings(
         unknown_changes=unknown if unknown in (HOLD, REPORT) else HOLD,
         switches={
-            action: Switch(env_bool(enabled, True), env_bool("DRY_RUN") or env_bool(dry_run), enabled)
-            for action, (enabled, dry_run) in SWITCHES.items()
+            action: Switch(env_bool(enabled, True), dry_run(dry_run_env), enabled)
+            for action, (enabled, dry_run_env) in SWITCHES.items()
         },
         own_role_arns=frozenset(env_list("RESPONDER_ROLE_ARNS")),
         partition=partition,
