@@ -25,7 +25,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from common import aws
+from common import aws, settings
 from common.errors import UnsupportedEvent, transient_errors
 from common.evidence import investigation_key, reach_items, read_investigation
 from common.guards import exempted_by_name, own_account
@@ -116,7 +116,7 @@ def respond(
     iam: Any, incident: Incident, items: list[dict[str, Any]] | None, *, account: str, partition: str
 ) -> list[StepResult]:
     switched_on = env_bool("USER_CREDENTIALS", True)
-    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_USER_CREDENTIALS")
+    dry_run = settings.dry_run("DRY_RUN_USER_CREDENTIALS")
     unknown_changes = env_str("UNKNOWN_CHANGES", "hold").lower()
     steps: list[StepResult] = []
     if incident.account != account:

@@ -13,7 +13,7 @@ import pytest
 from drill.emulation import Emulations
 from drill.moto_quirks import aws_semantics
 from incident.model import Incident
-from tests.factories import ACCOUNT, FakeLambdaContext
+from tests.factories import ACCOUNT, fake_context
 from user_credentials import handler as module
 from user_credentials.actions import BY_NAME, STEP, listed
 from user_credentials.handler import plan_reach, respond
@@ -212,7 +212,7 @@ def test_the_handler_covers_the_exposed_user_when_the_reach_cannot_be_read_and_k
     monkeypatch.setenv("EVIDENCE_BUCKET", BUCKET)
     monkeypatch.setattr(module, "MAX_STEPS", 2)
     incident, ids = _exposed(iam, "ci-deployer")
-    result = module.handler({"incident": incident.model_dump(mode="json"), "pass": 1}, FakeLambdaContext())
+    result = module.handler({"incident": incident.model_dump(mode="json"), "pass": 1}, fake_context())
     failed = [s for s in result["steps"] if s["status"] == "failed"]
     assert failed and "could not be read" in failed[0]["detail"]
     assert set(_statuses(iam, "ci-deployer").values()) == {"Inactive"}
