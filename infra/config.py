@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contain_key.permissions import DEFAULT_QUARANTINE_POLICY
+from evict.switches import SWITCHES as EVICTION
 from infra.actions import Action, switches
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -28,22 +29,11 @@ DRY_RUN_ACTIONS = {
     "containKey": "DRY_RUN_CONTAIN_KEY",
     "revokeSessions": "DRY_RUN_REVOKE_SESSIONS",
     **{switch.dry_run: switch.dry_run_env for switch in switches()},
-    "deactivateBackdoorKeys": "DRY_RUN_BACKDOOR_KEYS",
-    "evictCreatedUsers": "DRY_RUN_EVICT_CREATED_USERS",
-    "removeLoginProfiles": "DRY_RUN_REMOVE_LOGIN_PROFILES",
-    "quarantineCreatedRoles": "DRY_RUN_QUARANTINE_CREATED_ROLES",
-    "quarantineRewrittenTrust": "DRY_RUN_QUARANTINE_REWRITTEN_TRUST",
-    "revokeMintedSessions": "DRY_RUN_REVOKE_MINTED_SESSIONS",
+    **{switch.context: switch.dry_run_env for switch in EVICTION},
 }
 
-# The evictions' own switches (cdk.json key = the action's name in DRY_RUN_ACTIONS): environment -> attribute.
-EVICTION_SWITCHES = {
-    "EVICT_CREATED_USERS": "evict_created_users",
-    "REMOVE_LOGIN_PROFILES": "remove_login_profiles",
-    "QUARANTINE_CREATED_ROLES": "quarantine_created_roles",
-    "QUARANTINE_REWRITTEN_TRUST": "quarantine_rewritten_trust",
-    "REVOKE_MINTED_SESSIONS": "revoke_minted_sessions",
-}
+# The evictions' own switches (evict.switches): environment -> attribute.
+EVICTION_SWITCHES = {switch.env: switch.attribute for switch in EVICTION}
 # What a change nobody can attribute gets (docs/response.md, "Whose work is it"): held like the attacker's, or only
 # reported.
 UNKNOWN_CHANGES = ("hold", "report")
@@ -149,12 +139,9 @@ class ResponderConfig:
                 switch.context: _bool(switch.context, value(switch.context, switch.default)) for switch in switches()
             },
             investigate=_bool("investigate", value("investigate", defaults.investigate)),
-            deactivate_backdoor_keys=_bool(
-                "deactivateBackdoorKeys", value("deactivateBackdoorKeys", defaults.deactivate_backdoor_keys)
-            ),
             **{
-                attribute: _bool(_camel(attribute), value(_camel(attribute), getattr(defaults, attribute)))
-                for attribute in EVICTION_SWITCHES.values()
+                switch.attribute: _bool(switch.context, value(switch.context, getattr(defaults, switch.attribute)))
+                for switch in EVICTION
             },
             accept_sample_findings=_bool(
                 "acceptSampleFindings", value("acceptSampleFindings", defaults.accept_sample_findings)
@@ -274,11 +261,6 @@ class ResponderConfig:
                 f"regions: {', '.join(foreign)} not in the partition of homeRegion "
                 f"{self.home_region} ({partition_of(self.home_region)})"
             )
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def partition_of(region: str) -> str:

@@ -138,7 +138,6 @@ class ResponderStack(Stack):
                 env={
                     "EVIDENCE_BUCKET": storage.evidence.bucket_name,
                     "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
-                    "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
                     **{switch: _flag(getattr(config, attribute)) for switch, attribute in EVICTION_SWITCHES.items()},
                 },
                 resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},

@@ -25,20 +25,15 @@ from common.guards import exempted_by_name
 from common.steps import Status, StepResult, step
 from evict import actions
 from evict.actions import Replaced, Switch
+from evict.switches import SWITCHES as EVICTION_SWITCHES
 from reach.trust import added_principals, document, principals
 
 q = shlex.quote
 HOLD = "hold"
 REPORT = "report"
 # action -> (its own switch, its dry-run switch), as infra.config sets them
-SWITCHES = {
-    "users": ("EVICT_CREATED_USERS", "DRY_RUN_EVICT_CREATED_USERS"),
-    "login_profiles": ("REMOVE_LOGIN_PROFILES", "DRY_RUN_REMOVE_LOGIN_PROFILES"),
-    "roles": ("QUARANTINE_CREATED_ROLES", "DRY_RUN_QUARANTINE_CREATED_ROLES"),
-    "trust": ("QUARANTINE_REWRITTEN_TRUST", "DRY_RUN_QUARANTINE_REWRITTEN_TRUST"),
-    "keys": ("DEACTIVATE_BACKDOOR_KEYS", "DRY_RUN_BACKDOOR_KEYS"),
-    "sessions": ("REVOKE_MINTED_SESSIONS", "DRY_RUN_REVOKE_MINTED_SESSIONS"),
-}
+# The eviction's switches by the items they act on: (on/off environment, dry-run environment).
+SWITCHES = {switch.items: (switch.env, switch.dry_run_env) for switch in EVICTION_SWITCHES}
 
 
 @dataclass(frozen=True)
