@@ -18,7 +18,6 @@ stack's own roles, exact ARNs: never written); EXEMPT_PRINCIPAL_ARNS; the per-ac
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +25,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from common import aws
-from common.errors import UnsupportedEvent, transient_errors
+from common.errors import transient_errors
 from common.evidence import investigation_key as evidence_key
+from common.evidence import keep, pass_request
 from common.evidence import read_investigation as read_evidence
 from common.guards import exempted_by_name
 from common.settings import dry_run, env_bool, env_list, env_str
@@ -148,40 +148,19 @@ def evict(
 
 
 def _store(s3: Any, incident: Incident, pass_no: int, steps: list[StepResult], context: Context) -> str | None:
-    bucket = env_str("EVIDENCE_BUCKET")
-    if not bucket:
-        return None
-    key = eviction_key(incident.incident_id, pass_no)
-    encryption = {"ServerSideEncryption": "aws:kms"}
-    if kms := env_str("EVIDENCE_KMS_KEY_ARN"):
-        encryption["SSEKMSKeyId"] = kms
     body = {
         "incident_id": incident.incident_id,
         "pass": pass_no,
         "steps": steps,
         "replaced": context.replaced.documents,
     }
-    try:
-        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, default=str).encode(), **encryption)
-    except ClientError as exc:
-        logger.error("eviction evidence not stored", extra={"error": aws.error_code(exc), "key": key})
-        return None
-    return f"s3://{bucket}/{key}"
-
-
-def _request(event: Any) -> tuple[Incident, int]:
-    if not isinstance(event, dict) or not isinstance(event.get("incident"), dict):
-        raise UnsupportedEvent('evict expects {"incident": {...}, "pass": 1|2}')
-    pass_no = event.get("pass", 1)
-    if pass_no not in (1, 2):
-        raise UnsupportedEvent(f"pass must be 1 or 2, got {pass_no!r}")
-    return Incident.model_validate(event["incident"]), pass_no
+    return keep(s3, eviction_key(incident.incident_id, pass_no), body, logger)
 
 
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    incident, pass_no = _request(event)
+    incident, pass_no = pass_request(event, "evict")
     bucket = env_str("EVIDENCE_BUCKET")
     key = evidence_key(incident.incident_id, pass_no)
     s3 = aws.client("s3")

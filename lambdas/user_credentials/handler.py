@@ -19,15 +19,14 @@ UNKNOWN_CHANGES; EXEMPT_PRINCIPAL_ARNS; DRY_RUN, DRY_RUN_USER_CREDENTIALS.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from common import aws, settings
-from common.errors import UnsupportedEvent, transient_errors
-from common.evidence import investigation_key, reach_items, read_investigation
+from common.errors import transient_errors
+from common.evidence import investigation_key, keep, pass_request, reach_items, read_investigation
 from common.guards import exempted_by_name, own_account
 from common.settings import env_bool, env_str
 from common.steps import Status, StepResult, fold, step
@@ -39,15 +38,6 @@ logger = Logger(service="credential-responder")
 MAX_STEPS = 25
 ROOT_USER = "<root_account>"  # what IAM calls the root user (GetAccessKeyLastUsed of a root key)
 OFF = "off by configuration (userCredentials=false)"
-
-
-def _request(event: Any) -> tuple[Incident, int]:
-    if not isinstance(event, dict) or not isinstance(event.get("incident"), dict):
-        raise UnsupportedEvent('user_credentials expects {"incident": {...}, "pass": 1|2}')
-    pass_no = event.get("pass", 1)
-    if pass_no not in (1, 2):
-        raise UnsupportedEvent(f"pass must be 1 or 2, got {pass_no!r}")
-    return Incident.model_validate(event["incident"]), pass_no
 
 
 def exposed_users(iam: Any, incident: Incident) -> list[tuple[str, str, str]]:
@@ -180,27 +170,10 @@ def _single(
     return [step(STEP, Status.ALREADY_DONE, credential_id, text, containment=True)]
 
 
-def _store(s3: Any, incident: Incident, pass_no: int, steps: list[StepResult]) -> str | None:
-    bucket = env_str("EVIDENCE_BUCKET")
-    if not bucket:
-        return None
-    key = f"user-credentials/{incident.incident_id}/pass-{pass_no}.json"
-    encryption = {"ServerSideEncryption": "aws:kms"}
-    if kms := env_str("EVIDENCE_KMS_KEY_ARN"):
-        encryption["SSEKMSKeyId"] = kms
-    body = json.dumps({"incident_id": incident.incident_id, "pass": pass_no, "steps": steps}).encode()
-    try:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, **encryption)
-    except ClientError as exc:
-        logger.error("steps not stored", extra={"error": aws.error_code(exc), "key": key})
-        return None
-    return f"s3://{bucket}/{key}"
-
-
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    incident, pass_no = _request(event)
+    incident, pass_no = pass_request(event, "user_credentials")
     s3 = aws.client("s3")
     bucket = env_str("EVIDENCE_BUCKET")
     key = investigation_key(incident.incident_id, pass_no)
@@ -218,6 +191,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         steps.append(step(STEP, Status.FAILED, incident.incident_id, text, containment=True, manual=manual))
     partition = context.invoked_function_arn.split(":")[1]
     steps += respond(aws.client("iam"), incident, items, account=own_account(context), partition=partition)
-    uri = _store(s3, incident, pass_no, steps) if len(steps) > MAX_STEPS else None
+    key = f"user-credentials/{incident.incident_id}/pass-{pass_no}.json"
+    body = {"incident_id": incident.incident_id, "pass": pass_no, "steps": steps}
+    uri = keep(s3, key, body, logger) if len(steps) > MAX_STEPS else None
     logger.info("user credentials", extra={"pass": pass_no, "statuses": [s["status"] for s in steps], "evidence": uri})
     return {"steps": fold(steps, uri or "the UserCredentials function's logs", MAX_STEPS)}
