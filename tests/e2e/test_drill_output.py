@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -80,6 +80,7 @@ def test_the_human_output_has_no_python_reprs_and_reads_observed_line_by_line(hu
     assert re.search(r"^       carol\.nguyen: .*\blogin_profile yes\b", block, re.MULTILINE)
 
 
+@pytest.mark.xdist_group("drill-faults")  # a fault drill's run, shared with test_faults.py
 def test_no_containing_call_is_said_in_words(drill_runs) -> None:
     from drill.__main__ import render, tally
 

@@ -6,7 +6,7 @@ import pytest
 
 from drill.faults import SCENARIOS
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 CHANGES = ("Update", "Put", "Attach", "Create", "Modify", "Revoke", "Detach", "Delete", "Terminate", "Authorize")
 # The drills of account histories run in test_faults_history.py (once each, with the state that proves them).
 HISTORIES = {name for name, scenario in SCENARIOS.items() if scenario.cloudtrail or scenario.account}

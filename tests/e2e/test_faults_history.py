@@ -14,7 +14,7 @@ import pytest
 
 from drill.faults import SCENARIOS, run_scenario
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 
 DENY_ALL = ["Deny * on *"]
 CUTOFF = re.compile(r"^Deny \* on \* if DateLessThan aws:TokenIssueTime=\S+$")

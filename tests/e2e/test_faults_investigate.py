@@ -20,7 +20,7 @@ from drill.faults import (
     WORKLOAD_KEY,
 )
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 STATE_LIMIT = 262_144  # Step Functions: 256 KiB per state input, output and task result
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 
 
 def email_text(result) -> str:

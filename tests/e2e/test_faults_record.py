@@ -7,7 +7,7 @@ import pytest
 from drill.faults import SCENARIOS
 from drill.runner import run_event_file
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 
 
 def _records(account, staged) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 from drill.faults import SCENARIOS, run_scenario
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 READS = ("Get", "List", "Describe", "Lookup")
 
 

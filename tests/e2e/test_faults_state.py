@@ -13,7 +13,7 @@ from drill.cloudtrail_fake import FakeCloudTrail
 from drill.faults import BUSY_EVENTS, LARGEST_ROLES, run_scenario
 from tests.e2e.test_faults_investigate import STATE_LIMIT, _sizes
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 # What LookupEvents allows (2 calls a second per account and region) against the Investigate function's budget
 # (5 minutes, of which 30 s are kept for the evidence write).
 LOOKUP_SECONDS_PER_CALL = 0.5

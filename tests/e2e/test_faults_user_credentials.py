@@ -10,7 +10,7 @@ import pytest
 
 from drill.faults import SCENARIOS, release_the_incident, run_scenario
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 
 USERS = ("ci-deployer", "bedrock-batch")  # the exposed key's user, and the one the attacker made
 KINDS = ("ssh_public_keys", "service_specific_credentials", "signing_certificates")
