@@ -154,6 +154,7 @@ class SimulatedAccount:
                 "LOOKUP_MIN_INTERVAL_SECONDS": str(0.5 * self.time_scale),
             }
         )
+        self._few_images()
         self._mock = mock_aws(
             config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         )
@@ -182,7 +183,20 @@ class SimulatedAccount:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        self._moto_amis.AMIS = self._all_images
         self._restore_product_modules()
+
+    def _few_images(self) -> None:
+        """moto loads its ~9,000 default AMIs into each region's EC2 backend at every reset, and serializes every one
+        for a DescribeImages: about 3 s of a drill run. The simulated account has the first of them only, which is all
+        staging launches from (speed only: nothing the product reads changes). Set before moto starts, so that its
+        resets read it too; put back after it stops."""
+        import moto.ec2.models.amis as moto_amis
+
+        self._moto_amis, self._all_images = moto_amis, moto_amis.AMIS
+        moto_amis.AMIS = self._all_images[:1]
+        # Present: moto then loads AMIS only, not its per-region "latest" lists (read at import, which is past).
+        self._set_env({"MOTO_AMIS_PATH": "drill/account.py: the first of moto's default AMIs"})
 
     def client(self, service: str, region: str = HOME_REGION) -> Any:
         return boto3.client(service, region_name=region)
