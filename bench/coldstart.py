@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from drill.runner import FIRST_TASKS
+from infra.actions import actions
 
 # Which clients each entry point builds. None at import (common.aws.client is lazy and cached);
 # all at the first call. Read from the code; tests/unit/test_bench_coldstart.py checks that every
@@ -35,15 +36,14 @@ CLIENTS: dict[str, tuple[str, ...]] = {
     # The containing functions are the execution's first task: the dedupe write, then IAM.
     "contain_key.handler.handler": ("iam", "dynamodb"),
     "revoke_sessions.handler.handler": ("iam", "dynamodb"),
-    "preserve_evidence.handler.handler": ("ec2", "autoscaling"),
-    "cut_off_instance.handler.handler": ("ec2", "elbv2", "elb"),
-    "isolate_instance.handler.handler": ("ec2",),
     # cloudtrail: one client per enabled region in fact; one is measured (the service model loads once).
     "investigate.handler.handler": ("ec2", "s3", "iam", "cloudtrail"),
     "evict.handler.handler": ("s3", "iam", "config"),
     # secretsmanager is built by Powertools Parameters (get_secret), not common.aws.client.
     "report.handler.handler_slack": ("secretsmanager",),
     "report.handler.handler_sns": ("sns", "dynamodb"),
+    # Each declared action's, from its declaration (lambdas/<package>/action.py).
+    **{action.entry_point: action.clients for action in actions()},
 }
 # Built only on some paths, so not measured: listed so that the declaration stays complete.
 CONDITIONAL_CLIENTS: dict[str, dict[str, str]] = {

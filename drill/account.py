@@ -19,7 +19,6 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,25 +26,14 @@ import botocore.client
 import botocore.exceptions
 from moto import mock_aws
 
+from drill import LAMBDAS_DIR
 from drill.emulation import Emulations
 from drill.iam_semantics import IamEnforcement
 from drill.moto_quirks import aws_semantics
 from drill.template import Synthesized, resolve
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-PRODUCT_PACKAGES = (
-    "common",
-    "incident",
-    "contain_key",
-    "revoke_sessions",
-    "preserve_evidence",
-    "isolate_instance",
-    "cut_off_instance",
-    "investigate",
-    "evict",
-    "reach",
-    "report",
-)
+# The product's packages (lambdas/*): fresh for each simulated account, so no module keeps another's state.
+PRODUCT_PACKAGES = tuple(sorted(path.parent.name for path in LAMBDAS_DIR.glob("*/__init__.py")))
 HOME_REGION = "us-east-1"
 # Services whose calls are the workflow's plumbing, not the response's own AWS calls.
 PLUMBING = {"lambda", "stepfunctions", "sfn", "states"}
@@ -166,6 +154,7 @@ class SimulatedAccount:
                 "LOOKUP_MIN_INTERVAL_SECONDS": str(0.5 * self.time_scale),
             }
         )
+        self._few_images()
         self._mock = mock_aws(
             config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         )
@@ -194,7 +183,20 @@ class SimulatedAccount:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        self._moto_amis.AMIS = self._all_images
         self._restore_product_modules()
+
+    def _few_images(self) -> None:
+        """moto loads its ~9,000 default AMIs into each region's EC2 backend at every reset, and serializes every one
+        for a DescribeImages: about 3 s of a drill run. The simulated account has the first of them only, which is all
+        staging launches from (speed only: nothing the product reads changes). Set before moto starts, so that its
+        resets read it too; put back after it stops."""
+        import moto.ec2.models.amis as moto_amis
+
+        self._moto_amis, self._all_images = moto_amis, moto_amis.AMIS
+        moto_amis.AMIS = self._all_images[:1]
+        # Present: moto then loads AMIS only, not its per-region "latest" lists (read at import, which is past).
+        self._set_env({"MOTO_AMIS_PATH": "drill/account.py: the first of moto's default AMIs"})
 
     def client(self, service: str, region: str = HOME_REGION) -> Any:
         return boto3.client(service, region_name=region)
@@ -244,9 +246,8 @@ class SimulatedAccount:
 
     def _fresh_product_modules(self) -> None:
         """Handlers build clients and caches at import: each simulated account gets fresh ones,
-        and on exit the process gets back the modules it had (tests hold references to them)."""
-        if str(LAMBDAS_DIR) not in sys.path:
-            sys.path.insert(0, str(LAMBDAS_DIR))
+        and on exit the process gets back the modules it had (tests hold references to them). The drill's own
+        modules keep the few pure helpers they imported (common.times)."""
         self._saved_modules = {
             name: module for name, module in sys.modules.items() if name.split(".")[0] in PRODUCT_PACKAGES
         }

@@ -30,6 +30,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from common.times import iso
+
 SCENARIOS = Path(__file__).resolve().parent.parent / "tests" / "events" / "cloudtrail"
 ERROR_MESSAGES = {
     "ThrottlingException": "Rate exceeded",
@@ -60,7 +62,7 @@ def make_record(
     error_code: str | None = None,
 ) -> dict[str, Any]:
     """A raw record of an IAM user's call, for the situations no public record shows (see SOURCES.md)."""
-    when = event_time if isinstance(event_time, str) else event_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = event_time if isinstance(event_time, str) else iso(event_time)
     record: dict[str, Any] = {
         "eventVersion": "1.09",
         "userIdentity": {

@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from common.times import iso, iso_now
 from drill.account import Fault, SimulatedAccount
 from drill.staging import Staged
 
@@ -126,7 +127,7 @@ def _count_rises(event: Any) -> Any:
     sent later than the first response's cut-off (which is rounded up to the next second)."""
     event = json.loads(json.dumps(event))
     time.sleep(2.05 - time.time() % 1)
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = iso_now()
     event["id"] = "2f6c8e1a-4b3d-4c2e-9f10-0a1b2c3d4e5f"
     event["time"] = now
     event["detail"]["updatedAt"] = now
@@ -177,7 +178,7 @@ def _stuck_record(account: SimulatedAccount, staged: Staged) -> None:
     dead = "arn:aws:states:us-east-1:123456789012:execution:CredentialResponder:died-before-reporting"
     started = datetime.now(UTC) - timedelta(seconds=stale_after + 60)
     register(dynamodb, table, incident.model_dump(mode="json"), execution_arn=dead, now=started)
-    staged.notes.append(f"incident record left responding by {dead} since {started:%Y-%m-%dT%H:%M:%SZ}")
+    staged.notes.append(f"incident record left responding by {dead} since {iso(started)}")
 
 
 # -- investigation (issue 12 item 6: state size, exemptions; issue 14 items 1-3: what the trail can hide)
@@ -190,6 +191,20 @@ WORKLOAD_KEY = "AKIADRILLWORKLOAD001"
 THIEF_KEY = "AKIADRILLTHIEFKEY001"
 NOISE_CALLS = 1500
 LARGEST_EVENT_BYTES = 255 * 1024  # EventBridge delivers events up to 256 KB
+# What the isolation leaves on an instance and in its VPC, as anyone reading the account sees it (docs/response.md):
+# an attacker who plants a tag, or a dead attempt's leftovers, is written here in AWS's terms, not with the product's
+# code. tests/unit/test_drill_files.py pins these to the product's own.
+UNTRACK_GROUP = "credential-responder-untrack"
+PURPOSE_TAG = "credential-responder:purpose"
+ORIGINAL_TAG = "credential-responder:original-sgs"
+TAG_VALUE_LIMIT = 256
+
+
+def original_groups_tags(originals: dict[str, list[str]], incident_id: str) -> list[dict[str, str]]:
+    """The instance's record of its original groups: compact JSON, cut into tag values of at most 256 characters."""
+    text = json.dumps({"incident": incident_id, "groups": originals}, separators=(",", ":"), sort_keys=True)
+    chunks = [text[i : i + TAG_VALUE_LIMIT] for i in range(0, len(text), TAG_VALUE_LIMIT)]
+    return [{"Key": ORIGINAL_TAG if n == 1 else f"{ORIGINAL_TAG}:{n}", "Value": c} for n, c in enumerate(chunks, 1)]
 
 
 def _trail_time(seconds: int) -> str:
@@ -531,7 +546,7 @@ def _session_minted_from_the_key(account: SimulatedAccount, staged: Staged) -> N
     """The attacker turned the key into a session (GetSessionToken) before containment."""
     credentials = account.client("sts").get_session_token(DurationSeconds=3600)["Credentials"]
     issued = credentials["Expiration"] - timedelta(seconds=3600)
-    staged.notes.append(f"session {credentials['AccessKeyId']} issued at {issued.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    staged.notes.append(f"session {credentials['AccessKeyId']} issued at {iso(issued)}")
 
 
 class _TwoPages:
@@ -652,8 +667,6 @@ def _incident_id(staged: Staged) -> str:
 def _left_on_the_all_open_group(account: SimulatedAccount, staged: Staged) -> None:
     """What an attempt killed by a Lambda timeout between the two swaps leaves: the responder's copy
     of the original groups on the instance, the all-open group open, and one interface on it."""
-    from isolate_instance.actions import PURPOSE_TAG, UNTRACK_GROUP, original_groups_tags
-
     ec2 = account.client("ec2", staged.region)
     instance = ec2.describe_instances(InstanceIds=staged.instances)["Reservations"][0]["Instances"][0]
     primary = next(e for e in instance["NetworkInterfaces"] if e["Attachment"]["DeviceIndex"] == 0)
@@ -697,8 +710,6 @@ def _timeout_on_second_swap() -> list[Fault]:
 def _tampered_tag(account: SimulatedAccount, staged: Staged) -> None:
     """Before the response, the attacker rewrites the original-groups tag: a shell payload for the
     instance's interface, and another interface (not the instance's) with a group of the attacker's."""
-    from isolate_instance.actions import ORIGINAL_TAG
-
     ec2 = account.client("ec2", staged.region)
     instance = ec2.describe_instances(InstanceIds=staged.instances)["Reservations"][0]["Instances"][0]
     primary = instance["NetworkInterfaces"][0]
@@ -1246,6 +1257,62 @@ SCENARIOS = {
         ),
     )
 }
+
+
+def release_the_incident(account: SimulatedAccount, staged: Staged) -> dict[str, Any]:
+    """`responder release` of the one incident the drill's account recorded."""
+    (item,) = account.client("dynamodb").scan(TableName=os.environ["INCIDENT_TABLE"])["Items"]
+    return release_as_the_cli_does(account, staged, item["incident_id"]["S"])
+
+
+# Fault drills declared as data, one file each (docs/drill.md): the name is the file's, and what it may hold is
+# what a Scenario takes that is data. A response action's drill is its own file, not a change here.
+DRILLS = EVENTS / "drills"
+AFTER = {"release": release_the_incident}
+
+
+class DrillFileError(ValueError):
+    """A drill file that cannot be run: the message names the file and the field."""
+
+
+def load_drill_file(path: Path) -> Scenario:
+    data = json.loads(path.read_text())
+    fields = {"event", "expected", "what", "cloudtrail", "account", "environment", "after"}
+    if not isinstance(data, dict) or set(data) - fields or not {"event", "expected", "what"} <= set(data):
+        raise DrillFileError(f"{path}: a drill file holds event, expected and what, and may hold {sorted(fields)}")
+    for field_name, folder in (
+        ("event", EVENTS),
+        ("cloudtrail", EVENTS / "cloudtrail"),
+        ("account", EVENTS / "accounts"),
+    ):
+        if field_name in data and not (folder / str(data[field_name])).is_file():
+            raise DrillFileError(f"{path}: {field_name} {data[field_name]!r} is not a file in {folder}")
+    if data.get("after", "release") not in AFTER:
+        raise DrillFileError(f"{path}: after must be one of {sorted(AFTER)}")
+    environment = data.get("environment") or {}
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in environment.items()):
+        raise DrillFileError(f"{path}: environment maps names to strings")
+    return Scenario(
+        path.stem,
+        str(data["event"]),
+        str(data["expected"]),
+        str(data["what"]),
+        environment=environment,
+        cloudtrail=data.get("cloudtrail"),
+        account=data.get("account"),
+        after=AFTER[data["after"]] if "after" in data else None,
+    )
+
+
+def _declared_drills() -> dict[str, Scenario]:
+    found = {path.stem: load_drill_file(path) for path in sorted(DRILLS.glob("*.json"))}
+    clash = set(found) & set(SCENARIOS)
+    if clash:
+        raise DrillFileError(f"drill files named like a fault drill of drill/faults.py: {sorted(clash)}")
+    return found
+
+
+SCENARIOS.update(_declared_drills())
 
 
 def run_scenario(

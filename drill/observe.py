@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from common.times import iso
 from drill.account import SimulatedAccount
 from drill.staging import Staged
 
@@ -124,7 +125,7 @@ def trust_principals(document: Any) -> list[str]:
 
 
 def _when(value: Any) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else None
+    return iso(value) if isinstance(value, datetime) else None
 
 
 def _users(iam: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import botocore.session
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
+from common.times import iso
 from drill.account import SimulatedAccount
 from drill.emulation import ConfigItem
 from drill.history import MINTING_CALLS, Entry, History, HistoryError
@@ -69,10 +70,6 @@ class Credential:
 def naive(moment: datetime) -> datetime:
     """moto keeps its dates as naive UTC."""
     return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def cloudtrail_date(moment: datetime, comma: bool = False) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 import boto3
 
+from common.times import iso
 from drill.account import SimulatedAccount
 from drill.cloudtrail_fake import FakeCloudTrailFactory, parse_time
 from drill.history import History, HistoryError, is_history, parse_history
@@ -93,7 +94,7 @@ def _as_incident_story(
         if record.get("awsRegion") not in REAL_REGIONS:
             record["awsRegion"] = staged.region
         moment = start + FIRST_CALL_AFTER_EXPOSURE + (parse_time(record["eventTime"]) - earliest)
-        record["eventTime"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        record["eventTime"] = iso(moment)
         _stage_what_it_created(iam, record, staged, created_keys, _ensure_user(iam, staged))
     return records
 

@@ -11,6 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from contain_key.permissions import DEFAULT_QUARANTINE_POLICY
+from evict.switches import SWITCHES as EVICTION
+from infra.actions import Action, switches
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:(user|role)/[\w+=,.@/-]+$")
@@ -19,30 +23,17 @@ _POLICY_ARN = re.compile(r"^arn:aws[\w-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$
 _SECRET_NAME = re.compile(r"^[\w/+=.@-]{1,512}$")
 
 
-# Actions that can be put in dry-run one by one, and the environment switch each function reads.
+# Actions that can be put in dry-run one by one, and the environment switch each function reads: the core's
+# here, every declared action's from its declaration (lambdas/<package>/action.py).
 DRY_RUN_ACTIONS = {
     "containKey": "DRY_RUN_CONTAIN_KEY",
     "revokeSessions": "DRY_RUN_REVOKE_SESSIONS",
-    "preserveEvidence": "DRY_RUN_PRESERVE_EVIDENCE",
-    "isolateInstance": "DRY_RUN_ISOLATE_INSTANCE",
-    "detachLoadBalancers": "DRY_RUN_LOAD_BALANCERS",
-    "removeInstanceProfile": "DRY_RUN_INSTANCE_PROFILE",
-    "deactivateBackdoorKeys": "DRY_RUN_BACKDOOR_KEYS",
-    "evictCreatedUsers": "DRY_RUN_EVICT_CREATED_USERS",
-    "removeLoginProfiles": "DRY_RUN_REMOVE_LOGIN_PROFILES",
-    "quarantineCreatedRoles": "DRY_RUN_QUARANTINE_CREATED_ROLES",
-    "quarantineRewrittenTrust": "DRY_RUN_QUARANTINE_REWRITTEN_TRUST",
-    "revokeMintedSessions": "DRY_RUN_REVOKE_MINTED_SESSIONS",
+    **{switch.dry_run: switch.dry_run_env for switch in switches()},
+    **{switch.context: switch.dry_run_env for switch in EVICTION},
 }
 
-# The evictions' own switches (cdk.json key = the action's name in DRY_RUN_ACTIONS): environment -> attribute.
-EVICTION_SWITCHES = {
-    "EVICT_CREATED_USERS": "evict_created_users",
-    "REMOVE_LOGIN_PROFILES": "remove_login_profiles",
-    "QUARANTINE_CREATED_ROLES": "quarantine_created_roles",
-    "QUARANTINE_REWRITTEN_TRUST": "quarantine_rewritten_trust",
-    "REVOKE_MINTED_SESSIONS": "revoke_minted_sessions",
-}
+# The evictions' own switches (evict.switches): environment -> attribute.
+EVICTION_SWITCHES = {switch.env: switch.attribute for switch in EVICTION}
 # What a change nobody can attribute gets (docs/response.md, "Whose work is it"): held like the attacker's, or only
 # reported.
 UNKNOWN_CHANGES = ("hold", "report")
@@ -71,12 +62,10 @@ class ResponderConfig:
     dry_run: bool = False
     dry_run_actions: tuple[str, ...] = ()
     quarantine_user: bool = True
-    quarantine_policy_arn: str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+    quarantine_policy_arn: str = DEFAULT_QUARANTINE_POLICY
     revoke_scope: str = "role"
-    preserve_evidence: bool = True
-    isolate_instances: bool = True
-    detach_load_balancers: bool = True
-    remove_instance_profile: bool = True
+    # The declared actions' switches, by cdk.json key (lambdas/<package>/action.py: each action's `switches`).
+    action_switches: dict[str, bool] = field(default_factory=lambda: {s.context: s.default for s in switches()})
     investigate: bool = True
     deactivate_backdoor_keys: bool = True
     evict_created_users: bool = True
@@ -94,7 +83,7 @@ class ResponderConfig:
     attack_sequence_max_actors: int = 3
     # AttackSequence:EC2/CompromisedInstanceGroup: image, cut off and isolate every instance of the
     # group (off: the shared role's sessions are revoked and the instances only listed, with commands).
-    isolate_instance_groups: bool = False
+    isolate_groups: bool = False
     exempt_principal_arns: tuple[str, ...] = ()
     exempt_instance_ids: tuple[str, ...] = ()
     # The window of suspicion opens this long before the exposure (AWS reports minutes after it happens).
@@ -110,6 +99,14 @@ class ResponderConfig:
     reserved_concurrency: int = 0
     # Lambda SnapStart for the containing functions (published versions; the workflow invokes an alias).
     snap_start: bool = False
+
+    def switched_on(self, context: str) -> bool:
+        """A declared action's switch (its cdk.json key)."""
+        return self.action_switches[context]
+
+    def action_on(self, action: Action) -> bool:
+        """Whether the action runs at all: any of its switches on."""
+        return any(self.switched_on(switch.context) for switch in action.switches)
 
     @classmethod
     def from_context(cls, get: Any, default_region: str | None = None) -> ResponderConfig:
@@ -138,21 +135,13 @@ class ResponderConfig:
             quarantine_user=_bool("quarantineUser", value("quarantineUser", defaults.quarantine_user)),
             quarantine_policy_arn=str(value("quarantinePolicyArn", defaults.quarantine_policy_arn)),
             revoke_scope=str(value("revokeScope", defaults.revoke_scope)),
-            preserve_evidence=_bool("preserveEvidence", value("preserveEvidence", defaults.preserve_evidence)),
-            isolate_instances=_bool("isolateInstances", value("isolateInstances", defaults.isolate_instances)),
-            detach_load_balancers=_bool(
-                "detachLoadBalancers", value("detachLoadBalancers", defaults.detach_load_balancers)
-            ),
-            remove_instance_profile=_bool(
-                "removeInstanceProfile", value("removeInstanceProfile", defaults.remove_instance_profile)
-            ),
+            action_switches={
+                switch.context: _bool(switch.context, value(switch.context, switch.default)) for switch in switches()
+            },
             investigate=_bool("investigate", value("investigate", defaults.investigate)),
-            deactivate_backdoor_keys=_bool(
-                "deactivateBackdoorKeys", value("deactivateBackdoorKeys", defaults.deactivate_backdoor_keys)
-            ),
             **{
-                attribute: _bool(_camel(attribute), value(_camel(attribute), getattr(defaults, attribute)))
-                for attribute in EVICTION_SWITCHES.values()
+                switch.attribute: _bool(switch.context, value(switch.context, getattr(defaults, switch.attribute)))
+                for switch in EVICTION
             },
             accept_sample_findings=_bool(
                 "acceptSampleFindings", value("acceptSampleFindings", defaults.accept_sample_findings)
@@ -162,9 +151,7 @@ class ResponderConfig:
                 "attackSequenceMaxActors", value("attackSequenceMaxActors", defaults.attack_sequence_max_actors), 1, 400
             ),
             snap_start=_bool("snapStart", value("snapStart", defaults.snap_start)),
-            isolate_instance_groups=_bool(
-                "isolateInstanceGroups", value("isolateInstanceGroups", defaults.isolate_instance_groups)
-            ),
+            isolate_groups=_bool("isolateInstanceGroups", value("isolateInstanceGroups", defaults.isolate_groups)),
             exempt_principal_arns=_str_list("exemptPrincipalArns", value("exemptPrincipalArns", [])),
             exempt_instance_ids=_str_list("exemptInstanceIds", value("exemptInstanceIds", [])),
             unknown_changes=str(value("unknownChanges", defaults.unknown_changes)),
@@ -222,7 +209,7 @@ class ResponderConfig:
             raise ConfigError(f"quarantinePolicyArn: {self.quarantine_policy_arn!r} is not an IAM policy ARN")
         if self.revoke_scope not in ("role", "instance"):
             raise ConfigError(f"revokeScope: {self.revoke_scope!r} must be 'role' or 'instance'")
-        if self.isolate_instance_groups and not self.isolate_instances:
+        if self.isolate_groups and not self.switched_on("isolateInstances"):
             # Normalize would mark a group for isolation that the workflow has no step for.
             raise ConfigError("isolateInstanceGroups: true needs isolateInstances true (the group is isolated by it)")
         if self.unknown_changes not in UNKNOWN_CHANGES:
@@ -274,11 +261,6 @@ class ResponderConfig:
                 f"regions: {', '.join(foreign)} not in the partition of homeRegion "
                 f"{self.home_region} ({partition_of(self.home_region)})"
             )
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def partition_of(region: str) -> str:

@@ -8,8 +8,6 @@ public Powertools layer, pinned by version through its public SSM parameter.
 from __future__ import annotations
 
 import importlib
-import sys
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
@@ -20,11 +18,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra import LAMBDAS_DIR
 from infra.nag import acknowledge, acknowledge_policy_wildcards
-
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-if str(LAMBDAS_DIR) not in sys.path:
-    sys.path.insert(0, str(LAMBDAS_DIR))
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64

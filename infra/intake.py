@@ -48,6 +48,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from common.cutoff import OLDER_SESSIONS_POLICY, deny_older_sessions
 from infra.functions import exempt_resources
 
 _CODES_FILE = Path(__file__).resolve().parent.parent / "lambdas" / "incident" / "codes.py"
@@ -64,7 +65,6 @@ CODES = _codes()
 # As incident.essentials and record.store have them (pinned by tests/infra/test_intake_reading.py).
 MAX_KEYS_IN_STATE = 10  # incident.intake.MAX_KEYS_AT_INTAKE
 RETENTION_SECONDS = 730 * 86400  # record.store.RETENTION_DAYS
-OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"  # common.cutoff.OLDER_SESSIONS_POLICY
 INSIDE_AWS = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.InsideAWS"
 # An SDK call that hangs must not hold the execution: past this it fails, and the Lambda path takes over.
 SDK_TASK_TIMEOUT_SECONDS = 30
@@ -295,11 +295,10 @@ CUTOFF = (
     "$fromMillis($ceil($toMillis($states.context.Execution.StartTime) / 1000) * 1000, "
     "'[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z')"
 )
-# revoke_sessions.actions.older_sessions_policy(cutoff), as IAM stores it.
-CUTOFF_POLICY = (
-    "$string({'Version': '2012-10-17', 'Statement': [{'Effect': 'Deny', 'Action': '*', 'Resource': '*', "
-    f"'Condition': {{'DateLessThan': {{'aws:TokenIssueTime': {CUTOFF}}}}}}}]}})"
-)
+# revoke_sessions.actions.older_sessions_policy(cutoff), as IAM stores it: common.cutoff's document, written as a
+# JSONata object whose time is CUTOFF.
+_AT = "cutoff"
+CUTOFF_POLICY = "$string(" + json.dumps(deny_older_sessions(_AT)).replace(json.dumps(_AT), CUTOFF) + ")"
 
 ONE_NAMED_KEY = (
     f"$type({HEALTH_READING}) = 'object' and $count(({HEALTH_READING}).keys) = 1 "

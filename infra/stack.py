@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Duration, Fn, Stack, Tags
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.actions import actions
 from infra.config import DRY_RUN_ACTIONS, EVICTION_SWITCHES, ResponderConfig
 from infra.detection import Detection
 from infra.functions import RESPONDER_TAG, ResponderFunction, SharedCode
@@ -43,6 +44,8 @@ class ResponderStack(Stack):
             **{switch: _flag(action in config.dry_run_actions) for action, switch in DRY_RUN_ACTIONS.items()},
             "EXEMPT_PRINCIPAL_ARNS": ",".join(config.exempt_principal_arns),
             "EXEMPT_INSTANCE_IDS": ",".join(config.exempt_instance_ids),
+            # What a change nobody can attribute gets: the eviction and every action after it judge alike.
+            "UNKNOWN_CHANGES": config.unknown_changes,
         }
 
         def function(
@@ -76,7 +79,7 @@ class ResponderStack(Stack):
             "ACCEPT_SAMPLE_FINDINGS": _flag(config.accept_sample_findings),
             "AFFILIATED_INSIDE_AWS": config.affiliated_inside_aws,
             "ATTACK_SEQUENCE_MAX_ACTORS": str(config.attack_sequence_max_actors),
-            "ISOLATE_INSTANCE_GROUPS": _flag(config.isolate_instance_groups),
+            "ISOLATE_INSTANCE_GROUPS": _flag(config.isolate_groups),
             "INCIDENT_TABLE": storage.table.table_name,
         }
         functions = {
@@ -115,17 +118,6 @@ class ResponderStack(Stack):
                 exempt_principal_arns=tuple(config.exempt_principal_arns),
                 snap_start=config.snap_start,
             ),
-            "preserve_evidence": function("PreserveEvidence", "preserve_evidence", timeout=Duration.seconds(120)),
-            "cut_off_instance": function(
-                "CutOffInstance",
-                "cut_off_instance",
-                timeout=Duration.seconds(60),
-                env={
-                    "DETACH_LOAD_BALANCERS": _flag(config.detach_load_balancers),
-                    "REMOVE_INSTANCE_PROFILE": _flag(config.remove_instance_profile),
-                },
-            ),
-            "isolate_instance": function("IsolateInstance", "isolate_instance", timeout=Duration.seconds(60)),
             "investigate": function(
                 "Investigate",
                 "investigate",
@@ -146,8 +138,6 @@ class ResponderStack(Stack):
                 env={
                     "EVIDENCE_BUCKET": storage.evidence.bucket_name,
                     "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn,
-                    "UNKNOWN_CHANGES": config.unknown_changes,
-                    "DEACTIVATE_BACKDOOR_KEYS": _flag(config.deactivate_backdoor_keys),
                     **{switch: _flag(getattr(config, attribute)) for switch, attribute in EVICTION_SWITCHES.items()},
                 },
                 resources={"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
@@ -175,17 +165,42 @@ class ResponderStack(Stack):
                 },
             ),
         }
+        core = WorkflowFunctions(**{name: fn.invocable for name, fn in functions.items()})
+        evidence = {
+            "env": {"EVIDENCE_BUCKET": storage.evidence.bucket_name, "EVIDENCE_KMS_KEY_ARN": storage.key.key_arn},
+            "resources": {"evidence_bucket_arn": storage.evidence.bucket_arn, "evidence_key_arn": storage.key.key_arn},
+        }
+        # Each declared action's function, from its declaration (lambdas/<package>/action.py); the workflow runs
+        # those whose switches are on.
+        for action in actions():
+            shared_uses = [evidence for use in action.uses if use == "evidence"]
+            functions[action.package] = function(
+                action.state,
+                action.package,
+                handler=action.handler,
+                timeout=Duration.seconds(action.timeout_seconds),
+                memory_size=action.memory_mb,
+                env={
+                    **{
+                        switch.env: _flag(config.switched_on(switch.context))
+                        for switch in action.switches
+                        if switch.env
+                    },
+                    **{k: v for use in shared_uses for k, v in use["env"].items()},
+                },
+                resources={k: v for use in shared_uses for k, v in use["resources"].items()},
+                exempt_principal_arns=tuple(config.exempt_principal_arns),
+            )
         self.functions = functions
 
         workflow = Workflow(
             self,
             "Workflow",
-            functions=WorkflowFunctions(**{name: fn.invocable for name, fn in functions.items()}),
+            functions=core,
+            actions={action.package: functions[action.package].invocable for action in actions()},
+            switched_on=frozenset(action.package for action in actions() if config.action_on(action)),
             key=storage.key,
             log_retention_days=config.log_retention_days,
-            preserve_evidence=config.preserve_evidence,
-            isolate_instances=config.isolate_instances,
-            cut_off_instances=config.detach_load_balancers or config.remove_instance_profile,
             investigate=config.investigate,
             second_lookup_delay_minutes=config.second_lookup_delay_minutes,
             # Containment by Step Functions itself (infra/intake.py), where no setting asks the function

@@ -16,9 +16,10 @@
       contained at intake:               straight on to what follows containment
       exposed-access-key:                ContainKeys (Map: one ContainKey per key) -> Investigate -> Evict
       instance-credential-exfiltration:  RevokeSessions ->
-          Parallel[PreserveEvidence -> CutOffInstance -> IsolateInstance | Investigate -> Evict]
-          (an instance group with incident.isolate_group: PreserveInstanceGroup Map, evidence and
-          cut-off of every member at once, then IsolateInstanceGroup Map, one member at a time)
+          Parallel[the actions ON_THE_INSTANCE, in order | Investigate -> Evict]
+          (an instance group with incident.isolate_group: PreserveInstanceGroup Map, the actions declared
+          "at-once" for every member together, then IsolateInstanceGroup Map, the "one-by-one" ones
+          for one member at a time)
       accepted exposed key with incident.contain_roles: ContainRoles (RevokeSessions per role) -> ContainKeys
       duplicate with recontain (the repeat shows the credentials still in use, record.judge):
           instance credentials: Recontain (RevokeSessions again)
@@ -27,7 +28,8 @@
       duplicate, nothing new:            AlreadyHandled (no message)
       (a repeat that names something new is `accepted`, narrowed to what is new: incident.repeat)
       accepted but report-only (incident.report_only, set by configuration): straight to Report
-    (Investigate -> Evict runs twice: now, and again after CloudTrail's delivery lag.)
+    (Investigate -> Evict -> the actions AFTER_EVICTION runs twice: now, and again after CloudTrail's
+    delivery lag.)
       ignored / anything else:           (nothing)
     -> Report -> Choice(outcome) -> Succeed | Fail (so CloudWatch alarms on failed executions fire)
 
@@ -38,6 +40,7 @@ Every task retries transient failures with backoff and jitter and catches the re
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration
@@ -49,8 +52,16 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.actions import Action, by_package
 from infra.functions import RESPONDER_ROLE_PATH, depend_on_policy_only, retention
 from infra.intake import IN_STATE_WORST_SECONDS, Fallbacks, InStateIntake, InStateOptions
+
+# Where each response action runs; each declares the rest in lambdas/<package>/action.py (common.action).
+# On a stolen instance, after RevokeSessions and beside the investigation, in this order: evidence first (the image
+# and the protections), then out of its load balancers and without role credentials, then off the network.
+ON_THE_INSTANCE = ("preserve_evidence", "cut_off_instance", "isolate_instance")
+# After each Evict pass, on the attacker's reach that pass's investigation found.
+AFTER_EVICTION = ("user_credentials",)
 
 # Errors worth retrying: Lambda's own transient errors and the handlers' TransientError.
 TRANSIENT_ERRORS = [
@@ -89,22 +100,31 @@ def task_worst_seconds(timeout_seconds: float, *, retries_timeouts: bool = True)
     return attempts * timeout_seconds + (attempts - 1) * RETRY_MAX_DELAY_SECONDS
 
 
-def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_delay_minutes: int) -> int:
+def state_machine_timeout_seconds(
+    timeouts: dict[str, float], second_lookup_delay_minutes: int, declared: Sequence[Action] = ()
+) -> int:
     """The state machine's timeout, from the longest path through it (a TIMED_OUT execution
     cannot be caught and sends no report: the timeout must never be the reason one ends).
-    `timeouts`: each function's timeout in seconds, by WorkflowFunctions field name."""
+    `timeouts`: each function's timeout in seconds, by WorkflowFunctions field name or declared action's package;
+    `declared`: the actions the workflow runs (placed by ON_THE_INSTANCE and AFTER_EVICTION)."""
+    retried = {action.package: action.retry_timeouts for action in declared}
 
     def worst(name: str) -> float:
-        return task_worst_seconds(timeouts[name], retries_timeouts=name not in ("notify_slack", "report"))
+        retries_timeouts = retried.get(name, name not in ("notify_slack", "report"))
+        return task_worst_seconds(timeouts[name], retries_timeouts=retries_timeouts)
 
-    investigation = 2 * (worst("investigate") + worst("evict")) + 60 * second_lookup_delay_minutes
+    on_instance = [action for action in declared if action.package in ON_THE_INSTANCE]
+    eviction = worst("evict") + sum(worst(action.package) for action in declared if action.package in AFTER_EVICTION)
+    investigation = 2 * (worst("investigate") + eviction) + 60 * second_lookup_delay_minutes
     # Roles a joined attack sequence names beside its keys are revoked again first (ContainRoles).
     keys = worst("revoke_sessions") + worst("contain_key") + investigation
-    # An instance group (isolateInstanceGroups): its members' evidence at once, their isolation one by one.
-    group = worst("preserve_evidence") + worst("cut_off_instance") + GROUP_MAX_MEMBERS * worst("isolate_instance")
-    sessions = worst("revoke_sessions") + max(
-        worst("preserve_evidence") + worst("cut_off_instance") + worst("isolate_instance"), group, investigation
+    # An instance group (isolateInstanceGroups): the at-once actions for every member together, the one-by-one
+    # actions for each member in turn.
+    group = sum(worst(action.package) for action in on_instance if action.group == "at-once") + GROUP_MAX_MEMBERS * sum(
+        worst(action.package) for action in on_instance if action.group == "one-by-one"
     )
+    one_instance = sum(worst(action.package) for action in on_instance)
+    sessions = worst("revoke_sessions") + max(one_instance, group, investigation)
     # A first task that fails outright (after its retries) hands over to Normalize and the regular route;
     # before it, the in-state states may have run into their timeouts (infra/intake.py).
     first_task = IN_STATE_WORST_SECONDS + max(worst("contain_key"), worst("revoke_sessions"))
@@ -114,12 +134,11 @@ def state_machine_timeout_seconds(timeouts: dict[str, float], second_lookup_dela
 
 @dataclass(frozen=True)
 class WorkflowFunctions:
+    """The core's functions; the declared actions' come beside them (Workflow's `actions`)."""
+
     normalize: lambda_.IFunction
     contain_key: lambda_.IFunction
     revoke_sessions: lambda_.IFunction
-    preserve_evidence: lambda_.IFunction
-    cut_off_instance: lambda_.IFunction
-    isolate_instance: lambda_.IFunction
     investigate: lambda_.IFunction
     evict: lambda_.IFunction
     notify_slack: lambda_.IFunction
@@ -133,20 +152,31 @@ class Workflow(Construct):
         construct_id: str,
         *,
         functions: WorkflowFunctions,
+        actions: Mapping[str, lambda_.IFunction],
+        switched_on: frozenset[str],
         key: kms.IKey,
         log_retention_days: int,
-        preserve_evidence: bool,
-        isolate_instances: bool,
         investigate: bool,
         second_lookup_delay_minutes: int,
-        cut_off_instances: bool = True,
         in_state: InStateOptions | None = None,
     ) -> None:
+        """`actions`: every declared action's function, by package; `switched_on`: the packages whose switches are on.
+        An instance action switched off is left out; an action after the eviction always runs, and with its switch
+        off reports each item it leaves (what the investigation found is never left unsaid)."""
         super().__init__(scope, construct_id)
         f = functions
+        unplaced = set(actions) ^ (set(ON_THE_INSTANCE) | set(AFTER_EVICTION))
+        if unplaced:
+            raise ValueError(f"declared actions the workflow does not place, or placed but not declared: {unplaced}")
+        on_instance = [(by_package(package), actions[package]) for package in ON_THE_INSTANCE if package in switched_on]
+        self.after_eviction = [(by_package(package), actions[package]) for package in AFTER_EVICTION]
         self.timeout_seconds = state_machine_timeout_seconds(
-            {name: _timeout_seconds(getattr(f, name)) for name in WorkflowFunctions.__dataclass_fields__},
+            {
+                **{name: _timeout_seconds(getattr(f, name)) for name in WorkflowFunctions.__dataclass_fields__},
+                **{package: _timeout_seconds(function) for package, function in actions.items()},
+            },
             second_lookup_delay_minutes,
+            [action for action, _ in [*on_instance, *self.after_eviction]],
         )
 
         # The raw event (up to EventBridge's 256 KB) never shares the state with anything: Normalize's
@@ -230,32 +260,14 @@ class Workflow(Construct):
         revoke = self._guarded("RevokeSessions", f.revoke_sessions, "revoke_sessions")
 
         branches: list[sfn.IChainable] = []
-        evidence_steps = []
-        if preserve_evidence:
-            evidence_steps.append(self._guarded("PreserveEvidence", f.preserve_evidence, "preserve_evidence"))
-        if cut_off_instances:
-            # After the image (evidence first): out of its load balancers, and no new role credentials.
-            evidence_steps.append(self._guarded("CutOffInstance", f.cut_off_instance, "cut_off_instance"))
-        if isolate_instances:
-            # After PreserveEvidence: the image and the protections come before touching the network.
-            evidence_steps.append(self._guarded("IsolateInstance", f.isolate_instance, "isolate_instance"))
-        if evidence_steps:
-            for earlier, later in itertools.pairwise(evidence_steps):
+        instance_steps = [
+            self._guarded(action.state, function, action.package, retry_timeouts=action.retry_timeouts)
+            for action, function in on_instance
+        ]
+        if instance_steps:
+            for earlier, later in itertools.pairwise(instance_steps):
                 earlier.then(later.task)
-            branches.append(
-                self._one_or_group(
-                    evidence_steps[0].task,
-                    [
-                        (name, function, key)
-                        for name, function, key, on in (
-                            ("PreserveGroupInstance", f.preserve_evidence, "preserve_evidence", preserve_evidence),
-                            ("CutOffGroupInstance", f.cut_off_instance, "cut_off_instance", cut_off_instances),
-                            ("IsolateGroupInstance", f.isolate_instance, "isolate_instance", isolate_instances),
-                        )
-                        if on
-                    ],
-                )
-            )
+            branches.append(self._one_or_group(instance_steps[0].task, on_instance))
         if investigate:
             branches.append(self._investigation("OfSession", f.investigate, second_lookup_delay_minutes, evict=f.evict))
 
@@ -559,25 +571,48 @@ class Workflow(Construct):
         task.add_catch(fallback, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
         return task
 
-    def _guarded(self, name: str, function: lambda_.IFunction, key: str) -> _Guarded:
+    def _guarded(
+        self,
+        name: str,
+        function: lambda_.IFunction,
+        key: str,
+        *,
+        payload: dict | None = None,
+        retry_timeouts: bool = True,
+    ) -> _Guarded:
         """A task on the incident whose failure is recorded in `$.failures.<key>` and skipped past."""
-        task = self._task(name, function, payload={"incident.$": "$.intake.incident"}, result_path=f"$.results.{key}")
+        task = self._task(
+            name,
+            function,
+            payload=payload or {"incident.$": "$.intake.incident"},
+            result_path=f"$.results.{key}",
+            retry_timeouts=retry_timeouts,
+        )
         failed = sfn.Pass(self, f"{name}Failed", comment=f"{name} failed: recorded for the report")
         task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{key}")
         return _Guarded(task, failed)
 
-    def _one_or_group(self, one: sfn.IChainable, members: list[tuple[str, lambda_.IFunction, str]]) -> sfn.IChainable:
-        """The evidence chain for the finding's instance, or, for an instance group that
+    def _one_or_group(self, one: sfn.IChainable, on_instance: list[tuple[Action, lambda_.IFunction]]) -> sfn.IChainable:
+        """The instance actions for the finding's instance, or, for an instance group that
         isolateInstanceGroups lets the response isolate (incident.isolate_group, set by Normalize),
-        the same steps for each member: evidence and cut-off of every member at once
-        (PreserveInstanceGroup), then isolation one member at a time (IsolateInstanceGroup: the
-        isolation and all-open groups are per VPC and shared, and a swap assumes no other swap in its
-        VPC). Normalize isolates at most GROUP_MAX_MEMBERS members; the timeout counts them."""
-        at_once = [member for member in members if member[2] != "isolate_instance"]
-        one_by_one = [member for member in members if member[2] == "isolate_instance"]
+        the same actions for each member: those declared "at-once" for every member together
+        (PreserveInstanceGroup), then those declared "one-by-one" for one member at a time
+        (IsolateInstanceGroup: the isolation and all-open groups are per VPC and shared, and a swap
+        assumes no other swap in its VPC). Normalize isolates at most GROUP_MAX_MEMBERS members; the
+        timeout counts them."""
         maps = [
-            self._group_map("PreserveInstanceGroup", "instance_group", at_once, GROUP_MAX_MEMBERS),
-            self._group_map("IsolateInstanceGroup", "instance_group_isolation", one_by_one, 1),
+            self._group_map(
+                "PreserveInstanceGroup",
+                "instance_group",
+                [member for member in on_instance if member[0].group == "at-once"],
+                GROUP_MAX_MEMBERS,
+            ),
+            self._group_map(
+                "IsolateInstanceGroup",
+                "instance_group_isolation",
+                [member for member in on_instance if member[0].group == "one-by-one"],
+                1,
+            ),
         ]
         chain = [group for group in maps if group is not None]
         for earlier, later in itertools.pairwise(chain):
@@ -593,7 +628,7 @@ class Workflow(Construct):
         return choice
 
     def _group_map(
-        self, name: str, key: str, members: list[tuple[str, lambda_.IFunction, str]], concurrency: int
+        self, name: str, key: str, members: list[tuple[Action, lambda_.IFunction]], concurrency: int
     ) -> sfn.Map | None:
         """A Map over the group's members running `members`' tasks for each; each member's output is
         its instance id, results and failures (without its copy of the incident: the state stays small)."""
@@ -613,15 +648,18 @@ class Workflow(Construct):
             max_concurrency=concurrency,
         )
         chain: list[_Guarded] = []
-        for task_name, function, result_key in members:
+        for action, function in members:
             task = self._task(
-                task_name,
+                action.group_state,
                 function,
                 payload={"incident.$": "$.incident", "instance_id.$": "$.instance_id"},
-                result_path=f"$.results.{result_key}",
+                result_path=f"$.results.{action.package}",
+                retry_timeouts=action.retry_timeouts,
             )
-            failed = sfn.Pass(self, f"{task_name}Failed", comment=f"{task_name} failed: recorded for the report")
-            task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{result_key}")
+            failed = sfn.Pass(
+                self, f"{action.group_state}Failed", comment=f"{action.group_state} failed: recorded for the report"
+            )
+            task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{action.package}")
             chain.append(_Guarded(task, failed))
         done = sfn.Pass(
             self,
@@ -695,14 +733,27 @@ class Workflow(Construct):
     def _evict(
         self, name: str, function: lambda_.IFunction, pass_no: int, key: str, then: sfn.IChainable | None
     ) -> sfn.IChainable:
-        task = self._task(
-            name, function, payload={"incident.$": "$.intake.incident", "pass": pass_no}, result_path=f"$.results.{key}"
-        )
+        """Evict, then the actions placed AFTER_EVICTION, each on the same pass (`<package>` results for the
+        first, `<package>_again` for the second); a failed one is recorded and the next still runs."""
+        payload = {"incident.$": "$.intake.incident", "pass": pass_no}
+        task = self._task(name, function, payload=payload, result_path=f"$.results.{key}")
         failed = sfn.Pass(self, f"{name}Failed", comment="eviction failed: recorded for the report")
         task.add_catch(failed, errors=["States.ALL"], result_path=f"$.failures.{key}")
+        chain = [_Guarded(task, failed)]
+        for action, action_function in self.after_eviction:
+            chain.append(
+                self._guarded(
+                    name.replace("Evict", action.state, 1),
+                    action_function,
+                    action.package if pass_no == 1 else f"{action.package}_again",
+                    payload=payload,
+                    retry_timeouts=action.retry_timeouts,
+                )
+            )
+        for earlier, later in itertools.pairwise(chain):
+            earlier.then(later.task)
         if then is not None:
-            task.next(then)
-            failed.next(then)
+            chain[-1].then(then)
         return task
 
 

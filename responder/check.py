@@ -32,6 +32,7 @@ Exit code 0: every check passed (warnings allowed); 1: a check failed; 2: the st
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import re
@@ -45,6 +46,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.action import actions
 from incident.codes import GUARDDUTY_FINDING_TYPES
 from responder import HOME_STACK, credentials_problem
 
@@ -234,57 +236,18 @@ def _mutating(action: str) -> bool:
 # --- probe: a twin of each function imports the handler and dry-runs EC2 -------------------------
 
 
-# Representative EC2 mutations per function package, as DryRun calls; built from the account's own
-# instance (read with the operator's credentials). Ids left out when the account has none.
 def ec2_dry_runs(package: str, target: dict[str, str], region: str) -> list[dict[str, Any]]:
-    instance, eni, group, vpc = (target.get(k) for k in ("instance", "eni", "group", "vpc"))
-    calls: list[dict[str, Any]] = []
-    tag = [{"Key": "credential-responder:incident-id", "Value": REPRESENTATIVE}]
-    if package == "preserve_evidence" and instance:
-        calls += [
-            {
-                "operation": "modify_instance_attribute",
-                "params": {"InstanceId": instance, "DisableApiTermination": {"Value": True}},
-            },
-            {
-                "operation": "create_image",
-                "params": {
-                    "InstanceId": instance,
-                    "Name": f"{REPRESENTATIVE}-{uuid.uuid4().hex[:8]}",
-                    "NoReboot": True,
-                    "TagSpecifications": [{"ResourceType": t, "Tags": tag} for t in ("image", "snapshot")],
-                },
-            },
-        ]
-    if package == "isolate_instance" and instance and eni and group and vpc:
-        calls += [
-            {
-                "operation": "create_security_group",
-                "params": {
-                    "GroupName": REPRESENTATIVE,
-                    "Description": "dry run",
-                    "VpcId": vpc,
-                    "TagSpecifications": [
-                        {
-                            "ResourceType": "security-group",
-                            "Tags": [{"Key": "credential-responder:purpose", "Value": "isolation"}],
-                        }
-                    ],
-                },
-            },
-            {
-                "operation": "modify_network_interface_attribute",
-                "params": {"NetworkInterfaceId": eni, "Groups": [group]},
-            },
-            {
-                "operation": "create_tags",
-                "params": {
-                    "Resources": [instance],
-                    "Tags": [{"Key": "credential-responder:original-sgs", "Value": group}],
-                },
-            },
-        ]
+    """Representative EC2 mutations of a function's package, as DryRun calls, from its action's declared probe
+    (built from the account's own instance, read with the operator's credentials; none without one)."""
+    action = next((a for a in actions() if a.package == package and a.probe), None)
+    if action is None:
+        return []
+    calls = importlib.import_module(action.probe).dry_runs(target, REPRESENTATIVE)
     return [{**call, "region": region} for call in calls]
+
+
+def probes_ec2(package: str) -> bool:
+    return any(a.package == package and a.probe for a in actions())
 
 
 def representative_instance(ec2: Any) -> dict[str, str]:
@@ -326,7 +289,7 @@ def _probe(client: ClientFactory, functions: list[dict[str, Any]], region: str) 
         expected = len(event["ec2"])
         if problems:
             checks.append(Check(name, FAIL, "; ".join(problems), "redeploy; for a denial, see the permissions row"))
-        elif package in ("preserve_evidence", "isolate_instance") and not expected:
+        elif probes_ec2(package) and not expected:
             checks.append(
                 Check(
                     name,

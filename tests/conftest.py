@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import FakeLambdaContext
+from drill.account import FakeLambdaContext
+from tests.factories import fake_context
 
 
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+    return fake_context()
 
 
 @pytest.fixture

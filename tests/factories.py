@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from drill.account import FakeLambdaContext
 from incident.model import Incident
 
 ACCOUNT = "123456789012"  # moto's account, so that handlers see the incident as their own
@@ -30,14 +30,7 @@ def exfiltration_incident(**overrides: Any) -> dict[str, Any]:
     return Incident(**fields).model_dump(mode="json")
 
 
-@dataclass
-class FakeLambdaContext:
-    """What Powertools' inject_lambda_context and the handlers read from the Lambda context."""
-
-    function_name: str = "credential-responder-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:credential-responder-test"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+def fake_context() -> FakeLambdaContext:
+    """The drill's Lambda context, for a function in moto's account with five minutes to run."""
+    name = "credential-responder-test"
+    return FakeLambdaContext(name, f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}", timeout_seconds=300)

@@ -7,17 +7,13 @@ A cut-off is an inline Deny of every action for requests signed by a session iss
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from common.aws import error_code
+from common.times import iso
 
 OLDER_SESSIONS_POLICY = "AWSRevokeOlderSessions"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def deny_older_sessions(cutoff: str, sid: str | None = None) -> dict[str, Any]:
@@ -30,26 +26,12 @@ def deny_older_sessions(cutoff: str, sid: str | None = None) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Sid": sid, **statement} if sid else statement]}
 
 
-def read_inline_policy(get: Callable[[], Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The document of an inline policy that `get` (GetUserPolicy or GetRolePolicy) reads, or None
-    when IAM says NoSuchEntity: no such policy, or no such principal (the put that follows tells
-    them apart)."""
-    try:
-        document = get()["PolicyDocument"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return None
-        raise
-    # botocore decodes the URL-encoded JSON; tolerate a client that does not.
-    return json.loads(document) if isinstance(document, str) else dict(document)
-
-
 def cutoff_at(now: datetime | None) -> str:
     now = now or datetime.now(UTC)
     # Round up, never down: every session issued up to this call must be before the cut-off.
     if now.microsecond:
         now = now.replace(microsecond=0) + timedelta(seconds=1)
-    return now.astimezone(UTC).strftime(TIME_FORMAT)
+    return iso(now)
 
 
 def parse_time(value: str) -> datetime:
@@ -106,7 +88,7 @@ def later_cutoff(
     later = cutoff_of(written)
     if later is None or later < not_before:
         return None
-    cutoff = later.strftime(TIME_FORMAT)
+    cutoff = iso(later)
     return cutoff if written == build(cutoff) else None
 
 

@@ -23,6 +23,11 @@ def env_bool(name: str, default: bool = False) -> bool:
     return default
 
 
+def dry_run(switch: str) -> bool:
+    """Whether an action only says what it would do: DRY_RUN (every action) or its own switch (DRY_RUN_...)."""
+    return env_bool("DRY_RUN") or env_bool(switch)
+
+
 def env_list(name: str) -> list[str]:
     """A comma-separated list, blanks dropped."""
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]

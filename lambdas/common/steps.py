@@ -64,3 +64,29 @@ def step(
 
 def succeeded(result: StepResult) -> bool:
     return result["status"] in (Status.DONE, Status.ALREADY_DONE)
+
+
+def fold(steps: list[StepResult], where: str, limit: int) -> list[StepResult]:
+    """At most `limit` steps, the rest folded into one step per (name, status, containment), so the outcome still
+    counts each and names `where` every one is in full (a function's output must stay small: the state's 256 KiB
+    holds every task's)."""
+    if len(steps) <= limit:
+        return steps
+    kept = steps[: limit - 1]
+    rest: dict[tuple[str, str, bool], list[StepResult]] = {}
+    for item in steps[limit - 1 :]:
+        rest.setdefault((item["name"], item["status"], item["containment"]), []).append(item)
+    folded = [
+        step(
+            name,
+            Status(status),
+            f"{len(group)} more",
+            f"{len(group)} more {name} step(s) {status}: {', '.join(s['target'] for s in group[:5])}"
+            + (", ..." if len(group) > 5 else "")
+            + f"; each in full, with its undo, in {where}",
+            containment=containment,
+            manual=f"every step's command is in {where}" if status in (Status.FAILED, Status.SKIPPED) else None,
+        )
+        for (name, status, containment), group in rest.items()
+    ]
+    return [*kept, *folded]

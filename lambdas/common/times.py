@@ -29,3 +29,8 @@ def iso(value: Any) -> str:
     if moment is None:
         return "" if value is None else str(value)
     return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def iso_now(now: datetime | None = None) -> str:
+    """`now` (the current time when None, as the functions take it) as `iso` writes it."""
+    return iso(now or datetime.now(UTC))

@@ -22,15 +22,16 @@ from botocore.exceptions import ClientError
 from common.aws import error_code
 from common.cutoff import (
     OLDER_SESSIONS_POLICY,
-    TIME_FORMAT,
     cutoff_at,
     cutoff_of,
     deny_older_sessions,
     later_cutoff,
-    read_inline_policy,
 )
 from common.guards import ROOT_USER_NAME
+from common.keys import key_status, set_inactive
+from common.policies import user_policy
 from common.steps import Status, StepResult, step
+from common.times import iso
 
 DEACTIVATE = "deactivate-access-key"
 QUARANTINE = "quarantine-user"
@@ -127,13 +128,11 @@ def deactivate_key(iam: Any, user_name: str, access_key_id: str, *, dry_run: boo
             manual=manual,
         )
     try:
-        # UserName is required with temporary credentials (the Lambda's), though some mocks accept it without.
-        iam.update_access_key(UserName=user_name, AccessKeyId=access_key_id, Status="Inactive")
+        # NoSuchEntity: the user does not hold the key (or is gone), which says nothing of the key; the caller asks
+        # IAM for its owner.
+        set_inactive(iam, user_name, access_key_id, no_such_entity=NotTheOwnersKey)
     except ClientError as exc:
-        code = error_code(exc)
-        if code == "NoSuchEntity":
-            raise NotTheOwnersKey(f"{user_name} does not hold {access_key_id}") from exc
-        if code in ("AccessDenied", "AccessDeniedException"):
+        if error_code(exc) in ("AccessDenied", "AccessDeniedException"):
             return step(
                 DEACTIVATE,
                 Status.FAILED,
@@ -153,7 +152,7 @@ def confirm_inactive(iam: Any, user_name: str, access_key_id: str) -> StepResult
     when the key reads back Inactive."""
     undo = _update_key_command(user_name, access_key_id, "Active")
     manual = _update_key_command(user_name, access_key_id, "Inactive")
-    read_back = _key_status(iam, user_name, access_key_id)
+    read_back = key_status(iam, user_name, access_key_id)
     if read_back != "Inactive":
         return step(
             DEACTIVATE,
@@ -199,7 +198,7 @@ def quarantine_user(iam: Any, user_name: str, policy_arn: str, *, dry_run: bool 
                 containment=True,
                 undo=_detach_command(user_name, policy_arn),
             )
-        inline = _user_policy(iam, user_name, FALLBACK_POLICY_NAME)
+        inline = user_policy(iam, user_name, FALLBACK_POLICY_NAME)
         if inline == FALLBACK_POLICY:  # by content: a name proves nothing
             return step(
                 QUARANTINE,
@@ -275,7 +274,7 @@ def _quarantine_inline(
     iam.put_user_policy(UserName=user_name, PolicyName=FALLBACK_POLICY_NAME, PolicyDocument=document)
     if planted is not None and then_attach:
         iam.attach_user_policy(UserName=user_name, PolicyArn=then_attach)
-        in_place = _user_policy(iam, user_name, FALLBACK_POLICY_NAME) == FALLBACK_POLICY
+        in_place = user_policy(iam, user_name, FALLBACK_POLICY_NAME) == FALLBACK_POLICY
         attached = _has_managed_policy(iam, user_name, then_attach)
         if not (in_place and attached):
             return step(
@@ -298,7 +297,7 @@ def _quarantine_inline(
             undo=_detach_command(user_name, then_attach),
             data={"policy_arn": then_attach, "planted_policy": FALLBACK_POLICY_NAME},
         )
-    if _user_policy(iam, user_name, FALLBACK_POLICY_NAME) != FALLBACK_POLICY:
+    if user_policy(iam, user_name, FALLBACK_POLICY_NAME) != FALLBACK_POLICY:
         return step(
             QUARANTINE,
             Status.FAILED,
@@ -343,7 +342,7 @@ def revoke_user_sessions(
     policy = older_sessions_policy(cutoff)
     undo = _delete_inline_command(user_name, OLDER_SESSIONS_POLICY)
     manual = _put_user_policy_command(user_name, OLDER_SESSIONS_POLICY, policy)
-    existing = cutoff_of(_user_policy(iam, user_name, OLDER_SESSIONS_POLICY))
+    existing = cutoff_of(user_policy(iam, user_name, OLDER_SESSIONS_POLICY))
     # An existing cut-off at or after the key's deactivation already denies every session minted
     # from it; moving it would only cut off more legitimate sessions.
     if existing is not None and existing >= not_before:
@@ -351,7 +350,7 @@ def revoke_user_sessions(
             USER_SESSIONS,
             Status.ALREADY_DONE,
             user_name,
-            f"{OLDER_SESSIONS_POLICY} already denies sessions issued before {existing.strftime(TIME_FORMAT)}",
+            f"{OLDER_SESSIONS_POLICY} already denies sessions issued before {iso(existing)}",
             containment=True,
             undo=undo,
             data={"user_name": user_name, "policy_name": OLDER_SESSIONS_POLICY},
@@ -388,7 +387,7 @@ def revoke_user_sessions(
                 f"IAM answers NoSuchEntity for user {user_name}: its sessions have no permissions left",
                 containment=True,
             )
-        written = _user_policy(iam, user_name, OLDER_SESSIONS_POLICY)
+        written = user_policy(iam, user_name, OLDER_SESSIONS_POLICY)
         if written == policy:
             break
         later = later_cutoff(written, not_before, older_sessions_policy)
@@ -416,20 +415,7 @@ def revoke_user_sessions(
     )
 
 
-def _user_policy(iam: Any, user_name: str, policy_name: str) -> dict[str, Any] | None:
-    return read_inline_policy(lambda: iam.get_user_policy(UserName=user_name, PolicyName=policy_name))
-
-
 # -- reads and commands ------------------------------------------------------------------------
-
-
-def _key_status(iam: Any, user_name: str, access_key_id: str) -> str | None:
-    paginator = iam.get_paginator("list_access_keys")
-    for page in paginator.paginate(UserName=user_name):
-        for key in page["AccessKeyMetadata"]:
-            if key["AccessKeyId"] == access_key_id:
-                return str(key["Status"])
-    return None
 
 
 def _has_managed_policy(iam: Any, user_name: str, policy_arn: str) -> bool:

@@ -17,45 +17,27 @@ write): UpdateAccessKey answers NoSuchEntity when that user does not hold the ke
 does IAM name the owner (GetAccessKeyLastUsed), as it does when the event names none. Exempted
 principals are refused from the configuration (names are unique in an account), and IAM itself
 denies this function any write on them and on the responder's own path (infra).
+The keys of the first task are contain_key.all_keys'; one key's steps, contain_key.one_key's.
 This is the function that makes the containing call, so it imports only what it needs:
 boto3, the Powertools Logger and the plain-dict step helpers (no pydantic until after containment).
 """
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
-from common.aws import client, error_code, prepare_for_snapshot
-from common.errors import is_transient, transient_errors
-from common.guards import ROOT_USER_NAME, Refusal, exempted_by_name, is_root, own_account, principal_guard
-from common.settings import env_bool, env_str
-from common.steps import Status, StepResult, step
-from contain_key.actions import (
-    DEACTIVATE,
-    OLDER_SESSIONS_POLICY,
-    QUARANTINE,
-    USER_SESSIONS,
-    NotTheOwnersKey,
-    confirm_inactive,
-    deactivate_key,
-    key_gone,
-    key_owner,
-    quarantine_user,
-    revoke_user_sessions,
-)
-from incident.essentials import Essentials, health_essentials
+from common.aws import client, prepare_for_snapshot
+from common.errors import transient_errors
+from contain_key.all_keys import contain_all, finish_all
+from contain_key.one_key import deactivate, follow_up
+from incident.essentials import health_essentials
 from incident.intake import after_containment, first_task
 
 logger = Logger(service="credential-responder")
 prepare_for_snapshot("iam", "dynamodb")
-
-DEFAULT_QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
 
 
 @transient_errors
@@ -65,267 +47,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return after_containment(
             event,
             read=health_essentials,
-            finish=lambda essentials, contained: _finish_all(essentials, contained, context),
+            finish=lambda essentials, contained: finish_all(essentials, contained, context),
             results_key="contain_keys",
         )
     if "key" not in event:
         return first_task(
             event,
             read=health_essentials,
-            contain=lambda essentials: _contain_all(essentials, context),
+            contain=lambda essentials: contain_all(essentials, context),
             results_key="contain_keys",
         )
     incident, key = event["incident"], event["key"]
     iam = client("iam")
-    first, owner = _deactivate(iam, incident, key, context)
+    first, owner = deactivate(iam, incident, key, context)
     if owner is None:
         return {"steps": first}
-    steps = [*first, *_follow_up(iam, owner, not_before=datetime.now(UTC))]
+    steps = [*first, *follow_up(iam, owner, not_before=datetime.now(UTC))]
     return {"steps": steps}
-
-
-def _contain_all(essentials: Essentials, context: Any) -> list[dict[str, Any]]:
-    """Every key first (the containing calls), then each owner's quarantine and sessions once: one
-    cut-off per user, written after all its keys are Inactive."""
-    incident = essentials.as_incident()
-    iam = client("iam")
-    per_key: list[list[StepResult]] = []
-    owners: dict[str, int] = {}  # owner -> index of its first key
-    for index, key in enumerate(essentials.affected_keys):
-        steps, owner = _deactivate(iam, incident, key, context)
-        per_key.append(steps)
-        if owner is not None:
-            owners.setdefault(owner, index)
-    not_before = datetime.now(UTC)
-    for owner, index in owners.items():
-        per_key[index].extend(_follow_up(iam, owner, not_before=not_before))
-    return [{"steps": steps} for steps in per_key]
-
-
-def _finish_all(essentials: Essentials, contained: Any, context: Any) -> list[dict[str, Any]]:
-    """After the state machine's UpdateAccessKey on each key (`contained`: the user each was set
-    Inactive on): read each back, then each owner's quarantine and sessions once, as _contain_all."""
-    incident = essentials.as_incident()
-    iam = client("iam")
-    deactivated_on = {
-        str(entry.get("access_key_id")): str(entry.get("user_name"))
-        for entry in contained or []
-        if isinstance(entry, dict) and entry.get("user_name")
-    }
-    per_key: list[list[StepResult]] = []
-    owners: dict[str, int] = {}
-    for index, key in enumerate(essentials.affected_keys):
-        owner: str | None = deactivated_on.get(str(key["access_key_id"]))
-        if owner is None:
-            # Not one the state deactivated (cannot happen while it reads the event as essentials):
-            # the whole rule, from the start.
-            steps, owner = _deactivate(iam, incident, key, context)
-        else:
-            steps = [confirm_inactive(iam, owner, str(key["access_key_id"]))]
-            logger.info("access key contained", extra={"access_key_id": key["access_key_id"], "by": "state machine"})
-        per_key.append(steps)
-        if owner is not None:
-            owners.setdefault(owner, index)
-    not_before = datetime.now(UTC)
-    for owner, index in owners.items():
-        per_key[index].extend(_follow_up(iam, owner, not_before=not_before))
-    return [{"steps": steps} for steps in per_key]
-
-
-def _deactivate(
-    iam: Any, incident: dict[str, Any], key: dict[str, Any], context: Any
-) -> tuple[list[StepResult], str | None]:
-    """The key's deactivation (and, for a deleted key, its sessions), and the owner whose quarantine
-    and sessions follow; None when nothing more is to be done for this key."""
-    access_key_id = key["access_key_id"]
-    named = key.get("user_name")
-    account = own_account(context)
-    refusal = _account_refusal(incident, account, access_key_id, named)
-    if refusal:
-        return [refusal], None
-    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
-    partition = context.invoked_function_arn.split(":")[1]
-    if named:
-        exempt = exempted_by_name("user", partition, account, named)
-        if exempt:
-            return [_skipped(access_key_id, exempt.detail, exempt.manual)], None
-        try:
-            result = _each_step(
-                DEACTIVATE,
-                access_key_id,
-                _deactivate_command(named, access_key_id),
-                lambda: deactivate_key(iam, named, access_key_id, dry_run=dry_run),
-            )
-        except NotTheOwnersKey:
-            pass  # the event's user does not hold the key (or is gone): IAM names the owner
-        else:
-            logger.info("access key contained", extra={"access_key_id": access_key_id, "status": result["status"]})
-            return [result], named
-    try:
-        owner = key_owner(iam, access_key_id)
-    except ClientError as exc:
-        if is_transient(exc):
-            raise
-        return [_lookup_failed(access_key_id, f"{error_code(exc)}: {exc}")], None
-    if owner is None:
-        # IAM itself says the key is gone. Sessions minted from it before the deletion still
-        # carry its user's permissions; only when the event names a user can they be denied.
-        return [key_gone(access_key_id), *_after_deletion(iam, named, access_key_id)], None
-    if is_root(owner, owner):
-        # IAM names a root key's owner <root_account> (or by its ARN, ending ":root"): never acted on.
-        root = principal_guard(owner, ROOT_USER_NAME) or Refusal("root", "")
-        # data.owner: the report tells the root user's steps from an IAM user's by it, never by a name.
-        return [_skipped(access_key_id, root.detail, root.manual, data={"owner": "root"})], None
-    mismatch = ""
-    if named and named.lower() != owner.lower():
-        mismatch = f"the event names {named}, but IAM says the key belongs to {owner}: acting on {owner}; "
-        logger.warning("event names another user than the key's owner", extra={"named": named, "owner": owner})
-    exempt = exempted_by_name("user", partition, account, owner)
-    if exempt:
-        return [_skipped(access_key_id, mismatch + exempt.detail, exempt.manual)], None
-    try:
-        result = _each_step(
-            DEACTIVATE,
-            access_key_id,
-            _deactivate_command(owner, access_key_id),
-            lambda: deactivate_key(iam, owner, access_key_id, dry_run=dry_run),
-        )
-    except NotTheOwnersKey:
-        # IAM named the owner a moment ago; the key moved or went since. Nothing was changed.
-        result = step(
-            DEACTIVATE,
-            Status.FAILED,
-            access_key_id,
-            f"IAM names {owner} as the key's owner, but UpdateAccessKey on {owner} answers NoSuchEntity",
-            containment=True,
-            manual=f"aws iam get-access-key-last-used --access-key-id {shlex.quote(access_key_id)}",
-        )
-    if mismatch:
-        result["detail"] = mismatch + result["detail"]
-    logger.info("access key contained", extra={"access_key_id": access_key_id, "status": result["status"]})
-    return [result], owner
-
-
-def _follow_up(iam: Any, user_name: str, *, not_before: datetime) -> list[StepResult]:
-    """After the key, and attempted even when its deactivation failed: each limits the damage either way."""
-    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
-    return [_quarantine(iam, user_name, dry_run), _sessions(iam, user_name, dry_run, not_before)]
-
-
-def _deactivate_command(user_name: str, access_key_id: str) -> str:
-    q = shlex.quote
-    return f"aws iam update-access-key --user-name {q(user_name)} --access-key-id {q(access_key_id)} --status Inactive"
-
-
-def _quarantine(iam: Any, user_name: str, dry_run: bool) -> StepResult:
-    if not env_bool("QUARANTINE_USER", default=True):
-        return step(QUARANTINE, Status.SKIPPED, user_name, "quarantine switched off (quarantineUser=false)")
-    policy_arn = env_str("QUARANTINE_POLICY_ARN", DEFAULT_QUARANTINE_POLICY)
-    q = shlex.quote
-    return _each_step(
-        QUARANTINE,
-        user_name,
-        f"aws iam attach-user-policy --user-name {q(user_name)} --policy-arn {q(policy_arn)}",
-        lambda: quarantine_user(iam, user_name, policy_arn, dry_run=dry_run),
-    )
-
-
-def _sessions(iam: Any, user_name: str, dry_run: bool, not_before: datetime) -> StepResult:
-    return _each_step(
-        USER_SESSIONS,
-        user_name,
-        f"aws iam put-user-policy --user-name {shlex.quote(user_name)} --policy-name {OLDER_SESSIONS_POLICY} "
-        "--policy-document '<Deny * when aws:TokenIssueTime is before now>'",
-        lambda: revoke_user_sessions(iam, user_name, not_before=not_before, dry_run=dry_run),
-    )
-
-
-def _after_deletion(iam: Any, named: str | None, access_key_id: str) -> list[StepResult]:
-    if not named:
-        return [
-            step(
-                USER_SESSIONS,
-                Status.FAILED,
-                access_key_id,
-                "the key is deleted and the event names no user, so the sessions minted from it before "
-                "the deletion cannot be tied to a user here; find the owner in CloudTrail",
-                containment=True,
-                manual=(
-                    "aws cloudtrail lookup-events --region us-east-1 --lookup-attributes "
-                    f"AttributeKey=AccessKeyId,AttributeValue={shlex.quote(access_key_id)}  "
-                    "# userIdentity.userName, then put AWSRevokeOlderSessions on that user"
-                ),
-            )
-        ]
-    # The name cannot be checked against the key any more (IAM no longer knows the key); denying
-    # a named user's older sessions is the cautious reading, and release undoes it.
-    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_CONTAIN_KEY")
-    result = _sessions(iam, named, dry_run, datetime.now(UTC))
-    if result["status"] in (Status.DONE, Status.ALREADY_DONE):
-        result["detail"] = f"owner as named by the event (the deleted key can no longer be checked): {result['detail']}"
-    return [result]
-
-
-def _account_refusal(
-    incident: dict[str, Any], account: str, access_key_id: str, named: str | None
-) -> StepResult | None:
-    """Another account's key, or an event whose accounts disagree: nothing is changed here."""
-    key_account = str(incident["account"])
-    conflict = incident.get("account_conflict")
-    if key_account == account and not conflict:
-        return None
-    why = f"the key belongs to account {key_account}"
-    if incident.get("delivered_to"):
-        why += f" (the event was delivered to {incident['delivered_to']})"
-    if conflict:
-        why += f"; the event's accounts disagree ({conflict})"
-    q = shlex.quote
-    # The event's name is used when it gives one; otherwise IAM names the owner there, and the next lines use it.
-    find = [] if named else [f"user=$(aws iam get-access-key-last-used --access-key-id {q(access_key_id)} "
-                             "--query UserName --output text)"]  # fmt: skip
-    user = q(named) if named else '"$user"'
-    manual = "\n".join(
-        [
-            f"# with credentials for account {key_account}:",
-            *find,
-            f"aws iam update-access-key --user-name {user} --access-key-id {q(access_key_id)} --status Inactive",
-            f"aws iam attach-user-policy --user-name {user} --policy-arn "
-            f"{q(env_str('QUARANTINE_POLICY_ARN', DEFAULT_QUARANTINE_POLICY))}",
-        ]
-    )
-    return step(
-        DEACTIVATE,
-        Status.FAILED,
-        access_key_id,
-        f"{why}; this responder runs in {account} and changed nothing: contain it in account {key_account}",
-        containment=True,
-        manual=manual,
-        data={"key_account": key_account},
-    )
-
-
-def _lookup_failed(access_key_id: str, error: str) -> StepResult:
-    return step(
-        DEACTIVATE,
-        Status.FAILED,
-        access_key_id,
-        f"IAM did not name the key's owner ({error}): nothing was changed",
-        containment=True,
-        manual=f"aws iam get-access-key-last-used --access-key-id {shlex.quote(access_key_id)}",
-    )
-
-
-def _skipped(access_key_id: str, detail: str, manual: str, data: dict[str, Any] | None = None) -> StepResult:
-    return step(DEACTIVATE, Status.SKIPPED, access_key_id, detail, containment=True, manual=manual, data=data)
-
-
-def _each_step(name: str, target: str, manual: str, action: Callable[[], StepResult]) -> StepResult:
-    """One step's failure is that step's result, not the task's: the other steps still run and
-    the report names exactly what to finish by hand. Transient errors still fail the task, which
-    the state machine retries (every step is idempotent)."""
-    try:
-        return action()
-    except ClientError as exc:
-        if is_transient(exc):
-            raise
-        return step(name, Status.FAILED, target, f"{error_code(exc)}: {exc}", containment=True, manual=manual)

@@ -2,6 +2,9 @@
 
 from record.permissions import FIRST_TASK_RECORD, FIRST_TASK_RECORD_KEY
 
+# The quarantine policy when the deployment names none (quarantinePolicyArn): the attach below is fenced to it.
+DEFAULT_QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"
+
 GRANTS = (
     {
         "actions": [

@@ -26,27 +26,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.instances import GONE_STATES, describe_instance
 from common.steps import Status, StepResult, step
 
 LOAD_BALANCERS = "deregister-from-load-balancers"
 PROFILE = "remove-instance-profile"
-GONE_STATES = ("shutting-down", "terminated")
 # The target health state of a target on its way out (deregistration under way). "unused" is not
 # out: a registered target of a group no listener uses receives requests once one does.
 LEFT_STATES = ("draining",)
 # Association states in which the metadata service can hand out the profile's role credentials.
 ASSOCIATED_STATES = ("associating", "associated")
-
-
-def describe_instance(ec2: Any, instance_id: str) -> dict[str, Any] | None:
-    try:
-        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-    except ClientError as exc:
-        if error_code(exc) == "InvalidInstanceID.NotFound":
-            return None
-        raise
-    instances = [instance for reservation in reservations for instance in reservation["Instances"]]
-    return instances[0] if instances else None
 
 
 def deregister_from_load_balancers(

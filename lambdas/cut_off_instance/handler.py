@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from common.aws import client
 from common.errors import transient_errors
 from common.guards import instance_incident, refused_instance_steps
-from common.settings import env_bool
+from common.settings import dry_run, env_bool
 from common.steps import Status, step
 from cut_off_instance.actions import LOAD_BALANCERS, PROFILE, deregister_from_load_balancers, remove_instance_profile
 
@@ -32,7 +32,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     by_hand = "deregister from its load balancers and remove the instance profile of"
     if refused := refused_instance_steps(incident, context, by_hand=by_hand, steps=(LOAD_BALANCERS, PROFILE)):
         return {"steps": refused}
-    dry_run = env_bool("DRY_RUN")
     ec2 = client("ec2", region)
     steps = []
     if env_bool("DETACH_LOAD_BALANCERS", True):
@@ -43,15 +42,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 client("elb", region),
                 instance_id,
                 region,
-                dry_run=dry_run or env_bool("DRY_RUN_LOAD_BALANCERS"),
+                dry_run=dry_run("DRY_RUN_LOAD_BALANCERS"),
             )
         )
     else:
         steps.append(step(LOAD_BALANCERS, Status.SKIPPED, instance_id, "off by configuration (detachLoadBalancers)"))
     if env_bool("REMOVE_INSTANCE_PROFILE", True):
-        steps.append(
-            remove_instance_profile(ec2, instance_id, region, dry_run=dry_run or env_bool("DRY_RUN_INSTANCE_PROFILE"))
-        )
+        steps.append(remove_instance_profile(ec2, instance_id, region, dry_run=dry_run("DRY_RUN_INSTANCE_PROFILE")))
     else:
         steps.append(step(PROFILE, Status.SKIPPED, instance_id, "off by configuration (removeInstanceProfile)"))
     logger.info("cut off", extra={"instance_id": instance_id, "statuses": [s["status"] for s in steps]})

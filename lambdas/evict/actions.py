@@ -31,10 +31,11 @@ from common.cutoff import (
     cutoff_at,
     cutoff_of,
     deny_older_sessions,
-    read_inline_policy,
     sole_cutoff,
 )
 from common.errors import TransientError
+from common.keys import key_status, set_inactive
+from common.policies import role_policy, user_policy
 from common.steps import Status, StepResult, step
 from common.times import iso, parse
 from reach.trust import document, principals
@@ -140,10 +141,8 @@ def delete_command(kind: str, name: str, policy: str) -> str:
 # -- inline policies, by content --------------------------------------------------------------------------
 
 
-def _reader(iam: Any, kind: str, name: str, policy: str) -> Callable[[], Any]:
-    if kind == "user":
-        return lambda: iam.get_user_policy(UserName=name, PolicyName=policy)
-    return lambda: iam.get_role_policy(RoleName=name, PolicyName=policy)
+def _read(iam: Any, kind: str, name: str, policy: str) -> dict[str, Any] | None:
+    return user_policy(iam, name, policy) if kind == "user" else role_policy(iam, name, policy)
 
 
 def _put(iam: Any, kind: str, name: str, policy: str, value: dict[str, Any]) -> None:
@@ -166,13 +165,12 @@ def ensure_policy(
     """`wanted` under `policy` on the principal, read back by content. `accept` says whether what is there
     already does the job (default: equal to `wanted`). Raises ClientError; a read-back that differs raises
     PolicyNotInPlace."""
-    read = _reader(iam, kind, name, policy)
-    current = read_inline_policy(read)
+    current = _read(iam, kind, name, policy)
     good = accept or (lambda found: found == wanted)
     if current is not None and good(current):
         return Written(False, None)
     _put(iam, kind, name, policy, wanted)
-    if not good(read_inline_policy(read)):
+    if not good(_read(iam, kind, name, policy)):
         raise PolicyNotInPlace(f"{policy} does not read back on {kind} {name} as written")
     return Written(True, current)
 
@@ -225,7 +223,7 @@ def _hold(
         put.append(OLDER_SESSIONS_POLICY)
     if written.replaced is not None:
         replaced.keep(f"{kind}/{name}", OLDER_SESSIONS_POLICY, written.replaced)
-    in_place = cutoff_of(read_inline_policy(_reader(iam, kind, name, OLDER_SESSIONS_POLICY)))
+    in_place = cutoff_of(_read(iam, kind, name, OLDER_SESSIONS_POLICY))
     return put, iso(in_place) if in_place else cutoff
 
 
@@ -420,14 +418,12 @@ def deactivate_key(iam: Any, key_id: str, user_hint: str, why: str, switch: Swit
                 return result(Status.ALREADY_DONE, "IAM answers NoSuchEntity for this key: it no longer exists")
             raise
         user = str(owner or user_hint)
-        statuses = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
         undo = f"aws iam update-access-key --user-name {q(user)} --access-key-id {q(key_id)} --status Active"
-        if statuses.get(key_id) == "Inactive":
+        if key_status(iam, user, key_id) == "Inactive":
             return result(Status.ALREADY_DONE, f"key of {user} already Inactive (read)", undo=undo, data={"user": user})
-        iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
-        after = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}.get(
-            key_id
-        )
+        # NoSuchEntity now: IAM named the owner a moment ago, so the key or its user went since; a failure as any.
+        set_inactive(iam, user, key_id, no_such_entity=None)
+        after = key_status(iam, user, key_id)
     except ClientError as exc:
         return result(Status.FAILED, f"{error_code(exc)}: {exc}", manual=manual)
     if after != "Inactive":
@@ -528,7 +524,7 @@ def revoke_sessions(
         written = ensure_policy(iam, kind, name, OLDER_SESSIONS_POLICY, wanted, _cutoff_after(issued_at))
         if written.replaced is not None:
             replaced.keep(f"{kind}/{name}", OLDER_SESSIONS_POLICY, written.replaced)
-        cutoff = cutoff_of(read_inline_policy(_reader(iam, kind, name, OLDER_SESSIONS_POLICY)))
+        cutoff = cutoff_of(_read(iam, kind, name, OLDER_SESSIONS_POLICY))
     except PolicyNotInPlace as exc:
         return result(Status.FAILED, f"read back: {exc}", manual=manual)
     except ClientError as exc:
@@ -547,7 +543,7 @@ def revoke_sessions(
 def user_covered(iam: Any, user: str) -> bool:
     """Whether the responder's deny-all reads back on the user (it denies every credential of the user)."""
     try:
-        return read_inline_policy(_reader(iam, "user", user, EVICTION_POLICY_NAME)) == EVICTION_POLICY
+        return _read(iam, "user", user, EVICTION_POLICY_NAME) == EVICTION_POLICY
     except ClientError as exc:
         if _missing(exc):
             return False

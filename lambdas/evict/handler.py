@@ -18,7 +18,6 @@ stack's own roles, exact ARNs: never written); EXEMPT_PRINCIPAL_ARNS; the per-ac
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,10 +25,13 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from common import aws
-from common.errors import UnsupportedEvent, transient_errors
+from common.errors import transient_errors
+from common.evidence import investigation_key as evidence_key
+from common.evidence import keep, pass_request
+from common.evidence import read_investigation as read_evidence
 from common.guards import exempted_by_name
-from common.settings import env_bool, env_list, env_str
-from common.steps import Status, StepResult, step
+from common.settings import dry_run, env_bool, env_list, env_str
+from common.steps import Status, StepResult, fold, step
 from evict import actions
 from evict.actions import Switch
 from evict.plan import HOLD, REPORT, SWITCHES, Context, Settings, plan
@@ -44,20 +46,8 @@ CLOUDTRAIL_LAG = (
 )
 
 
-def evidence_key(incident_id: str, pass_no: int) -> str:
-    return f"investigations/{incident_id}/pass-{pass_no}.json"
-
-
 def eviction_key(incident_id: str, pass_no: int) -> str:
     return f"evictions/{incident_id}/pass-{pass_no}.json"
-
-
-def read_evidence(s3: Any, bucket: str, key: str) -> dict[str, Any]:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    document = json.loads(body)
-    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-        raise ValueError("not an investigation evidence object (no events list)")
-    return document
 
 
 def exempt_seeds(iam: Any, incident: Incident, partition: str) -> dict[str, str]:
@@ -84,8 +74,8 @@ def settings_from_env(incident: Incident, iam: Any = None) -> Settings:
     return Settings(
         unknown_changes=unknown if unknown in (HOLD, REPORT) else HOLD,
         switches={
-            action: Switch(env_bool(enabled, True), env_bool("DRY_RUN") or env_bool(dry_run), enabled)
-            for action, (enabled, dry_run) in SWITCHES.items()
+            action: Switch(env_bool(enabled, True), dry_run(dry_run_env), enabled)
+            for action, (enabled, dry_run_env) in SWITCHES.items()
         },
         own_role_arns=frozenset(env_list("RESPONDER_ROLE_ARNS")),
         partition=partition,
@@ -157,67 +147,20 @@ def evict(
     return [*summary, *steps], counts, context
 
 
-def fold(steps: list[StepResult], evidence: str | None) -> list[StepResult]:
-    """At most MAX_STEPS steps; the rest folded into one step per (name, status, containment), so the outcome
-    still counts each and names where every one is."""
-    if len(steps) <= MAX_STEPS:
-        return steps
-    kept = steps[: MAX_STEPS - 1]
-    rest: dict[tuple[str, str, bool], list[StepResult]] = {}
-    for item in steps[MAX_STEPS - 1 :]:
-        rest.setdefault((item["name"], item["status"], item["containment"]), []).append(item)
-    where = evidence or "the Evict function's logs"
-    folded = [
-        step(
-            name,
-            Status(status),
-            f"{len(group)} more",
-            f"{len(group)} more {name} step(s) {status}: {', '.join(s['target'] for s in group[:5])}"
-            + (", ..." if len(group) > 5 else "")
-            + f"; each in full, with its undo, in {where}",
-            containment=containment,
-            manual=f"every step's command is in {where}" if status in (Status.FAILED, Status.SKIPPED) else None,
-        )
-        for (name, status, containment), group in rest.items()
-    ]
-    return [*kept, *folded]
-
-
 def _store(s3: Any, incident: Incident, pass_no: int, steps: list[StepResult], context: Context) -> str | None:
-    bucket = env_str("EVIDENCE_BUCKET")
-    if not bucket:
-        return None
-    key = eviction_key(incident.incident_id, pass_no)
-    encryption = {"ServerSideEncryption": "aws:kms"}
-    if kms := env_str("EVIDENCE_KMS_KEY_ARN"):
-        encryption["SSEKMSKeyId"] = kms
     body = {
         "incident_id": incident.incident_id,
         "pass": pass_no,
         "steps": steps,
         "replaced": context.replaced.documents,
     }
-    try:
-        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, default=str).encode(), **encryption)
-    except ClientError as exc:
-        logger.error("eviction evidence not stored", extra={"error": aws.error_code(exc), "key": key})
-        return None
-    return f"s3://{bucket}/{key}"
-
-
-def _request(event: Any) -> tuple[Incident, int]:
-    if not isinstance(event, dict) or not isinstance(event.get("incident"), dict):
-        raise UnsupportedEvent('evict expects {"incident": {...}, "pass": 1|2}')
-    pass_no = event.get("pass", 1)
-    if pass_no not in (1, 2):
-        raise UnsupportedEvent(f"pass must be 1 or 2, got {pass_no!r}")
-    return Incident.model_validate(event["incident"]), pass_no
+    return keep(s3, eviction_key(incident.incident_id, pass_no), body, logger)
 
 
 @transient_errors
 @logger.inject_lambda_context(correlation_id_path="incident.incident_id", clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    incident, pass_no = _request(event)
+    incident, pass_no = pass_request(event, "evict")
     bucket = env_str("EVIDENCE_BUCKET")
     key = evidence_key(incident.incident_id, pass_no)
     s3 = aws.client("s3")
@@ -242,4 +185,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     uri = _store(s3, incident, pass_no, steps, run)
     logger.info("eviction finished", extra={**counts, "evidence": uri})
-    return {"steps": fold(steps, uri), "eviction": {**counts, "evidence": uri}}
+    return {
+        "steps": fold(steps, uri or "the Evict function's logs", MAX_STEPS),
+        "eviction": {**counts, "evidence": uri},
+    }

@@ -20,24 +20,20 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from common.action import answered
 from common.guards import exempted_by_name
 from common.steps import Status, StepResult, step
 from evict import actions
 from evict.actions import Replaced, Switch
+from evict.switches import SWITCHES as EVICTION_SWITCHES
 from reach.trust import added_principals, document, principals
 
 q = shlex.quote
 HOLD = "hold"
 REPORT = "report"
 # action -> (its own switch, its dry-run switch), as infra.config sets them
-SWITCHES = {
-    "users": ("EVICT_CREATED_USERS", "DRY_RUN_EVICT_CREATED_USERS"),
-    "login_profiles": ("REMOVE_LOGIN_PROFILES", "DRY_RUN_REMOVE_LOGIN_PROFILES"),
-    "roles": ("QUARANTINE_CREATED_ROLES", "DRY_RUN_QUARANTINE_CREATED_ROLES"),
-    "trust": ("QUARANTINE_REWRITTEN_TRUST", "DRY_RUN_QUARANTINE_REWRITTEN_TRUST"),
-    "keys": ("DEACTIVATE_BACKDOOR_KEYS", "DRY_RUN_BACKDOOR_KEYS"),
-    "sessions": ("REVOKE_MINTED_SESSIONS", "DRY_RUN_REVOKE_MINTED_SESSIONS"),
-}
+# The eviction's switches by the items they act on: (on/off environment, dry-run environment).
+SWITCHES = {switch.items: (switch.env, switch.dry_run_env) for switch in EVICTION_SWITCHES}
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,9 @@ def _exempt(settings: Settings, kind: str, name: str) -> str | None:
 
 
 def plan(reach: dict[str, Any], settings: Settings) -> list[Planned]:
-    """One piece of work per item, in the order they are acted on: identities, then rights, then reports."""
+    """One piece of work per item, in the order they are acted on: identities, then rights, then reports. An item
+    of a kind a declared action answers (common.action.Action.answers) is that action's: it reads the same reach
+    after the eviction and reports each one, acted on or not."""
     items = [item for item in reach.get("items") or [] if isinstance(item, dict)]
     held_users = {
         name
@@ -101,7 +99,8 @@ def plan(reach: dict[str, Any], settings: Settings) -> list[Planned]:
     held_roles = {item.get("role") for item in items if item.get("kind") == "role" and item.get("verdict") != "owner"}
     planned: list[Planned] = []
     for item in items:
-        planned.append(_plan_item(item, settings, held_users, held_roles))
+        if answered(str(item.get("kind"))) is None:
+            planned.append(_plan_item(item, settings, held_users, held_roles))
     return sorted(planned, key=lambda p: p.order)
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from common.times import iso
 from incident import codes
 
 # What AWS itself issues: a long-term (AKIA) or temporary (ASIA) key id, 20 characters
@@ -278,12 +279,6 @@ def page_number(value: Any, field: str) -> int | None:
     if not PAGE.match(str(value)):
         raise Invalid(field, "a page number", value)
     return int(value)
-
-
-def iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def safe(value: Any, limit: int = 40) -> str:

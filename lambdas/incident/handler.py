@@ -93,7 +93,7 @@ def full_intake(raw: Any) -> Intake:
         accept_samples=env_bool("ACCEPT_SAMPLE_FINDINGS"),
         affiliated_inside_aws=env_str("AFFILIATED_INSIDE_AWS", "contain"),
         attack_sequence_max_actors=_max_actors(),
-        isolate_instance_groups=env_bool("ISOLATE_INSTANCE_GROUPS"),
+        isolate_groups=env_bool("ISOLATE_INSTANCE_GROUPS"),
     )
 
 

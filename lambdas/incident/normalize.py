@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from common.times import iso
 from incident import codes, essentials
 from incident.events import Finding, GuardDutyEvent, HealthEvent
 from incident.model import (
@@ -58,7 +59,6 @@ _Invalid = essentials.Invalid
 _accounts = essentials.resolve_accounts
 _region = essentials.region
 _page = essentials.page_number
-_iso = essentials.iso
 _safe = essentials.safe
 # GuardDuty's finding types (ThreatPurpose:ResourceType/ThreatFamilyName.DetectionMechanism!Artifact) use `&`
 # and `!` ("Backdoor:EC2/C&CActivity.B!DNS"); shown as '?' they would read as a mangled name.
@@ -84,7 +84,7 @@ def normalize(
     accept_samples: bool = False,
     affiliated_inside_aws: str = "contain",
     attack_sequence_max_actors: int = DEFAULT_ATTACK_SEQUENCE_MAX_ACTORS,
-    isolate_instance_groups: bool = False,
+    isolate_groups: bool = False,
 ) -> Intake:
     if not isinstance(event, dict):
         return _ignored(f"malformed-event: expected a JSON object, got {type(event).__name__}")
@@ -98,7 +98,7 @@ def normalize(
                 accept_samples=accept_samples,
                 affiliated_inside_aws=affiliated_inside_aws,
                 max_actors=attack_sequence_max_actors,
-                isolate_groups=isolate_instance_groups,
+                isolate_groups=isolate_groups,
             )
     except _Invalid as exc:
         # Before any action and before any text of the event reaches a message.
@@ -208,7 +208,7 @@ def _health_fields(parsed: HealthEvent, other_accounts: list[tuple[str, str | No
         "delivered_to": delivered_to,
         "account_conflict": conflict,
         "region": _region(parsed.region, "region"),
-        "detected_at": _iso(parsed.time),
+        "detected_at": iso(parsed.time),
         "first_seen": _rfc1123_to_iso(detail.start_time),
         "communication_id": detail.communication_id,
     }
@@ -267,7 +267,7 @@ def _finding_fields(parsed: GuardDutyEvent, finding: Finding, *, sample: bool) -
         # The envelope region is where EventBridge delivered it, which is the finding's region even
         # after cross-region forwarding; detail.region disagrees in real data.
         "region": _region(parsed.region, "region"),
-        "detected_at": _iso(parsed.time),
+        "detected_at": iso(parsed.time),
         "first_seen": service.event_first_seen if service else None,
         "finding_id": finding.id,
         "severity": finding.severity,
@@ -678,7 +678,7 @@ def _rfc1123_to_iso(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return _iso(parsedate_to_datetime(value))
+        return iso(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError):
         return None
 

@@ -47,7 +47,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common import aws
 from common.errors import UnsupportedEvent, transient_errors
 from common.steps import Status, StepResult, step
-from common.times import parse
+from common.times import iso, parse
 from incident.model import Incident
 from investigate import backdoors, lookup, search, seeds, summary
 from reach.graph import Reach
@@ -164,7 +164,7 @@ def _previous_ids(s3: Any, settings: Settings, incident: Incident, uri: Any) -> 
 
 def _manual_lookup(lookups: list[lookup.Lookup], start: datetime, region: str) -> str:
     return " && ".join(
-        f"aws cloudtrail lookup-events --region {shlex.quote(region)} --start-time {lookup.iso(item.start or start)}"
+        f"aws cloudtrail lookup-events --region {shlex.quote(region)} --start-time {iso(item.start or start)}"
         f" --lookup-attributes {shlex.quote(f'AttributeKey={item.key},AttributeValue={item.value}')}"
         for item in lookups
         if item.key != "EventName"
@@ -358,7 +358,7 @@ def investigate(
         main["detail"] += f"; {previous_note}"
     window_report = {
         "start": window.baseline_from,
-        "end": lookup.iso(now),
+        "end": iso(now),
         "first_sighting": window.exposed_at,
         "opens_at": window.opens_at,
         "margin_minutes": window.margin_minutes,

@@ -38,6 +38,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common.aws import error_code
+from common.times import iso
 
 PAGE_SIZE = 50  # the API's maximum MaxResults
 THROTTLE_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
@@ -116,15 +117,6 @@ def enabled_regions(ec2: Any) -> list[str]:
         for region in response["Regions"]
         if region.get("OptInStatus", "opt-in-not-required") in ENABLED_OPT_IN_STATUSES
     )
-
-
-def iso(value: Any) -> str:
-    """ISO-8601 UTC with a Z, from the datetime boto3 returns (in local time) or a string."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return str(value)
 
 
 def _json_safe(event: dict[str, Any], region: str, label: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from common.times import parse
+from common.times import iso, parse
 from investigate import lookup
 from reach.calls import Call, calls_of
 from reach.graph import DERIVING_CALLS, SESSION_CALLS, Item, Kind, Reach, Seed, build
@@ -208,7 +208,7 @@ def _seed_calls(calls: list[Call], seeds: list[Seed]) -> list[Call]:
 
 def _baseline_cut(results: list[lookup.RegionResult]) -> str | None:
     cut = [
-        f"{result.region}: {label} read back to {lookup.iso(result.unread_before.get(label, ''))}"
+        f"{result.region}: {label} read back to {iso(result.unread_before.get(label, ''))}"
         for result in results
         for label in result.capped_lookups
         if BASELINE in label

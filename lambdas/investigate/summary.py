@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import Any
 from urllib.parse import unquote
 
-from investigate.lookup import iso
+from common.times import iso
 
 # fmt: off
 MUTATING_VERBS = (

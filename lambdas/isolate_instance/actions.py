@@ -45,6 +45,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.instances import GONE_STATES, describe_instance
 from common.steps import Status, StepResult, step
 
 ISOLATE = "isolate-instance"
@@ -53,7 +54,6 @@ UNTRACK_GROUP = "credential-responder-untrack"
 PURPOSE_TAG = "credential-responder:purpose"
 ORIGINAL_TAG = "credential-responder:original-sgs"
 TAG_VALUE_LIMIT = 256
-GONE_STATES = ("shutting-down", "terminated")
 OPEN = (("-1", "0.0.0.0/0"), ("-1", "::/0"))
 GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 ENI_ID = re.compile(r"eni-[0-9a-f]{8,17}")
@@ -72,7 +72,7 @@ class NotOurGroup(Exception):
 
 def isolate_instance(ec2: Any, instance_id: str, region: str, *, incident_id: str, dry_run: bool = False) -> StepResult:
     try:
-        instance = _describe_instance(ec2, instance_id)
+        instance = describe_instance(ec2, instance_id)
         state = instance["State"]["Name"] if instance else None
         if instance is None or state in GONE_STATES:
             return step(ISOLATE, Status.SKIPPED, instance_id, f"instance is gone ({state or 'terminated'})")
@@ -257,12 +257,6 @@ def original_groups_tags(originals: Mapping[str, list[str]], incident_id: str) -
         {"Key": ORIGINAL_TAG if n == 1 else f"{ORIGINAL_TAG}:{n}", "Value": chunk}
         for n, chunk in enumerate(chunks, start=1)
     ]
-
-
-def _describe_instance(ec2: Any, instance_id: str) -> dict[str, Any] | None:
-    reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-    instances = [instance for reservation in reservations for instance in reservation["Instances"]]
-    return instances[0] if instances else None
 
 
 def _find_group(ec2: Any, vpc: str, name: str, purpose: str) -> str | None:

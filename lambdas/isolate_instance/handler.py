@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 from common.aws import client
 from common.errors import transient_errors
 from common.guards import instance_incident, refused_instance_steps
-from common.settings import env_bool
+from common.settings import dry_run
 from isolate_instance.actions import ISOLATE, isolate_instance
 
 logger = Logger(service="credential-responder")
@@ -35,7 +35,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         instance_id,
         region,
         incident_id=incident["incident_id"],
-        dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_ISOLATE_INSTANCE"),
+        dry_run=dry_run("DRY_RUN_ISOLATE_INSTANCE"),
     )
     logger.info("isolation", extra={"instance_id": instance_id, "status": result["status"]})
     return {"steps": [result]}

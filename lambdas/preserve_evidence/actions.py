@@ -19,27 +19,16 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from common.aws import error_code
+from common.instances import GONE_STATES, instance_state
 from common.steps import Status, StepResult, step
+from common.times import iso
 
 PROTECT = "protect-instance"
 AUTOSCALING = "protect-from-autoscaling"
 IMAGE = "create-evidence-image"
 TAG = "credential-responder:"
 INCIDENT_TAG = TAG + "incident-id"
-GONE_STATES = ("shutting-down", "terminated")
 UNUSABLE_IMAGE_STATES = ("invalid", "deregistered", "failed", "error", "disabled")
-
-
-def instance_state(ec2: Any, instance_id: str) -> str | None:
-    """The instance's state name, or None when EC2 no longer knows it."""
-    try:
-        reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-    except ClientError as exc:
-        if error_code(exc) == "InvalidInstanceID.NotFound":
-            return None
-        raise
-    instances = [instance for reservation in reservations for instance in reservation["Instances"]]
-    return str(instances[0]["State"]["Name"]) if instances else None
 
 
 def protect_instance(ec2: Any, instance_id: str, region: str, *, dry_run: bool = False) -> StepResult:
@@ -174,6 +163,7 @@ def create_evidence_image(
 ) -> StepResult:
     instance_id, incident_id, region = incident["instance_id"], incident["incident_id"], incident["region"]
     now = now or datetime.now(UTC)
+    # Not common.times.iso: an AMI name may not hold a colon.
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"forensic-{instance_id}-{stamp}"[:128]
     tags = [
@@ -183,7 +173,7 @@ def create_evidence_image(
             (TAG + "finding-id", incident.get("finding_id")),
             (TAG + "source", incident.get("source")),
             (TAG + "instance-id", instance_id),
-            (TAG + "created-at", now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
+            (TAG + "created-at", iso(now)),
         )
         if value
     ]

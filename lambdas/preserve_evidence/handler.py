@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from common.aws import client
 from common.errors import transient_errors
 from common.guards import instance_incident, refused_instance_steps
-from common.settings import env_bool
+from common.settings import dry_run
 from preserve_evidence.actions import (
     AUTOSCALING,
     IMAGE,
@@ -37,13 +37,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     by_hand = "protect, detach and image"
     if refused := refused_instance_steps(incident, context, by_hand=by_hand, steps=(PROTECT, AUTOSCALING, IMAGE)):
         return {"steps": refused}
-    dry_run = env_bool("DRY_RUN") or env_bool("DRY_RUN_PRESERVE_EVIDENCE")
+    dry = dry_run("DRY_RUN_PRESERVE_EVIDENCE")
     ec2 = client("ec2", region)
     # Protection first: the image takes minutes, and the instance must survive them.
     steps = [
-        protect_instance(ec2, instance_id, region, dry_run=dry_run),
-        protect_from_autoscaling(client("autoscaling", region), instance_id, region, dry_run=dry_run),
-        create_evidence_image(ec2, incident, dry_run=dry_run),
+        protect_instance(ec2, instance_id, region, dry_run=dry),
+        protect_from_autoscaling(client("autoscaling", region), instance_id, region, dry_run=dry),
+        create_evidence_image(ec2, incident, dry_run=dry),
     ]
     logger.info("evidence", extra={"instance_id": instance_id, "statuses": [s["status"] for s in steps]})
     return {"steps": steps}

@@ -27,8 +27,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.times import iso_now
 from record.attributes import to_attribute
-from record.item import CHECK_FAILED, entry, expiration, iso, old_item, plain, plain_item, record_key, trim
+from record.item import CHECK_FAILED, entry, expiration, old_item, plain, plain_item, record_key, trim
 from record.responses import RELEASED, cutoff_of, legacy_responses, overall_status, responses_of
 
 INLINE_STEPS_MAX = 64 * 1024
@@ -53,7 +54,7 @@ def finish(
     """Store what response `response` did (None: an execution that claimed no entry, such as one
     started before entries existed: appended as an entry of its own). `s3` makes the S3 client,
     only when the steps go to the evidence bucket `bucket`. Returns what was stored."""
-    moment = iso(now)
+    moment = iso_now(now)
     fields: dict[str, Any] = {
         "outcome": outcome,
         "reason": reason,
@@ -95,7 +96,7 @@ def record_release(
     status becomes `released`: a repeat's activity is then told, not contained again), `partial`
     when some were, `failed` when none was. `record`: the item as read, so that a record written
     before responses existed keeps its response as an entry. Returns the release's outcome."""
-    moment = iso(now)
+    moment = iso_now(now)
     made = [r.get("status") == RELEASED for r in reversals]
     outcome = RELEASED if all(made) else ("partial" if any(made) else "failed")
     release = {

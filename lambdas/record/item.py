@@ -30,7 +30,6 @@ DEFAULT_STALE_AFTER_SECONDS = 6 * 3600
 CHECK_FAILED = "ConditionalCheckFailedException"
 # A function deployed without its table still contains (twice beats not at all), and says so.
 NO_RECORD_NOTE = " (INCIDENT_TABLE is not set: no incident record, dedupe skipped)"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 PREFIX = "incident#"
 
 
@@ -110,10 +109,6 @@ def parse(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def iso(now: datetime | None) -> str:
-    return (now or datetime.now(UTC)).strftime(TIME_FORMAT)
 
 
 def expiration(now: datetime | None) -> int:

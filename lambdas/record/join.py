@@ -21,7 +21,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
-from record.item import CHECK_FAILED, DEFAULT_STALE_AFTER_SECONDS, expiration, iso, load, record_key
+from common.times import iso_now
+from record.item import CHECK_FAILED, DEFAULT_STALE_AFTER_SECONDS, expiration, load, record_key
 from record.principals import delivery_of
 from record.registration import Registration, repeat
 from record.takeover import Also
@@ -106,7 +107,7 @@ def _alias(dynamodb: Any, table: str, own_id: str, record_id: str, finding_id: s
                 "incident_id": {"S": own_id},
                 "finding_id": {"S": finding_id},
                 "alias_of": {"S": record_id},
-                "joined_at": {"S": iso(now)},
+                "joined_at": {"S": iso_now(now)},
                 "expiration": {"N": str(expiration(now))},
             },
             ConditionExpression="attribute_not_exists(id)",

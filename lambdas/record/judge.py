@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from common.times import iso
 from record.item import parse
 from record.principals import ROLE_KINDS, Delivery
 from record.responses import RELEASED, SUCCEEDED, number, responses_of
@@ -193,7 +194,7 @@ def _why_again(
     signs = [rose] if rose else []
     cut = parse(cutoff)
     if activity and (cut is None or activity > cut):
-        seen = activity.strftime("%Y-%m-%dT%H:%M:%SZ")
+        seen = iso(activity)
         signs.append(f"{'it' if signs else 'GuardDuty'} saw activity at {seen}, after its cut-off at {cutoff}")
     if principal.startswith("role ") and fresh_credentials:
         signs.append(f"the finding names credentials no earlier response saw ({', '.join(fresh_credentials)})")

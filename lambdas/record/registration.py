@@ -20,8 +20,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.aws import error_code
+from common.times import iso_now
 from record.attributes import to_attribute
-from record.item import CHECK_FAILED, DEFAULT_STALE_AFTER_SECONDS, entry, expiration, iso, load, old_item, plain
+from record.item import CHECK_FAILED, DEFAULT_STALE_AFTER_SECONDS, entry, expiration, load, old_item, plain
 from record.judge import CONTAIN, NOTIFY, RECONTAIN, RESPOND, SILENT, Decision, judge
 from record.principals import Delivery, delivery_of
 from record.responses import new_entry, own_response, responses_of
@@ -69,7 +70,7 @@ def register(
     stale_after_seconds: int = DEFAULT_STALE_AFTER_SECONDS,
 ) -> Registration:
     """Record the incident, or the repeat of one already recorded, and say what to do."""
-    moment = iso(now)
+    moment = iso_now(now)
     delivery = delivery_of(incident)
     record_id = str(incident["incident_id"])
     first = new_entry(
@@ -161,7 +162,7 @@ def repeat(
 ) -> Registration:
     """Judge a delivery against the record `old` and claim its response; again from the item as it
     is now whenever another write came first. `also`: what a join adds to the same write."""
-    moment = iso(now)
+    moment = iso_now(now)
     also = also or Also()
     for _ in range(MAX_ROUNDS):
         first = str(old.get("first_received_at") or moment)

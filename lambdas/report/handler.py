@@ -155,6 +155,7 @@ def with_containment_time(execution: dict[str, Any], verdict: Verdict) -> tuple[
     at, why = metrics.contained_at(str(execution["id"]))
     if at is None:
         return {**execution, "contained_at_unknown": why}, None
+    # Milliseconds, unlike common.times: the time to containment is measured from it and is often seconds.
     text = at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return {**execution, "contained_at": text}, at
 

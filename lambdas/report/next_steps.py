@@ -18,6 +18,7 @@ listed as work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -26,6 +27,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from common.action import actions as declared_actions
+from common.action import by_task
 from common.cutoff import deny_older_sessions
 from common.steps import Status, StepResult, succeeded
 from report import links
@@ -66,15 +69,10 @@ ACTED_ON = frozenset(
         "GetScopedCredentials",
     }
 )
-# Steps that change the network position or the state of an instance: what is left of them is isolation.
-_ISOLATION_STEPS = (
-    "isolate",
-    "deregister-from-load-balancers",
-    "remove-instance-profile",
-    "protect",
-    "create-evidence-image",
-    "preserve",
-    "cut_off",
+# Steps that change the network position or the state of an instance (the declared actions that are not on the
+# attacker's reach), and their tasks' names for a task that failed whole: what is left of them is isolation.
+_ISOLATION_STEPS = tuple(
+    name for action in declared_actions() if not action.reach for name in (*action.steps, action.package)
 )
 MAX_LISTED_CALLS = 8
 ROOT_CREDENTIALS_PAGE = "https://console.aws.amazon.com/iam/home#/security_credentials"
@@ -179,10 +177,7 @@ class Facts:
         )
         self.images = [str(_data(s)["image_id"]) for s in steps if succeeded(s) and _data(s).get("image_id")]
         self.instance_gone = any(
-            s["name"].startswith(("protect", "create-evidence-image", "isolate"))
-            and "terminated" in s["detail"]
-            and not succeeded(s)
-            for s in steps
+            s["name"].startswith(_ISOLATION_STEPS) and "terminated" in s["detail"] and not succeeded(s) for s in steps
         ) or any("terminated" in s["detail"] and s["status"] == Status.SKIPPED for s in steps)
         self.roles_revoked = sorted(
             {s["target"] for s in steps if s["name"] == "revoke-role-sessions" and succeeded(s)}
@@ -661,23 +656,13 @@ def task_manual(task: str, containment: bool, incident: dict[str, Any], executio
     instance = incident.get("instance_id")
     if containment:
         return containment_commands(incident)
-    if task.startswith("preserve") and instance:
-        return (
-            f"aws ec2 create-image --region {_q(region)} --instance-id {_q(instance)} "
-            f"--name {_q('forensic-' + str(instance))} --no-reboot"
-        )
-    if task.startswith("isolate") and instance:
-        return (
-            "Replace the instance's security groups with one that has no inbound and no outbound rules; an "
-            "interface may have been left on the all-open group credential-responder-untrack (and that group "
-            "may still have rules): check both first: " + links.ec2_instance(region, str(instance))
-        )
-    if task.startswith("cut_off") and instance:
-        return (
-            "Deregister the instance from its target groups and Classic Load Balancers, and remove its instance "
-            "profile association (aws ec2 describe-iam-instance-profile-associations, then "
-            "disassociate-iam-instance-profile): " + links.ec2_instance(region, str(instance))
-        )
+    declared = by_task(task)
+    if declared is not None:
+        values = {"region": _q(region)}
+        if instance:
+            values |= {"instance": _q(str(instance)), "instance_link": links.ec2_instance(region, str(instance))}
+        with contextlib.suppress(KeyError):  # its manual needs what this incident does not name
+            return declared.manual.format(**values)
     where = links.sfn_execution(execution_arn) if execution_arn else None
     return (
         f"See the task's error in the Step Functions execution: {where}"

@@ -37,15 +37,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from common.action import by_task, reach_steps
 from common.steps import Status, StepResult, step, succeeded
 from report import next_steps as runbook
 
 # Tasks whose failure leaves the credentials live. A caught failure of one of these becomes a
-# failed *containment* step. Prefix match: "contain", "contain_key", "revoke_sessions".
+# failed *containment* step. Prefix match: "contain", "contain_key", "revoke_sessions"; and the declared actions
+# whose steps are containment (common.action), by their tasks' names.
 CONTAINMENT_TASKS = ("contain", "revoke")
-# Back doors the attacker left (lambdas/evict, lambdas/investigate): containment steps, so one left failed or
-# skipped makes the incident PARTIAL, but evicting them alone does not contain the credential itself.
-BACKDOOR_STEPS = frozenset(
+# Back doors the attacker left (lambdas/evict, lambdas/investigate, and the declared actions on the attacker's
+# reach): containment steps, so one left failed or skipped makes the incident PARTIAL, but evicting them alone
+# does not contain the credential itself.
+BACKDOOR_STEPS = reach_steps() | frozenset(
     {
         "deactivate-backdoor-key",
         "evict-created-user",
@@ -324,7 +327,8 @@ def failure_step(
 ) -> StepResult:
     """A task failed as a whole (caught by the state machine): its steps are unknown, so report
     one failed step named after the task, with what to do by hand."""
-    containment = task.startswith(CONTAINMENT_TASKS)
+    declared = by_task(task)
+    containment = task.startswith(CONTAINMENT_TASKS) or (declared is not None and declared.containment)
     incident = incident or {}
     return step(
         task,

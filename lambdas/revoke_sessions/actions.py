@@ -30,9 +30,9 @@ from common.cutoff import (
     deny_older_sessions,
     later_cutoff,
     parse_time,
-    read_inline_policy,
 )
 from common.guards import exempted_by_name, instance_guard, principal_guard
+from common.policies import role_policy
 from common.steps import Status, StepResult, step
 
 REVOKE = "revoke-role-sessions"
@@ -223,7 +223,7 @@ def confirm_cutoff(iam: Any, role_name: str, cutoff: str) -> StepResult:
     data = {"role_name": role_name, "policy_name": OLDER_SESSIONS_POLICY, "cutoff": cutoff}
     what = f"denies sessions issued before {cutoff}"
     manual = _put_command(role_name, OLDER_SESSIONS_POLICY, policy)
-    written = _get_policy(iam, role_name, OLDER_SESSIONS_POLICY)
+    written = role_policy(iam, role_name, OLDER_SESSIONS_POLICY)
     # Another execution (a repeat, a concurrent re-containment) may have put a later cut-off meanwhile:
     # it denies every session this one does.
     later = later_cutoff(written, parse_time(cutoff), older_sessions_policy) if written != policy else None
@@ -321,7 +321,7 @@ def _revoke_instance_session(
     data = {"role_name": role_name, "policy_name": policy_name, "cutoff": None}
     undo = _delete_command(role_name, policy_name)
     manual = _put_command(role_name, policy_name, policy)
-    if _session_of(_get_policy(iam, role_name, policy_name)) == session:
+    if _session_of(role_policy(iam, role_name, policy_name)) == session:
         return step(
             REVOKE,
             Status.ALREADY_DONE,
@@ -342,7 +342,7 @@ def _revoke_instance_session(
             data=data,
         )
     iam.put_role_policy(RoleName=role_name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
-    if _get_policy(iam, role_name, policy_name) != policy:
+    if role_policy(iam, role_name, policy_name) != policy:
         return step(
             REVOKE,
             Status.FAILED,
@@ -407,10 +407,6 @@ def _refusal(role: Mapping[str, Any], own_role_arns: frozenset[str]) -> StepResu
     if refusal:
         return step(REVOKE, Status.SKIPPED, name, refusal.detail, containment=True, manual=refusal.manual)
     return None
-
-
-def _get_policy(iam: Any, role_name: str, policy_name: str) -> dict[str, Any] | None:
-    return read_inline_policy(lambda: iam.get_role_policy(RoleName=role_name, PolicyName=policy_name))
 
 
 def _session_of(policy: Mapping[str, Any] | None) -> str | None:

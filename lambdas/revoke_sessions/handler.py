@@ -33,7 +33,7 @@ from common.aws import client, prepare_for_snapshot
 from common.cutoff import deny_older_sessions
 from common.errors import transient_errors
 from common.guards import own_account
-from common.settings import env_bool, env_list, env_str
+from common.settings import dry_run, env_list, env_str
 from common.steps import Status, step
 from incident.essentials import exfiltration_essentials
 from incident.intake import after_containment, first_task
@@ -131,7 +131,7 @@ def _revoke(incident: dict[str, Any], context: Any, *, role_scope: bool = False)
         scope=scope,
         own_role_arns=frozenset(env_list("RESPONDER_ROLE_ARNS")),
         partition=context.invoked_function_arn.split(":")[1],
-        dry_run=env_bool("DRY_RUN") or env_bool("DRY_RUN_REVOKE_SESSIONS"),
+        dry_run=dry_run("DRY_RUN_REVOKE_SESSIONS"),
     )
     if ec2 is None and incident.get("instance_id") and result["status"] in ("done", "already-done"):
         note_current_profile(

@@ -10,7 +10,7 @@ import pytest
 from bench import deploy, handler_work
 from bench.critical import critical_path, run_kind
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 EVENT = Path(__file__).resolve().parents[1] / "events" / "health_exposed_key_2025_event_metadata.json"
 

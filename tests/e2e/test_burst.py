@@ -6,7 +6,7 @@ import pytest
 
 from drill.burst import run_burst
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 
 def test_a_burst_contains_every_key_exactly_once(synthesized) -> None:

@@ -18,7 +18,7 @@ from bench.critical import critical_path, run_kind
 from drill.faults import fail
 from drill.runner import run_event_file
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 

@@ -13,7 +13,7 @@ import pytest
 from drill.runner import run_event_file
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 
 def first_change(result) -> str:
@@ -26,12 +26,15 @@ def first_change(result) -> str:
     return changes[0]
 
 
-def drill(synthesized, name: str, **kwargs):
-    return run_event_file(EVENTS / name, synthesized, **kwargs)
+def drill(drill_runs, name: str, **kwargs):
+    """The event's run: the session's shared one (tests/e2e/conftest.py), or one of its own with other settings."""
+    if not kwargs:
+        return drill_runs.event(name).result
+    return run_event_file(EVENTS / name, drill_runs.synthesized, **kwargs)
 
 
-def test_classic_exposed_key_is_contained(synthesized) -> None:
-    result = drill(synthesized, "health_exposed_key_classic.json")
+def test_classic_exposed_key_is_contained(drill_runs) -> None:
+    result = drill(drill_runs, "health_exposed_key_classic.json")
     assert result["outcome"] == "contained"
     (key,) = result["incident"]["access_key_ids"]
     assert result["staged"]["ACCESS_KEY_ID_HERE"] == key
@@ -52,8 +55,8 @@ def test_classic_exposed_key_is_contained(synthesized) -> None:
     assert [c["operation"] for c in result["api_calls"]].index("PutItem") == 0
 
 
-def test_2025_event_names_the_user(synthesized) -> None:
-    result = drill(synthesized, "health_exposed_key_2025_event_metadata.json")
+def test_2025_event_names_the_user(drill_runs) -> None:
+    result = drill(drill_runs, "health_exposed_key_2025_event_metadata.json")
     assert result["outcome"] == "contained"
     assert result["incident"]["user_names"] == ["test-1"]
     (key,) = result["incident"]["access_key_ids"]
@@ -70,8 +73,8 @@ def test_2025_event_names_the_user(synthesized) -> None:
         "guardduty_ignore_canary_body_only.json",
     ],
 )
-def test_ignored_events_change_nothing_and_say_why(synthesized, name: str) -> None:
-    result = drill(synthesized, name)
+def test_ignored_events_change_nothing_and_say_why(drill_runs, name: str) -> None:
+    result = drill(drill_runs, name)
     assert result["outcome"] == "ignored"
     assert result["reason"]
     assert result["incident"] is None
@@ -79,8 +82,8 @@ def test_ignored_events_change_nothing_and_say_why(synthesized, name: str) -> No
     assert result["notifications"], "an ignored event is still reported"
 
 
-def test_stolen_instance_credentials_are_contained(synthesized) -> None:
-    result = drill(synthesized, "guardduty_exfil_outside_realistic.json")
+def test_stolen_instance_credentials_are_contained(drill_runs) -> None:
+    result = drill(drill_runs, "guardduty_exfil_outside_realistic.json")
     assert result["outcome"] == "contained", result["reason"]
     observed = result["observed"]
     assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
@@ -97,21 +100,18 @@ def test_stolen_instance_credentials_are_contained(synthesized) -> None:
     assert first_change(result) == "PutRolePolicy"
 
 
-def test_sample_finding_is_ignored_unless_opted_in(synthesized) -> None:
-    ignored = drill(synthesized, "guardduty_exfil_outside_SAMPLE_finding.json")
+def test_sample_finding_is_ignored_unless_opted_in(drill_runs) -> None:
+    ignored = drill(drill_runs, "guardduty_exfil_outside_SAMPLE_finding.json")
     assert ignored["outcome"] == "ignored" and ignored["reason"].startswith("sample-finding")
     assert "role_policies" not in ignored["observed"]
-    contained = drill(synthesized, "guardduty_exfil_outside_SAMPLE_finding.json", include_samples=True)
+    contained = drill(drill_runs, "guardduty_exfil_outside_SAMPLE_finding.json", include_samples=True)
     assert contained["outcome"] == "contained", contained["reason"]
     assert any(contained["observed"]["role_policies"].values())
 
 
-def test_scenario_backdoor_keys_are_found_and_deactivated(synthesized) -> None:
-    result = drill(
-        synthesized,
-        "health_exposed_key_classic.json",
-        cloudtrail=EVENTS / "cloudtrail" / "leaked_user_key_backdoor.json",
-    )
+def test_scenario_backdoor_keys_are_found_and_deactivated(drill_runs) -> None:
+    # The run the golden case exposed_key_backdoor_contained records too.
+    result = drill_runs.event("health_exposed_key_classic.json", "cloudtrail/leaked_user_key_backdoor.json").result
     assert result["outcome"] == "contained"
     backdoor_keys = [result["staged"][k] for k in ("AKIAL80DWDVKKM0UXEER", "AKIAXAFZN8JEPF6L682H")]
     assert all(result["observed"]["access_keys"][k] == "Inactive" for k in backdoor_keys)
@@ -126,8 +126,8 @@ def test_scenario_backdoor_keys_are_found_and_deactivated(synthesized) -> None:
     assert "PERSISTENCE CreateUser user malicious-iam-user" in email["text"]
 
 
-def test_slack_webhook_never_leaves_the_secret(synthesized) -> None:
-    result = drill(synthesized, "health_exposed_key_classic.json")
+def test_slack_webhook_never_leaves_the_secret(drill_runs) -> None:
+    result = drill(drill_runs, "health_exposed_key_classic.json")
     (request,) = result["slack_requests"]
     assert request["url_is_the_secret"]
     assert "hooks.slack.com" not in repr({k: v for k, v in result.items() if k != "slack_requests"})
@@ -136,8 +136,8 @@ def test_slack_webhook_never_leaves_the_secret(synthesized) -> None:
 @pytest.mark.parametrize(
     ("name", "count"), [("crafted/health_two_keys_one_user.json", 2), ("crafted/health_twenty_keys.json", 20)]
 )
-def test_many_keys_in_one_health_event_stage_within_iam_quota_and_are_contained(synthesized, name, count) -> None:
-    result = drill(synthesized, name)
+def test_many_keys_in_one_health_event_stage_within_iam_quota_and_are_contained(drill_runs, name, count) -> None:
+    result = drill(drill_runs, name)
     assert result["outcome"] == "contained", result["reason"]
     event_keys = [result["staged"][k] for k in result["staged"] if k.startswith("AKIAEXPOSED")]
     assert len(event_keys) == count
@@ -151,15 +151,15 @@ def test_many_keys_in_one_health_event_stage_within_iam_quota_and_are_contained(
         assert any("key-owner" in note for note in result["staging_notes"])
 
 
-def test_two_keys_of_one_user_stay_on_that_user(synthesized) -> None:
-    result = drill(synthesized, "crafted/health_two_keys_one_user.json")
+def test_two_keys_of_one_user_stay_on_that_user(drill_runs) -> None:
+    result = drill(drill_runs, "crafted/health_two_keys_one_user.json")
     assert result["incident"]["user_names"] == ["deploy-bot"]
     assert "AWSCompromisedKeyQuarantineV3" in result["observed"]["user_policies"]["deploy-bot"]
     assert result["observed"]["user_policies"]["deploy-bot-bystander"] == []
 
 
-def test_delegated_administrator_envelope_is_kept(synthesized) -> None:
-    result = drill(synthesized, "crafted/guardduty_exfil_delegated_admin.json")
+def test_delegated_administrator_envelope_is_kept(drill_runs) -> None:
+    result = drill(drill_runs, "crafted/guardduty_exfil_delegated_admin.json")
     # The simulated account is the envelope's (the deployment's); the member account stays named.
     assert result["staged"]["111122223333"] == "111122223333"
     assert "999988887777" not in result["staged"]
@@ -170,7 +170,7 @@ def test_delegated_administrator_envelope_is_kept(synthesized) -> None:
     assert result["observed"]["isolation_groups"] == {}
 
 
-def test_placeholder_accounts_map_onto_the_simulated_account(synthesized) -> None:
-    result = drill(synthesized, "health_exposed_key_2025_event_metadata.json")
+def test_placeholder_accounts_map_onto_the_simulated_account(drill_runs) -> None:
+    result = drill(drill_runs, "health_exposed_key_2025_event_metadata.json")
     assert result["staged"]["1234567890"] == "123456789012"
     assert result["incident"]["account"] == "123456789012"

@@ -20,7 +20,7 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 ACCOUNTS = EVENTS / "accounts"
 HEALTH_2025 = EVENTS / "health_exposed_key_2025_event_metadata.json"
 EXFIL = EVENTS / "guardduty_exfil_outside_realistic.json"
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 
 def drill(synthesized, event: Path, state: str, **kwargs):

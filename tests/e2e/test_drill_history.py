@@ -29,7 +29,7 @@ from drill.staging import stage
 from drill.state import apply_account_state, load_account_state
 from drill.timeline import exposure_moment
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 CI_KEY_EVENT = EVENTS / "crafted" / "health_ci_key_exposed.json"
 EXFIL = EVENTS / "guardduty_exfil_outside_realistic.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -80,11 +80,11 @@ def test_the_human_output_has_no_python_reprs_and_reads_observed_line_by_line(hu
     assert re.search(r"^       carol\.nguyen: .*\blogin_profile yes\b", block, re.MULTILINE)
 
 
-def test_no_containing_call_is_said_in_words(synthesized) -> None:
+@pytest.mark.xdist_group("drill-faults")  # a fault drill's run, shared with test_faults.py
+def test_no_containing_call_is_said_in_words(drill_runs) -> None:
     from drill.__main__ import render, tally
-    from drill.faults import run_scenario
 
-    result = copy.deepcopy(run_scenario("malformed", synthesized))
+    result = copy.deepcopy(drill_runs.fault("malformed").result)
     assert result["timings_ms"]["to_containment"] is None
     rendered = render(result, full=True)
     assert "no containing call" in rendered and "None" not in rendered.splitlines()[-1]
@@ -108,5 +108,7 @@ def test_each_event_shows_the_reports_first_lines_and_what_is_left(drill_runs) -
     ]
     assert "   WHAT IS LEFT FOR A PERSON" in lines and "STEPS" not in "\n".join(lines)
     assert re.match(
-        r"^   steps: \d+ done; execution SUCCEEDED in \d+ states; containment at (\d+ ms|[\d.]+ s), [\d.]+ s in all$", lines[-1]
+        r"^   steps: \d+ done; execution SUCCEEDED in \d+ states; "
+        r"containment at (\d+ ms|[\d.]+ s), [\d.]+ s in all$",
+        lines[-1],
     )

@@ -12,7 +12,7 @@ from drill.faults import release_as_the_cli_does
 from drill.runner import run_event_file
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 
 def release_incident(account: Any, staged: Any) -> dict[str, Any]:

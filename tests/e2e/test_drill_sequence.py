@@ -11,7 +11,7 @@ from drill.runner import run_sequence
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 CRAFTED = EVENTS / "crafted"
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 
 def test_a_findings_life_contained_then_still_in_use_then_archived(synthesized) -> None:

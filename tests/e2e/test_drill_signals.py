@@ -11,7 +11,7 @@ from drill.runner import run_event_file, run_sequence
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 ACCOUNTS = EVENTS / "accounts"
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 READS = ("Get", "List", "Describe", "Lookup")
 
@@ -54,8 +54,8 @@ def test_console_compromise_changes_nothing_and_fails_with_the_root_account_step
 AFFILIATED = EVENTS / "crafted" / "guardduty_exfil_inside_affiliated.json"
 
 
-def test_affiliated_inside_aws_is_contained_by_default_and_the_report_says_why(synthesized) -> None:
-    result = run_event_file(AFFILIATED, synthesized)
+def test_affiliated_inside_aws_is_contained_by_default_and_the_report_says_why(drill_runs) -> None:
+    result = drill_runs.event(AFFILIATED).result
     assert result["outcome"] == "contained", result["reason"]
     observed = result["observed"]
     assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
@@ -82,8 +82,8 @@ def test_affiliated_inside_aws_with_notify_changes_nothing_and_fails(synthesized
 SEQUENCES = EVENTS / "crafted"
 
 
-def test_attack_sequence_naming_a_users_key_contains_that_key(synthesized) -> None:
-    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_user_key.json", synthesized)
+def test_attack_sequence_naming_a_users_key_contains_that_key(drill_runs) -> None:
+    result = drill_runs.event(SEQUENCES / "guardduty_attack_sequence_iam_user_key.json").result
     assert result["outcome"] == "contained", result["reason"]
     assert result["incident"]["kind"] == "exposed-access-key"
     key = result["staged"]["AKIA3UBBJ2K3TLEAKED1"]
@@ -95,8 +95,8 @@ def test_attack_sequence_naming_a_users_key_contains_that_key(synthesized) -> No
     assert account_changes(result)[0] == "iam:UpdateAccessKey"
 
 
-def test_attack_sequence_naming_an_assumed_role_session_revokes_the_role(synthesized) -> None:
-    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_assumed_role.json", synthesized)
+def test_attack_sequence_naming_an_assumed_role_session_revokes_the_role(drill_runs) -> None:
+    result = drill_runs.event(SEQUENCES / "guardduty_attack_sequence_iam_assumed_role.json").result
     assert result["outcome"] == "contained", result["reason"]
     observed = result["observed"]
     assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
@@ -106,8 +106,8 @@ def test_attack_sequence_naming_an_assumed_role_session_revokes_the_role(synthes
     assert account_changes(result)[0] == "iam:PutRolePolicy"
 
 
-def test_published_attack_sequence_without_a_principal_changes_nothing_and_fails(synthesized) -> None:
-    result = run_event_file(SEQUENCES / "guardduty_attack_sequence_iam_published_no_principal.json", synthesized)
+def test_published_attack_sequence_without_a_principal_changes_nothing_and_fails(drill_runs) -> None:
+    result = drill_runs.event(SEQUENCES / "guardduty_attack_sequence_iam_published_no_principal.json").result
     assert result["outcome"] == "failed", result["reason"]
     assert result["execution"]["status"] == "FAILED"
     assert "no principal" in result["reason"]
@@ -164,8 +164,8 @@ def test_an_attack_sequence_covering_a_handled_finding_joins_its_incident(synthe
 GROUP = SEQUENCES / "guardduty_attack_sequence_ec2_instance_group.json"
 
 
-def test_an_instance_group_sequence_revokes_the_shared_role_and_lists_the_instances(synthesized) -> None:
-    result = run_event_file(GROUP, synthesized)
+def test_an_instance_group_sequence_revokes_the_shared_role_and_lists_the_instances(drill_runs) -> None:
+    result = drill_runs.event(GROUP).result
     assert result["outcome"] == "partial", result["reason"]
     assert result["execution"]["status"] == "FAILED", "instances that can still get credentials: the alarm fires"
     members = [result["staged"]["i-0aa11bb22cc33dd41"], result["staged"]["i-0aa11bb22cc33dd42"]]
@@ -187,7 +187,7 @@ def test_an_instance_group_sequence_revokes_the_shared_role_and_lists_the_instan
     assert "isolateInstanceGroups=false" in email["text"]
 
 
-def test_an_instance_group_with_isolate_instance_groups_images_and_isolates_each_instance(synthesized) -> None:
+def test_an_instance_group_with_isolate_groups_on_images_and_isolates_each_instance(synthesized) -> None:
     result = run_event_file(GROUP, synthesized, environment={"ISOLATE_INSTANCE_GROUPS": "true"})
     assert result["outcome"] == "contained", result["reason"]
     members = [result["staged"]["i-0aa11bb22cc33dd41"], result["staged"]["i-0aa11bb22cc33dd42"]]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from drill.faults import SCENARIOS, run_scenario
+from drill.faults import SCENARIOS
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 CHANGES = ("Update", "Put", "Attach", "Create", "Modify", "Revoke", "Detach", "Delete", "Terminate", "Authorize")
 # The drills of account histories run in test_faults_history.py (once each, with the state that proves them).
 HISTORIES = {name for name, scenario in SCENARIOS.items() if scenario.cloudtrail or scenario.account}
@@ -29,8 +29,8 @@ def test_fault_drill(drill_runs, name: str) -> None:
         assert failed_or_skipped
 
 
-def test_throttling_is_retried_by_the_state_machine(synthesized) -> None:
-    result = run_scenario("iam-throttling", synthesized)
+def test_throttling_is_retried_by_the_state_machine(drill_runs) -> None:
+    result = drill_runs.fault("iam-throttling").result
     throttled = [c for c in result["api_calls"] if c["operation"] == "UpdateAccessKey" and c["error"]]
     succeeded = [c for c in result["api_calls"] if c["operation"] == "UpdateAccessKey" and not c["error"]]
     assert len(throttled) == 2 and len(succeeded) == 1
@@ -41,8 +41,8 @@ def test_throttling_is_retried_by_the_state_machine(synthesized) -> None:
     assert states.count("KeyIntake") == 1 and "KeyContained" not in states  # retried, entered once
 
 
-def test_a_duplicate_changes_nothing(synthesized) -> None:
-    result = run_scenario("duplicate", synthesized)
+def test_a_duplicate_changes_nothing(drill_runs) -> None:
+    result = drill_runs.fault("duplicate").result
     assert result["earlier_deliveries"] == ["contained"]
     changes = [
         c
@@ -53,15 +53,15 @@ def test_a_duplicate_changes_nothing(synthesized) -> None:
     assert len(result["observed"]["images"]) == 1  # still the one AMI from the first delivery
 
 
-def test_exempted_and_root_principals_are_left_untouched(synthesized) -> None:
+def test_exempted_and_root_principals_are_left_untouched(drill_runs) -> None:
     for name in ("exempted-principal", "root-key"):
-        result = run_scenario(name, synthesized)
+        result = drill_runs.fault(name).result
         assert set(result["observed"]["access_keys"].values()) == {"Active"}
         assert not any(result["observed"]["user_policies"].values())
 
 
-def test_dry_run_changes_nothing(synthesized) -> None:
-    result = run_scenario("dry-run", synthesized)
+def test_dry_run_changes_nothing(drill_runs) -> None:
+    result = drill_runs.fault("dry-run").result
     observed = result["observed"]
     instance = result["staged"]["i-0f8e7d6c5b4a39281"]
     assert observed["role_policies"]["web-app-role"] == []
@@ -73,8 +73,8 @@ def test_dry_run_changes_nothing(synthesized) -> None:
     }
 
 
-def test_several_enis_in_two_vpcs_are_all_isolated(synthesized) -> None:
-    result = run_scenario("several-enis", synthesized)
+def test_several_enis_in_two_vpcs_are_all_isolated(drill_runs) -> None:
+    result = drill_runs.fault("several-enis").result
     observed = result["observed"]
     (interfaces,) = observed["instance_network"].values()
     assert len(interfaces) == 3
@@ -83,8 +83,8 @@ def test_several_enis_in_two_vpcs_are_all_isolated(synthesized) -> None:
         assert len(groups) == 1 and groups[0] in observed["isolation_groups"]
 
 
-def test_a_full_rerun_finds_every_step_done(synthesized) -> None:
-    result = run_scenario("rerun", synthesized)
+def test_a_full_rerun_finds_every_step_done(drill_runs) -> None:
+    result = drill_runs.fault("rerun").result
     assert result["earlier_deliveries"] == ["contained"]
     response = [
         s for s in result["steps"] if s["name"] in ("protect-instance", "create-evidence-image", "isolate-instance")
@@ -102,8 +102,8 @@ def test_a_full_rerun_finds_every_step_done(synthesized) -> None:
     assert changes == ["iam PutRolePolicy"]
 
 
-def test_one_action_in_dry_run(synthesized) -> None:
-    result = run_scenario("dry-run-isolation", synthesized)
+def test_one_action_in_dry_run(drill_runs) -> None:
+    result = drill_runs.fault("dry-run-isolation").result
     observed = result["observed"]
     assert observed["role_policies"]["web-app-role"] == ["AWSRevokeOlderSessions"]
     assert len(observed["images"]) == 1
@@ -112,8 +112,8 @@ def test_one_action_in_dry_run(synthesized) -> None:
     assert isolate["status"] == "skipped" and isolate["detail"].startswith("dry-run")
 
 
-def test_an_outcome_the_record_cannot_store_fails_the_execution(synthesized) -> None:
-    result = run_scenario("record-unavailable", synthesized)
+def test_an_outcome_the_record_cannot_store_fails_the_execution(drill_runs) -> None:
+    result = drill_runs.fault("record-unavailable").result
     assert result["outcome"] == "contained"
     assert result["execution"]["status"] == "FAILED"
     assert result["execution"]["states"][-1] == "RecordNotStored"

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from drill.faults import run_scenario
-
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 EVICTION = "CredentialResponderEviction"
 REVOKE = "AWSRevokeOlderSessions"
 
 
-def test_backdoor_eviction_evicts_every_back_door_of_the_trail(synthesized) -> None:
-    result = run_scenario("backdoor-eviction", synthesized)
+def test_backdoor_eviction_evicts_every_back_door_of_the_trail(drill_runs) -> None:
+    result = drill_runs.fault("backdoor-eviction").result
     assert result["outcome"] == "contained", result["reason"]
     observed = result["observed"]
     # the user it created: held whole (the deny-all and its sessions cut off, every key Inactive); its admin
@@ -43,8 +41,8 @@ def test_backdoor_eviction_evicts_every_back_door_of_the_trail(synthesized) -> N
     assert held and all("held on doubt" in s["detail"] and "no call before the window" in s["detail"] for s in held)
 
 
-def test_owner_activity_is_left_untouched_and_reported_as_the_owners(synthesized) -> None:
-    result = run_scenario("owner-activity", synthesized)
+def test_owner_activity_is_left_untouched_and_reported_as_the_owners(drill_runs) -> None:
+    result = drill_runs.fault("owner-activity").result
     assert result["outcome"] == "contained", result["reason"]
     observed = result["observed"]
     assert observed["role_policies"]["ci-deploy-role"] == []

@@ -14,7 +14,7 @@ import pytest
 
 from drill.faults import SCENARIOS, run_scenario
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 
 DENY_ALL = ["Deny * on *"]
 CUTOFF = re.compile(r"^Deny \* on \* if DateLessThan aws:TokenIssueTime=\S+$")
@@ -24,14 +24,19 @@ OWNER_ROLES = ("payments-api-task", "reports-lambda", "orders-worker")
 
 
 @pytest.fixture(scope="module")
-def drill(synthesized):
-    """One run per drill (and environment) for the whole module, with the state read back before the response."""
+def drill(drill_runs):
+    """One run per drill (and environment), with the state read back before the response: the session's shared run
+    (tests/e2e/conftest.py) when the drill's own environment is kept."""
     runs: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
 
     def run(name: str, **environment: str) -> dict[str, Any]:
+        if not environment:
+            return drill_runs.fault(name).result
         key = (name, tuple(sorted(environment.items())))
         if key not in runs:
-            runs[key] = run_scenario(name, synthesized, environment=environment, after=lambda account, staged: None)
+            runs[key] = run_scenario(
+                name, drill_runs.synthesized, environment=environment, after=lambda account, staged: None
+            )
         return runs[key]
 
     return run

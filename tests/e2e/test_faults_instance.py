@@ -14,7 +14,7 @@ from drill.faults import SCENARIOS
 from drill.runner import run_event_file
 from tests.e2e.test_drill_release import release_incident
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 
 
 def run(name: str, synthesized: Any, after: Any = None) -> dict[str, Any]:

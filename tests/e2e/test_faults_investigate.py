@@ -18,10 +18,9 @@ from drill.faults import (
     NOISY_BACKDOOR_KEY,
     THIEF_KEY,
     WORKLOAD_KEY,
-    run_scenario,
 )
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 STATE_LIMIT = 262_144  # Step Functions: 256 KiB per state input, output and task result
 
 
@@ -43,17 +42,9 @@ def _sizes(history: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
     return sizes
 
 
-def test_largest_state_stays_under_the_step_functions_limit(synthesized, monkeypatch) -> None:
-    records = []
-    original = SimulatedAccount.run
-
-    def run(self: SimulatedAccount, event: dict[str, Any], **kwargs: Any) -> Any:
-        record = original(self, event, **kwargs)
-        records.append((len(json.dumps(event).encode()), record))
-        return record
-
-    monkeypatch.setattr(SimulatedAccount, "run", run)
-    result = run_scenario("largest-state", synthesized)
+def test_largest_state_stays_under_the_step_functions_limit(drill_runs) -> None:
+    run = drill_runs.fault("largest-state")
+    result, records = run.result, run.executions
 
     ((event_bytes, record),) = records
     assert LARGEST_EVENT_BYTES - 1024 < event_bytes <= LARGEST_EVENT_BYTES  # the biggest deliverable event
@@ -108,8 +99,8 @@ def test_largest_state_on_the_instance_path_with_its_parallel_copies(synthesized
     assert len(doors) > 10  # the first back doors, up to the reach's bound; the rest named in the report
 
 
-def test_exempt_automation_key_stays_active(synthesized) -> None:
-    result = run_scenario("exempt-automation", synthesized)
+def test_exempt_automation_key_stays_active(drill_runs) -> None:
+    result = drill_runs.fault("exempt-automation").result
 
     created = result["staged"][EXEMPT_CREATED_KEY]
     assert result["observed"]["access_keys"][created] == "Active"
@@ -120,8 +111,8 @@ def test_exempt_automation_key_stays_active(synthesized) -> None:
     assert reported and all(s["status"] == "skipped" and "exempted" in s["detail"] for s in reported)
 
 
-def test_quarantine_impostor_is_reported_as_persistence(synthesized) -> None:
-    result = run_scenario("quarantine-impostor", synthesized)
+def test_quarantine_impostor_is_reported_as_persistence(drill_runs) -> None:
+    result = drill_runs.fault("quarantine-impostor").result
 
     persistence = {
         (c["event_name"], json.dumps(c["created"], sort_keys=True))
@@ -139,8 +130,8 @@ def test_quarantine_impostor_is_reported_as_persistence(synthesized) -> None:
     assert "CredentialResponderEviction" in policies["backdoor-admin"]
 
 
-def test_noisy_trail_cannot_hide_the_backdoor_key(synthesized) -> None:
-    result = run_scenario("noisy-trail", synthesized)
+def test_noisy_trail_cannot_hide_the_backdoor_key(drill_runs) -> None:
+    result = drill_runs.fault("noisy-trail").result
 
     assert result["observed"]["access_keys"][result["staged"][NOISY_BACKDOOR_KEY]] == "Inactive"
     (main, *_) = [s for s in result["steps"] if s["name"] == "investigate-cloudtrail"]
@@ -151,8 +142,8 @@ def test_noisy_trail_cannot_hide_the_backdoor_key(synthesized) -> None:
     assert NOISE_CALLS > 1000
 
 
-def test_workload_key_is_reported_not_deactivated(synthesized) -> None:
-    result = run_scenario("workload-key", synthesized)
+def test_workload_key_is_reported_not_deactivated(drill_runs) -> None:
+    result = drill_runs.fault("workload-key").result
 
     # A credential made from the instance after the theft is unknown (the instance may be the attacker's): held
     # on doubt, with the undo that releases it. The thief's, from the finding's remote address, is the attacker's.

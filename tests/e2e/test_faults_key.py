@@ -9,17 +9,15 @@ from datetime import datetime
 
 import pytest
 
-from drill.faults import run_scenario
-
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 
 
 def email_text(result) -> str:
     return next(n for n in result["notifications"] if n["channel"] == "email")["text"]
 
 
-def test_a_member_accounts_key_is_not_touched_here(synthesized) -> None:
-    result = run_scenario("org-view-member-key", synthesized)
+def test_a_member_accounts_key_is_not_touched_here(drill_runs) -> None:
+    result = drill_runs.fault("org-view-member-key").result
     assert result["outcome"] == "failed"
     assert result["incident"]["account"] == "210987654321"
     observed = result["observed"]
@@ -34,8 +32,8 @@ def test_a_member_accounts_key_is_not_touched_here(synthesized) -> None:
     assert "with credentials for account 210987654321" in text and "update-access-key" in text
 
 
-def test_the_real_owners_key_is_contained_not_the_named_users(synthesized) -> None:
-    result = run_scenario("wrong-owner", synthesized)
+def test_the_real_owners_key_is_contained_not_the_named_users(drill_runs) -> None:
+    result = drill_runs.fault("wrong-owner").result
     assert result["outcome"] == "contained", result["reason"]
     observed = result["observed"]
     (bobs_key,) = result["incident"]["access_key_ids"]
@@ -48,8 +46,8 @@ def test_the_real_owners_key_is_contained_not_the_named_users(synthesized) -> No
     assert "the event names test-1, but IAM says the key belongs to bob" in deactivate["detail"]
 
 
-def test_sessions_minted_from_the_key_are_denied_on_the_user(synthesized) -> None:
-    result = run_scenario("user-sessions", synthesized)
+def test_sessions_minted_from_the_key_are_denied_on_the_user(drill_runs) -> None:
+    result = drill_runs.fault("user-sessions").result
     assert result["outcome"] == "contained", result["reason"]
     (note,) = [n for n in result["staging_notes"] if n.startswith("session ")]
     issued = datetime.fromisoformat(re.search(r"issued at (\S+)", note)[1].replace("Z", "+00:00"))  # type: ignore[index]
@@ -63,8 +61,8 @@ def test_sessions_minted_from_the_key_are_denied_on_the_user(synthesized) -> Non
     assert step["status"] == "done"
 
 
-def test_every_page_of_a_health_event_is_contained(synthesized) -> None:
-    result = run_scenario("health-pages", synthesized)
+def test_every_page_of_a_health_event_is_contained(drill_runs) -> None:
+    result = drill_runs.fault("health-pages").result
     assert result["earlier_deliveries"] == ["contained"]
     assert result["outcome"] == "contained", result["reason"]
     observed = result["observed"]
@@ -74,8 +72,8 @@ def test_every_page_of_a_health_event_is_contained(synthesized) -> None:
     assert "AWSRevokeOlderSessions" in observed["user_policies"]["deploy-bot"]
 
 
-def test_forged_names_are_ignored_and_never_posted_raw(synthesized) -> None:
-    result = run_scenario("forged-names", synthesized)
+def test_forged_names_are_ignored_and_never_posted_raw(drill_runs) -> None:
+    result = drill_runs.fault("forged-names").result
     assert result["outcome"] == "ignored"
     assert result["reason"].startswith("invalid-field: detail.eventMetadata.userName")
     assert [c for c in result["api_calls"] if c["service"] == "iam"] == []

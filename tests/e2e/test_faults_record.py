@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from drill.faults import SCENARIOS, run_scenario
+from drill.faults import SCENARIOS
 from drill.runner import run_event_file
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 
 
 def _records(account, staged) -> dict:
@@ -68,8 +68,8 @@ def test_a_record_stuck_responding_is_taken_over(synthesized) -> None:
     assert "died-before-reporting" not in record["execution_arn"]
 
 
-def test_still_in_use_cuts_the_credentials_off_again(synthesized) -> None:
-    result = run_scenario("still-in-use", synthesized)
+def test_still_in_use_cuts_the_credentials_off_again(drill_runs) -> None:
+    result = drill_runs.fault("still-in-use").result
     assert result["earlier_deliveries"] == ["contained"]
     assert result["outcome"] == "duplicate", result["reason"]
     assert "still in use" in result["reason"] and "cut off again" in result["reason"]

@@ -9,7 +9,7 @@ import pytest
 
 from drill.faults import SCENARIOS, run_scenario
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 READS = ("Get", "List", "Describe", "Lookup")
 
 
@@ -86,8 +86,8 @@ def test_a_joined_sequences_update_adding_a_key_is_contained_and_told(synthesize
     assert record["aliases"] == ["111122223333:guardduty:d4e5f6a7b8c90112233445566778899a"]
 
 
-def test_release_with_the_id_a_joined_report_prints_restores_every_response(synthesized) -> None:
-    result = run_scenario("release-joined", synthesized)
+def test_release_with_the_id_a_joined_report_prints_restores_every_response(drill_runs) -> None:
+    result = drill_runs.fault("release-joined").result
     assert result["earlier_deliveries"] == ["contained"]
     assert result["outcome"] == SCENARIOS["release-joined"].expected == "contained", result["reason"]
     printed = "111122223333:guardduty:d4e5f6a7b8c90112233445566778899a"

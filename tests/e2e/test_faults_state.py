@@ -9,29 +9,20 @@ from typing import Any
 
 import pytest
 
-from drill.account import SimulatedAccount
 from drill.cloudtrail_fake import FakeCloudTrail
 from drill.faults import BUSY_EVENTS, LARGEST_ROLES, run_scenario
 from tests.e2e.test_faults_investigate import STATE_LIMIT, _sizes
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-faults")]
 # What LookupEvents allows (2 calls a second per account and region) against the Investigate function's budget
 # (5 minutes, of which 30 s are kept for the evidence write).
 LOOKUP_SECONDS_PER_CALL = 0.5
 INVESTIGATE_BUDGET_SECONDS = 270
 
 
-def test_the_largest_documents_iam_allows_never_reach_the_state(synthesized, monkeypatch) -> None:
-    records = []
-    original = SimulatedAccount.run
-
-    def run(self: SimulatedAccount, event: dict[str, Any], **kwargs: Any) -> Any:
-        record = original(self, event, **kwargs)
-        records.append(record)
-        return record
-
-    monkeypatch.setattr(SimulatedAccount, "run", run)
-    result = run_scenario("evict-largest-state", synthesized)
+def test_the_largest_documents_iam_allows_never_reach_the_state(drill_runs) -> None:
+    run = drill_runs.fault("evict-largest-state")
+    result, records = run.result, [record for _, record in run.executions]
 
     assert result["outcome"] == "contained", result["reason"]
     (record,) = records
@@ -48,7 +39,7 @@ def test_the_largest_documents_iam_allows_never_reach_the_state(synthesized, mon
     assert {n["channel"] for n in result["notifications"]} == {"email", "slack"}
 
 
-def test_a_busy_accounts_other_principals_cost_the_look_ups_nothing(synthesized, monkeypatch) -> None:
+def test_a_busy_accounts_other_principals_cost_the_look_ups_nothing(drill_runs, monkeypatch) -> None:
     calls: list[dict[str, Any]] = []
     original = FakeCloudTrail.lookup_events
 
@@ -58,7 +49,8 @@ def test_a_busy_accounts_other_principals_cost_the_look_ups_nothing(synthesized,
         return response
 
     monkeypatch.setattr(FakeCloudTrail, "lookup_events", lookup_events)
-    result = run_scenario("busy-account", synthesized)
+    # A run of its own: the look-ups are counted as they are made.
+    result = run_scenario("busy-account", drill_runs.synthesized)
 
     assert result["outcome"] == "contained", result["reason"]
     assert result["observed"]["users"]["svc-sync"]["access_keys"] and set(

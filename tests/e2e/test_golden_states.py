@@ -11,12 +11,19 @@ import pytest
 
 from tests.golden import record
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 
-@pytest.mark.parametrize("case", sorted(record.CASES))
-def test_recorded_state_matches_a_fresh_drill_run(synthesized, case: str) -> None:
-    fresh = record.record(case, synthesized)
+# A fault drill's case is recorded from the run test_faults.py shares, an event's from the event tests'.
+CASES = [
+    pytest.param(case, marks=[pytest.mark.xdist_group("drill-faults")] if "fault" in record.CASES[case] else [])
+    for case in sorted(record.CASES)
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_recorded_state_matches_a_fresh_drill_run(drill_runs, case: str) -> None:
+    fresh = record.record(case, drill_runs.synthesized, drill_runs)
     if os.environ.get("REGENERATE_GOLDEN") == "1":
         record.write(fresh)
         return

@@ -22,7 +22,7 @@ from drill.faults import SCENARIOS
 from tests.e2e.conftest import EVENTS, Run
 from tests.message_lint import problems, record_texts, slack_text
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = [
     *(("event", str(path.relative_to(EVENTS))) for path in sorted(EVENTS.glob("*.json"))),
@@ -67,7 +67,16 @@ def run_of(drill_runs: Any, kind: str, name: str) -> Run:
     return drill_runs.fault(name) if kind == "fault" else drill_runs.event(name)
 
 
-@pytest.mark.parametrize(("kind", "name"), RUNS, ids=[f"{kind}:{name}" for kind, name in RUNS])
+# Each run is read where it is shared: an event's with the event tests, a fault drill's with test_faults*.py.
+PARAMS = [
+    pytest.param(
+        kind, name, id=f"{kind}:{name}", marks=[pytest.mark.xdist_group("drill-faults")] if kind == "fault" else []
+    )
+    for kind, name in RUNS
+]
+
+
+@pytest.mark.parametrize(("kind", "name"), PARAMS)
 def test_every_message_passes_the_lint(drill_runs, kind: str, name: str) -> None:
     run = run_of(drill_runs, kind, name)
     assert messages(run), f"{run.name}: nothing to read"
@@ -91,6 +100,7 @@ def test_the_root_users_key_is_never_an_iam_users(drill_runs) -> None:
     assert "Sign in as the root user" in text
 
 
+@pytest.mark.xdist_group("drill-faults")
 @pytest.mark.parametrize(
     ("fault", "absent"),
     [
@@ -107,6 +117,7 @@ def test_no_next_step_assumes_a_path_the_response_did_not_take(drill_runs, fault
     assert absent not in email["text"]
 
 
+@pytest.mark.xdist_group("drill-faults")
 def test_the_member_accounts_key_is_reported_for_that_account(drill_runs) -> None:
     result = drill_runs.fault("org-view-member-key").result
     (email,) = [n for n in result["notifications"] if n["channel"] == "email"]

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from drill.runner import run_event_file
 from tests.infra.test_runbook_figures import section, table_with
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 
 def rows_with_an_event() -> list[tuple[str, list[str]]]:
@@ -30,7 +29,7 @@ def test_the_table_names_an_event_for_each_kind_it_prices() -> None:
 
 
 @pytest.mark.parametrize(("event", "states"), rows_with_an_event())
-def test_the_drill_enters_the_states_the_runbook_lists(synthesized, event: str, states: list[str]) -> None:
-    result = run_event_file(ROOT / event, synthesized)
+def test_the_drill_enters_the_states_the_runbook_lists(drill_runs, event: str, states: list[str]) -> None:
+    result = drill_runs.event(ROOT / event).result
     assert sorted(result["execution"]["states"]) == sorted(states)
     assert result["execution"]["transitions"] == len(states)

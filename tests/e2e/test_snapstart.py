@@ -12,7 +12,7 @@ import pytest
 from drill.runner import run_event_file
 from drill.template import synthesize
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill")]
+pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 CONTEXT = {"slackWebhookSecretName": "credential-responder/slack-webhook"}

@@ -54,35 +54,33 @@ _COMPACT_TIME = re.compile(r"\b\d{8}T\d{6}Z\b")
 _BASE_TIME = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def record(name: str, synthesized: Any) -> dict[str, Any]:
-    """Run the case's drill and return its normalized report state (not written)."""
-    from drill.faults import SCENARIOS, run_scenario
-    from drill.runner import report_input, run_event_file
+def record(name: str, synthesized: Any, runs: Any = None) -> dict[str, Any]:
+    """Run the case's drill (or take the run of the session's shared cache, tests/e2e/conftest.py `drill_runs`) and
+    return its normalized report state (not written)."""
+    from drill.faults import SCENARIOS
 
     case = CASES[name]
-    captured: list[Any] = []
+    if runs is None:
+        from tests.e2e.conftest import DrillRuns
 
-    def keep(record_: Any, handlers: dict[str, str]) -> None:
-        captured.append(report_input(record_, handlers))
-
-    started = datetime.now(UTC)
+        runs = DrillRuns(synthesized)
     if "fault" in case:
-        result = run_scenario(case["fault"], synthesized, on_record=keep)
+        run = runs.fault(case["fault"])
         event_text = SCENARIOS[case["fault"]].path.read_text()
     else:
-        cloudtrail = EVENTS / case["cloudtrail"] if "cloudtrail" in case else None
-        result = run_event_file(EVENTS / case["event"], synthesized, cloudtrail=cloudtrail, on_record=keep)
+        run = runs.event(case["event"], case.get("cloudtrail"))
         event_text = (EVENTS / case["event"]).read_text()
-        if cloudtrail is not None:
-            event_text += cloudtrail.read_text()
-    (state,) = captured
+        if "cloudtrail" in case:
+            event_text += (EVENTS / case["cloudtrail"]).read_text()
+    result = run.result
+    (state,) = run.report_inputs
     if state is None:
         raise RuntimeError(f"{name}: no report ran ({result['outcome']}: {result['reason']})")
     return {
         "case": name,
         "recorded_from": case,
         "outcome": result["outcome"],
-        "state": normalize(state, result["staged"], event_text, started),
+        "state": normalize(state, result["staged"], event_text, run.started),
     }
 
 

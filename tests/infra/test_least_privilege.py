@@ -41,6 +41,9 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
+from contain_key.permissions import DEFAULT_QUARANTINE_POLICY
+from infra.actions import actions
+
 pytestmark = pytest.mark.xdist_group("infra")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -441,7 +444,7 @@ def test_the_analysis_finds_the_known_calls() -> None:
         "iam:GetUserPolicy",
         "iam:PutUserPolicy",
     }
-    assert "contain_key/actions.py" in contain_key["iam:UpdateAccessKey"][0]
+    assert "common/keys.py" in contain_key["iam:UpdateAccessKey"][0]  # followed into common
     report_sns, report_slack = code_actions("report.handler.handler_sns"), code_actions("report.handler.handler_slack")
     assert "sns:Publish" in report_sns  # client("sns", region).publish(...): a client used inline
     assert "dynamodb:UpdateItem" in report_sns and "dynamodb:PutItem" not in report_sns  # only what it reaches
@@ -479,6 +482,8 @@ def test_every_aws_call_is_reached_from_a_deployed_handler(template: dict[str, A
     """A call that no handler reaches is dead code, or a path the analysis does not follow."""
     reached = set().union(*(reachable(entry_point(fn.handler)) for fn in deployed_functions(template)))
     reached |= set(NOT_RUN_BY_A_FUNCTION)
+    # Each declared action's undo is run by responder/release.py, with the operator's own credentials.
+    reached |= set().union(*(reachable((action.undo, "reversals")) for action in actions()))
     lost = [
         f"{call.where}: {call.action}"
         for module in modules().values()
@@ -569,8 +574,6 @@ def test_every_wildcard_resource_is_declared_with_a_reason(template: dict[str, A
 
 # -- fences on what a function's code could do if it ran someone else's code --------------------
 
-QUARANTINE_POLICY = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"  # infra/config.py's default
-
 
 def attach_user_policy_unfenced(statements: list[dict[str, Any]], policy_arn: str) -> list[str]:
     """Allow statements with iam:AttachUserPolicy that do not pin iam:PolicyARN to `policy_arn`."""
@@ -596,7 +599,7 @@ def test_attach_user_policy_is_fenced_to_the_quarantine_policy(template: dict[st
         statements = role_statements(template, fn.role)
         if any("iam:AttachUserPolicy" in as_list(s["Action"]) for s in statements):
             attaching.append(fn.handler)
-        problems += [f"{fn.handler}: {p}" for p in attach_user_policy_unfenced(statements, QUARANTINE_POLICY)]
+        problems += [f"{fn.handler}: {p}" for p in attach_user_policy_unfenced(statements, DEFAULT_QUARANTINE_POLICY)]
     assert attaching == ["contain_key.handler.handler"]
     assert not problems, "\n".join(problems)
 
@@ -605,7 +608,7 @@ def test_the_attach_fence_check_can_fail(template: dict[str, Any]) -> None:
     (fn,) = [f for f in deployed_functions(template) if f.handler == "contain_key.handler.handler"]
     statements = role_statements(template, fn.role)
     (fenced,) = [s for s in statements if "iam:AttachUserPolicy" in as_list(s["Action"])]
-    assert attach_user_policy_unfenced([fenced], QUARANTINE_POLICY) == []
+    assert attach_user_policy_unfenced([fenced], DEFAULT_QUARANTINE_POLICY) == []
     unconditioned = {key: value for key, value in fenced.items() if key != "Condition"}
     other_policy = {
         **fenced,
@@ -614,7 +617,7 @@ def test_the_attach_fence_check_can_fail(template: dict[str, Any]) -> None:
     any_policy = {**fenced, "Condition": {"ArnLike": {"iam:PolicyARN": "*"}}}
     wildcard = {"Effect": "Allow", "Action": ["iam:Attach*"], "Resource": "*"}
     for probe in (unconditioned, other_policy, any_policy, wildcard):
-        assert attach_user_policy_unfenced([probe], QUARANTINE_POLICY), probe
+        assert attach_user_policy_unfenced([probe], DEFAULT_QUARANTINE_POLICY), probe
 
 
 # --- fences: code execution in one function must not become account admin ----------------------

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from common.aws import worst_call_seconds
+from infra.actions import actions
 from infra.config import ConfigError, ResponderConfig
 from infra.intake import IN_STATE_WORST_SECONDS
 from infra.workflow import TIMEOUT_ERRORS, state_machine_timeout_seconds, task_worst_seconds
@@ -29,13 +30,11 @@ FIELDS = {
     "incident.handler.handler": "normalize",
     "contain_key.handler.handler": "contain_key",
     "revoke_sessions.handler.handler": "revoke_sessions",
-    "preserve_evidence.handler.handler": "preserve_evidence",
-    "cut_off_instance.handler.handler": "cut_off_instance",
-    "isolate_instance.handler.handler": "isolate_instance",
     "investigate.handler.handler": "investigate",
     "evict.handler.handler": "evict",
     "report.handler.handler_slack": "notify_slack",
     "report.handler.handler_sns": "report",
+    **{action.entry_point: action.package for action in actions()},
 }
 
 
@@ -88,7 +87,7 @@ def large() -> dict[str, Any]:
 
 def expected_timeout(template: dict[str, Any], delay_minutes: int) -> int:
     timeouts = {FIELDS[handler]: float(props["Timeout"]) for handler, props in functions(template).items()}
-    return state_machine_timeout_seconds(timeouts, delay_minutes)
+    return state_machine_timeout_seconds(timeouts, delay_minutes, actions())
 
 
 @pytest.mark.parametrize("delay", [15, 120])

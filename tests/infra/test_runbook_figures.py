@@ -10,7 +10,7 @@ runbook's counts and costs behind.
 - §7.1: each listed state is one of the definition's, and the transitions are the states listed
   (which states the drill really enters: tests/e2e/test_runbook_states.py).
 - §1.3: the outputs table lists the home stack's outputs, in order.
-- README.md "Cost": its alarm count is the template's, its sums are §7.3's and §7.2's.
+- README.md "Cost": its words ("a few dollars a month", "about a tenth of a cent") hold for §7.3's and §7.2's sums.
 
 The template is that of the README's deploy (one e-mail address, Slack), so the e-mail dead-letter
 queue's alarm exists (tests/infra/configurations.py "one-email-slack").
@@ -301,29 +301,15 @@ def readme_cost() -> str:
     return " ".join(text.split("\n## Cost\n", 1)[1].split("\n## ", 1)[0].split())
 
 
-def test_the_readmes_cost_figures_are_the_runbooks_and_the_templates(template: dict[str, Any]) -> None:
-    """The README states the runbook's sums in words; the alarms are counted in the template."""
+def test_the_readmes_cost_words_hold_for_the_runbooks_figures() -> None:
+    """The README says the cost in words that stay true as functions come and go; the runbook has the figures."""
     text = readme_cost()
+    assert "At rest: a few dollars a month" in text and "Per incident: about a tenth of a cent" in text, text
     rows = {row[0]: row[1] for row in table_with(section("7.3"), "Item")[1:]}
-    (alarm_label,) = [item for item in rows if item.startswith("CloudWatch alarms:")]
-    (slack,) = [cell for item, cell in rows.items() if item.startswith("Secrets Manager")]
-    (dashboard,) = [cell for item, cell in rows.items() if item.startswith("CloudWatch dashboard")]
-    stated = re.search(
-        r"about \$([0-9.]+) a month: the KMS key \(\$([0-9.]+)\) and (\d+) CloudWatch alarms \(\$([0-9.]+);", text
-    )
-    assert stated, text
-    total, kms, alarms, alarm_cost = stated.groups()
-    assert int(alarms) == len(resources(template, "AWS::CloudWatch::Alarm"))
-    assert Decimal(alarm_cost) == dollars(rows[alarm_label]) and Decimal(kms) == dollars(
-        rows["KMS customer-managed key"]
-    )
-    assert Decimal(total) == dollars(rows["KMS customer-managed key"]) + dollars(rows[alarm_label])
-    assert f"plus ${dollars(slack):.2f} for the Slack secret" in text
-    assert f"${dollars(dashboard.split('(')[0]):.2f} for the dashboard" in text
-    per_incident = re.search(
-        r"about \$([0-9.]+) for an exposed key and \$([0-9.]+) for stolen instance credentials", text
-    )
-    assert per_incident, text
+    items = [cell.split("(")[0] for item, cell in rows.items() if not item.startswith("**")]
+    at_rest = sum(dollars(cell) for cell in items if MONEY.search(cell))
+    assert Decimal(1) <= at_rest < Decimal(10), at_rest
     totals = cost_rows()["**Total, typical (bound)**"]
-    for column, figure in zip((2, 3), per_incident.groups(), strict=True):
-        assert f"≈ ${figure} " in totals[column], (figure, totals[column])
+    for column in (2, 3):
+        typical = Decimal(MONEY.findall(totals[column])[0])
+        assert Decimal("0.0005") <= typical < Decimal("0.002"), (column, totals[column])

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from common.cutoff import condition_value, cutoff_at, cutoff_of, deny_older_sessions, later_cutoff, read_inline_policy
+from common.cutoff import condition_value, cutoff_at, cutoff_of, deny_older_sessions, later_cutoff
+from common.policies import read_inline_policy
 
 T = "2026-12-01T10:00:00Z"
 AT_T = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

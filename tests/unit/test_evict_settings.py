@@ -18,7 +18,7 @@ def config(**context: Any) -> ResponderConfig:
 
 @pytest.mark.parametrize(
     "key", ["evictCreatedUsers", "removeLoginProfiles", "quarantineCreatedRoles", "quarantineRewrittenTrust",
-            "revokeMintedSessions"],
+            "revokeMintedSessions", "deactivateBackdoorKeys"],
 )  # fmt: skip
 def test_each_eviction_has_a_switch_and_a_dry_run_entry(key: str) -> None:
     assert config(**{key: "false"}) != ResponderConfig()
@@ -30,8 +30,7 @@ def test_each_eviction_has_a_switch_and_a_dry_run_entry(key: str) -> None:
 def test_every_switch_is_an_environment_the_handler_reads() -> None:
     from evict.plan import SWITCHES
 
-    # The key switch is the investigation's older one (deactivateBackdoorKeys), read by the eviction now.
-    assert set(EVICTION_SWITCHES) | {"DEACTIVATE_BACKDOOR_KEYS"} == {enabled for enabled, _ in SWITCHES.values()}
+    assert set(EVICTION_SWITCHES) == {enabled for enabled, _ in SWITCHES.values()}
     assert {dry for _, dry in SWITCHES.values()} <= set(DRY_RUN_ACTIONS.values())
 
 

@@ -17,7 +17,7 @@ from incident.model import AffectedKey, Incident, Kind
 from investigate import handler, lookup, search, seeds
 from investigate.permissions import GRANTS
 from reach.judge import Window
-from tests.factories import FakeLambdaContext
+from tests.factories import fake_context
 
 REGION = "us-east-1"
 BUCKET = "responder-evidence"
@@ -114,7 +114,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
     )
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    first = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    first = handler.handler({"incident": incident(keys), "pass": 1}, fake_context())
 
     steps, found = by_name(first["steps"]), first["investigation"]
     main = steps["investigate-cloudtrail"]
@@ -188,7 +188,7 @@ def test_pass_one_then_pass_two(account, monkeypatch):
             "pass": 2,
             "previous_evidence": found["evidence"],  # pass 1's event ids are read from its evidence object
         },
-        FakeLambdaContext(),
+        fake_context(),
     )
 
     found2 = second["investigation"]
@@ -204,7 +204,7 @@ def test_no_region_searchable_fails_with_a_manual_command(account, monkeypatch):
     _, keys = account
     monkeypatch.setattr(handler, "cloudtrail_client", lambda region: FakeCloudTrail(disabled="AccessDeniedException"))
 
-    result = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    result = handler.handler({"incident": incident(keys), "pass": 1}, fake_context())
 
     main = by_name(result["steps"])["investigate-cloudtrail"]
     assert main["status"] == "failed" and main["detail"].startswith("no region could be searched")
@@ -222,7 +222,7 @@ def test_region_list_unavailable_searches_the_home_regions(account, monkeypatch)
     factory = FakeCloudTrailFactory(attack(keys))
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    result = handler.handler({"incident": incident(keys, region="eu-west-1"), "pass": 1}, FakeLambdaContext())
+    result = handler.handler({"incident": incident(keys, region="eu-west-1"), "pass": 1}, fake_context())
 
     assert set(factory.clients) == {"eu-west-1", REGION}
     assert "region list unavailable (UnauthorizedOperation)" in result["steps"][0]["detail"]
@@ -233,7 +233,7 @@ def test_missing_bucket_still_returns_the_summary(account, monkeypatch):
     monkeypatch.delenv("EVIDENCE_BUCKET")
     monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
 
-    result = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    result = handler.handler({"incident": incident(keys), "pass": 1}, fake_context())
 
     steps = by_name(result["steps"])
     assert steps["store-cloudtrail-evidence"]["status"] == "failed" and result["investigation"]["evidence"] is None
@@ -273,7 +273,7 @@ def test_instance_credentials_are_also_looked_up_by_instance_id():
 )
 def test_malformed_input_is_a_named_error(event, message):
     with pytest.raises(UnsupportedEvent, match=message):
-        handler.handler(event, FakeLambdaContext())
+        handler.handler(event, fake_context())
 
 
 def test_settings_defaults_and_bad_values():
@@ -299,9 +299,9 @@ def test_code_calls_exactly_the_granted_actions(account, monkeypatch):
     factory = FakeCloudTrailFactory(attack(keys))
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    first = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    first = handler.handler({"incident": incident(keys), "pass": 1}, fake_context())
     previous = first["investigation"]["evidence"]
-    handler.handler({"incident": incident(keys), "pass": 2, "previous_evidence": previous}, FakeLambdaContext())
+    handler.handler({"incident": incident(keys), "pass": 2, "previous_evidence": previous}, fake_context())
     instance = {
         "kind": Kind.INSTANCE_CREDENTIAL_EXFILTRATION,
         "source": "aws.guardduty",
@@ -309,7 +309,7 @@ def test_code_calls_exactly_the_granted_actions(account, monkeypatch):
         "role_name": "web-app-role",
         "network_interfaces": [{"network_interface_id": "eni-1", "vpc_id": "vpc-1", "private_ip": "10.0.1.5"}],
     }
-    handler.handler({"incident": incident(keys, **instance), "pass": 1}, FakeLambdaContext())
+    handler.handler({"incident": incident(keys, **instance), "pass": 1}, fake_context())
 
     calls.add("cloudtrail:LookupEvents")  # served by the fake, not botocore
     assert calls == {action for grant in GRANTS for action in grant["actions"]}
@@ -321,7 +321,7 @@ def test_evidence_is_encrypted_with_the_buckets_key_when_named(account, monkeypa
     monkeypatch.setenv("EVIDENCE_KMS_KEY_ARN", key_arn)
     monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
 
-    handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    handler.handler({"incident": incident(keys), "pass": 1}, fake_context())
 
     head = boto3.client("s3", region_name=REGION).head_object(
         Bucket=BUCKET, Key=f"investigations/{INCIDENT_ID}/pass-1.json"
@@ -351,7 +351,7 @@ def test_noise_after_the_backdoor_neither_hides_it_nor_reads_as_done(account, mo
     factory = FakeCloudTrailFactory([backdoor, *noise])
     monkeypatch.setattr(handler, "cloudtrail_client", factory)
 
-    result = handler.handler({"incident": incident(keys), "pass": 1}, FakeLambdaContext())
+    result = handler.handler({"incident": incident(keys), "pass": 1}, fake_context())
 
     # The key's own look-up is cut by the noise; the deriving calls by name, over the part it did not read,
     # find the back door: the investigation is whole for what derives a credential, and says how.
@@ -389,9 +389,7 @@ def test_pass_two_without_pass_one_evidence_says_so(account, monkeypatch):
     monkeypatch.setattr(handler, "cloudtrail_client", FakeCloudTrailFactory(attack(keys)))
     elsewhere = "s3://another-bucket/investigations/x/pass-1.json"
 
-    result = handler.handler(
-        {"incident": incident(keys), "pass": 2, "previous_evidence": elsewhere}, FakeLambdaContext()
-    )
+    result = handler.handler({"incident": incident(keys), "pass": 2, "previous_evidence": elsewhere}, fake_context())
 
     assert result["investigation"]["new_since_previous_pass"] is None
     assert "pass 1's evidence is not available" in by_name(result["steps"])["investigate-cloudtrail"]["detail"]

@@ -113,13 +113,13 @@ def test_an_instance_uid_that_is_no_instance_id_is_ignored_naming_the_field() ->
     assert "data.iamInstanceProfile.ec2InstanceUids[1]" in intake.reason and "$(" not in intake.reason
 
 
-def test_isolate_instance_groups_marks_a_small_group_for_isolation_only() -> None:
-    incident = normalize(load(), isolate_instance_groups=True).incident
+def test_isolate_groups_marks_a_small_group_for_isolation_only() -> None:
+    incident = normalize(load(), isolate_groups=True).incident
     assert incident is not None and incident.isolate_group is True
     event = load()
     many = [f"i-0aa11bb22cc33{n:04x}" for n in range(MAX_GROUP_ISOLATION + 1)]
     sequence_of(event)["resources"][0]["data"]["iamInstanceProfile"]["ec2InstanceUids"] = many
-    large = normalize(event, isolate_instance_groups=True).incident
+    large = normalize(event, isolate_groups=True).incident
     assert large is not None and large.isolate_group is False
     assert f"more than {MAX_GROUP_ISOLATION} instances" in (large.decision or "")
 
@@ -145,7 +145,7 @@ def test_off_each_instance_is_a_skipped_containment_step_with_its_commands() -> 
 
 
 def test_on_the_members_steps_come_from_the_group_map() -> None:
-    incident = normalize(load(), isolate_instance_groups=True).incident.model_dump(mode="json")  # type: ignore[union-attr]
+    incident = normalize(load(), isolate_groups=True).incident.model_dump(mode="json")  # type: ignore[union-attr]
     isolated = {
         "name": "isolate-instance",
         "status": "done",
@@ -186,8 +186,8 @@ def test_on_the_members_steps_come_from_the_group_map() -> None:
 
 
 def test_the_setting_is_validated_naming_the_key() -> None:
-    assert ResponderConfig().isolate_instance_groups is False
-    assert ResponderConfig.from_context({"isolateInstanceGroups": "true"}.get).isolate_instance_groups is True
+    assert ResponderConfig().isolate_groups is False
+    assert ResponderConfig.from_context({"isolateInstanceGroups": "true"}.get).isolate_groups is True
     with pytest.raises(ConfigError, match="isolateInstanceGroups"):
         ResponderConfig.from_context({"isolateInstanceGroups": "sometimes"}.get)
     with pytest.raises(ConfigError, match="isolateInstanceGroups"):

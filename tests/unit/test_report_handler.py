@@ -17,7 +17,7 @@ from moto.sns.models import sns_backends
 from common.aws import client
 from report import handler, slack
 from report.permissions import GRANTS
-from tests.factories import FakeLambdaContext
+from tests.factories import fake_context
 from tests.unit.report_cases import CASES
 
 REGION = "us-east-1"
@@ -100,13 +100,13 @@ def run_both(state, recorder, monkeypatch):
     monkeypatch.setattr(slack, "post_json", recorder)
     state = dict(state)
     try:
-        state["slack"] = handler.handler_slack(state, FakeLambdaContext())
+        state["slack"] = handler.handler_slack(state, fake_context())
     except slack.SlackDeliveryError as exc:
         state["slack"] = {
             "Error": type(exc).__name__,
             "Cause": json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}),
         }
-    return state["slack"], handler.handler_sns(state, FakeLambdaContext())
+    return state["slack"], handler.handler_sns(state, fake_context())
 
 
 def test_email_and_slack_delivered_and_webhook_never_leaks(report_env, monkeypatch, logs, caplog):
@@ -154,7 +154,7 @@ def test_slack_failure_still_sends_email_and_records_the_failure(report_env, mon
     recorder = Recorder(error=urllib.error.URLError(f"timed out connecting to {WEBHOOK}"))
     monkeypatch.setattr(slack, "post_json", recorder)
     with pytest.raises(slack.SlackDeliveryError) as raised:
-        handler.handler_slack(CASES["exfil_contained"](), FakeLambdaContext())
+        handler.handler_slack(CASES["exfil_contained"](), fake_context())
     assert WEBHOOK not in str(raised.value) and "<webhook>" in str(raised.value)
 
     slack_result, report = run_both(CASES["exfil_contained"](), recorder, monkeypatch)
@@ -175,12 +175,12 @@ def test_slack_failure_still_sends_email_and_records_the_failure(report_env, mon
 def test_retryable_http_status_raises_for_the_state_machine_retry(report_env, monkeypatch, status):
     monkeypatch.setattr(slack, "post_json", Recorder(answer=(status, "rate_limited")))
     with pytest.raises(slack.SlackDeliveryError, match=f"HTTP {status}"):
-        handler.handler_slack(CASES["ignored"](), FakeLambdaContext())
+        handler.handler_slack(CASES["ignored"](), fake_context())
 
 
 def test_permanent_rejection_is_recorded_not_retried(report_env, monkeypatch):
     monkeypatch.setattr(slack, "post_json", Recorder(answer=(404, "no_service")))
-    result = handler.handler_slack(CASES["duplicate"](), FakeLambdaContext())
+    result = handler.handler_slack(CASES["duplicate"](), fake_context())
     assert (result["status"], result["detail"]) == ("failed", "Slack rejected the message: HTTP 404: no_service")
 
 
@@ -199,7 +199,7 @@ def test_missing_secret_is_a_recorded_failure(report_env, monkeypatch):
     monkeypatch.setenv("SLACK_SECRET_NAME", "no-such-secret")
     recorder = Recorder()
     monkeypatch.setattr(slack, "post_json", recorder)
-    result = handler.handler_slack(CASES["ignored"](), FakeLambdaContext())
+    result = handler.handler_slack(CASES["ignored"](), fake_context())
     assert result["status"] == "failed" and "cannot read the webhook secret no-such-secret" in result["detail"]
     assert recorder.requests == []
 
@@ -208,7 +208,7 @@ def test_secret_that_is_not_an_https_url_is_refused_without_echoing_it(report_en
     boto3.client("secretsmanager").put_secret_value(SecretId=SECRET_NAME, SecretString="http://internal/hook?k=SECRET")
     recorder = Recorder()
     monkeypatch.setattr(slack, "post_json", recorder)
-    result = handler.handler_slack(CASES["ignored"](), FakeLambdaContext())
+    result = handler.handler_slack(CASES["ignored"](), fake_context())
     assert result["status"] == "failed" and "SECRET" not in result["detail"]
     assert recorder.requests == []
 
@@ -229,7 +229,7 @@ def test_only_a_hooks_slack_com_url_receives_the_incident(report_env, monkeypatc
     boto3.client("secretsmanager").put_secret_value(SecretId=SECRET_NAME, SecretString=url)
     recorder = Recorder()
     monkeypatch.setattr(slack, "post_json", recorder)
-    result = handler.handler_slack(CASES["ignored"](), FakeLambdaContext())
+    result = handler.handler_slack(CASES["ignored"](), fake_context())
     assert result["status"] == "failed" and "hooks.slack.com/..." in result["detail"]
     assert "SECRET" not in result["detail"] and "evil" not in result["detail"]
     assert recorder.requests == []
@@ -242,7 +242,7 @@ def test_the_real_webhook_shape_is_accepted():
 def test_sns_refusal_raises_email_delivery_error(report_env, monkeypatch):
     monkeypatch.setenv("TOPIC_ARN", report_env.replace("credential-responder-reports", "gone"))
     with pytest.raises(handler.EmailDeliveryError, match="NotFound"):
-        handler.handler_sns(CASES["ignored"](), FakeLambdaContext())
+        handler.handler_sns(CASES["ignored"](), fake_context())
 
 
 def test_code_calls_exactly_the_granted_actions(report_env, monkeypatch):
