@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
+pytestmark = [pytest.mark.drill]  # each test names its group (xdist joins a module's group to a test's)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -58,6 +58,7 @@ def human(synthesized) -> str:
     return out.getvalue()
 
 
+@pytest.mark.xdist_group("drill-events")
 def test_the_human_output_ends_with_a_one_screen_tally(human) -> None:
     lines = human.rstrip("\n").splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith("== tally: "))
@@ -70,6 +71,7 @@ def test_the_human_output_ends_with_a_one_screen_tally(human) -> None:
     assert len(tally) <= 25 and all(len(line) <= 160 for line in tally)
 
 
+@pytest.mark.xdist_group("drill-events")
 def test_the_human_output_has_no_python_reprs_and_reads_observed_line_by_line(human) -> None:
     assert "None ms" not in human and "{'" not in human
     owner_history = human.split("## fault drill owner-history", 1)[1]
@@ -92,6 +94,7 @@ def test_no_containing_call_is_said_in_words(drill_runs) -> None:
     assert re.search(r" malformed +IGNORED +as expected +- +-$", tally([result]))
 
 
+@pytest.mark.xdist_group("drill-events")
 def test_each_event_shows_the_reports_first_lines_and_what_is_left(drill_runs) -> None:
     """`make drill`'s short form: the e-mail up to its details, then one line of steps and timings."""
     from drill.__main__ import render

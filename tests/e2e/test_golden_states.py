@@ -11,12 +11,14 @@ import pytest
 
 from tests.golden import record
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
+pytestmark = [pytest.mark.drill]  # each case names its group (xdist joins a module's group to a test's)
 
 
 # A fault drill's case is recorded from the run test_faults.py shares, an event's from the event tests'.
 CASES = [
-    pytest.param(case, marks=[pytest.mark.xdist_group("drill-faults")] if "fault" in record.CASES[case] else [])
+    pytest.param(
+        case, marks=[pytest.mark.xdist_group("drill-faults" if "fault" in record.CASES[case] else "drill-events")]
+    )
     for case in sorted(record.CASES)
 ]
 

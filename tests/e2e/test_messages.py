@@ -22,7 +22,9 @@ from drill.faults import SCENARIOS
 from tests.e2e.conftest import EVENTS, Run
 from tests.message_lint import problems, record_texts, slack_text
 
-pytestmark = [pytest.mark.drill, pytest.mark.xdist_group("drill-events")]
+# No module-wide group: xdist joins every group a test carries into one of its own. Each test names the group that
+# holds the runs it reads.
+pytestmark = [pytest.mark.drill]
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = [
     *(("event", str(path.relative_to(EVENTS))) for path in sorted(EVENTS.glob("*.json"))),
@@ -70,7 +72,10 @@ def run_of(drill_runs: Any, kind: str, name: str) -> Run:
 # Each run is read where it is shared: an event's with the event tests, a fault drill's with test_faults*.py.
 PARAMS = [
     pytest.param(
-        kind, name, id=f"{kind}:{name}", marks=[pytest.mark.xdist_group("drill-faults")] if kind == "fault" else []
+        kind,
+        name,
+        id=f"{kind}:{name}",
+        marks=[pytest.mark.xdist_group("drill-faults" if kind == "fault" else "drill-events")],
     )
     for kind, name in RUNS
 ]
@@ -84,6 +89,7 @@ def test_every_message_passes_the_lint(drill_runs, kind: str, name: str) -> None
     assert not found, "\n".join(found[:40])
 
 
+@pytest.mark.xdist_group("drill-events")
 def test_the_root_users_key_is_never_an_iam_users(drill_runs) -> None:
     """The crafted root-key event, run on its own: IAM names the owner <root_account>; nothing is changed, and
     the report gives the root user's own steps, never an IAM user's."""
@@ -126,6 +132,7 @@ def test_the_member_accounts_key_is_reported_for_that_account(drill_runs) -> Non
     assert "not account 210987654321's" in head  # the look-up read this account's CloudTrail, and says so
 
 
+@pytest.mark.xdist_group("drill-events")
 def test_the_drill_shows_each_kind_the_readme_lists_with_the_outcome_it_states(drill_runs) -> None:
     """`make drill`'s events (drill.__main__.SHOWCASE) against README's "What it answers": one of each row, the
     outcome the row states."""
