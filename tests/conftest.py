@@ -8,6 +8,22 @@ from drill.account import FakeLambdaContext
 from tests.factories import fake_context
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` (make test) sends the tests of one xdist_group to one worker, where they share its
+    session's drill runs and synthesized templates. pytest-xdist 3.8 names the group by rewriting `item._nodeid`,
+    which pytest 9 no longer reads (a node's id is `item._id`): every group was silently split over both workers.
+    This names it as xdist's scheduler expects (`<nodeid>@<group>`)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
+        if groups and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return fake_context()
