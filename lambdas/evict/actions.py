@@ -48,7 +48,6 @@ QUARANTINE_TRUST = "quarantine-rewritten-trust"
 RESTORE_TRUST = "restore-trust"
 BACKDOOR_KEY = "deactivate-backdoor-key"
 MINTED = "revoke-minted-sessions"
-USER_CREDENTIAL = "user-credential"
 GRANT = "attacker-grant"
 RENAMED = "renamed-user"
 TRUST_UNCHANGED = "trust-rewrite-adds-nobody"
@@ -64,7 +63,6 @@ EVICTION_STEPS = (
     RESTORE_TRUST,
     BACKDOOR_KEY,
     MINTED,
-    USER_CREDENTIAL,
 )
 
 EVICTION_POLICY_NAME = "CredentialResponderEviction"
@@ -538,16 +536,6 @@ def revoke_sessions(
     put = [OLDER_SESSIONS_POLICY] if written.put else []
     status = Status.DONE if written.put else Status.ALREADY_DONE
     return result(status, text, undo=_undo(kind, name, put), data={kind: name, "policies": put})
-
-
-def user_covered(iam: Any, user: str) -> bool:
-    """Whether the responder's deny-all reads back on the user (it denies every credential of the user)."""
-    try:
-        return _read(iam, "user", user, EVICTION_POLICY_NAME) == EVICTION_POLICY
-    except ClientError as exc:
-        if _missing(exc):
-            return False
-        raise
 
 
 # -- trust ------------------------------------------------------------------------------------------------

@@ -151,8 +151,6 @@ def _plan_item(item: dict[str, Any], settings: Settings, held_users: set[str], h
             "and what they made is followed here"
         )
         return Planned(label, 89, lambda c: actions.report(actions.SUMMARY, role, text))
-    if kind == "user-credential":
-        return Planned(label, 70, partial(_user_credential, item, why, held_users))
     if kind == "grant":
         return Planned(label, 85, lambda c: _grant(item, why))
     if kind == "rename":
@@ -204,7 +202,6 @@ def _step_name(item: dict[str, Any]) -> str:
         "trust": actions.QUARANTINE_TRUST,
         "session": actions.MINTED,
         "named-role": actions.MINTED,
-        "user-credential": actions.USER_CREDENTIAL,
         "grant": actions.GRANT,
         "rename": actions.RENAMED,
     }.get(str(item.get("kind")), actions.SUMMARY)
@@ -334,26 +331,6 @@ def _session(item: dict[str, Any], why: str, held_users: set[str], held_roles: s
         c.iam, "user", user, issued, f"{item.get('label')}; {why}", c.settings.switch("sessions"), now=c.now,
         replaced=c.replaced,
     )  # fmt: skip
-
-
-_CREDENTIAL_COMMANDS = {
-    "ssh-public-key": "aws iam update-ssh-public-key --user-name {user} --ssh-public-key-id {id} --status Inactive",
-    "service-specific-credential": "aws iam update-service-specific-credential --user-name {user} "
-    "--service-specific-credential-id {id} --status Inactive",
-    "signing-certificate": "aws iam update-signing-certificate --user-name {user} --certificate-id {id} "
-    "--status Inactive",
-}
-
-
-def _user_credential(item: dict[str, Any], why: str, held_users: set[str], c: Context) -> StepResult:
-    user, credential = str(item.get("user") or ""), str(item["id"])
-    kind = str(item.get("details", {}).get("type") or "credential")
-    manual = _CREDENTIAL_COMMANDS.get(kind, "check {id} of {user} by hand").format(user=q(user), id=q(credential))
-    if user in held_users and actions.user_covered(c.iam, user):
-        text = f"{item.get('label')}: the deny-all on user {user} (read back) denies every request it signs; {why}"
-        return step(actions.USER_CREDENTIAL, Status.ALREADY_DONE, credential, actions.shorten(text), containment=True)
-    text = f"{item.get('label')}: not set Inactive by the eviction; set it Inactive by hand; {why}"
-    return actions.report(actions.USER_CREDENTIAL, credential, text, containment=True, manual=manual)
 
 
 def _grant(item: dict[str, Any], why: str) -> StepResult:

@@ -31,6 +31,7 @@ from common.action import actions as declared_actions
 from common.action import by_task
 from common.cutoff import deny_older_sessions
 from common.steps import Status, StepResult, succeeded
+from reach.graph import DERIVING_CALLS
 from report import links
 from report.links import Link
 
@@ -39,36 +40,9 @@ if TYPE_CHECKING:  # report.outcome builds its steps' manual commands from this 
 
 # The marker lambdas/evict writes into the detail of an item it held because its verdict is unknown.
 HELD_ON_DOUBT = "held on doubt (unknownChanges=hold; its undo command releases it): "
-# What IAM calls create or change that the reach follows and the eviction acts on (lambdas/reach/graph.py
-# DERIVING_CALLS, and the responder's own DeleteLoginProfile): any other mutating call is the reader's to check.
-ACTED_ON = frozenset(
-    {
-        "CreateAccessKey",
-        "UpdateAccessKey",
-        "CreateUser",
-        "UpdateUser",
-        "CreateLoginProfile",
-        "UpdateLoginProfile",
-        "CreateRole",
-        "UpdateAssumeRolePolicy",
-        "AttachUserPolicy",
-        "PutUserPolicy",
-        "AttachRolePolicy",
-        "PutRolePolicy",
-        "AttachGroupPolicy",
-        "PutGroupPolicy",
-        "AddUserToGroup",
-        "CreatePolicyVersion",
-        "SetDefaultPolicyVersion",
-        "UploadSSHPublicKey",
-        "CreateServiceSpecificCredential",
-        "UploadSigningCertificate",
-        "AssumeRole",
-        "GetSessionToken",
-        "GetFederationToken",
-        "GetScopedCredentials",
-    }
-)
+# What IAM calls create or change that the reach follows and acts on: any other mutating call is the reader's to
+# check.
+ACTED_ON = frozenset(DERIVING_CALLS)
 # Steps that change the network position or the state of an instance (the declared actions that are not on the
 # attacker's reach), and their tasks' names for a task that failed whole: what is left of them is isolation.
 _ISOLATION_STEPS = tuple(

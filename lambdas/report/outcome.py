@@ -58,7 +58,6 @@ BACKDOOR_STEPS = reach_steps() | frozenset(
         "quarantine-rewritten-trust",
         "restore-trust",
         "revoke-minted-sessions",
-        "user-credential",
         "evict-backdoors",
     }
 )
