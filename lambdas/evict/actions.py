@@ -357,7 +357,10 @@ def remove_login_profile(
                     manual=manual,
                 )
             iam.delete_login_profile(UserName=user)
-        put, cutoff = _hold(iam, "user", user, now, replaced, deny_all=False)
+        # Gone before this call (an earlier pass removed it): no console session can have been issued since, so a
+        # cut-off of ours already in place stands, and a second pass changes nothing. Removed now: cut off to now.
+        since = EPOCH if profile is None else ""
+        put, cutoff = _hold(iam, "user", user, now, replaced, deny_all=False, sessions_before=since)
         try:
             iam.get_login_profile(UserName=user)
             removed = False

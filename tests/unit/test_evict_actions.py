@@ -127,6 +127,24 @@ def test_a_password_the_attacker_created_is_removed_and_the_users_sessions_cut_o
     assert cutoff_of(policy(iam, "user", "alice", OLDER_SESSIONS_POLICY)) is not None
 
 
+def test_a_second_pass_over_a_removed_password_keeps_the_cut_off_in_place(iam) -> None:
+    iam.create_user(UserName="alice")
+    iam.create_login_profile(UserName="alice", Password="Attacker-Pass-123!")
+    made = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    first = actions.remove_login_profile(iam, "alice", made, "why", ON, now=NOW, replaced=Replaced())
+    in_place = policy(iam, "user", "alice", OLDER_SESSIONS_POLICY)
+
+    # Minutes later (secondLookupDelayMinutes): the password is gone, so no console session can be newer.
+    replaced = Replaced()
+    second = actions.remove_login_profile(
+        iam, "alice", made, "why", ON, now=NOW + timedelta(minutes=5), replaced=replaced
+    )
+
+    assert first["status"] == Status.DONE and second["status"] == Status.ALREADY_DONE, second["detail"]
+    assert policy(iam, "user", "alice", OLDER_SESSIONS_POLICY) == in_place and not replaced.documents
+    assert "undo" not in second or not second["undo"]
+
+
 def test_a_password_set_again_after_the_attacker_is_left_alone(iam) -> None:
     iam.create_user(UserName="alice")
     iam.create_login_profile(UserName="alice", Password="Owners-New-Pass-123!")
