@@ -610,7 +610,8 @@ def restore_trust(
         changed = principals(current) != principals(previous)
         if changed:
             iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(previous))
-        put, cutoff = _hold(iam, "role", role, now, replaced, deny_all=False)
+        # Already put back (an earlier pass): a cut-off of ours in place stands, as for a removed password.
+        put, cutoff = _hold(iam, "role", role, now, replaced, deny_all=False, sessions_before="" if changed else EPOCH)
         after = document(iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument"))
     except PolicyNotInPlace as exc:
         return result(Status.FAILED, f"read back: {exc}", manual=restore)

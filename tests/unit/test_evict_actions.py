@@ -245,6 +245,24 @@ def test_a_trust_document_aws_config_proves_is_put_back(iam) -> None:
     assert replaced.documents[0]["policy"] == "trust policy"
     assert cutoff_of(policy(iam, "role", "web", OLDER_SESSIONS_POLICY)) is not None
 
+    # A second pass minutes later: the trust is back, so the cut-off of the first stands and nothing is written.
+    in_place = policy(iam, "role", "web", OLDER_SESSIONS_POLICY)
+    again = Replaced()
+    second = actions.restore_trust(
+        iam,
+        "web",
+        previous,
+        proof,
+        OUTSIDE,
+        "why",
+        ON,
+        now=NOW + timedelta(minutes=5),
+        replaced=again,
+        own_role_arns=frozenset(),
+    )
+    assert second["status"] == Status.ALREADY_DONE, second["detail"]
+    assert policy(iam, "role", "web", OLDER_SESSIONS_POLICY) == in_place and not again.documents
+
 
 def test_switches_and_dry_run_refuse_before_any_call(iam) -> None:
     off = actions.hold_role(
