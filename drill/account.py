@@ -24,6 +24,8 @@ from typing import Any
 import boto3
 import botocore.client
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 from moto import mock_aws
 
 from drill import LAMBDAS_DIR
@@ -39,6 +41,39 @@ HOME_REGION = "us-east-1"
 PLUMBING = {"lambda", "stepfunctions", "sfn", "states"}
 # Who makes an integration Task's calls: the state machine's role (its Denies, for IamEnforcement).
 STATE_MACHINE = "states"
+
+
+_LOADERS: dict[str | None, Any] = {}
+
+
+def _shared_loader(search_path_string: str | None = None) -> Any:
+    """botocore.loaders.create_loader, one loader per AWS_DATA_PATH for the process."""
+    if search_path_string not in _LOADERS:
+        _LOADERS[search_path_string] = botocore.loaders.create_loader(search_path_string)
+    return _LOADERS[search_path_string]
+
+
+_KEPT_TREES: dict[str, Any] = {}
+_KEPT_TREES_LOCK = threading.Lock()
+
+
+def _parse_with_kept_tree(definition: str) -> tuple[Any, Any]:
+    """moto's AmazonStateLanguageParser.parse, with the syntax tree of each definition parsed once per process."""
+    from moto.stepfunctions.parser.asl.parse import asl_parser as moto
+
+    with _KEPT_TREES_LOCK:
+        tree = _KEPT_TREES.get(definition)
+    if tree is None:
+        errors = moto.SyntaxErrorListener()
+        parser = moto.ASLParser(moto.CommonTokenStream(moto.ASLLexer(moto.InputStream(definition))))
+        parser.removeErrorListeners()
+        parser.addErrorListener(errors)
+        tree = parser.state_machine()
+        if errors.errors:
+            raise moto.ASLParserException(errors=errors.errors)
+        with _KEPT_TREES_LOCK:
+            _KEPT_TREES[definition] = tree
+    return moto.Preprocessor().visit(tree), tree
 
 
 def _as_raised_by(client: Any, error: Exception, operation: str) -> Exception:
@@ -155,6 +190,8 @@ class SimulatedAccount:
             }
         )
         self._few_images()
+        self._parse_each_definition_once()
+        self._load_service_models_once()
         self._mock = mock_aws(
             config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         )
@@ -184,6 +221,8 @@ class SimulatedAccount:
             else:
                 os.environ[key] = value
         self._moto_amis.AMIS = self._all_images
+        self._asl_parser.parse = self._asl_parse
+        botocore.session.create_loader = self._create_loader  # type: ignore[attr-defined]
         self._restore_product_modules()
 
     def _few_images(self) -> None:
@@ -197,6 +236,26 @@ class SimulatedAccount:
         moto_amis.AMIS = self._all_images[:1]
         # Present: moto then loads AMIS only, not its per-region "latest" lists (read at import, which is past).
         self._set_env({"MOTO_AMIS_PATH": "drill/account.py: the first of moto's default AMIs"})
+
+    def _parse_each_definition_once(self) -> None:
+        """moto parses a state machine's definition with ANTLR when it is created and again at each execution (AWS
+        parses once, at CreateStateMachine): 1.8 s for the product's definition the first time in a process, 0.2-0.4 s
+        each time after, inside the execution the drill times. The syntax tree of a definition is kept for the process;
+        the evaluation components are built anew from it each time, as moto builds them (each execution still gets
+        components of its own, and a definition moto rejects is still rejected)."""
+        from moto.stepfunctions.parser.asl.parse import asl_parser
+
+        self._asl_parser = asl_parser.AmazonStateLanguageParser
+        self._asl_parse = self._asl_parser.parse
+        self._asl_parser.parse = staticmethod(_parse_with_kept_tree)  # type: ignore[method-assign]
+
+    def _load_service_models_once(self) -> None:
+        """Every simulated account starts with new botocore sessions (moto's and the product's, whose modules are
+        imported anew), and each session's loader parses the service models' JSON again: a third of a drill run. The
+        sessions share one loader for the process, as a warm Lambda's session keeps its own (speed only: the models
+        are botocore's, read-only once loaded)."""
+        self._create_loader = botocore.session.create_loader  # type: ignore[attr-defined]
+        botocore.session.create_loader = _shared_loader  # type: ignore[attr-defined]
 
     def client(self, service: str, region: str = HOME_REGION) -> Any:
         return boto3.client(service, region_name=region)
@@ -412,7 +471,8 @@ class SimulatedAccount:
             self.refs[logical_id] = arn
             self.attrs[(logical_id, "TopicArn")] = arn
         for logical_id in self.synthesized.resources("AWS::S3::Bucket"):
-            name = f"drill-{logical_id.lower()[:40]}-{uuid.uuid4().hex[:8]}"
+            # The same name in every run (moto starts each account empty), so the definition naming it is the same too.
+            name = f"drill-{logical_id.lower()[:40]}-{self.account_id}"
             self.client("s3").create_bucket(Bucket=name)
             self.refs[logical_id] = name
             self.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"

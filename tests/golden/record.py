@@ -48,7 +48,6 @@ CASES: dict[str, dict[str, str]] = {
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _AWS_ID = re.compile(r"\b(ami|sg|snap|vol|eni|i|subnet|vpc|lt|iip-assoc)-[0-9a-f]{17}\b")
 _IAM_ID = re.compile(r"\b(AKIA|AROA|AIDA|AIPA|ASIA)[A-Z0-9]{16}\b")
-_BUCKET = re.compile(r"\b(drill-[a-z0-9]{1,40})-[0-9a-f]{8}\b")
 _TIME = re.compile(r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
 _COMPACT_TIME = re.compile(r"\b\d{8}T\d{6}Z\b")
 _BASE_TIME = datetime(2030, 1, 1, tzinfo=UTC)
@@ -112,7 +111,6 @@ def normalize(state: Any, staged: dict[str, str], stable_text: str, started: dat
     text = _UUID.sub(lambda m: placeholder(m.group(0), "uuid", lambda n: f"00000000-0000-4000-8000-{n:012d}"), text)
     text = _AWS_ID.sub(lambda m: placeholder(m.group(0), m.group(1), lambda n: f"{m.group(1)}-0d{n:015d}"), text)
     text = _IAM_ID.sub(lambda m: placeholder(m.group(0), m.group(1), lambda n: f"{m.group(1)}DRILLMINTED{n:05d}"), text)
-    text = _BUCKET.sub(lambda m: f"{m.group(1)}-00000000", text)
 
     def run_time(match: re.Match[str]) -> str:
         day, clock, fraction, zone = match.groups()
