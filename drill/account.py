@@ -24,14 +24,13 @@ from typing import Any
 import boto3
 import botocore.client
 import botocore.exceptions
-import botocore.loaders
-import botocore.session
 from moto import mock_aws
 
 from drill import LAMBDAS_DIR
 from drill.emulation import Emulations
 from drill.iam_semantics import IamEnforcement
 from drill.moto_quirks import aws_semantics
+from drill.speed import once_per_process
 from drill.template import Synthesized, resolve
 
 # The product's packages (lambdas/*): fresh for each simulated account, so no module keeps another's state.
@@ -41,39 +40,6 @@ HOME_REGION = "us-east-1"
 PLUMBING = {"lambda", "stepfunctions", "sfn", "states"}
 # Who makes an integration Task's calls: the state machine's role (its Denies, for IamEnforcement).
 STATE_MACHINE = "states"
-
-
-_LOADERS: dict[str | None, Any] = {}
-
-
-def _shared_loader(search_path_string: str | None = None) -> Any:
-    """botocore.loaders.create_loader, one loader per AWS_DATA_PATH for the process."""
-    if search_path_string not in _LOADERS:
-        _LOADERS[search_path_string] = botocore.loaders.create_loader(search_path_string)
-    return _LOADERS[search_path_string]
-
-
-_KEPT_TREES: dict[str, Any] = {}
-_KEPT_TREES_LOCK = threading.Lock()
-
-
-def _parse_with_kept_tree(definition: str) -> tuple[Any, Any]:
-    """moto's AmazonStateLanguageParser.parse, with the syntax tree of each definition parsed once per process."""
-    from moto.stepfunctions.parser.asl.parse import asl_parser as moto
-
-    with _KEPT_TREES_LOCK:
-        tree = _KEPT_TREES.get(definition)
-    if tree is None:
-        errors = moto.SyntaxErrorListener()
-        parser = moto.ASLParser(moto.CommonTokenStream(moto.ASLLexer(moto.InputStream(definition))))
-        parser.removeErrorListeners()
-        parser.addErrorListener(errors)
-        tree = parser.state_machine()
-        if errors.errors:
-            raise moto.ASLParserException(errors=errors.errors)
-        with _KEPT_TREES_LOCK:
-            _KEPT_TREES[definition] = tree
-    return moto.Preprocessor().visit(tree), tree
 
 
 def _as_raised_by(client: Any, error: Exception, operation: str) -> Exception:
@@ -165,6 +131,8 @@ class SimulatedAccount:
         self.faults: list[Fault] = []
         self.iam: IamEnforcement | None = None
         self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
         self._recording: dict[str, ExecutionRecord] = {}
         self._current: threading.local = threading.local()
         self._saved_env: dict[str, str | None] = {}
@@ -190,8 +158,8 @@ class SimulatedAccount:
             }
         )
         self._few_images()
-        self._parse_each_definition_once()
-        self._load_service_models_once()
+        self._faster = once_per_process()
+        self._faster.__enter__()
         self._mock = mock_aws(
             config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         )
@@ -221,8 +189,7 @@ class SimulatedAccount:
             else:
                 os.environ[key] = value
         self._moto_amis.AMIS = self._all_images
-        self._asl_parser.parse = self._asl_parse
-        botocore.session.create_loader = self._create_loader  # type: ignore[attr-defined]
+        self._faster.__exit__(None, None, None)
         self._restore_product_modules()
 
     def _few_images(self) -> None:
@@ -237,28 +204,13 @@ class SimulatedAccount:
         # Present: moto then loads AMIS only, not its per-region "latest" lists (read at import, which is past).
         self._set_env({"MOTO_AMIS_PATH": "drill/account.py: the first of moto's default AMIs"})
 
-    def _parse_each_definition_once(self) -> None:
-        """moto parses a state machine's definition with ANTLR when it is created and again at each execution (AWS
-        parses once, at CreateStateMachine): 1.8 s for the product's definition the first time in a process, 0.2-0.4 s
-        each time after, inside the execution the drill times. The syntax tree of a definition is kept for the process;
-        the evaluation components are built anew from it each time, as moto builds them (each execution still gets
-        components of its own, and a definition moto rejects is still rejected)."""
-        from moto.stepfunctions.parser.asl.parse import asl_parser
-
-        self._asl_parser = asl_parser.AmazonStateLanguageParser
-        self._asl_parse = self._asl_parser.parse
-        self._asl_parser.parse = staticmethod(_parse_with_kept_tree)  # type: ignore[method-assign]
-
-    def _load_service_models_once(self) -> None:
-        """Every simulated account starts with new botocore sessions (moto's and the product's, whose modules are
-        imported anew), and each session's loader parses the service models' JSON again: a third of a drill run. The
-        sessions share one loader for the process, as a warm Lambda's session keeps its own (speed only: the models
-        are botocore's, read-only once loaded)."""
-        self._create_loader = botocore.session.create_loader  # type: ignore[attr-defined]
-        botocore.session.create_loader = _shared_loader  # type: ignore[attr-defined]
-
     def client(self, service: str, region: str = HOME_REGION) -> Any:
-        return boto3.client(service, region_name=region)
+        """The drill's own client (staging, read-back), one per service and region for the account: reading an account
+        back made a client per call, a sixth of a drill run."""
+        with self._clients_lock:
+            if (service, region) not in self._clients:
+                self._clients[service, region] = boto3.client(service, region_name=region)
+            return self._clients[service, region]
 
     # -- running ---------------------------------------------------------------------------
     def run(self, event: dict[str, Any], *, timeout: float = 120.0) -> ExecutionRecord:

@@ -11,9 +11,11 @@ an unknown field or a reference to an undeclared object is an `AccountStateError
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -413,19 +415,26 @@ def apply_account_state(account: SimulatedAccount, state: AccountState) -> Stage
     return staged
 
 
+@cache
+def _aws_managed_policies() -> dict[str, Any]:
+    """moto's copy of AWS's managed policies (1,300 of them, a 4 MB JSON string), parsed once per process."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return dict(json.loads(aws_managed_policies_data))
+
+
 def _aws_managed(account_id: str, arn: str) -> None:
     """moto loads no AWS-managed policy by default: add the one named, from moto's own copy of AWS's."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
     from moto.iam.models import AWSManagedPolicy, iam_backends
 
     backend = iam_backends[account_id]["global"]
     if arn in backend.managed_policies:
         return
     name = arn.rsplit("/", 1)[-1]
-    data = json.loads(aws_managed_policies_data).get(name)
+    data = _aws_managed_policies().get(name)
     if data is None:
         raise AccountStateError(f"{arn}: not an AWS-managed policy moto knows")
-    backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, account_id, "us-east-1", data)
+    backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, account_id, "us-east-1", copy.deepcopy(data))
 
 
 def _policy_arns(account_id: str, policies: list[Policy], attached: list[str]) -> list[str]:
