@@ -18,11 +18,14 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 setup: $(SETUP)
 
+# uv installs the same pinned packages as pip would, in 30 s where pip took 80 s here (CI's set-up is part of its
+# `make test`); compiled, as pip leaves them, so that the bench's cold starts import what Lambda's runtime does.
+UV_PIN := uv==0.13.8
 $(VENV)/.stamp: requirements.txt requirements-dev.txt
 	@echo "make setup: creating $(VENV) (Python packages, once)" >&2
 	@$(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip >&2
-	@$(PY) -m pip install --quiet -r requirements-dev.txt >&2
+	@$(PY) -m pip install --quiet --disable-pip-version-check $(UV_PIN) >&2
+	@$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt >&2
 	@touch $@
 
 node_modules/.stamp: package.json package-lock.json

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.client
 import botocore.exceptions
 from moto import mock_aws
@@ -30,7 +29,7 @@ from drill import LAMBDAS_DIR
 from drill.emulation import Emulations
 from drill.iam_semantics import IamEnforcement
 from drill.moto_quirks import aws_semantics
-from drill.speed import once_per_process
+from drill.speed import drill_client, once_per_process
 from drill.template import Synthesized, resolve
 
 # The product's packages (lambdas/*): fresh for each simulated account, so no module keeps another's state.
@@ -131,8 +130,6 @@ class SimulatedAccount:
         self.faults: list[Fault] = []
         self.iam: IamEnforcement | None = None
         self._lock = threading.Lock()
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._clients_lock = threading.Lock()
         self._recording: dict[str, ExecutionRecord] = {}
         self._current: threading.local = threading.local()
         self._saved_env: dict[str, str | None] = {}
@@ -205,12 +202,8 @@ class SimulatedAccount:
         self._set_env({"MOTO_AMIS_PATH": "drill/account.py: the first of moto's default AMIs"})
 
     def client(self, service: str, region: str = HOME_REGION) -> Any:
-        """The drill's own client (staging, read-back), one per service and region for the account: reading an account
-        back made a client per call, a sixth of a drill run."""
-        with self._clients_lock:
-            if (service, region) not in self._clients:
-                self._clients[service, region] = boto3.client(service, region_name=region)
-            return self._clients[service, region]
+        """The drill's own client (staging, read-back): one per service and region for the process (drill.speed)."""
+        return drill_client(service, region)
 
     # -- running ---------------------------------------------------------------------------
     def run(self, event: dict[str, Any], *, timeout: float = 120.0) -> ExecutionRecord:

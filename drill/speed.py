@@ -45,7 +45,7 @@ def definitions_parsed_once() -> Iterator[None]:
     components of its own, and a definition moto rejects is still rejected)."""
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    original = AmazonStateLanguageParser.parse
+    original = AmazonStateLanguageParser.__dict__["parse"]  # the staticmethod itself, to put back as it was
     AmazonStateLanguageParser.parse = staticmethod(_parse_with_kept_tree)  # type: ignore[method-assign]
     try:
         yield
@@ -156,3 +156,24 @@ def task_clients_made_once() -> Iterator[None]:
     finally:
         for module in users:
             module.boto_client_for = original  # type: ignore[attr-defined]
+
+
+# -- the drill's own clients ------------------------------------------------------------------------------------------
+_DRILL_CLIENTS: dict[tuple[str, str], Any] = {}
+_DRILL_CLIENTS_LOCK = threading.Lock()
+_DRILL_SESSION: list[Any] = []
+
+
+def drill_client(service: str, region: str) -> Any:
+    """A client for the drill's staging and read-back, one per service and region for the process: reading an account
+    back made a client per call, and then one per account, a tenth of a drill run. Every simulated account signs with
+    the same fake credentials (SimulatedAccount sets them), and moto answers for the account MOTO_ACCOUNT_ID names at
+    each request, so a client made for one account serves the next."""
+    import boto3
+
+    with _DRILL_CLIENTS_LOCK:
+        if (service, region) not in _DRILL_CLIENTS:
+            if not _DRILL_SESSION:
+                _DRILL_SESSION.append(boto3.session.Session())
+            _DRILL_CLIENTS[service, region] = _DRILL_SESSION[0].client(service, region_name=region)
+        return _DRILL_CLIENTS[service, region]

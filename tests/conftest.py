@@ -36,6 +36,7 @@ def aws(monkeypatch: pytest.MonkeyPatch):
 
     from common.aws import client
     from drill.moto_quirks import aws_semantics
+    from drill.speed import once_per_process
 
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -45,8 +46,8 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     }.items():
         monkeypatch.setenv(key, value)
     client.cache_clear()
-    # moto as AWS behaves where the product meets it (drill/moto_quirks.py), as the drill runs it.
-    with mock_aws(), aws_semantics():
+    # moto as AWS behaves where the product meets it (drill/moto_quirks.py), as the drill runs it, and as fast.
+    with mock_aws(), aws_semantics(), once_per_process():
         yield
     client.cache_clear()
 
