@@ -40,9 +40,11 @@ drill: setup ## the real response, synthesized by CDK, against a simulated accou
 	@$(PY) -m drill $(ARGS)
 
 # The suite imports the product anew for every simulated account (about a hundred times per worker): compiled once
-# into $(VENV)/pycache, outside the tree, it is read back instead of compiled again each time.
+# into $(VENV)/pycache, outside the tree, it is read back instead of compiled again each time. Its workers and the
+# `make drill` commands it runs share each synthesized configuration (drill/template.py, keyed by every input).
 test: setup ## the whole test suite (what CI runs)
-	@PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX="$(abspath $(VENV))/pycache" $(PY) -m pytest -q -n 2 --dist loadgroup $(ARGS)
+	@PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX="$(abspath $(VENV))/pycache" \
+	  DRILL_SYNTH_CACHE="$(abspath $(VENV))/synth-cache" $(PY) -m pytest -q -n 2 --dist loadgroup $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -92,14 +96,77 @@ def synthesize(context: dict[str, Any] | None = None) -> Synthesized:
 
 @cache
 def _synthesize_cached(context_json: str) -> Synthesized:
+    context = {**_cdk_json_context(), **json.loads(context_json)}
+    kept = _kept_assembly(context)
+    if kept is None:
+        return _synthesize_now(context, context_json, None)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    with (kept.parent / f".{kept.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a process synthesizing this one: wait for it rather than do it again
+        if (kept / f"{STACK_NAME}.template.json").is_file():
+            template = json.loads((kept / f"{STACK_NAME}.template.json").read_text())
+            return Synthesized(template=template, outdir=str(kept), context_json=context_json)
+        return _synthesize_now(context, context_json, kept)
+
+
+def _synthesize_now(context: dict[str, Any], context_json: str, kept: Path | None) -> Synthesized:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from app import build_app  # deferred: importing CDK starts a node process
 
-    context = {**_cdk_json_context(), **json.loads(context_json)}
     outdir = tempfile.mkdtemp(prefix="responder-synth-")
+    atexit.register(shutil.rmtree, outdir, ignore_errors=True)
     assembly = build_app(context=context, outdir=outdir).synth()
     template = assembly.get_stack_by_name(STACK_NAME).template
+    if kept is not None:
+        _keep_assembly(Path(outdir), kept)
     return Synthesized(template=template, outdir=outdir, context_json=context_json)
+
+
+# `make test` names a directory here (DRILL_SYNTH_CACHE): the suite's workers and the `make drill` commands it runs
+# then synthesize each configuration once between them (5-10 s each), instead of once per process.
+SYNTH_CACHE = "DRILL_SYNTH_CACHE"
+REPOSITORY = Path(__file__).resolve().parent.parent
+_KEPT_ASSEMBLIES = 20
+_SYNTH_INPUTS = ("app.py", "cdk.json", "infra", "lambdas")
+
+
+def _kept_assembly(context: dict[str, Any]) -> Path | None:
+    """Where the cloud assembly of this app, as its files are now and with this context, is kept (None: no cache).
+    The key covers everything synthesis reads: the app's own files, the context, the environment CDK reads, and the
+    versions of the libraries that write the template."""
+    root = os.environ.get(SYNTH_CACHE)
+    if not root:
+        return None
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps(context, sort_keys=True).encode())
+    for name in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION"):
+        digest.update(f"{name}={os.environ.get(name)}".encode())
+    for package in ("aws-cdk-lib", "constructs", "cdk-nag"):
+        digest.update(f"{package}={version(package)}".encode())
+    for top in _SYNTH_INPUTS:
+        paths = [REPOSITORY / top] if (REPOSITORY / top).is_file() else sorted((REPOSITORY / top).rglob("*"))
+        for path in paths:
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(REPOSITORY)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return Path(root) / digest.hexdigest()[:32]
+
+
+def _keep_assembly(outdir: Path, kept: Path) -> None:
+    """Copied whole (the nag report and the assets are read from it too), then renamed into place: a process that
+    reads the cache never sees half of one; of two processes that synthesized it together, the first rename stands."""
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{kept.name}-", dir=kept.parent))
+    shutil.copytree(outdir, partial, dirs_exist_ok=True)
+    try:
+        partial.rename(kept)
+    except OSError:  # already kept by another process
+        shutil.rmtree(partial, ignore_errors=True)
+    assemblies = [entry for entry in kept.parent.iterdir() if entry.is_dir() and not entry.name.startswith(".")]
+    for old in sorted(assemblies, key=lambda entry: entry.stat().st_mtime)[:-_KEPT_ASSEMBLIES]:
+        shutil.rmtree(old, ignore_errors=True)
+        (old.parent / f".{old.name}.lock").unlink(missing_ok=True)
 
 
 def context_of(environment: dict[str, str]) -> dict[str, Any]:
@@ -125,7 +192,7 @@ def context_of(environment: dict[str, str]) -> dict[str, Any]:
 
 
 def _cdk_json_context() -> dict[str, Any]:
-    path = Path(__file__).resolve().parent.parent / "cdk.json"
+    path = REPOSITORY / "cdk.json"
     return dict(json.loads(path.read_text())["context"])
 
 
