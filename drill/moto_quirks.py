@@ -12,8 +12,12 @@ the duration only, and nest safely.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import lru_cache
 from typing import Any
 
 
@@ -139,18 +143,35 @@ def jsonata_evaluator() -> Iterator[None]:
     with a TypeError, as States.Runtime. The patch evaluates with jsonata-python, a port of the
     jsonata-java implementation moto's upstream (LocalStack) binds. moto also writes each string
     variable into the expression between bare double quotes, unescaped, so a value holding a quote or
-    a backslash breaks the expression: the patch writes every value as JSON.
+    a backslash breaks the expression: the patch binds every value as its JSON instead.
+
+    Bound, not written into the expression: jsonata-python's parser read the whole state ($states.input, every
+    variable) as expression text at each evaluation, a tenth of a drill run and more with a large state. Each
+    declaration names its value by a digest of its JSON, and the evaluation binds a fresh copy of that JSON, with
+    numbers as JSONata's parser reads them (an integral number is an integer); strings keep their characters
+    (written into the expression, a character beyond the BMP became two halves of a surrogate pair).
     """
-    import jsonata
     from moto.stepfunctions.parser.asl.eval import states, variable_store
     from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
     from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
+    bound: dict[str, str] = {}  # token -> the value's JSON, for this account's executions
+
     def evaluate(expression: str) -> Any:
-        return jsonata.Jsonata(expression).evaluate(None)
+        values = {
+            token: json.loads(bound[token], parse_float=_jsonata_number, parse_int=_jsonata_number)
+            for token in set(_BOUND_TOKEN.findall(expression))
+        }
+        return _parsed_jsonata(expression).evaluate(None, values)
 
     def declarations(bindings: dict[str, Any]) -> str:
-        return "".join(f"{name}:={to_json_str(value, separators=(',', ':'))};" for name, value in bindings.items())
+        written = []
+        for name, value in bindings.items():
+            text = to_json_str(value, separators=(",", ":"))
+            token = "drill_bound_" + hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+            bound[token] = text
+            written.append(f"{name}:=${token};")
+        return "".join(written)
 
     saved = (
         moto_jsonata._eval_jsonata,
@@ -168,6 +189,24 @@ def jsonata_evaluator() -> Iterator[None]:
             states.encode_jsonata_variable_declarations,
             variable_store.encode_jsonata_variable_declarations,
         ) = saved
+
+
+_BOUND_TOKEN = re.compile(r"\$(drill_bound_[0-9a-f]{24})\b")
+
+
+def _jsonata_number(text: str) -> int | float:
+    """A JSON number as jsonata-python's tokenizer reads one in an expression (float, then integral -> int)."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+@lru_cache(maxsize=4096)
+def _parsed_jsonata(expression: str) -> Any:
+    """An expression parsed once per process: with the values bound, the same few recur in every run. Each
+    evaluation binds in a frame of its own, so executions sharing it share no variables."""
+    import jsonata
+
+    return jsonata.Jsonata(expression)
 
 
 def aws_timestamp(moment: Any) -> str:
