@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -23,10 +23,12 @@ from common.aws import error_code
 from common.times import iso_now
 from record.attributes import to_attribute
 from record.item import CHECK_FAILED, DEFAULT_STALE_AFTER_SECONDS, entry, expiration, load, old_item, plain
-from record.judge import CONTAIN, NOTIFY, RECONTAIN, RESPOND, SILENT, Decision, judge
 from record.principals import Delivery, delivery_of
 from record.responses import new_entry, own_response, responses_of
-from record.takeover import Also, claim, sighting
+
+if TYPE_CHECKING:
+    from record.judge import Decision
+    from record.takeover import Also
 
 # Concurrent repeats re-judge after losing a claim; beyond this many rounds the last one is told
 # that another execution is responding (it is: every lost round means another claim succeeded).
@@ -162,6 +164,11 @@ def repeat(
 ) -> Registration:
     """Judge a delivery against the record `old` and claim its response; again from the item as it
     is now whenever another write came first. `also`: what a join adds to the same write."""
+    # Imported here: a new incident (the first task's path to its containing call, compiled from source at every
+    # cold start) never judges or claims, only a repeat does.
+    from record.judge import CONTAIN, NOTIFY, RECONTAIN, RESPOND, SILENT, judge
+    from record.takeover import Also, claim, sighting
+
     moment = iso_now(now)
     also = also or Also()
     for _ in range(MAX_ROUNDS):
@@ -253,6 +260,8 @@ def registration_of(record: dict[str, Any], index: int, record_id: str) -> Regis
 def _registration(
     decision: Decision, record_id: str, index: int, sightings: int, first: str, kind: str
 ) -> Registration:
+    from record.judge import NOTIFY, RECONTAIN, RESPOND
+
     duplicate = decision.action in (RECONTAIN, NOTIFY)
     return Registration(
         duplicate,
@@ -274,6 +283,8 @@ def _registration(
 
 def _contains(decision: Decision, delivery: Delivery) -> list[str]:
     """The principals the response claimed by `decision` contains."""
+    from record.judge import NOTIFY, RESPOND
+
     again = [item["principal"] for item in decision.again]
     if decision.action == RESPOND:
         return [*delivery.principals, *(p for p in again if p not in delivery.principals)]
@@ -284,6 +295,8 @@ def _contains(decision: Decision, delivery: Delivery) -> list[str]:
 
 def _unreported(old: dict[str, Any], delivery: Delivery, also: Also) -> Also:
     """A re-run of a response judged dead: only while that response still has not reported."""
+    from record.takeover import Also
+
     responses = responses_of(old)
     mine = [i for i, r in enumerate(responses) if r.get("incident_id") == delivery.incident_id]
     if not mine or responses[mine[-1]].get("outcome") is not None:
