@@ -357,9 +357,10 @@ def remove_login_profile(
                     manual=manual,
                 )
             iam.delete_login_profile(UserName=user)
-        # Gone before this call (an earlier pass removed it): no console session can have been issued since, so a
-        # cut-off of ours already in place stands, and a second pass changes nothing. Removed now: cut off to now.
-        since = EPOCH if profile is None else ""
+        # Removed now: the cut-off moves to now. Gone before this call (an earlier pass removed it, minutes ago in
+        # AWS): no console session can be newer than that removal, so a cut-off of ours written after the attacker
+        # made the password stands and a second pass changes nothing; an older one is replaced.
+        since = made_at if profile is None else ""
         put, cutoff = _hold(iam, "user", user, now, replaced, deny_all=False, sessions_before=since)
         try:
             iam.get_login_profile(UserName=user)
@@ -591,9 +592,11 @@ def restore_trust(
     now: datetime,
     replaced: Replaced,
     own_role_arns: frozenset[str],
+    rewritten_at: str = "",
 ) -> StepResult:
-    """Put back the trust document AWS Config proves the role had before the attacker's rewrite, and cut off
-    the sessions minted meanwhile. The attacker's document is kept as evidence (the undo puts it back)."""
+    """Put back the trust document AWS Config proves the role had before the attacker's rewrite (at
+    `rewritten_at`), and cut off the sessions minted meanwhile. The attacker's document is kept as evidence (the
+    undo puts it back)."""
     restore = f"aws iam update-assume-role-policy --role-name {q(role)} --policy-document {q(json.dumps(previous))}"
     refused = refuse(RESTORE_TRUST, role, switch, "put back the trust document from before the rewrite", why, restore)
     if refused:
@@ -610,8 +613,10 @@ def restore_trust(
         changed = principals(current) != principals(previous)
         if changed:
             iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(previous))
-        # Already put back (an earlier pass): a cut-off of ours in place stands, as for a removed password.
-        put, cutoff = _hold(iam, "role", role, now, replaced, deny_all=False, sessions_before="" if changed else EPOCH)
+        # Already put back (an earlier pass): a cut-off of ours written after the rewrite stands, as for a removed
+        # password; an older one is replaced.
+        since = "" if changed else rewritten_at
+        put, cutoff = _hold(iam, "role", role, now, replaced, deny_all=False, sessions_before=since)
         after = document(iam.get_role(RoleName=role)["Role"].get("AssumeRolePolicyDocument"))
     except PolicyNotInPlace as exc:
         return result(Status.FAILED, f"read back: {exc}", manual=restore)

@@ -284,6 +284,7 @@ def _trust(item: dict[str, Any], why: str, c: Context) -> StepResult:
             return actions.restore_trust(
                 c.iam, role, previous, proof, new, f"it let in {', '.join(added)}; {why}", c.settings.switch("trust"),
                 now=c.now, replaced=c.replaced, own_role_arns=c.settings.own_role_arns,
+                rewritten_at=str(item.get("made_at") or ""),
             )  # fmt: skip
         restore = f"aws iam update-assume-role-policy --role-name {q(role)} --policy-document {q(json.dumps(previous))}"
         note = (

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from common.cutoff import OLDER_SESSIONS_POLICY, cutoff_of
+from common.cutoff import OLDER_SESSIONS_POLICY, cutoff_of, deny_older_sessions
 from common.steps import Status
 from evict import actions
 from evict.actions import EVICTION_POLICY, EVICTION_POLICY_NAME, Replaced, Switch
@@ -130,19 +130,35 @@ def test_a_password_the_attacker_created_is_removed_and_the_users_sessions_cut_o
 def test_a_second_pass_over_a_removed_password_keeps_the_cut_off_in_place(iam) -> None:
     iam.create_user(UserName="alice")
     iam.create_login_profile(UserName="alice", Password="Attacker-Pass-123!")
-    made = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    first = actions.remove_login_profile(iam, "alice", made, "why", ON, now=NOW, replaced=Replaced())
+    now = datetime.now(UTC)
+    made = (now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    first = actions.remove_login_profile(iam, "alice", made, "why", ON, now=now, replaced=Replaced())
     in_place = policy(iam, "user", "alice", OLDER_SESSIONS_POLICY)
 
     # Minutes later (secondLookupDelayMinutes): the password is gone, so no console session can be newer.
     replaced = Replaced()
     second = actions.remove_login_profile(
-        iam, "alice", made, "why", ON, now=NOW + timedelta(minutes=5), replaced=replaced
+        iam, "alice", made, "why", ON, now=now + timedelta(minutes=5), replaced=replaced
     )
 
     assert first["status"] == Status.DONE and second["status"] == Status.ALREADY_DONE, second["detail"]
     assert policy(iam, "user", "alice", OLDER_SESSIONS_POLICY) == in_place and not replaced.documents
-    assert "undo" not in second or not second["undo"]
+    assert not second.get("undo")
+
+
+def test_a_password_already_gone_under_a_cut_off_older_than_it_is_cut_off_again(iam) -> None:
+    """Someone removed the attacker's password before the eviction came: a cut-off from before the password was made
+    (the containment's, say) leaves the sessions signed in with it, so the pass writes a new one."""
+    iam.create_user(UserName="alice")
+    older = deny_older_sessions("2026-11-20T11:00:00Z")
+    iam.put_user_policy(UserName="alice", PolicyName=OLDER_SESSIONS_POLICY, PolicyDocument=json.dumps(older))
+
+    result = actions.remove_login_profile(iam, "alice", "2026-11-20T12:00:00Z", "why", ON, now=NOW, replaced=Replaced())
+
+    assert result["status"] == Status.DONE, result["detail"]
+    assert cutoff_of(policy(iam, "user", "alice", OLDER_SESSIONS_POLICY)) == datetime(
+        2026, 11, 20, 12, 30, 1, tzinfo=UTC
+    )
 
 
 def test_a_password_set_again_after_the_attacker_is_left_alone(iam) -> None:
@@ -259,6 +275,7 @@ def test_a_trust_document_aws_config_proves_is_put_back(iam) -> None:
         now=NOW + timedelta(minutes=5),
         replaced=again,
         own_role_arns=frozenset(),
+        rewritten_at="2026-11-20T12:05:00Z",
     )
     assert second["status"] == Status.ALREADY_DONE, second["detail"]
     assert policy(iam, "role", "web", OLDER_SESSIONS_POLICY) == in_place and not again.documents
