@@ -24,7 +24,8 @@ from common.aws import error_code
 from common.times import iso_now
 from record.item import CHECK_FAILED, DEFAULT_STALE_AFTER_SECONDS, expiration, load, record_key
 from record.principals import delivery_of
-from record.registration import Registration, repeat
+from record.registration import Registration
+from record.repeat import repeat
 from record.takeover import Also
 
 

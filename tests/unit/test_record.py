@@ -13,7 +13,8 @@ from incident.normalize import normalize
 from record.finish import finish, record_release
 from record.item import ENTRY_MAX, RETENTION_DAYS, TIMELINE_FIRST, TIMELINE_LAST, entry, load
 from record.principals import delivery_of
-from record.registration import register, repeat
+from record.registration import register
+from record.repeat import repeat
 from record.responses import overall_status, release_steps
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
