@@ -161,7 +161,6 @@ def task_clients_made_once() -> Iterator[None]:
 # -- the drill's own clients ------------------------------------------------------------------------------------------
 _DRILL_CLIENTS: dict[tuple[str, str], Any] = {}
 _DRILL_CLIENTS_LOCK = threading.Lock()
-_DRILL_SESSION: list[Any] = []
 
 
 def drill_client(service: str, region: str) -> Any:
@@ -169,11 +168,14 @@ def drill_client(service: str, region: str) -> Any:
     back made a client per call, and then one per account, a tenth of a drill run. Every simulated account signs with
     the same fake credentials (SimulatedAccount sets them), and moto answers for the account MOTO_ACCOUNT_ID names at
     each request, so a client made for one account serves the next."""
+    with _DRILL_CLIENTS_LOCK:  # a botocore session is not safe to build clients from in two threads at once
+        if (service, region) not in _DRILL_CLIENTS:
+            _DRILL_CLIENTS[service, region] = _drill_session().client(service, region_name=region)
+        return _DRILL_CLIENTS[service, region]
+
+
+@cache
+def _drill_session() -> Any:
     import boto3
 
-    with _DRILL_CLIENTS_LOCK:
-        if (service, region) not in _DRILL_CLIENTS:
-            if not _DRILL_SESSION:
-                _DRILL_SESSION.append(boto3.session.Session())
-            _DRILL_CLIENTS[service, region] = _DRILL_SESSION[0].client(service, region_name=region)
-        return _DRILL_CLIENTS[service, region]
+    return boto3.session.Session()
